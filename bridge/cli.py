@@ -1,0 +1,56 @@
+"""`notabridge` command line: one subcommand per module in bridge/commands/.
+
+Each command module defines `add_arguments(parser)` and `run(args) -> int`. Modules are
+imported only when their command runs, so `notabridge serve` never pulls in torch and
+`--help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module under bridge.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "export": ("export", "write an ONNX model bundle from a NotaGen .pth checkpoint (needs the 'export' extra)"),
+    "inspect": ("inspect", "show sizes, parameters, precision, context and prompts of a bundle or checkpoint"),
+    "score": ("score", "log-likelihood of an interleaved ABC piece under a model (bundle or checkpoint)"),
+}
+
+
+class UserError(Exception):
+    """A failure the user can fix; printed as one line, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="notabridge", description="NotaBridge: a NotaGen co-writer for MuseScore and DAWs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        _load(module).add_arguments(p)
+    return parser
+
+
+def _load(module: str):
+    return importlib.import_module(f"bridge.commands.{module}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(_load(args._module).run(args) or 0)
+    except UserError as exc:
+        print(f"notabridge {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

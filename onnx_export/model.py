@@ -1,0 +1,195 @@
+"""NotaGen's two-level GPT-2 model in plain PyTorch, with NotaGen's state-dict names.
+
+Written from the architecture facts (pre-LN GPT-2 blocks, gelu_new, eps 1e-5, head size 64,
+Conv1D weights stored [in, out]) so that a released NotaGen `.pth` loads with a strict key
+check. Every forward takes and returns a stacked key/value cache so the same code serves
+full-sequence scoring (empty cache) and the one-step graphs exported to ONNX.
+
+Cache layout, shared with the ONNX bundle: keys and values are each [layers, batch, heads,
+length, 64].
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+PATCH_SIZE = 16
+VOCAB_SIZE = 128
+HEAD_DIM = 64
+PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ModelSizes:
+    """The shape of a NotaGen model; everything else is fixed by the architecture."""
+
+    hidden_size: int
+    patch_num_layers: int
+    char_num_layers: int
+    patch_length: int
+    patch_size: int = PATCH_SIZE
+
+    @property
+    def num_heads(self) -> int:
+        return self.hidden_size // HEAD_DIM
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"num_heads": self.num_heads, "head_dim": HEAD_DIM, "vocab_size": VOCAB_SIZE}
+
+
+class Conv1D(nn.Module):
+    """GPT-2's linear layer: weight stored [in, out] (the transpose of nn.Linear)."""
+
+    def __init__(self, n_in: int, n_out: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_in, n_out).normal_(std=0.02))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).reshape(*x.shape[:-1], -1)
+
+
+class Attention(nn.Module):
+    def __init__(self, d: int):
+        super().__init__()
+        self.heads = d // HEAD_DIM
+        self.c_attn = Conv1D(d, 3 * d)
+        self.c_proj = Conv1D(d, d)
+
+    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor):
+        b, t, d = x.shape
+        q, k, v = self.c_attn(x).split(d, dim=2)
+        q, k, v = (z.reshape(b, t, self.heads, HEAD_DIM).transpose(1, 2) for z in (q, k, v))
+        k = torch.cat([past_k, k], dim=2)
+        v = torch.cat([past_v, v], dim=2)
+        p = k.shape[2] - t
+        # query i (absolute position p+i) sees keys 0..p+i
+        scores = (q @ k.transpose(-1, -2)) / math.sqrt(HEAD_DIM)
+        rows = torch.arange(t, device=x.device).unsqueeze(1) + p
+        cols = torch.arange(k.shape[2], device=x.device).unsqueeze(0)
+        scores = scores.masked_fill(cols > rows, torch.finfo(scores.dtype).min)
+        y = torch.softmax(scores, dim=-1) @ v
+        return self.c_proj(y.transpose(1, 2).reshape(b, t, d)), k, v
+
+
+class MLP(nn.Module):
+    def __init__(self, d: int):
+        super().__init__()
+        self.c_fc = Conv1D(d, 4 * d)
+        self.c_proj = Conv1D(4 * d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+
+
+class Block(nn.Module):
+    def __init__(self, d: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d, eps=1e-5)
+        self.attn = Attention(d)
+        self.ln_2 = nn.LayerNorm(d, eps=1e-5)
+        self.mlp = MLP(d)
+
+    def forward(self, x, past_k, past_v):
+        a, k, v = self.attn(self.ln_1(x), past_k, past_v)
+        x = x + a
+        return x + self.mlp(self.ln_2(x)), k, v
+
+
+class GPT2Stack(nn.Module):
+    """GPT-2's transformer body (HF `GPT2Model` names: wte, wpe, h, ln_f)."""
+
+    def __init__(self, d: int, layers: int, positions: int, vocab: int):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, d)
+        self.wpe = nn.Embedding(positions, d)
+        self.h = nn.ModuleList(Block(d) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(d, eps=1e-5)
+        nn.init.normal_(self.wte.weight, std=0.02)
+        nn.init.normal_(self.wpe.weight, std=0.01)
+
+    def forward(self, embeds: torch.Tensor, past_keys: torch.Tensor, past_values: torch.Tensor):
+        """embeds [B, T, d] without positions; past_* [L, B, H, P, 64]. Returns hidden after ln_f and presents."""
+        p = past_keys.shape[3]
+        positions = torch.arange(embeds.shape[1], device=embeds.device) + p
+        x = embeds + self.wpe(positions)
+        keys, values = [], []
+        for i, block in enumerate(self.h):
+            x, k, v = block(x, past_keys[i], past_values[i])
+            keys.append(k)
+            values.append(v)
+        return self.ln_f(x), torch.stack(keys), torch.stack(values)
+
+
+class PatchLevelDecoder(nn.Module):
+    def __init__(self, sizes: ModelSizes):
+        super().__init__()
+        self.patch_embedding = nn.Linear(sizes.patch_size * VOCAB_SIZE, sizes.hidden_size)
+        nn.init.normal_(self.patch_embedding.weight, std=0.02)
+        # NotaGen's patch GPT-2 has vocab_size 1: one unused token row
+        self.base = GPT2Stack(sizes.hidden_size, sizes.patch_num_layers, sizes.patch_length, vocab=1)
+
+    def embed(self, patches: torch.Tensor) -> torch.Tensor:
+        """patches [B, T, 16] char ids -> [B, T, d]; pad 0 is one-hot at index 0, as in NotaGen."""
+        one_hot = F.one_hot(patches, VOCAB_SIZE).to(self.patch_embedding.weight.dtype)
+        return self.patch_embedding(one_hot.flatten(2))
+
+    def forward(self, patches, past_keys, past_values):
+        return self.base(self.embed(patches), past_keys, past_values)
+
+
+class CharLevelDecoder(nn.Module):
+    def __init__(self, sizes: ModelSizes):
+        super().__init__()
+        self.base = nn.Module()
+        self.base.transformer = GPT2Stack(sizes.hidden_size, sizes.char_num_layers, sizes.patch_size + 1, VOCAB_SIZE)
+        self.base.lm_head = nn.Linear(sizes.hidden_size, VOCAB_SIZE, bias=False)
+        self.base.lm_head.weight = self.base.transformer.wte.weight  # tied, as in GPT2LMHeadModel
+
+    def forward(self, chars, patch_hidden, past_keys, past_values):
+        """chars [B, T] at absolute positions P..P+T-1; position 0's input is patch_hidden [B, d]."""
+        t = chars.shape[1]
+        embeds = self.base.transformer.wte(chars)
+        positions = torch.arange(t, device=chars.device) + past_keys.shape[3]
+        first = (positions == 0).view(1, t, 1)
+        embeds = torch.where(first, patch_hidden.unsqueeze(1).to(embeds.dtype), embeds)
+        hidden, keys, values = self.base.transformer(embeds, past_keys, past_values)
+        return self.base.lm_head(hidden), keys, values
+
+
+class NotaGenModel(nn.Module):
+    """Both decoders under NotaGen's names (`patch_level_decoder.*`, `char_level_decoder.*`)."""
+
+    def __init__(self, sizes: ModelSizes):
+        super().__init__()
+        self.sizes = sizes
+        self.patch_level_decoder = PatchLevelDecoder(sizes)
+        self.char_level_decoder = CharLevelDecoder(sizes)
+
+    def empty_cache(self, level: str, batch: int, dtype=torch.float32):
+        layers = self.sizes.patch_num_layers if level == "patch" else self.sizes.char_num_layers
+        shape = (layers, batch, self.sizes.num_heads, 0, HEAD_DIM)
+        return torch.zeros(shape, dtype=dtype), torch.zeros(shape, dtype=dtype)
+
+    def char_logits(self, patches: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced char logits for a whole piece at once (no cache).
+
+        patches [N, 16] (bos patch first). Returns [N-1, 17, 128]: row i predicts patch i+1 from
+        the patch decoder's state after patch i; position j's logits predict character j of it.
+        """
+        pk, pv = self.empty_cache("patch", 1, self.patch_level_decoder.patch_embedding.weight.dtype)
+        hidden, _, _ = self.patch_level_decoder(patches.unsqueeze(0), pk, pv)
+        targets = patches[1:]
+        chars = torch.cat([torch.full_like(targets[:, :1], BOS_ID), targets], dim=1)
+        ck, cv = self.empty_cache("char", targets.shape[0], hidden.dtype)
+        logits, _, _ = self.char_level_decoder(chars, hidden[0, :-1], ck, cv)
+        return logits
+
+
+def count_parameters(state_dict: dict) -> int:
+    """Parameters as NotaGen counts them: lm_head is tied to wte, so it is counted once."""
+    return sum(t.numel() for k, t in state_dict.items() if not k.endswith("lm_head.weight"))
