@@ -1,0 +1,36 @@
+"""Tiny random NotaGen checkpoints and bundles for tests (torch is a test dependency)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from onnx_export.model import ModelSizes, NotaGenModel
+
+TINY = ModelSizes(hidden_size=128, patch_num_layers=2, char_num_layers=2, patch_length=64)
+TINY_PROMPTS = [("Baroque", "Bach, Johann Sebastian", "Choral"), ("Romantic", "Chopin, Frederic", "Keyboard")]
+
+
+def random_model(sizes: ModelSizes = TINY, seed: int = 0) -> NotaGenModel:
+    """A model whose every tensor is random (LayerNorm and biases too), so parity tests
+    exercise all weights, not just the matrices."""
+    gen = torch.Generator().manual_seed(seed)
+    model = NotaGenModel(sizes)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            noise = torch.randn(param.shape, generator=gen)
+            if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name.endswith("ln_f.weight"):
+                param.copy_(1.0 + 0.1 * noise)
+            elif param.ndim == 1:
+                param.copy_(0.05 * noise)
+            else:
+                param.copy_(0.08 * noise)
+    return model.eval()
+
+
+def write_checkpoint(path: str | Path, sizes: ModelSizes = TINY, seed: int = 0) -> Path:
+    """Save in NotaGen's training-checkpoint layout: {'model', 'optimizer', 'epoch'}."""
+    path = Path(path)
+    model = random_model(sizes, seed)
+    torch.save({"model": model.state_dict(), "optimizer": {"state": {}, "param_groups": []}, "epoch": 7}, path)
+    return path
