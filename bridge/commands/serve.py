@@ -1,0 +1,81 @@
+"""`notabridge serve`: run the daemon (HTTP JSON, OSC over UDP and TCP, optional MIDI) on one model."""
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+
+from bridge.cli import UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="BUNDLE", help="model bundle folder (default: the embedded model in models/default)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="execution provider (default: GPU when there is one)")
+    parser.add_argument("--http-port", type=_port, default=7878, metavar="N", help="HTTP JSON port (default 7878; 0 = off)")
+    parser.add_argument("--osc-port", type=_port, default=7879, metavar="N", help="OSC over UDP port (default 7879; 0 = off)")
+    parser.add_argument("--osc-tcp-port", type=_port, default=7880, metavar="N", help="OSC over TCP port (default 7880; 0 = off)")
+    parser.add_argument("--midi-in", metavar="NAME", help="MIDI input port to record from (between MIDI start and stop)")
+    parser.add_argument("--midi-out", metavar="NAME", help="MIDI output port to play accompaniments to")
+    parser.add_argument("--midi-save", metavar="FOLDER", help="also write each accompaniment as a .mid file in this folder")
+    parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535)")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from bridge.daemon.serve import Daemon, ServeOptions, _is_loopback
+
+    engine = _load_engine(args.model, args.device)
+    if not _is_loopback(args.listen):
+        print(f"WARNING: listening on {args.listen}: other machines on that network can use this daemon "
+              "and read the music sent to it. Use the default 127.0.0.1 unless you mean it.", flush=True)
+    options = ServeOptions(listen=args.listen, http_port=args.http_port or None, osc_port=args.osc_port or None,
+                           osc_tcp_port=args.osc_tcp_port or None, midi_in=args.midi_in, midi_out=args.midi_out,
+                           midi_save_dir=args.midi_save)
+    daemon = Daemon(engine, options, say=lambda line: print(line, flush=True))
+    try:
+        daemon.start()
+    except OSError as exc:
+        raise UserError(str(exc)) from None
+    for line in daemon.banner():
+        print(line, flush=True)
+    print("ready; Ctrl-C stops", flush=True)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+    print("stopping...", flush=True)
+    for job in daemon.stop():
+        print(f"cancelled job {job.id} ({job.source}, {job.request.mode})", flush=True)
+    print("stopped", flush=True)
+    return 0
+
+
+def _load_engine(model: str | None, device: str):
+    from bridge.engine import Engine
+
+    if model is None:
+        default = Path(__file__).resolve().parents[2] / "models" / "default"
+        if not (default / "config.json").is_file():
+            raise UserError(f"no model named and the embedded default model is missing ({default}); "
+                            "pass --model BUNDLE (a folder written by `notabridge export`)")
+    elif not Path(model).is_dir():
+        raise UserError(f"--model {model}: no such bundle folder")
+    try:
+        return Engine(model, device=device)
+    except UserError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load the model: {exc}") from None

@@ -1,0 +1,209 @@
+"""HTTP JSON front door (for the MuseScore plugin's XMLHttpRequest), stdlib http.server only.
+
+Safety: requests carrying a browser Origin header are refused (a web page must not drive the
+daemon), as are Host headers naming anything but this machine (DNS rebinding); bodies are
+bounded; no request names a file.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from bridge.daemon.job_request import LIMITS, RequestError
+from bridge.daemon.jobs import DONE, QueueFull
+from bridge.daemon.results import FORMATS, result_json
+from bridge.daemon.settings import SettingsError
+
+log = logging.getLogger("notabridge.http")
+_JOB_PATH = re.compile(r"^/jobs/([A-Za-z0-9-]{1,64})(/result|/cancel)?$")
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, extra: dict | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.extra = status, message, extra or {}
+
+
+def host_is_allowed(host_header: str | None, extra_hosts: set[str]) -> bool:
+    """True for a missing Host, loopback names/addresses, or the address the daemon was told to listen on."""
+    if host_header is None:
+        return True
+    host = host_header.strip().lower()
+    if host.startswith("["):                     # [::1]:7878
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:                   # name:port
+        host = host.split(":", 1)[0]
+    if host in _LOCAL_HOSTS or host in extra_hosts:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "DaemonHTTPServer"
+    protocol_version = "HTTP/1.1"
+    timeout = 15            # a client that stops sending mid-request frees its thread
+    server_version = "notabridge"
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("%s " + fmt, self.client_address[0], *args)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_OPTIONS(self) -> None:   # CORS preflight: refused like every request from a web page
+        self._dispatch("OPTIONS")
+
+    def _dispatch(self, method: str) -> None:
+        try:
+            self._check_caller()
+            status, body = self._route(method)
+        except HttpError as exc:
+            status, body = exc.status, {"error": exc.message, **exc.extra}
+        except Exception as exc:  # a bug answers 500 and the server keeps going
+            log.exception("HTTP %s %s failed", method, self.path)
+            status, body = 500, {"error": f"internal error ({type(exc).__name__}); the daemon keeps running"}
+        self._send(status, body)
+
+    def _check_caller(self) -> None:
+        if self.headers.get("Origin") is not None:
+            self.close_connection = True
+            raise HttpError(403, "requests from web pages (an Origin header) are refused: "
+                                 "only local programs such as the MuseScore plugin may use this daemon")
+        if not host_is_allowed(self.headers.get("Host"), self.server.extra_hosts):
+            self.close_connection = True
+            raise HttpError(403, "the Host header does not name this machine (possible DNS rebinding); "
+                                 "use http://127.0.0.1:<port>/")
+
+    def _route(self, method: str) -> tuple[int, Any]:
+        daemon = self.server.daemon
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        if path == "/health" and method == "GET":
+            return 200, daemon.health()
+        if path == "/capabilities" and method == "GET":
+            return 200, daemon.capabilities()
+        if path == "/settings":
+            if method == "GET":
+                return 200, daemon.settings.snapshot()
+            if method == "POST":
+                try:
+                    return 200, daemon.settings.update(self._json_body())
+                except SettingsError as exc:
+                    raise HttpError(400, str(exc)) from None
+        if path == "/jobs" and method == "POST":
+            try:
+                job = daemon.submit(self._json_body(), source="http")
+            except RequestError as exc:
+                raise HttpError(400, str(exc)) from None
+            except QueueFull as exc:
+                raise HttpError(503, str(exc), {"status": "busy"}) from None
+            return 202, {"id": job.id, "status": job.status}
+        match = _JOB_PATH.match(path)
+        if match:
+            return self._job_route(method, match.group(1), match.group(2), url.query)
+        if path in ("/health", "/capabilities", "/settings", "/jobs") or match:
+            raise HttpError(405, f"{method} is not allowed on {path}; see docs/http.md")
+        raise HttpError(404, f"no such endpoint {path!r}; see docs/http.md "
+                             "(/health, /capabilities, /settings, /jobs, /jobs/<id>, /jobs/<id>/result, /jobs/<id>/cancel)")
+
+    def _job_route(self, method: str, job_id: str, action: str | None, query: str) -> tuple[int, Any]:
+        daemon = self.server.daemon
+        job = daemon.queue.get(job_id)
+        if job is None:
+            raise HttpError(404, f"no job {job_id!r} (finished jobs are kept for a while, then forgotten)")
+        if action is None and method == "GET":
+            return 200, job.status_json()
+        if action == "/cancel" and method == "POST":
+            job = daemon.queue.cancel(job_id)
+            return 200, {"id": job.id, "status": job.status}
+        if action == "/result" and method == "GET":
+            if job.status != DONE:
+                raise HttpError(409, f"job {job_id} is {job.status}, no result"
+                                     + (f": {job.error}" if job.error else "; poll /jobs/<id> until it is done"),
+                                {"id": job.id, "status": job.status})
+            return 200, result_json(job, _formats(query))
+        raise HttpError(405, f"{method} is not allowed here; see docs/http.md")
+
+    def _json_body(self) -> Any:
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise HttpError(411, "send the body with a Content-Length, not chunked")
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self.close_connection = True
+            raise HttpError(411, "a POST needs a Content-Length header and a JSON body") from None
+        if length < 0 or length > LIMITS["max_body_bytes"]:
+            self.close_connection = True
+            raise HttpError(413, f"the body is {length} bytes; the limit is {LIMITS['max_body_bytes']}")
+        raw = self.rfile.read(length)
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise HttpError(400, "the body is not valid UTF-8 JSON") from None
+
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        except OSError:   # the client hung up; nothing to tell it
+            self.close_connection = True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # malformed request lines and headers get a JSON error like everything else
+        self.close_connection = True
+        self._send(code, {"error": f"{message or HTTPStatus(code).phrase}; see docs/http.md"})
+
+
+def _formats(query: str) -> tuple[str, ...]:
+    wanted = parse_qs(query).get("formats")
+    if not wanted:
+        return FORMATS
+    names = tuple(f for f in ",".join(wanted).split(",") if f)
+    bad = [f for f in names if f not in FORMATS]
+    if bad:
+        raise HttpError(400, f"unknown formats {bad}; choose from {list(FORMATS)}")
+    return names
+
+
+class DaemonHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], daemon: Any, extra_hosts: set[str] | None = None) -> None:
+        self.daemon = daemon
+        self.extra_hosts = {h.lower() for h in (extra_hosts or set())}
+        super().__init__(address, _Handler)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="notabridge-http", daemon=True)
+        thread.start()
+        return thread

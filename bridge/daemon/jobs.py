@@ -1,0 +1,234 @@
+"""The ONE job queue: every front door submits here, one worker thread runs jobs on the engine.
+
+Each job ends in exactly one of done / error / cancelled, and each listener hears that end once.
+The queue is bounded (a full queue answers "busy"), finished jobs are kept for a while so a
+client can fetch the result by id, and a listener that raises (a client that vanished) is
+dropped without touching the job or the worker.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import threading
+import time
+import traceback
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+log = logging.getLogger("notabridge.daemon")
+
+QUEUED, RUNNING, DONE, ERROR, CANCELLED = "queued", "running", "done", "error", "cancelled"
+FINISHED = (DONE, ERROR, CANCELLED)
+
+
+class QueueFull(RuntimeError):
+    """The queue holds its maximum number of waiting jobs; the client should retry later."""
+
+
+@dataclass
+class Job:
+    id: str
+    request: Any                      # bridge.compose.ComposeJob
+    source: str                       # "http", "osc", "midi": who submitted it (for logs)
+    status: str = QUEUED
+    bars_done: int = 0
+    bars_total: int = 0
+    variant: int | None = None
+    partial_abc: str | None = None
+    error: str | None = None
+    result: Any = None                # bridge.compose.ComposeResult once done
+    created: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    finished: float | None = None
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    listeners: list[Callable[["Job", str], None]] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)   # formatted results (e.g. MusicXML), built once
+
+    def status_json(self) -> dict[str, Any]:
+        out = {"id": self.id, "status": self.status,
+               "progress": {"bars_done": self.bars_done, "bars_total": self.bars_total, "variant": self.variant},
+               "error": self.error}
+        if self.partial_abc is not None and self.status == RUNNING:
+            out["partial_abc"] = self.partial_abc
+        return out
+
+
+ComposeFn = Callable[..., Any]   # compose(job, engine, progress, cancel) -> ComposeResult
+
+
+class JobQueue:
+    """A bounded FIFO of jobs and the single worker thread that runs them with `compose`."""
+
+    def __init__(self, engine: Any, compose: ComposeFn | None = None, max_queued: int = 16,
+                 keep_finished: int = 256) -> None:
+        if compose is None:
+            from bridge.compose import compose as real_compose
+            compose = real_compose
+        self.engine = engine
+        self._compose = compose
+        self.max_queued = max_queued
+        self._keep_finished = keep_finished
+        self._lock = threading.Condition()
+        self._waiting: deque[Job] = deque()
+        self._jobs: "OrderedDict[str, Job]" = OrderedDict()
+        self._running: Job | None = None
+        self._stopping = False
+        self._queue_listeners: list[Callable[[int], None]] = []
+        self._counter = itertools.count(1)
+        self.engine_seconds_total = 0.0
+        self._worker = threading.Thread(target=self._work, name="notabridge-worker", daemon=True)
+        self._worker.start()
+
+    # ---- front-door API -------------------------------------------------------------------
+    def submit(self, request: Any, source: str, listener: Callable[[Job, str], None] | None = None) -> Job:
+        with self._lock:
+            if self._stopping:
+                raise QueueFull("the daemon is shutting down")
+            if len(self._waiting) >= self.max_queued:
+                raise QueueFull(f"busy: {len(self._waiting)} jobs are waiting (the limit); try again when one finishes")
+            job = Job(id=f"{next(self._counter)}-{secrets.token_hex(4)}", request=request, source=source)
+            if listener is not None:
+                job.listeners.append(listener)
+            self._jobs[job.id] = job
+            self._waiting.append(job)
+            self._forget_old_jobs()
+            self._lock.notify_all()
+        self._emit(job, QUEUED)
+        self._queue_changed()
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Cancel a queued job at once, or ask a running one to stop (within one bar)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.status in FINISHED:
+                return job
+            job.cancel_event.set()
+            if job.status != QUEUED:
+                return job
+            self._waiting.remove(job)
+            self._finish(job, CANCELLED, error="cancelled before it started")
+        self._emit(job, CANCELLED)
+        self._queue_changed()
+        return job
+
+    def length(self) -> int:
+        """Jobs waiting plus the one running."""
+        with self._lock:
+            return len(self._waiting) + (self._running is not None)
+
+    def add_queue_listener(self, listener: Callable[[int], None]) -> None:
+        with self._lock:
+            self._queue_listeners.append(listener)
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job | None:
+        """Block until the job has finished (or timeout); returns the job."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                job = self._jobs.get(job_id)
+                if job is None or job.status in FINISHED:
+                    return job
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return job
+                self._lock.wait(remaining)
+
+    def stop(self, timeout: float = 30.0) -> list[Job]:
+        """Refuse new jobs, cancel waiting and running ones, stop the worker; returns the jobs cancelled."""
+        with self._lock:
+            self._stopping = True
+            cancelled = list(self._waiting)
+            self._waiting.clear()
+            for job in cancelled:
+                job.cancel_event.set()
+                self._finish(job, CANCELLED, error="the daemon stopped")
+            running = self._running
+            if running is not None:
+                running.cancel_event.set()
+            self._lock.notify_all()
+        for job in cancelled:
+            self._emit(job, CANCELLED)
+        self._worker.join(timeout)
+        if running is not None:
+            cancelled.append(running)
+        return [job for job in cancelled if job.status == CANCELLED]
+
+    # ---- worker ---------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._waiting and not self._stopping:
+                    self._lock.wait()
+                if self._stopping:
+                    return
+                job = self._waiting.popleft()
+                job.status, job.started = RUNNING, time.monotonic()
+                self._running = job
+            self._emit(job, RUNNING)
+            self._run(job)
+            with self._lock:
+                self._running = None
+            self._queue_changed()
+
+    def _run(self, job: Job) -> None:
+        from bridge.errors import Cancelled, JobError
+
+        def progress(p: Any) -> None:
+            job.bars_done, job.bars_total = p.bars_done, p.bars_total
+            job.variant, job.partial_abc = p.variant, p.partial_abc
+            self._emit(job, "progress")
+
+        job.bars_total = getattr(job.request, "bars", 0) or 0
+        outcome, error, result = DONE, None, None
+        try:
+            result = self._compose(job.request, self.engine, progress, job.cancel_event)
+        except Cancelled:
+            outcome, error = CANCELLED, "cancelled while running"
+        except JobError as exc:
+            outcome, error = ERROR, str(exc)
+        except Exception as exc:  # a bug must end this job, not the worker
+            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+            outcome, error = ERROR, f"internal error ({type(exc).__name__}: {exc}); the daemon keeps running"
+        if outcome == DONE and job.cancel_event.is_set():
+            outcome, error = CANCELLED, "cancelled while running"
+        with self._lock:
+            self.engine_seconds_total += time.monotonic() - job.started
+            self._finish(job, outcome, error=error, result=result)
+        self._emit(job, outcome)
+
+    def _finish(self, job: Job, status: str, error: str | None = None, result: Any = None) -> None:
+        # caller holds the lock
+        job.status, job.error, job.result, job.finished = status, error, result, time.monotonic()
+        if status == DONE:
+            job.bars_done = max(job.bars_done, job.bars_total)
+        self._lock.notify_all()
+
+    def _forget_old_jobs(self) -> None:
+        # caller holds the lock; finished jobs beyond the limit are dropped, oldest first
+        finished = [jid for jid, j in self._jobs.items() if j.status in FINISHED]
+        for jid in finished[: max(0, len(finished) - self._keep_finished)]:
+            del self._jobs[jid]
+
+    def _emit(self, job: Job, event: str) -> None:
+        for listener in list(job.listeners):
+            try:
+                listener(job, event)
+            except Exception as exc:  # the client went away: stop telling it, keep the job
+                log.info("dropping a listener of job %s: %s", job.id, exc)
+                if listener in job.listeners:
+                    job.listeners.remove(listener)
+
+    def _queue_changed(self) -> None:
+        n = self.length()
+        for listener in list(self._queue_listeners):
+            try:
+                listener(n)
+            except Exception:
+                pass

@@ -1,0 +1,450 @@
+"""OSC front door over UDP and TCP (python-osc parses and builds the messages), under /notabridge/.
+
+Replies go to the sender's address and port, or, when a request ends with an extra integer
+argument, to that UDP port on the sender's host (so a send-only tool such as liblo's oscsend and
+a separate listener such as oscdump can hold a conversation). UDP replies stay under
+LIMITS["max_udp_reply_bytes"]; whole scores travel over TCP or are fetched by job id over HTTP.
+TCP accepts both OSC 1.0 (4-byte size prefix) and OSC 1.1 (SLIP) framing, told apart by the
+first byte of the connection, and answers in the framing the client used.
+Every address and argument is listed in docs/osc.md.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import socket
+import socketserver
+import struct
+import threading
+from typing import Any, Callable
+
+from pythonosc import slip
+from pythonosc.osc_message_builder import build_msg
+from pythonosc.osc_packet import OscPacket
+
+from bridge.daemon.job_request import LIMITS, RequestError
+from bridge.daemon.jobs import CANCELLED, DONE, ERROR, Job, QueueFull
+from bridge.daemon.results import compact_result_json, result_json
+from bridge.daemon.settings import SETTING_NAMES, SettingsError
+
+log = logging.getLogger("notabridge.osc")
+PREFIX = "/notabridge/"
+MAX_SUBSCRIBERS = 64
+
+
+class Peer:
+    """Somewhere replies go: a UDP address or an open TCP connection."""
+
+    kind = "?"
+    key: Any = None
+    alive = True
+
+    def send(self, address: str, *args: Any) -> None:
+        raise NotImplementedError
+
+
+class UdpPeer(Peer):
+    kind = "udp"
+
+    def __init__(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        self._sock, self.address, self.key = sock, address, ("udp", address)
+
+    def send(self, address: str, *args: Any) -> None:
+        data = build_msg(address, list(args)).dgram
+        if len(data) > LIMITS["max_udp_reply_bytes"]:   # never an oversized datagram: say where to look instead
+            log.warning("UDP reply %s of %d bytes not sent", address, len(data))
+            data = build_msg(PREFIX + "error", [address, "reply too large for UDP; use OSC over TCP or HTTP"]).dgram
+        self._sock.sendto(data, self.address)
+
+
+class TcpPeer(Peer):
+    """One TCP connection; replies are queued and written by their own thread, so a client that
+    stops reading can never block the job worker."""
+
+    kind = "tcp"
+
+    def __init__(self, conn: socket.socket, slip_framing: bool) -> None:
+        self._conn, self._slip = conn, slip_framing
+        self.key = ("tcp", id(conn))
+        self._outbox: "queue.Queue[bytes | None]" = queue.Queue(maxsize=512)
+        self._writer = threading.Thread(target=self._write_loop, name="notabridge-osc-tcp-writer", daemon=True)
+        self._writer.start()
+
+    def send(self, address: str, *args: Any) -> None:
+        if not self.alive:
+            raise ConnectionError("the TCP client has gone")
+        data = build_msg(address, list(args)).dgram
+        frame = slip.encode(data) if self._slip else struct.pack("!I", len(data)) + data
+        try:
+            self._outbox.put_nowait(frame)
+        except queue.Full:
+            self.close()
+            raise ConnectionError("the TCP client stopped reading") from None
+
+    def _write_loop(self) -> None:
+        while True:
+            frame = self._outbox.get()
+            if frame is None or not self.alive:
+                return
+            try:
+                self._conn.sendall(frame)
+            except OSError:
+                self.close()
+                return
+
+    def close(self) -> None:
+        if self.alive:
+            self.alive = False
+            try:
+                self._outbox.put_nowait(None)
+            except queue.Full:
+                pass
+
+
+class OscRouter:
+    """Handles decoded packets from any transport; knows the daemon and the settings subscribers."""
+
+    def __init__(self, daemon: Any) -> None:
+        self.daemon = daemon
+        self._subscribers: dict[Any, Peer] = {}
+        self._lock = threading.Lock()
+        daemon.settings.subscribe(self._settings_changed)
+        daemon.queue.add_queue_listener(self._queue_changed)
+        self._handlers: dict[str, Callable[[Peer, list], None]] = {
+            "hello": self._hello, "health": self._health, "prompts/get": self._prompts,
+            "settings/get": self._settings_get, "settings/set": self._settings_set,
+            "settings/subscribe": self._subscribe, "subscribe": self._subscribe,
+            "settings/unsubscribe": self._unsubscribe, "unsubscribe": self._unsubscribe,
+            "job/submit": self._job_submit, "job/cancel": self._job_cancel,
+            "job/status": self._job_status, "job/result/get": self._job_result_get,
+            "midi/record/start": self._midi_start, "midi/record/stop": self._midi_stop,
+        }
+
+    # ---- entry point ------------------------------------------------------------------------
+    def handle_packet(self, data: bytes, sender: Peer, udp_reply: Callable[[int], Peer] | None) -> None:
+        """Parse one packet (message or bundle) and answer each message; malformed packets are dropped."""
+        try:
+            messages = [timed.message for timed in OscPacket(data).messages]
+        except Exception:   # anything malformed: drop it, a fuzzer must not reach the handlers
+            log.debug("dropped a malformed OSC packet of %d bytes", len(data))
+            return
+        for message in messages:
+            self._handle_message(message.address, list(message.params), sender, udp_reply)
+
+    def _handle_message(self, address: str, args: list, sender: Peer, udp_reply: Callable[[int], Peer] | None) -> None:
+        if not isinstance(address, str) or not address.startswith(PREFIX):
+            return   # not for us: stay quiet rather than answer strangers
+        name = address[len(PREFIX):]
+        peer = sender
+        if udp_reply is not None and _has_reply_port(name, args):
+            port = int(args.pop())
+            if not 1 <= port <= 65535:
+                sender.send(PREFIX + "error", address, f"reply port {port} is not a UDP port (1-65535)")
+                return
+            peer = udp_reply(port)
+        if name.startswith("settings/") and name[len("settings/"):] in SETTING_NAMES:
+            args, name = [name[len("settings/"):], *args], "settings/set"   # /notabridge/settings/<name> value
+        handler = self._handlers.get(name)
+        try:
+            if handler is None:
+                raise RequestError(f"unknown address {address}; see docs/osc.md for the list")
+            handler(peer, args)
+        except (RequestError, SettingsError, QueueFull) as exc:
+            _safe_send(peer, PREFIX + "error", address, str(exc))
+        except Exception as exc:   # a bug answers an error and the server keeps going
+            log.exception("OSC %s failed", address)
+            _safe_send(peer, PREFIX + "error", address, f"internal error ({type(exc).__name__}); the daemon keeps running")
+
+    # ---- discovery --------------------------------------------------------------------------
+    def _hello(self, peer: Peer, args: list) -> None:
+        caps = self.daemon.capabilities()
+        text = json.dumps(caps)
+        if peer.kind == "udp" and len(text.encode()) > LIMITS["max_udp_reply_bytes"] - 200:
+            caps["prompts_count"] = len(caps.pop("prompts", []))
+            caps["prompts_note"] = "too many for one UDP datagram: page through /notabridge/prompts/get, or use TCP/HTTP"
+            text = json.dumps(caps)
+        peer.send(PREFIX + "capabilities", text)
+
+    def _health(self, peer: Peer, args: list) -> None:
+        peer.send(PREFIX + "health", json.dumps(self.daemon.health()))
+
+    def _prompts(self, peer: Peer, args: list) -> None:
+        start = int(args[0]) if args and _is_int(args[0]) else 0
+        prompts = self.daemon.capabilities().get("prompts", [])
+        page, size = [], 2
+        for item in prompts[max(0, start):]:
+            size += len(json.dumps(item).encode()) + 2
+            if peer.kind == "udp" and size > LIMITS["max_udp_reply_bytes"] - 300:
+                break
+            page.append(item)
+        peer.send(PREFIX + "prompts", max(0, start), len(prompts), json.dumps(page))
+
+    # ---- settings ---------------------------------------------------------------------------
+    def _settings_get(self, peer: Peer, args: list) -> None:
+        peer.send(PREFIX + "settings", json.dumps(self.daemon.settings.snapshot()))
+
+    def _settings_set(self, peer: Peer, args: list) -> None:
+        if len(args) == 1 and isinstance(args[0], str):
+            try:
+                changes = json.loads(args[0])
+            except ValueError:
+                raise SettingsError('settings/set takes a JSON object string or name/value pairs') from None
+        elif args and len(args) % 2 == 0 and all(isinstance(n, str) for n in args[::2]):
+            changes = {n: _osc_value(n, v) for n, v in zip(args[::2], args[1::2])}
+        else:
+            raise SettingsError("settings/set takes a JSON object string, or name value [name value ...]")
+        full = self.daemon.settings.update(changes)
+        peer.send(PREFIX + "settings", json.dumps(full))
+
+    def _subscribe(self, peer: Peer, args: list) -> None:
+        with self._lock:
+            self._subscribers.pop(peer.key, None)
+            if len(self._subscribers) >= MAX_SUBSCRIBERS:   # forget the oldest rather than grow without end
+                self._subscribers.pop(next(iter(self._subscribers)))
+            self._subscribers[peer.key] = peer
+        peer.send(PREFIX + "settings", json.dumps(self.daemon.settings.snapshot()))
+        peer.send(PREFIX + "queue", self.daemon.queue.length())
+
+    def _unsubscribe(self, peer: Peer, args: list) -> None:
+        with self._lock:
+            self._subscribers.pop(peer.key, None)
+        peer.send(PREFIX + "unsubscribed")
+
+    def _broadcast(self, address: str, *args: Any) -> None:
+        with self._lock:
+            peers = list(self._subscribers.items())
+        for key, peer in peers:
+            if not _safe_send(peer, address, *args):
+                with self._lock:
+                    self._subscribers.pop(key, None)
+
+    def _settings_changed(self, full: dict, changed: list[str]) -> None:
+        self._broadcast(PREFIX + "settings", json.dumps(full))
+
+    def _queue_changed(self, length: int) -> None:
+        self._broadcast(PREFIX + "queue", length)
+
+    def forget(self, peer: Peer) -> None:
+        with self._lock:
+            self._subscribers.pop(peer.key, None)
+
+    # ---- jobs -------------------------------------------------------------------------------
+    def _job_submit(self, peer: Peer, args: list) -> None:
+        if len(args) != 1 or not isinstance(args[0], str):
+            raise RequestError("job/submit takes one string: the job as JSON (see docs/http.md for its fields)")
+        if len(args[0]) > LIMITS["max_body_bytes"]:
+            raise RequestError(f"the job is larger than {LIMITS['max_body_bytes']} bytes")
+        try:
+            request = json.loads(args[0])
+        except ValueError:
+            raise RequestError("job/submit: the argument is not valid JSON") from None
+        tag = request.get("tag", "") if isinstance(request, dict) else ""
+        if not isinstance(tag, str) or len(tag) > 100:
+            raise RequestError("tag must be a string of at most 100 characters")
+        # the listener answers /job/queued at once, then progress and exactly one end message
+        self.daemon.submit(request, source=f"osc-{peer.kind}", listener=self._job_listener(peer, tag))
+
+    def _job_listener(self, peer: Peer, tag: str) -> Callable[[Job, str], None]:
+        def listener(job: Job, event: str) -> None:
+            if event == "queued":
+                peer.send(PREFIX + "job/queued", job.id, tag)
+            elif event == "progress":
+                peer.send(PREFIX + "job/progress", job.id, job.bars_done, job.bars_total,
+                          -1 if job.variant is None else job.variant)
+            elif event == DONE:
+                self._send_result(peer, job)
+            elif event == ERROR:
+                peer.send(PREFIX + "job/error", job.id, job.error or "failed")
+            elif event == CANCELLED:
+                peer.send(PREFIX + "job/cancelled", job.id, job.error or "cancelled")
+        return listener
+
+    def _send_result(self, peer: Peer, job: Job) -> None:
+        url = self.daemon.result_url(job.id)
+        if peer.kind == "tcp":
+            peer.send(PREFIX + "job/result", job.id, json.dumps({**result_json(job), "url": url}))
+        else:
+            peer.send(PREFIX + "job/result", job.id,
+                      compact_result_json(job, LIMITS["max_udp_reply_bytes"] - 200 - len(job.id), url))
+
+    def _job_arg(self, args: list) -> Job:
+        if len(args) != 1 or not isinstance(args[0], str):
+            raise RequestError("this address takes one string: the job id")
+        job = self.daemon.queue.get(args[0])
+        if job is None:
+            raise RequestError(f"no job {args[0]!r}")
+        return job
+
+    def _job_cancel(self, peer: Peer, args: list) -> None:
+        job = self.daemon.queue.cancel(self._job_arg(args).id)
+        peer.send(PREFIX + "job/status", json.dumps(job.status_json()))
+
+    def _job_status(self, peer: Peer, args: list) -> None:
+        peer.send(PREFIX + "job/status", json.dumps(self._job_arg(args).status_json()))
+
+    def _job_result_get(self, peer: Peer, args: list) -> None:
+        job = self._job_arg(args)
+        if job.status != DONE:
+            raise RequestError(f"job {job.id} is {job.status}, no result" + (f": {job.error}" if job.error else ""))
+        self._send_result(peer, job)
+
+    # ---- MIDI triggers ----------------------------------------------------------------------
+    def _midi_start(self, peer: Peer, args: list) -> None:
+        peer.send(PREFIX + "midi/status", self._midi().start_recording())
+
+    def _midi_stop(self, peer: Peer, args: list) -> None:
+        peer.send(PREFIX + "midi/status", self._midi().stop_recording())
+
+    def _midi(self) -> Any:
+        midi = getattr(self.daemon, "midi", None)
+        if midi is None:
+            raise RequestError("MIDI is not enabled: start the daemon with --midi-in NAME")
+        return midi
+
+
+# addresses with a fixed number of arguments; one more integer at the end is a reply port
+_FIXED_ARGS = {"hello": 0, "health": 0, "settings/get": 0, "settings/subscribe": 0, "subscribe": 0,
+               "settings/unsubscribe": 0, "unsubscribe": 0, "job/submit": 1, "job/cancel": 1, "job/status": 1,
+               "job/result/get": 1, "midi/record/start": 0, "midi/record/stop": 0}
+
+
+def _has_reply_port(name: str, args: list) -> bool:
+    """Whether the request's last argument is a reply port (an integer beyond what the address takes)."""
+    n = len(args)
+    if not n or not _is_int(args[-1]):
+        return False
+    if name in _FIXED_ARGS:
+        return n == _FIXED_ARGS[name] + 1
+    if name == "prompts/get":                    # prompts/get [start [reply_port]]
+        return n == 2
+    if name == "settings/set":                   # settings/set JSON [port] | name value [name value ...] [port]
+        return (n == 2 and isinstance(args[0], str) and args[0].lstrip().startswith("{")) or (n >= 3 and n % 2 == 1)
+    if name.startswith("settings/") and name[len("settings/"):] in SETTING_NAMES:   # settings/<name> value [port]
+        return n == 2
+    return False
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _osc_value(name: str, value: Any) -> Any:
+    """OSC has no null or object: prompt (and seed) may come as JSON text, e.g. "null" or '["Baroque","Bach, Johann Sebastian","Keyboard"]'."""
+    if isinstance(value, str) and name != "order":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _safe_send(peer: Peer, address: str, *args: Any) -> bool:
+    try:
+        peer.send(address, *args)
+        return True
+    except Exception as exc:
+        log.debug("could not send %s: %s", address, exc)
+        return False
+
+
+# ---- transports -------------------------------------------------------------------------------
+class _UdpHandler(socketserver.BaseRequestHandler):
+    server: "OscUdpServer"
+
+    def handle(self) -> None:
+        data, sock = self.request
+        host, port = self.client_address[:2]
+        sender = UdpPeer(sock, (host, port))
+        self.server.router.handle_packet(data, sender, lambda p: UdpPeer(sock, (host, p)))
+
+
+class OscUdpServer(socketserver.UDPServer):
+    """Single-threaded: handlers only validate and queue, so packets are answered in order."""
+
+    max_packet_size = 65536
+
+    def __init__(self, address: tuple[str, int], router: OscRouter) -> None:
+        self.router = router
+        super().__init__(address, _UdpHandler)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="notabridge-osc-udp", daemon=True)
+        thread.start()
+        return thread
+
+
+class _TcpHandler(socketserver.BaseRequestHandler):
+    server: "OscTcpServer"
+
+    def handle(self) -> None:
+        conn: socket.socket = self.request
+        reader = conn.makefile("rb")
+        first = reader.peek(1)[:1] if hasattr(reader, "peek") else b""
+        if not first:
+            return
+        peer = TcpPeer(conn, slip_framing=(first == slip.END))
+        udp_socket, host = self.server.udp_socket, self.client_address[0]
+        udp_reply = (lambda port: UdpPeer(udp_socket, (host, port))) if udp_socket is not None else None
+        try:
+            for frame in (_slip_frames(reader) if first == slip.END else _sized_frames(reader)):
+                self.server.router.handle_packet(frame, peer, udp_reply)
+        except (OSError, ValueError) as exc:
+            log.debug("OSC TCP connection closed: %s", exc)
+        finally:
+            self.server.router.forget(peer)
+            peer.close()
+
+
+def _sized_frames(reader: Any):
+    """OSC 1.0 stream framing: a 4-byte big-endian size before each packet."""
+    limit = LIMITS["max_body_bytes"]
+    while True:
+        head = reader.read(4)
+        if len(head) < 4:
+            return
+        (size,) = struct.unpack("!I", head)
+        if size > limit:
+            raise ValueError(f"frame of {size} bytes exceeds {limit}")
+        data = reader.read(size)
+        if len(data) < size:
+            return
+        yield data
+
+
+def _slip_frames(reader: Any):
+    """OSC 1.1 stream framing: SLIP (END-delimited, escaped) packets."""
+    limit = LIMITS["max_body_bytes"]
+    buffer = bytearray()
+    while True:
+        chunk = reader.read1(65536)
+        if not chunk:
+            return
+        buffer += chunk
+        while True:
+            end = buffer.find(slip.END)
+            if end < 0:
+                break
+            raw, buffer = bytes(buffer[:end]), buffer[end + 1:]
+            if raw:
+                try:
+                    yield slip.decode(slip.END + raw + slip.END)
+                except slip.ProtocolError:
+                    continue   # a malformed packet is dropped, the connection stays
+        if len(buffer) > limit:
+            raise ValueError(f"SLIP packet exceeds {limit} bytes")
+
+
+class OscTcpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], router: OscRouter, udp_socket: socket.socket | None = None) -> None:
+        self.router = router
+        self.udp_socket = udp_socket   # replies to a named reply port leave from the UDP server's socket
+        super().__init__(address, _TcpHandler)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="notabridge-osc-tcp", daemon=True)
+        thread.start()
+        return thread

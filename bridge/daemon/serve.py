@@ -1,0 +1,152 @@
+"""Wiring: one engine, one settings object, one job queue, and the front doors around them."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from bridge.daemon.job_request import LIMITS, MODES, parse_job_request
+from bridge.daemon.jobs import Job, JobQueue
+from bridge.daemon.settings import SETTING_RANGES, SharedSettings
+
+log = logging.getLogger("notabridge.daemon")
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class ServeOptions:
+    listen: str = LOOPBACK
+    http_port: int | None = 7878       # None: that door stays closed; 0: any free port
+    osc_port: int | None = 7879
+    osc_tcp_port: int | None = 7880
+    midi_in: str | None = None
+    midi_out: str | None = None
+    midi_save_dir: str | None = None
+    midi_backend: Any = None            # a mido backend (module name); None: mido's default (rtmidi)
+    max_queued: int = LIMITS["max_queued_jobs"]
+    initial_settings: dict = field(default_factory=dict)
+
+
+class Daemon:
+    """Everything `notabridge serve` runs. Front doors receive this object and call its methods."""
+
+    def __init__(self, engine: Any, options: ServeOptions | None = None,
+                 compose: Callable[..., Any] | None = None, say: Callable[[str], None] = print) -> None:
+        self.engine = engine
+        self.options = options or ServeOptions()
+        self.say = say
+        self.settings = SharedSettings(self.options.initial_settings)
+        self.queue = JobQueue(engine, compose=compose, max_queued=self.options.max_queued)
+        self.http = self.osc_udp = self.osc_tcp = self.router = self.midi = None
+        self._threads: list[Any] = []
+
+    # ---- what the front doors call ------------------------------------------------------------
+    def submit(self, request: Any, source: str, listener: Callable[[Job, str], None] | None = None) -> Job:
+        return self.queue.submit(parse_job_request(request, self.settings.snapshot()), source, listener)
+
+    def health(self) -> dict:
+        return {"ok": True, "model": self.model_name, "provider": self.engine.provider, "queue": self.queue.length()}
+
+    @property
+    def model_name(self) -> str:
+        info = getattr(self.engine, "info", {}) or {}
+        return str(info.get("name") or "unnamed model")
+
+    def capabilities(self) -> dict:
+        info = dict(getattr(self.engine, "info", {}) or {})
+        prompts = info.pop("prompts", []) or []
+        model = {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool)) or v is None}
+        model["name"] = self.model_name
+        return {"model": model, "provider": self.engine.provider, "modes": list(MODES),
+                "prompts": [list(p) for p in prompts], "settings": SETTING_RANGES, "limits": LIMITS,
+                "queue": self.queue.length(), "endpoints": self.endpoints()}
+
+    def endpoints(self) -> dict:
+        out: dict[str, Any] = {}
+        if self.http is not None:
+            out["http"] = f"http://{_url_host(self.http.server_address[0])}:{self.http.server_address[1]}/"
+        if self.osc_udp is not None:
+            out["osc_udp"] = self.osc_udp.server_address[1]
+        if self.osc_tcp is not None:
+            out["osc_tcp"] = self.osc_tcp.server_address[1]
+        if self.midi is not None:
+            out["midi"] = self.midi.describe()
+        return out
+
+    def result_url(self, job_id: str) -> str | None:
+        base = self.endpoints().get("http")
+        return f"{base}jobs/{job_id}/result" if base else None
+
+    # ---- life cycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        from bridge.daemon.http_server import DaemonHTTPServer
+        from bridge.daemon.osc_server import OscRouter, OscTcpServer, OscUdpServer
+
+        opts = self.options
+        extra_hosts = set() if _is_loopback(opts.listen) else {opts.listen}
+        try:
+            if opts.http_port is not None:
+                self.http = DaemonHTTPServer((opts.listen, opts.http_port), self, extra_hosts)
+                self._threads.append(self.http.start())
+            if opts.osc_port is not None or opts.osc_tcp_port is not None:
+                self.router = OscRouter(self)
+            if opts.osc_port is not None:
+                self.osc_udp = OscUdpServer((opts.listen, opts.osc_port), self.router)
+                self._threads.append(self.osc_udp.start())
+            if opts.osc_tcp_port is not None:
+                self.osc_tcp = OscTcpServer((opts.listen, opts.osc_tcp_port), self.router,
+                                            self.osc_udp.socket if self.osc_udp else None)
+                self._threads.append(self.osc_tcp.start())
+        except OSError as exc:
+            self.stop()
+            raise OSError(f"cannot listen on {opts.listen}: {exc.strerror or exc} "
+                          "(is another notabridge running? choose other ports with --http-port/--osc-port/--osc-tcp-port)") from exc
+        if opts.midi_in or opts.midi_out:
+            from bridge.daemon.midi_io import MidiBridge, MidiUnavailable
+            try:
+                self.midi = MidiBridge(self, opts.midi_in, opts.midi_out, opts.midi_save_dir, opts.midi_backend)
+                self.midi.start()
+            except MidiUnavailable as exc:   # said once; OSC and HTTP keep serving
+                self.midi = None
+                self.say(f"MIDI off: {exc}")
+
+    def stop(self) -> list[Job]:
+        """Close the doors, cancel waiting and running jobs; returns the jobs that were cancelled."""
+        for server in (self.http, self.osc_udp, self.osc_tcp):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        if self.midi is not None:
+            self.midi.stop()
+        return self.queue.stop()
+
+    def banner(self) -> list[str]:
+        lines = [f"model: {self.model_name}", f"execution provider: {self.engine.provider}"]
+        ends = self.endpoints()
+        if "http" in ends:
+            lines.append(f"HTTP JSON: {ends['http']}")
+        if "osc_udp" in ends:
+            lines.append(f"OSC over UDP: {self.options.listen}:{ends['osc_udp']} (addresses under /notabridge/)")
+        if "osc_tcp" in ends:
+            lines.append(f"OSC over TCP: {self.options.listen}:{ends['osc_tcp']}")
+        if "midi" in ends:
+            lines.append(f"MIDI: {ends['midi']}")
+        return lines
+
+
+def _is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        try:
+            return ipaddress.ip_address(socket.gethostbyname(address)).is_loopback
+        except OSError:
+            return False
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
