@@ -1,21 +1,28 @@
 """Write a model bundle (docs/bundle.md) from a NotaGen `.pth` checkpoint.
 
-Two one-step graphs with stacked key/value caches, exported with torch's TorchScript-based
-ONNX exporter (`dynamo=False`): it handles the dynamic batch/length axes and the empty (length
-0) cache directly, and is several times faster than the dynamo exporter on 500 M parameters.
+Two one-step graphs with stacked key/value caches, exported with torch's dynamo-based ONNX
+exporter (`torch.onnx.export(..., dynamo=True)`, the maintained one; the TorchScript exporter
+is deprecated). Batch and lengths are symbolic dims, so one graph serves an empty (length 0)
+cache, a prompt of many patches and single steps. The exporter's optimiser shares the tied
+`lm_head`/`wte` matrix in the char graph (one initializer, no copy).
 A graph whose weights pass protobuf's 2 GB limit keeps them in a `<graph>.data` file next to it,
 listed in config.json; smaller graphs are single files.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
-import tempfile
+import logging
+import warnings
 from pathlib import Path
 
 import onnx
 import torch
 from torch import nn
+
+from bridge.bundle import sha256_file
 
 from .checkpoint import describe, load_model, read_state_dict
 from .model import BOS_ID, EOS_ID, HEAD_DIM, PAD_ID, VOCAB_SIZE, NotaGenModel, count_parameters
@@ -71,13 +78,12 @@ def export_bundle(checkpoint_path: str | Path, out_dir: str | Path, fp16: bool =
         "patch_decoder": _export_graph(PatchStep(model), _patch_example(model), PATCH_GRAPH,
                                        ["patches", "past_keys", "past_values"],
                                        ["hidden", "present_keys", "present_values"],
-                                       {"patches": {0: "batch", 1: "new_patches"},
-                                        "hidden": {0: "batch", 1: "new_patches"}}, out_dir),
+                                       {"patches": {0: "batch", 1: "new_patches"}}, out_dir),
         "char_decoder": _export_graph(CharStep(model), _char_example(model), CHAR_GRAPH,
                                       ["chars", "patch_hidden", "past_keys", "past_values"],
                                       ["logits", "present_keys", "present_values"],
-                                      {"chars": {0: "batch", 1: "new_chars"}, "patch_hidden": {0: "batch"},
-                                       "logits": {0: "batch", 1: "new_chars"}}, out_dir),
+                                      {"chars": {0: "batch", 1: "new_chars"}, "patch_hidden": {0: "batch"}},
+                                      out_dir),
     }
     config = {
         "format": "notabridge-bundle", "format_version": FORMAT_VERSION,
@@ -118,18 +124,32 @@ def _example_cache(model: NotaGenModel, level: str, dtype):
 
 def _export_graph(module: nn.Module, example: tuple, filename: str, inputs: list[str], outputs: list[str],
                   dynamic: dict, out_dir: Path) -> dict:
-    axes = dict(dynamic)
-    for name in ("past_keys", "past_values"):
-        axes[name] = {1: "batch", 3: "past_length"}
-    for name in ("present_keys", "present_values"):
-        axes[name] = {1: "batch", 3: "total_length"}
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / filename
-        with torch.no_grad():
-            torch.onnx.export(module, example, str(raw), input_names=inputs, output_names=outputs,
-                              dynamic_axes=axes, opset_version=OPSET, dynamo=False, do_constant_folding=True)
-        proto = onnx.load(str(raw), load_external_data=True)
-    return _save_graph(proto, out_dir, filename)
+    """Export with torch's dynamo exporter; `dynamic` maps input name -> {axis: dim name}."""
+    dims: dict[str, torch.export.Dim] = {}
+    shapes = []
+    for name in inputs:
+        axes = dynamic.get(name) or {1: "batch", 3: "past_length"}  # the caches
+        shapes.append({axis: dims.setdefault(dim, torch.export.Dim(dim)) for axis, dim in axes.items()})
+    with _quiet(), torch.no_grad():
+        program = torch.onnx.export(module, example, None, input_names=inputs, output_names=outputs,
+                                    dynamic_shapes=tuple(shapes), opset_version=OPSET, dynamo=True,
+                                    optimize=True, verbose=False)
+    return _save_graph(program.model_proto, out_dir, filename)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporter prints progress lines and logs warnings about optional packages
+    (torchvision); none of it concerns the user of `notabridge export`."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _save_graph(proto: onnx.ModelProto, out_dir: Path, filename: str) -> dict:
@@ -171,14 +191,6 @@ trained with this repository's `training/`, see the card written by training.
 Not measured at export. `notabridge score BUNDLE piece.abc` gives bits per character on a
 held-out piece.
 """
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_json(path: Path, obj) -> None:
