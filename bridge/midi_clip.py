@@ -1,0 +1,483 @@
+"""A melody clip from a DAW (a .mid file, or the notes of a REAPER item) and the accompanied MIDI.
+
+A clip as a DAW exports it is a performance: onsets a little early or late, notes overlapping
+(legato) or leaving gaps, maybe no key signature. Here it becomes a score the model can read:
+- onsets and ends snapped to a sixteenth grid, or to an eighth-triplet grid in beats that are
+  clearly played in triplets; overlaps cut so the melody is one line (the top note wins);
+- bars counted from the start of the file (as DAWs export them): a first note after the first
+  downbeat makes a pickup measure; leading empty bars are skipped;
+- the meter from the file's time signature (4/4 when it has none, as MIDI specifies); the key
+  from its key signature, or estimated from the notes when it has none.
+The excerpt itself is built by the notation layer (bridge.notation) from a music21 score.
+
+On the way back the accompaniment excerpt becomes new tracks added to a copy of the original
+file: the melody track, tempo map and everything else stay as they were, and every accompaniment
+measure starts on the tick of the melody measure it belongs to.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterable
+
+from bridge.notation.errors import NotationError
+
+STRAIGHT_DIVISIONS = 4   # sixteenths per quarter
+TRIPLET_DIVISIONS = 3    # eighth triplets per quarter
+ACCOMPANIMENT_PROGRAM = 0  # acoustic grand piano, when the excerpt names no program
+
+
+@dataclass
+class ClipNote:
+    start: int      # ticks from the start of the file
+    end: int
+    pitch: int
+    velocity: int = 80
+
+
+@dataclass
+class MelodyClip:
+    """A melody, quantised, with the measure grid it sits on (all positions in file ticks)."""
+    ticks_per_beat: int
+    numerator: int
+    denominator: int
+    key_fifths: int
+    key_mode: str                 # "major" or "minor"
+    key_estimated: bool           # True when the file had no key signature
+    tempo_bpm: float              # the first tempo of the file
+    notes: list[ClipNote]         # quantised, one line, sorted
+    first_downbeat: int           # tick of the first full measure
+    pickup: int                   # ticks of the pickup before first_downbeat (0: none)
+    measures: int                 # measures including the pickup
+    warnings: list[str] = field(default_factory=list)
+    melody_track: int = 0
+    melody_channel: int = 0
+
+    @property
+    def bar_ticks(self) -> int:
+        return self.ticks_per_beat * 4 * self.numerator // self.denominator
+
+    @property
+    def start_tick(self) -> int:
+        """Where measure 0 (the pickup, or the first full measure) starts."""
+        return self.first_downbeat - self.pickup
+
+    @property
+    def end_tick(self) -> int:
+        return self.measure_start(self.measures)
+
+    @property
+    def time(self) -> str:
+        return f"{self.numerator}/{self.denominator}"
+
+    def measure_start(self, index: int) -> int:
+        """File tick where measure `index` of the excerpt starts (0 = pickup when there is one)."""
+        if self.pickup and index == 0:
+            return self.start_tick
+        full = index - (1 if self.pickup else 0)
+        return self.first_downbeat + full * self.bar_ticks
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def read_midi(source: str | Path | bytes) -> Any:
+    """A mido.MidiFile from a path or the bytes of a .mid file; NotationError when unreadable."""
+    import mido
+
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            return mido.MidiFile(file=io.BytesIO(bytes(source)))
+        path = Path(source)
+        if not path.is_file():
+            raise NotationError(f"no such MIDI file: {path}")
+        return mido.MidiFile(str(path))
+    except NotationError:
+        raise
+    except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError on bad files
+        raise NotationError(f"cannot read this MIDI file ({type(exc).__name__}: {exc}); export the clip again as a Standard MIDI File") from exc
+
+
+def _performed_notes(midi: Any) -> tuple[dict[tuple[int, int], list[ClipNote]], dict[str, list[tuple[int, Any]]]]:
+    """Notes per (track, channel) in absolute ticks, and the meta messages that matter, by type."""
+    groups: dict[tuple[int, int], list[ClipNote]] = {}
+    metas: dict[str, list[tuple[int, Any]]] = {"set_tempo": [], "time_signature": [], "key_signature": []}
+    for track_index, track in enumerate(midi.tracks):
+        now = 0
+        sounding: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for msg in track:
+            now += msg.time
+            if msg.is_meta:
+                if msg.type in metas:
+                    metas[msg.type].append((now, msg))
+                continue
+            if msg.type == "note_on" and msg.velocity > 0:
+                sounding.setdefault((msg.channel, msg.note), []).append((now, msg.velocity))
+            elif msg.type in ("note_off", "note_on"):
+                started = sounding.get((msg.channel, msg.note))
+                if started:
+                    start, velocity = started.pop(0)
+                    groups.setdefault((track_index, msg.channel), []).append(
+                        ClipNote(start, now, msg.note, velocity))
+        for (channel, pitch), starts in sounding.items():  # never released: end at the track's end
+            for start, velocity in starts:
+                groups.setdefault((track_index, channel), []).append(ClipNote(start, max(now, start + 1), pitch, velocity))
+    return groups, metas
+
+
+def _snap(value: float, step: float) -> int:
+    return int(round(round(value / step) * step))
+
+
+def _triplet_beats(onsets: list[int], tpb: int) -> set[int]:
+    """Quarter beats whose onsets sit clearly closer to an eighth-triplet grid than to sixteenths."""
+    straight_step, triplet_step = tpb / STRAIGHT_DIVISIONS, tpb / TRIPLET_DIVISIONS
+    errors: dict[int, list[float]] = {}
+    for onset in onsets:
+        beat = round(onset / tpb * 12) // 12   # a note played a little early belongs to the next beat
+        e = errors.setdefault(beat, [0.0, 0.0, 0])
+        e[0] += abs(onset - round(onset / straight_step) * straight_step)
+        e[1] += abs(onset - round(onset / triplet_step) * triplet_step)
+        e[2] += abs(onset - round(onset / tpb) * tpb) > tpb / 8
+    # Straight is the default: triplets only where some onset is off the beat and the triplet
+    # grid explains the onsets at least twice as well.
+    return {beat for beat, (straight, triplet, off) in errors.items() if off and triplet * 2 < straight}
+
+
+def quantise_line(notes: Iterable[ClipNote], ticks_per_beat: int) -> list[ClipNote]:
+    """Snap a performed melody to the grid and make it one line (see the module docstring)."""
+    notes = sorted(notes, key=lambda n: (n.start, -n.pitch))
+    if not notes:
+        return []
+    triplets = _triplet_beats([n.start for n in notes], ticks_per_beat)
+
+    def step_at(tick: float) -> float:
+        beat = int(tick // ticks_per_beat)
+        return ticks_per_beat / (TRIPLET_DIVISIONS if beat in triplets else STRAIGHT_DIVISIONS)
+
+    snapped: list[ClipNote] = []
+    for note in notes:
+        start = max(0, _snap(note.start, step_at(note.start)))
+        if snapped and snapped[-1].start == start:
+            if note.pitch > snapped[-1].pitch:   # two notes on one onset: the top one is the melody
+                snapped[-1] = ClipNote(start, note.end, note.pitch, note.velocity)
+            continue
+        end = _snap(note.end, step_at(max(note.end - 1, 0)))
+        snapped.append(ClipNote(start, end, note.pitch, note.velocity))
+    for current, following in zip(snapped, snapped[1:] + [None]):
+        minimum = current.start + int(round(step_at(current.start)))
+        current.end = max(current.end, minimum)
+        if following is not None:
+            current.end = min(current.end, following.start)
+    return snapped
+
+
+_KEY_FIFTHS_MAJOR = {"Cb": -7, "Gb": -6, "Db": -5, "Ab": -4, "Eb": -3, "Bb": -2, "F": -1, "C": 0,
+                     "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7}
+
+
+def key_from_signature(name: str) -> tuple[int, str]:
+    """mido's key name ('G', 'Em', 'Bb', 'F#m') -> (fifths, mode)."""
+    if name.endswith("m"):
+        tonic = name[:-1]
+        # The relative major of a minor key lies three semitones (three fifths) higher.
+        minors = {"Ab": -7, "Eb": -6, "Bb": -5, "F": -4, "C": -3, "G": -2, "D": -1, "A": 0,
+                  "E": 1, "B": 2, "F#": 3, "C#": 4, "G#": 5, "D#": 6, "A#": 7}
+        return minors[tonic], "minor"
+    return _KEY_FIFTHS_MAJOR[name], "major"
+
+
+def estimate_key(notes: list[ClipNote], ticks_per_beat: int) -> tuple[int, str]:
+    """The key music21's Krumhansl-Schmuckler analysis finds in the notes (durations weigh)."""
+    from music21 import key as m21key, note as m21note, stream
+
+    part = stream.Stream()
+    for n in notes:
+        element = m21note.Note(n.pitch)
+        element.quarterLength = max(n.end - n.start, 1) / ticks_per_beat
+        part.append(element)
+    found = part.analyze("key")
+    fifths = max(-7, min(7, int(found.sharps)))
+    return fifths, "minor" if found.mode == "minor" else "major"
+
+
+def _pick_melody(groups: dict[tuple[int, int], list[ClipNote]], warnings: list[str]) -> tuple[tuple[int, int], list[ClipNote]]:
+    if not groups:
+        raise NotationError("the MIDI file holds no notes: record or draw a melody first")
+    (track, channel), notes = max(groups.items(), key=lambda item: (len(item[1]), -item[0][0], -item[0][1]))
+    if len(groups) > 1:
+        warnings.append(f"the file has notes on {len(groups)} tracks/channels; "
+                        f"only track {track + 1}, channel {channel + 1} ({len(notes)} notes) is used as the melody")
+    return (track, channel), notes
+
+
+def clip_from_midi(midi: Any, pickup_quarters: Fraction | float | None = None) -> MelodyClip:
+    """A performed melody (mido.MidiFile) -> a quantised MelodyClip.
+
+    `pickup_quarters`: for files that start right on an upbeat (as music21 writes them), the
+    length of that upbeat in quarter notes; by default bars start at the file's start.
+    """
+    warnings: list[str] = []
+    tpb = midi.ticks_per_beat
+    groups, metas = _performed_notes(midi)
+    (track, channel), performed = _pick_melody(groups, warnings)
+    if any(n.pitch for n in performed) and channel == 9:
+        warnings.append("the melody is on MIDI channel 10 (drums); its notes are read as pitches")
+
+    numerator, denominator = 4, 4
+    if metas["time_signature"]:
+        first = min(metas["time_signature"], key=lambda item: item[0])[1]
+        numerator, denominator = first.numerator, first.denominator
+        if len({(m.numerator, m.denominator) for _, m in metas["time_signature"]}) > 1:
+            warnings.append(f"the meter changes inside the clip; the whole clip is read in {numerator}/{denominator}")
+    tempo = min(metas["set_tempo"], key=lambda item: item[0])[1].tempo if metas["set_tempo"] else 500000
+    bar = tpb * 4 * numerator // denominator
+
+    notes = quantise_line(performed, tpb)
+    if metas["key_signature"]:
+        fifths, mode = key_from_signature(min(metas["key_signature"], key=lambda item: item[0])[1].key)
+        estimated = False
+    else:
+        fifths, mode = estimate_key(notes, tpb)
+        estimated = True
+
+    first_onset = notes[0].start
+    if pickup_quarters:
+        pickup = int(round(Fraction(pickup_quarters) * tpb))
+        if not 0 < pickup < bar:
+            raise NotationError(f"a pickup must be shorter than one {numerator}/{denominator} bar")
+        first_downbeat = first_onset + pickup
+    else:
+        leading_bars, offset = divmod(first_onset, bar)
+        first_downbeat = (leading_bars + (1 if offset else 0)) * bar
+        pickup = first_downbeat - first_onset if offset else 0
+    last_end = max(n.end for n in notes)
+    full_measures = max(1, -(-(last_end - first_downbeat) // bar))
+    return MelodyClip(ticks_per_beat=tpb, numerator=numerator, denominator=denominator,
+                      key_fifths=fifths, key_mode=mode, key_estimated=estimated,
+                      tempo_bpm=round(60_000_000 / tempo, 3), notes=notes,
+                      first_downbeat=first_downbeat, pickup=pickup,
+                      measures=full_measures + (1 if pickup else 0), warnings=warnings,
+                      melody_track=track, melody_channel=channel)
+
+
+def read_clip(source: str | Path | bytes, pickup_quarters: Fraction | float | None = None) -> MelodyClip:
+    """Read and quantise a melody .mid file (path or bytes)."""
+    return clip_from_midi(read_midi(source), pickup_quarters)
+
+
+# --- to a score ---------------------------------------------------------------------------------
+
+_STEP_TPC = {"F": 13, "C": 14, "G": 15, "D": 16, "A": 17, "E": 18, "B": 19}
+
+
+def spell(midi_pitch: int, key_fifths: int) -> Any:
+    """A music21 Pitch for a MIDI number, spelled the way the key wants it.
+
+    The spelling closest, on the line of fifths, to the middle of the key's scale wins
+    (C major: C#, Eb, F#, G#, Bb; F major: Db, Eb, Gb, Ab, Bb; D major: C#, D#, F#, G#, A#).
+    """
+    from music21 import pitch
+
+    base = pitch.Pitch(midi=midi_pitch)
+    centre = _STEP_TPC["D"] + key_fifths
+    candidates = [base] + [p for p in base.getAllCommonEnharmonics(alterLimit=1) if p.midi == midi_pitch]
+
+    def distance(p: Any) -> float:
+        alter = p.accidental.alter if p.accidental else 0
+        return abs(_STEP_TPC[p.step] + 7 * alter - centre)
+
+    return min(candidates, key=lambda p: (distance(p), p.accidental.alter if p.accidental else 0))
+
+
+def clip_to_score(clip: MelodyClip, title: str = "Melody") -> Any:
+    """The quantised melody as a one-part music21 score with measures, pickup, key, meter, tempo."""
+    from music21 import key, meter, note, stream, tempo
+
+    tpb = clip.ticks_per_beat
+    bar_quarters = Fraction(clip.bar_ticks, tpb)
+    # Lay the notes out as if the pickup measure were full (rests before the upbeat), let
+    # music21 cut measures and tie notes across barlines, then shorten the first measure.
+    shift = clip.first_downbeat - clip.bar_ticks if clip.pickup else clip.start_tick
+    flat = stream.Part()
+    flat.partName = title
+    flat.insert(0, meter.TimeSignature(clip.time))
+    flat.insert(0, key.KeySignature(clip.key_fifths).asKey(clip.key_mode))
+    flat.insert(0, tempo.MetronomeMark(number=clip.tempo_bpm))
+    for n in clip.notes:
+        element = note.Note(spell(n.pitch, clip.key_fifths))
+        element.quarterLength = Fraction(n.end - n.start, tpb)
+        element.volume.velocity = n.velocity
+        flat.insert(Fraction(n.start - shift, tpb), element)
+    total = bar_quarters * clip.measures
+    measured = flat.makeMeasures()
+    measured.makeTies(inPlace=True)
+    measured.makeRests(fillGaps=True, inPlace=True, refStreamOrTimeRange=[0, float(total)])
+    measures = list(measured.getElementsByClass(stream.Measure))
+    while len(measures) < clip.measures:   # a final empty measure when the last note ends early
+        extra = stream.Measure(number=len(measures) + 1)
+        extra.append(note.Rest(quarterLength=bar_quarters))
+        measured.append(extra)
+        measures.append(extra)
+    for m in measures:
+        m.makeRests(fillGaps=True, inPlace=True, timeRangeFromBarDuration=True)
+    if clip.pickup:
+        missing = Fraction(clip.bar_ticks - clip.pickup, tpb)
+        _shorten_to_pickup(measures[0], missing)
+        for number, m in enumerate(measures):
+            m.number = number
+            if number:
+                measured.coreSetElementOffset(m, Fraction(m.offset) - missing)
+        measured.coreElementsChanged()
+    score = stream.Score()
+    score.insert(0, measured)
+    return score
+
+
+def _shorten_to_pickup(measure: Any, missing: Fraction) -> None:
+    """Turn a full first measure whose first `missing` quarters are rests into a pickup."""
+    from music21 import note
+
+    for element in list(measure.notesAndRests):
+        offset = Fraction(element.offset)
+        if offset < missing:
+            if not isinstance(element, note.Rest) or offset + Fraction(element.quarterLength) > missing:
+                raise NotationError("internal: the pickup measure holds notes before its upbeat")
+            measure.remove(element)
+        else:
+            measure.coreSetElementOffset(element, offset - missing)
+    measure.coreElementsChanged()
+    measure.paddingLeft = float(missing)
+
+
+# --- back to MIDI -------------------------------------------------------------------------------
+
+def staff_notes(excerpt: dict, staff: int, clip: MelodyClip) -> list[ClipNote]:
+    """The notes of one staff of a (result) excerpt, on the clip's tick grid.
+
+    Each measure's `index` says which clip measure it fills; ties join notes across events.
+    """
+    tpb = clip.ticks_per_beat
+    notes: list[ClipNote] = []
+    open_ties: dict[int, ClipNote] = {}
+    for measure in excerpt.get("measures", []):
+        start = clip.measure_start(int(measure["index"]))
+        length = Fraction(measure.get("duration") or measure.get("time") or clip.time)
+        measure_end = start + int(length * 4 * tpb)
+        for staff_entry in measure.get("staves", []):
+            if staff_entry.get("staff") != staff:
+                continue
+            for voice in staff_entry.get("voices", []):
+                now = Fraction(0)
+                for event in voice.get("events", []):
+                    duration = Fraction(event["duration"])
+                    onset = start + int(now * 4 * tpb)
+                    end = min(start + int((now + duration) * 4 * tpb), measure_end)
+                    now += duration
+                    if event.get("type") != "chord" or onset >= measure_end:
+                        continue
+                    for n in event.get("notes", []):
+                        pitch, tie = int(n["pitch"]), n.get("tie")
+                        held = open_ties.get(pitch)
+                        if tie in ("stop", "continue") and held is not None and held.end == onset:
+                            held.end = end
+                        else:
+                            held = ClipNote(onset, end, pitch, 72)
+                            notes.append(held)
+                        if tie in ("start", "continue"):
+                            open_ties[pitch] = held
+                        else:
+                            open_ties.pop(pitch, None)
+    return sorted(notes, key=lambda n: (n.start, n.pitch))
+
+
+def staff_names(excerpt: dict) -> dict[int, tuple[str, int | None]]:
+    """staff index -> (its part's name, its part's MIDI program) from an excerpt's parts."""
+    names: dict[int, tuple[str, int | None]] = {}
+    for part in excerpt.get("parts", []):
+        for staff in part.get("staves", []):
+            names[staff] = (part.get("name") or f"Staff {staff + 1}", part.get("midi_program"))
+    return names
+
+
+def accompaniment_tracks(clip: MelodyClip, excerpt: dict, staves: list[int]) -> list[tuple[str, int, int, list[ClipNote]]]:
+    """(track name, channel, program, notes) for each accompaniment staff, on free MIDI channels."""
+    names = staff_names(excerpt)
+    free = [c for c in range(16) if c not in (clip.melody_channel, 9)]
+    tracks = []
+    for number, staff in enumerate(staves):
+        name, program = names.get(staff, (f"Staff {staff + 1}", None))
+        tracks.append((f"NotaBridge {name}", free[number % len(free)],
+                       ACCOMPANIMENT_PROGRAM if program is None else int(program),
+                       staff_notes(excerpt, staff, clip)))
+    return tracks
+
+
+def add_accompaniment(midi: Any, clip: MelodyClip, excerpt: dict, staves: list[int]) -> Any:
+    """A copy of the melody's MidiFile with one new track per accompaniment staff.
+
+    The original tracks (melody as played, tempo map, meter, names) are kept unchanged.
+    """
+    import copy
+
+    import mido
+
+    out = copy.deepcopy(midi)
+    if out.type == 0:
+        out.type = 1   # a format-0 file keeps its single track; the new ones follow it
+    for name, channel, program, notes in accompaniment_tracks(clip, excerpt, staves):
+        track = mido.MidiTrack()
+        track.append(mido.MetaMessage("track_name", name=name, time=0))
+        track.append(mido.Message("program_change", channel=channel, program=program, time=0))
+        events = sorted([(n.start, 1, n.pitch, n.velocity) for n in notes] +
+                        [(n.end, 0, n.pitch, 0) for n in notes])   # offs before ons at one tick
+        now = 0
+        for tick, is_on, pitch, velocity in events:
+            kind = "note_on" if is_on else "note_off"
+            track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity, time=tick - now))
+            now = tick
+        track.append(mido.MetaMessage("end_of_track", time=max(0, clip.end_tick - now)))
+        out.tracks.append(track)
+    return out
+
+
+# --- the accompaniment job ----------------------------------------------------------------------
+
+VOICE_NAMES = {1: ["Bass"], 2: ["Alto", "Bass"], 3: ["Alto", "Tenor", "Bass"]}
+MAX_VOICES = 8
+
+
+def accompaniment_voice_names(voices: int) -> list[str]:
+    """Names of the accompaniment parts below the melody (the melody is the soprano of a chorale)."""
+    if not 1 <= voices <= MAX_VOICES:
+        raise NotationError(f"voices must be between 1 and {MAX_VOICES}, not {voices}")
+    return VOICE_NAMES.get(voices) or [f"Voice {n + 2}" for n in range(voices - 1)] + ["Bass"]
+
+
+_CLEFS = {"Bass": "BassClef", "Tenor": "Treble8vbClef"}
+
+
+def score_with_empty_voices(clip: MelodyClip, voices: int) -> Any:
+    """The melody score plus `voices` parts of rests below it, measure for measure."""
+    import copy
+
+    from music21 import clef, note, stream
+
+    score = clip_to_score(clip)
+    melody = score.parts[0]
+    melody.partName = "Melody"
+    for name in accompaniment_voice_names(voices):
+        part = stream.Part()
+        part.partName = name
+        for position, m in enumerate(melody.getElementsByClass(stream.Measure)):
+            empty = stream.Measure(number=m.number)
+            empty.paddingLeft = m.paddingLeft
+            if position == 0:
+                empty.insert(0, getattr(clef, _CLEFS.get(name, "TrebleClef"))())
+            for context in m.getElementsByClass(["TimeSignature", "KeySignature"]):
+                empty.insert(0, copy.deepcopy(context))
+            empty.append(note.Rest(quarterLength=m.barDuration.quarterLength - m.paddingLeft))
+            part.insert(m.offset, empty)
+        score.insert(0, part)
+    return score
