@@ -1,0 +1,259 @@
+"""Bar validity for NotaGen's interleaved ABC: every voice of a bar fills its time signature.
+
+One body line holds one bar of every voice: `[V:1]...|[V:2]...|`. A line is valid when each
+voice's notes and rests sum to the bar's length (M: in force, measured in the L: in force,
+inline `[M:]`/`[L:]` changes honoured, `&` overlays each filling the bar), every voice is one
+the header declares, and none repeats. Voices the model left out (NotaGen drops rest-only
+voice bars in training) are filled with rests. Durations come from abctoolkit (NotaGen's
+authors' own bar-duration helper) after splitting on inline fields and overlays.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+import abctoolkit.duration as _abc_duration
+
+# abctoolkit prints every bar it cannot measure; a resampling loop must stay quiet
+_abc_duration.print = lambda *args, **kwargs: None
+
+VOICE_MARK = re.compile(r"\[V:\s*([^\]\s]+)[^\]]*\]")
+LINE_PREFIX = re.compile(r"^\[r:\d+/\d+\]")
+INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]]*)\]")
+BARLINE_END = re.compile(r"(\|\]|\|\||:\|\]?|\|:|::|\[\||\|)\s*$")
+_DECORATION = re.compile(r"![^!]*!|\+[^+\s]*\+|~")
+
+
+@dataclass
+class VoiceState:
+    unit: Fraction                 # L: length of a note without a number, in whole notes
+    bar: Fraction | None           # M: bar length in whole notes; None for free meter (M:none)
+
+
+@dataclass
+class BarContext:
+    """What the header (and earlier inline changes) put in force."""
+
+    voices: list[str]
+    default: VoiceState
+    key: str = "C"
+    states: dict[str, VoiceState] = field(default_factory=dict)
+
+    def state(self, voice: str) -> VoiceState:
+        return self.states.get(voice, self.default)
+
+
+@dataclass
+class Segment:
+    voice: str
+    content: str                   # notes between `[V:n]` and the barline
+    barline: str
+
+
+@dataclass
+class BarCheck:
+    valid: bool
+    reasons: list[str]
+    line: str                      # the bar with missing voices filled with rests (when valid)
+    length: Fraction | None = None # the bar's length in whole notes
+
+
+def parse_meter(text: str) -> Fraction | None:
+    text = text.strip().split()[0] if text.strip() else ""
+    if text in ("C", "c"):
+        return Fraction(1)
+    if text in ("C|", "c|"):
+        return Fraction(1)
+    if not text or text.lower() == "none":
+        return None
+    num, _, den = text.partition("/")
+    # compound numerators like 2+3/8
+    return Fraction(sum(int(n) for n in num.split("+")), int(den))
+
+
+def parse_unit(text: str) -> Fraction:
+    num, _, den = text.strip().partition("/")
+    return Fraction(int(num), int(den or 1))
+
+
+def header_context(header: list[str] | str) -> BarContext:
+    """L:, M:, K: and the V: lines of a header (a list of lines or one text)."""
+    lines = header.splitlines() if isinstance(header, str) else [line.rstrip("\n") for line in header]
+    meter: Fraction | None = None
+    unit: Fraction | None = None
+    key = "C"
+    voices: list[str] = []
+    for line in lines:
+        if line.startswith("M:"):
+            meter = parse_meter(line[2:])
+        elif line.startswith("L:"):
+            unit = parse_unit(line[2:])
+        elif line.startswith("K:"):
+            key = line[2:].strip()
+        elif line.startswith("V:"):
+            voice = line[2:].split()[0] if line[2:].split() else ""
+            if voice and voice not in voices:
+                voices.append(voice)
+    if unit is None:  # ABC's default unit length follows the meter
+        unit = Fraction(1, 16) if meter is not None and meter < Fraction(3, 4) else Fraction(1, 8)
+    return BarContext(voices=voices, default=VoiceState(unit, meter), key=key)
+
+
+def parse_line(line: str) -> tuple[str, list[Segment]]:
+    """A body line -> (text before the first voice, segments). `[r:i/j]` prefixes are dropped."""
+    line = LINE_PREFIX.sub("", line.rstrip("\n"), count=1)
+    marks = list(VOICE_MARK.finditer(line))
+    if not marks:
+        return line, []
+    lead = line[:marks[0].start()]
+    segments = []
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(line)
+        body = line[mark.end():end]
+        m = BARLINE_END.search(body)
+        content, barline = (body[:m.start()], m.group(1)) if m else (body, "")
+        segments.append(Segment(mark.group(1), content, barline))
+    return lead, segments
+
+
+def _split_outside_brackets(text: str, sep: str) -> list[str]:
+    parts, depth, quote, start = [], 0, False, 0
+    for i, c in enumerate(text):
+        if c == '"':
+            quote = not quote
+        elif not quote and c == "[":
+            depth += 1
+        elif not quote and c == "]":
+            depth = max(0, depth - 1)
+        elif not quote and depth == 0 and c == sep:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def notes_duration(text: str) -> Fraction | None:
+    """Duration of plain ABC notes in units of L (None when it cannot be read)."""
+    text = _DECORATION.sub("", text)
+    if not text.strip():
+        return Fraction(0)
+    try:
+        dur = _abc_duration.calculate_bartext_duration(text)
+    except Exception:
+        return None
+    return None if dur is None else Fraction(dur)
+
+
+def voice_duration(content: str, state: VoiceState) -> tuple[Fraction | None, VoiceState]:
+    """Duration of one voice's bar in whole notes, honouring inline [L:]/[M:] changes, and the
+    state in force after it. Overlays (`&`) must each have the same duration."""
+    durations = []
+    after = state
+    for part in _split_outside_brackets(content, "&"):
+        total = Fraction(0)
+        cur = state
+        pos = 0
+        for m in list(INLINE_FIELD.finditer(part)) + [None]:
+            chunk = part[pos:m.start()] if m else part[pos:]
+            d = notes_duration(chunk)
+            if d is None:
+                return None, state
+            total += d * cur.unit
+            if m is None:
+                break
+            pos = m.end()
+            name, value = m.group(1), m.group(2)
+            try:
+                if name == "L":
+                    cur = replace(cur, unit=parse_unit(value))
+                elif name == "M":
+                    cur = replace(cur, bar=parse_meter(value))
+            except (ValueError, ZeroDivisionError):
+                return None, state
+        durations.append(total)
+        after = cur
+    if len(set(durations)) != 1:
+        return None, state
+    return durations[0], after
+
+
+def rest_text(length: Fraction, unit: Fraction) -> str:
+    """Rests filling `length` (whole notes) in units of `unit`: z8, z, z3/2."""
+    n = length / unit
+    if n == 1:
+        return "z"
+    if n.denominator == 1:
+        return f"z{n.numerator}"
+    return f"z{n.numerator}/{n.denominator}"
+
+
+def check_bar(line: str, ctx: BarContext, expected: Fraction | None = None, pickup_ok: bool = False,
+              keep_meter_and_key: bool = False) -> BarCheck:
+    """Is this body line a well-formed bar? Fills missing voices with rests when it is.
+
+    `expected`: the bar length when known from elsewhere (given voices); otherwise the M: in
+    force. `pickup_ok`: a shorter bar (anacrusis) is fine when all voices agree.
+    `keep_meter_and_key`: inline M:/K: changes are refused (continuations keep them).
+    """
+    lead, segments = parse_line(line)
+    reasons = []
+    if not line.endswith("\n") and not line.endswith("|"):
+        reasons.append("the bar is unfinished")
+    if lead.strip():
+        reasons.append(f"text before the first voice: {lead!r}")
+    if not segments:
+        return BarCheck(False, reasons + ["no voice in the bar"], line)
+    seen = [s.voice for s in segments]
+    unknown = [v for v in seen if ctx.voices and v not in ctx.voices]
+    if unknown:
+        reasons.append(f"voices not in the header: {', '.join(unknown)}")
+    if len(set(seen)) != len(seen):
+        reasons.append("a voice appears twice")
+    if keep_meter_and_key and any(INLINE_FIELD.search(s.content) and
+                                  any(m.group(1) in "MK" for m in INLINE_FIELD.finditer(s.content)) for s in segments):
+        reasons.append("the bar changes meter or key")
+    lengths, targets, states = {}, {}, {}
+    for seg in segments:
+        dur, after = voice_duration(seg.content, ctx.state(seg.voice))
+        if dur is None:
+            reasons.append(f"voice {seg.voice}: durations cannot be read")
+            continue
+        lengths[seg.voice] = dur
+        targets[seg.voice] = after.bar
+        states[seg.voice] = after
+    if reasons:
+        return BarCheck(False, reasons, line)
+    bar_length = expected
+    for seg in segments:
+        target = expected if expected is not None else targets[seg.voice]
+        dur = lengths[seg.voice]
+        if target is None:
+            target = bar_length if bar_length is not None else dur
+        if dur != target and not (pickup_ok and 0 < dur < target):
+            reasons.append(f"voice {seg.voice} lasts {dur} of a whole note, the bar {target}")
+        bar_length = bar_length if bar_length is not None else target
+    if pickup_ok and len(set(lengths.values())) > 1:
+        reasons.append("voices of the pickup bar differ in length")
+    if reasons:
+        return BarCheck(False, reasons, line)
+    length = next(iter(lengths.values()))
+    for voice, state in states.items():
+        ctx.states[voice] = state
+    return BarCheck(True, [], fill_missing_voices(segments, ctx, length), length)
+
+
+def fill_missing_voices(segments: list[Segment], ctx: BarContext, length: Fraction) -> str:
+    """The bar as one line with every header voice, in header order; absent voices get rests."""
+    by_voice = {s.voice: s for s in segments}
+    barline = segments[-1].barline or "|"
+    order = ctx.voices or [s.voice for s in segments]
+    order = order + [s.voice for s in segments if s.voice not in order]
+    parts = []
+    for voice in order:
+        seg = by_voice.get(voice)
+        if seg is None:
+            parts.append(f"[V:{voice}]{rest_text(length, ctx.state(voice).unit)}{barline}")
+        else:
+            parts.append(f"[V:{voice}]{seg.content}{seg.barline or barline}")
+    return "".join(parts) + "\n"
