@@ -1,0 +1,106 @@
+"""NotaGen interleaved ABC -> excerpt JSON v1 (rest un-reduction, abc2xml in-process, MusicXML reader).
+
+With a `template` excerpt (the one the ABC header was made from), ABC voices are put back on the
+template's staves and voices, and the template's parts, names, clefs and measure indices are kept.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import threading
+
+from .errors import NotationError
+from .excerpt_base import copy_excerpt, new_excerpt
+from .interleave import split_header_body, unreduce
+from .musicxml_read import excerpt_from_musicxml
+from .musicxml_write import abc_voice_slots
+
+_LOCK = threading.Lock()
+_NOISE = ("decoded from", "skipped header")
+
+
+def abc_to_musicxml_element(abc_text: str):
+    """Interleaved (or plain) ABC -> MusicXML ElementTree element, via abc2xml in-process."""
+    from abctoolkit import abc2xml
+
+    err = io.StringIO()
+    with _LOCK, contextlib.redirect_stderr(err):
+        try:
+            docs = abc2xml.getXmlDocs(abc_text)
+        except Exception as exc:
+            raise NotationError(f"abc2xml failed: {exc}") from exc
+    if not docs:
+        messages = " ".join(line.strip("- ") for line in err.getvalue().splitlines() if line.strip())
+        raise NotationError(f"this ABC cannot be read: {messages[:300] or 'abc2xml produced nothing'}")
+    return docs[0]
+
+
+def _staff_groups(header: list[str]) -> list[list[int]]:
+    """ABC voice numbers grouped by staff, in %%score order (abc2xml's staff order)."""
+    voices = [int(line.split()[0][2:]) for line in header if re.match(r"V:\d+", line)]
+    score = next((line for line in header if line.startswith("%%score")), None)
+    if score is None:
+        return [[v] for v in voices]
+    groups: list[list[int]] = []
+    for token in re.findall(r"\([^)]*\)|\d+", score):
+        groups.append([int(x) for x in re.findall(r"\d+", token)])
+    listed = {v for g in groups for v in g}
+    return groups + [[v] for v in voices if v not in listed]
+
+
+def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int | None = None) -> dict:
+    """Interleaved ABC (NotaGen output; `[r:]` prefixes and rest reduction allowed) -> excerpt JSON v1.
+
+    `template`: the excerpt whose ABC header this is; its staves/voices, parts and clefs are used.
+    `first_index`: `index` of the first ABC bar in the score (default: the template's first measure).
+    """
+    if not isinstance(abc_text, str) or "[V:" not in abc_text:
+        raise NotationError("not interleaved ABC: no [V:n] bar found")
+    full = unreduce(abc_text)
+    element = abc_to_musicxml_element(full)
+    raw = excerpt_from_musicxml(element)
+    header, _ = split_header_body(full)
+    if template is None:
+        if first_index:
+            for m in raw["measures"]:
+                m["index"] += first_index
+        return raw
+    return _onto_template(raw, template, _staff_groups(header), first_index)
+
+
+def _onto_template(raw: dict, template: dict, groups: list[list[int]], first_index: int | None) -> dict:
+    slots = abc_voice_slots(template)
+    result = new_excerpt(template.get("title", ""))
+    result["parts"] = copy_excerpt(template)["parts"]
+    result["staves"] = copy_excerpt(template)["staves"]
+    result["warnings"] = list(raw["warnings"])
+    if len(groups) != len(raw["staves"]):
+        raise NotationError(f"the ABC has {len(raw['staves'])} staves but its header lists {len(groups)}")
+    voice_target: dict[tuple[int, int], tuple[int, int]] = {}
+    for staff, group in enumerate(groups):
+        for position, number in enumerate(group):
+            if number - 1 >= len(slots):
+                raise NotationError(f"ABC voice V:{number} is not in the excerpt's header")
+            voice_target[(staff, position)] = slots[number - 1]
+    start = template["measures"][0]["index"] if first_index is None and template["measures"] else (first_index or 0)
+    numbers = {m["index"]: m.get("number") for m in template["measures"]}
+    last_number = template["measures"][0].get("number", 1) - 1 if template["measures"] else 0
+    for i, measure in enumerate(raw["measures"]):
+        index = start + i
+        number = numbers.get(index, last_number + 1)
+        last_number = number
+        staves: dict[int, list] = {}
+        for staff_entry in measure["staves"]:
+            for voice in staff_entry["voices"]:
+                target = voice_target.get((staff_entry["staff"], voice["voice"]))
+                if target is None:
+                    if any(e["type"] == "chord" for e in voice["events"]):
+                        result["warnings"].append(f"measure {index}: notes of an extra ABC voice were left out")
+                    continue
+                staves.setdefault(target[0], []).append({"voice": target[1], "events": voice["events"]})
+        out = {k: v for k, v in measure.items() if k not in ("staves", "index", "number")}
+        out = {"index": index, "number": number, **out}
+        out["staves"] = [{"staff": s, "voices": sorted(v, key=lambda x: x["voice"])} for s, v in sorted(staves.items())]
+        result["measures"].append(out)
+    return result
