@@ -215,7 +215,9 @@ function voiceEvents(ms, items, row, E, warn, pitches) {
     for (var i = 0; i < items.length; i++) {
         var el = items[i].el, tick = items[i].tick;
         if (tick > pos) events.push({ type: "rest", duration: ticksToFraction(ms, tick - pos) });
-        var nominal = ticksOf(ms, { n: el.duration.numerator, d: el.duration.denominator });
+        // `duration` is the written value before 3.5 and the sounding one after; `globalDuration` (3.5+) is written.
+        var written = el.globalDuration || el.duration;
+        var nominal = ticksOf(ms, { n: written.numerator, d: written.denominator });
         var nextTick = i + 1 < items.length ? items[i + 1].tick : row.end;
         var actual = Math.min(nominal, nextTick - tick);
         if (actual <= 0) continue;
@@ -625,4 +627,20 @@ function runBatch(ms, batch, readFile) {
         report.message = String(err.message || err);
     }
     return report;
+}
+
+// If a batch file sits beside the plugin, runs it and writes its report; returns whether it did.
+// fio: a FileIO item (MuseScore's file access for plugins).
+function runBatchBeside(ms, fio) {
+    fio.source = ms.filePath + "/" + BATCH_FILE;
+    if (!fio.exists()) return false;
+    var batch = null, report;
+    try { batch = JSON.parse(fio.read()); }
+    catch (e) { report = { ok: false, message: "cannot parse " + fio.source + ": " + e.message }; }
+    function readFile(path) { fio.source = path; return fio.exists() ? fio.read() : null; }
+    if (batch) report = runBatch(ms, batch, readFile);
+    console.log("NotaBridge batch: " + (report.ok ? "ok: " : "failed: ") + report.message);
+    fio.source = batch && batch.report ? batch.report : ms.filePath + "/notabridge-report.json";
+    fio.write(JSON.stringify(report, null, 1));
+    return true;
 }

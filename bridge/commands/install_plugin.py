@@ -1,0 +1,74 @@
+"""`notabridge install-musescore-plugin`: copy the MuseScore plugin into MuseScore's plugin folder."""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from bridge.cli import UserError
+
+PLUGIN_FOLDER_NAME = "NotaBridge"
+SHARED_FILES = ["notabridge.js", "notabridge.png", "ui/NotaBridgePanel.qml", "ui/NbButton.qml",
+                "ui/NbField.qml", "ui/NbChoice.qml"]
+# the header file MuseScore loads, per major version (MuseScore 4 needs Qt 6 imports)
+HEADER = {3: "NotaBridge3.qml", 4: "NotaBridge.qml"}
+BATCH_FILE = "notabridge-batch.json"
+
+ENABLE_HINT = {
+    3: "In MuseScore 3: Plugins > Plugin Manager, tick 'NotaBridge3', OK; then run it from Plugins > NotaBridge.",
+    4: "In MuseScore 4: Home > Plugins, click 'NotaBridge' and Enable; then run it from "
+       "Plugins > Composing/arranging tools > NotaBridge.",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--musescore", type=int, choices=[3, 4],
+                        help="install for this MuseScore version only (default: both 3 and 4)")
+    parser.add_argument("--dir", metavar="PATH",
+                        help="MuseScore's plugin folder, if not the default ~/Documents/MuseScore<N>/Plugins "
+                             "(see MuseScore's Preferences > General > Folders); needs --musescore")
+
+
+def plugin_source() -> Path:
+    """The folder holding the plugin files (in the source tree or the installed package)."""
+    here = Path(__file__).resolve().parents[2] / "musescore_plugin"
+    if (here / HEADER[3]).is_file():
+        return here
+    try:
+        import musescore_plugin  # installed as package data by a non-editable install
+        return Path(musescore_plugin.__file__).parent
+    except ImportError:
+        raise UserError("the MuseScore plugin files are missing from this installation; "
+                        "reinstall NotaBridge (pip install -e .) from its source folder") from None
+
+
+def default_plugin_dir(version: int) -> Path:
+    return Path.home() / "Documents" / f"MuseScore{version}" / "Plugins"
+
+
+def install(version: int, plugins_dir: Path, source: Path | None = None) -> Path:
+    """Copies the plugin for MuseScore `version` into plugins_dir/NotaBridge; returns that folder."""
+    source = source or plugin_source()
+    target = plugins_dir / PLUGIN_FOLDER_NAME
+    try:
+        for name in [HEADER[version], *SHARED_FILES]:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / name, target / name)
+        # a batch file left beside the plugin would make it run that batch instead of its dialog
+        (target / BATCH_FILE).unlink(missing_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot copy the plugin into {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.dir and not args.musescore:
+        raise UserError("--dir needs --musescore 3 or --musescore 4 (each version has its own plugin file)")
+    versions = [args.musescore] if args.musescore else [3, 4]
+    for version in versions:
+        plugins_dir = Path(args.dir).expanduser() if args.dir else default_plugin_dir(version)
+        target = install(version, plugins_dir)
+        print(f"MuseScore {version}: plugin installed in {target}")
+        print(f"  {ENABLE_HINT[version]}")
+    print("The plugin talks to the NotaBridge daemon: start it with `notabridge serve` before using it.")
+    return 0

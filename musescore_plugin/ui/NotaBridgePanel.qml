@@ -1,0 +1,159 @@
+// The NotaBridge dialog, shared by NotaBridge.qml (MuseScore 4) and NotaBridge3.qml (MuseScore 3).
+// Asks the daemon for prompts and shared settings, sends the selection as a job, shows progress
+// (polling with a Timer), previews each variant in the score (one undo step each) and keeps one.
+import QtQuick 2.9
+import "../notabridge.js" as NB
+
+Rectangle {
+    id: panel
+    property var plugin                       // the MuseScore plugin root: curScore, cmd, newElement...
+    property string daemon: NB.DEFAULT_DAEMON
+    signal closed()
+
+    property var prompts: []                  // [[period, composer, instrumentation], ...]
+    property string jobId: ""
+    property var excerpt: null
+    property string jobMode: ""
+    property var variants: []
+    property int variantIndex: -1
+    property bool previewing: false           // a variant is written in the score (undoable)
+    property string message: "Connecting to the NotaBridge daemon..."
+    property real progress: 0
+
+    color: "#f4f6f9"
+    implicitWidth: 470
+    implicitHeight: 420
+
+    Timer { id: poll; interval: 400; repeat: true; onTriggered: panel.pollJob() }
+    Component.onCompleted: loadDaemon()
+
+    function say(text) { message = text; }
+
+    function loadDaemon() {
+        NB.request(daemon, "GET", "/capabilities", undefined, function (err, caps) {
+            if (err) { say(err); return; }
+            prompts = caps.prompts || [];
+            var names = ["(shared setting)"];
+            for (var i = 0; i < prompts.length; i++) names.push(prompts[i].join(" / "));
+            promptChoice.options = names;
+            NB.request(daemon, "GET", "/settings", undefined, function (err2, s) {
+                if (err2) { say(err2); return; }
+                temperature.text = String(s.temperature);
+                topP.text = String(s.top_p);
+                variantCount.text = String(s.variants);
+                bars.text = String(s.bars);
+                say("Ready: model " + (caps.model && caps.model.name ? caps.model.name : "") + " on " + caps.provider +
+                    ". Select measures, then Generate.");
+            });
+        });
+    }
+
+    function numberOr(text, fallback) { var v = Number(text); return text !== "" && !isNaN(v) ? v : fallback; }
+
+    function chosenStaves() {
+        var out = [], parts = staves.text.split(",");
+        for (var i = 0; i < parts.length; i++) { var n = parseInt(parts[i], 10); if (n > 0) out.push(n - 1); }
+        return out;
+    }
+
+    function settings() {
+        var s = { temperature: numberOr(temperature.text, undefined), top_p: numberOr(topP.text, undefined),
+                  variants: numberOr(variantCount.text, undefined), bars: numberOr(bars.text, undefined) };
+        if (promptChoice.index > 0) {
+            var p = prompts[promptChoice.index - 1];
+            s.prompt = { period: p[0], composer: p[1], instrumentation: p[2] };
+        }
+        return s;
+    }
+
+    function generate() {
+        discardPreview();
+        variants = []; variantIndex = -1; progress = 0;
+        jobMode = modeChoice.value;
+        try {
+            excerpt = NB.readSelection(plugin, { mode: jobMode, staves: jobMode === "accompany" ? chosenStaves() : null });
+        } catch (e) { say(e.message); return; }
+        if (jobMode === "accompany" && !chosenStaves().length) { say("Accompany: type the staves to write (e.g. 2,3)."); return; }
+        NB.request(daemon, "POST", "/jobs", NB.jobBody(jobMode, excerpt, settings()), function (err, job) {
+            if (err) { say(err); return; }
+            jobId = job.id;
+            say("Queued...");
+            poll.start();
+        });
+    }
+
+    function pollJob() {
+        if (!jobId) { poll.stop(); return; }
+        NB.request(daemon, "GET", "/jobs/" + jobId, undefined, function (err, st) {
+            if (err) { poll.stop(); jobId = ""; say(err + " The score was not changed."); return; }
+            var p = st.progress || {};
+            if (p.bars_total) progress = p.bars_done / p.bars_total;
+            if (st.status === "queued" || st.status === "running") {
+                say((st.status === "queued" ? "Waiting in the queue" : "Writing bar " + (p.bars_done || 0) + " of " + (p.bars_total || "?"))
+                    + (p.variant !== undefined && p.variant !== null ? " (variant " + (p.variant + 1) + ")" : "") + "...");
+                return;
+            }
+            poll.stop();
+            var id = jobId; jobId = "";
+            if (st.status === "error") { say("The job failed: " + (st.error || "no reason given") + ". The score was not changed."); return; }
+            if (st.status === "cancelled") { say("Cancelled. The score was not changed."); return; }
+            NB.request(daemon, "GET", "/jobs/" + id + "/result?formats=excerpt", undefined, function (err2, res) {
+                if (err2) { say(err2); return; }
+                variants = res.variants || [];
+                if (!variants.length) { say("The daemon returned no variant. The score was not changed."); return; }
+                showVariant(0);
+            });
+        });
+    }
+
+    function showVariant(i) {
+        discardPreview();
+        try {
+            var done = NB.applyResult(plugin, variants[i].excerpt, { mode: jobMode, selection: excerpt.selection, staves: excerpt.selection.staves });
+            previewing = true;
+            variantIndex = i;
+            say("Variant " + (i + 1) + " of " + variants.length + " written in the score (" + done.written.length + " measures)." +
+                (variants.length > 1 ? " Step through with < >, then Keep." : " Keep it or Discard.") +
+                (done.warnings.length ? " Note: " + done.warnings.join(" ") : ""));
+        } catch (e) { variantIndex = i; say(e.message); }
+    }
+
+    function discardPreview() {
+        if (previewing) { plugin.cmd("undo"); previewing = false; }
+    }
+
+    function cancel() {
+        if (jobId) { NB.request(daemon, "POST", "/jobs/" + jobId + "/cancel", {}, function () {}); say("Cancelling..."); return; }
+        discardPreview();
+        closed();
+    }
+
+    Column {
+        anchors.fill: parent
+        anchors.margins: 14
+        spacing: 8
+        Text { text: "NotaBridge"; font.pixelSize: 17; font.bold: true }
+        NbChoice { id: modeChoice; label: "Mode"; options: ["continue", "infill", "accompany"] }
+        NbChoice { id: promptChoice; label: "Style"; options: ["(shared setting)"] }
+        NbField { id: bars; label: "Bars (continue)" }
+        NbField { id: staves; label: "Staves to write"; visible: modeChoice.value === "accompany"; text: "2" }
+        NbField { id: temperature; label: "Temperature" }
+        NbField { id: topP; label: "Top-p" }
+        NbField { id: variantCount; label: "Variants" }
+        Rectangle {
+            width: parent.width; height: 8; radius: 4; color: "#dde3ea"
+            Rectangle { width: parent.width * panel.progress; height: parent.height; radius: 4; color: "#3d6db5" }
+        }
+        Text { width: parent.width; wrapMode: Text.WordWrap; font.pixelSize: 13; text: panel.message; objectName: "message" }
+        Row {
+            spacing: 8
+            NbButton { text: "Generate"; enabled: !panel.jobId; onClicked: panel.generate() }
+            NbButton { text: panel.jobId ? "Cancel" : (panel.previewing ? "Discard" : "Close"); onClicked: panel.cancel() }
+            NbButton { text: "<"; implicitWidth: 28; visible: panel.variants.length > 1
+                       onClicked: panel.showVariant((panel.variantIndex + panel.variants.length - 1) % panel.variants.length) }
+            NbButton { text: ">"; implicitWidth: 28; visible: panel.variants.length > 1
+                       onClicked: panel.showVariant((panel.variantIndex + 1) % panel.variants.length) }
+            NbButton { text: "Keep"; visible: panel.previewing; onClicked: { panel.previewing = false; panel.closed(); } }
+        }
+    }
+}
