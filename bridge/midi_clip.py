@@ -269,26 +269,19 @@ def read_clip(source: str | Path | bytes, pickup_quarters: Fraction | float | No
 
 # --- to a score ---------------------------------------------------------------------------------
 
-_STEP_TPC = {"F": 13, "C": 14, "G": 15, "D": 16, "A": 17, "E": 18, "B": 19}
-
-
 def spell(midi_pitch: int, key_fifths: int) -> Any:
     """A music21 Pitch for a MIDI number, spelled the way the key wants it.
 
-    The spelling closest, on the line of fifths, to the middle of the key's scale wins
-    (C major: C#, Eb, F#, G#, Bb; F major: Db, Eb, Gb, Ab, Bb; D major: C#, D#, F#, G#, A#).
+    bridge.notation's default spelling, centred three fifths above the tonic (A for C major) so
+    that the raised degrees of minor keys and secondary dominants come out right: C major gets
+    C#, Eb, F#, G#, Bb.
     """
     from music21 import pitch
 
-    base = pitch.Pitch(midi=midi_pitch)
-    centre = _STEP_TPC["D"] + key_fifths
-    candidates = [base] + [p for p in base.getAllCommonEnharmonics(alterLimit=1) if p.midi == midi_pitch]
+    from bridge.notation.spelling import default_tpc, octave_from_midi, step_from_tpc
 
-    def distance(p: Any) -> float:
-        alter = p.accidental.alter if p.accidental else 0
-        return abs(_STEP_TPC[p.step] + 7 * alter - centre)
-
-    return min(candidates, key=lambda p: (distance(p), p.accidental.alter if p.accidental else 0))
+    step, alter = step_from_tpc(default_tpc(midi_pitch, key_fifths + 3))
+    return pitch.Pitch(step=step, accidental=alter or None, octave=octave_from_midi(midi_pitch, step, alter))
 
 
 def clip_to_score(clip: MelodyClip, title: str = "Melody") -> Any:
@@ -481,3 +474,17 @@ def score_with_empty_voices(clip: MelodyClip, voices: int) -> Any:
             part.insert(m.offset, empty)
         score.insert(0, part)
     return score
+
+
+def accompaniment_excerpt(clip: MelodyClip, voices: int) -> dict:
+    """The accompany job's excerpt: melody on staff 0, `voices` staves of rests to write (1..voices).
+
+    Measure indices run 0..measures-1 in clip order (measure_start maps them back to ticks).
+    """
+    from bridge.notation import score_to_excerpt
+
+    excerpt = score_to_excerpt(score_with_empty_voices(clip, voices))
+    excerpt["selection"] = {"start": 0, "end": len(excerpt["measures"]),
+                            "staves": list(range(len(excerpt["staves"])))}
+    excerpt.setdefault("warnings", []).extend(clip.warnings)
+    return excerpt
