@@ -94,8 +94,8 @@ class JobQueue:
             self._jobs[job.id] = job
             self._waiting.append(job)
             self._forget_old_jobs()
+            self._emit(job, QUEUED)   # under the lock, so "queued" always reaches a client before progress
             self._lock.notify_all()
-        self._emit(job, QUEUED)
         self._queue_changed()
         return job
 

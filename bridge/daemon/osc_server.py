@@ -331,6 +331,8 @@ def _is_int(value: Any) -> bool:
 
 def _osc_value(name: str, value: Any) -> Any:
     """OSC has no null or object: prompt (and seed) may come as JSON text, e.g. "null" or '["Baroque","Bach, Johann Sebastian","Keyboard"]'."""
+    if isinstance(value, float):   # OSC floats are 32-bit: 0.9 arrives as 0.8999999761581421
+        return float(f"{value:.7g}")
     if isinstance(value, str) and name != "order":
         try:
             return json.loads(value)

@@ -1,0 +1,139 @@
+"""Helpers for the daemon tests: a daemon on free ports around the real engine and a tiny bundle,
+and small HTTP / OSC (UDP and TCP) clients built on the standard library and python-osc."""
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import struct
+import time
+from typing import Any, Iterator
+
+from pythonosc import slip
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import build_msg
+
+
+@contextlib.contextmanager
+def running_daemon(bundle: Any, **options: Any) -> Iterator[Any]:
+    """A started Daemon on the real Engine loaded from `bundle`, every door on a free port."""
+    from bridge.daemon.serve import Daemon, ServeOptions
+    from bridge.engine import Engine
+
+    engine = Engine(bundle, device="cpu")
+    opts = dict(http_port=0, osc_port=0, osc_tcp_port=0)
+    opts.update(options)
+    daemon = Daemon(engine, ServeOptions(**opts), say=lambda line: None)
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def http_request(daemon: Any, method: str, path: str, body: Any = None, headers: dict | None = None,
+                 raw: bytes | None = None, timeout: float = 30) -> tuple[int, Any]:
+    host, port = daemon.http.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    conn.request(method, path, body=data, headers=headers or {})
+    response = conn.getresponse()
+    payload = response.read()
+    conn.close()
+    return response.status, json.loads(payload) if payload else None
+
+
+def wait_for_job(daemon: Any, job_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body = http_request(daemon, "GET", f"/jobs/{job_id}")
+        assert status == 200, body
+        if body["status"] in ("done", "error", "cancelled"):
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+class OscUdpClient:
+    """One UDP socket that sends requests and receives the replies on the same port."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.target = (host, port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+
+    def send(self, address: str, *args: Any) -> None:
+        self.sock.sendto(build_msg(address, list(args)).dgram, self.target)
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendto(data, self.target)
+
+    def receive(self, address: str | None = None, timeout: float = 30) -> tuple[str, list, int]:
+        """The next message (for `address`, skipping others); returns (address, args, datagram size)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            data = self.sock.recv(65536)
+            message = OscMessage(data)
+            if address is None or message.address == address:
+                return message.address, list(message.params), len(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class OscTcpClient:
+    """An OSC-over-TCP connection, SLIP framed (OSC 1.1) or size-prefixed (OSC 1.0)."""
+
+    def __init__(self, port: int, slip_framing: bool = True, host: str = "127.0.0.1") -> None:
+        self.sock = socket.create_connection((host, port), timeout=30)
+        self.slip = slip_framing
+        self._buffer = b""
+
+    def send(self, address: str, *args: Any) -> None:
+        data = build_msg(address, list(args)).dgram
+        self.sock.sendall(slip.encode(data) if self.slip else struct.pack("!I", len(data)) + data)
+
+    def _frame(self) -> bytes:
+        while True:
+            if self.slip:
+                stripped = self._buffer.lstrip(slip.END)
+                end = stripped.find(slip.END)
+                if end > 0:
+                    self._buffer = stripped[end + 1:]
+                    return slip.decode(slip.END + stripped[:end] + slip.END)
+            elif len(self._buffer) >= 4:
+                (size,) = struct.unpack("!I", self._buffer[:4])
+                if len(self._buffer) >= 4 + size:
+                    frame, self._buffer = self._buffer[4:4 + size], self._buffer[4 + size:]
+                    return frame
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the daemon closed the connection")
+            self._buffer += chunk
+
+    def receive(self, address: str | None = None, timeout: float = 30) -> tuple[str, list]:
+        self.sock.settimeout(timeout)
+        while True:
+            message = OscMessage(self._frame())
+            if address is None or message.address == address:
+                return message.address, list(message.params)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def small_excerpt(measures: int = 2) -> dict:
+    """A one-staff excerpt in 4/4, C major: a rising scale in quarter notes (excerpt JSON v1)."""
+    scale = [(60, 14), (62, 16), (64, 18), (65, 13), (67, 15), (69, 17), (71, 19), (72, 14)]
+    out_measures = []
+    for index in range(measures):
+        events = [{"type": "chord", "duration": "1/4", "notes": [{"pitch": p, "tpc": t, "tie": None}]}
+                  for p, t in scale[(index * 4) % 8:(index * 4) % 8 + 4]]
+        out_measures.append({"index": index, "number": index + 1, "time": "4/4", "key": 0,
+                             "staves": [{"staff": 0, "voices": [{"voice": 0, "events": events}]}]})
+    return {"format": "notabridge-excerpt", "version": 1, "title": "Scale",
+            "parts": [{"id": "P1", "name": "Piano", "staves": [0]}],
+            "staves": [{"index": 0, "part": "P1", "clef": "treble"}],
+            "measures": out_measures, "selection": {"start": 0, "end": measures, "staves": [0]}, "warnings": []}
