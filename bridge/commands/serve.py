@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi-in", metavar="NAME", help="MIDI input port to record from (between MIDI start and stop)")
     parser.add_argument("--midi-out", metavar="NAME", help="MIDI output port to play accompaniments to")
     parser.add_argument("--midi-save", metavar="FOLDER", help="also write each accompaniment as a .mid file in this folder")
+    parser.add_argument("--midi-voices", type=int, default=3, choices=range(1, 9), metavar="N",
+                        help="accompaniment voices to write under a recorded melody (1-8, default 3)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
               "and read the music sent to it. Use the default 127.0.0.1 unless you mean it.", flush=True)
     options = ServeOptions(listen=args.listen, http_port=args.http_port or None, osc_port=args.osc_port or None,
                            osc_tcp_port=args.osc_tcp_port or None, midi_in=args.midi_in, midi_out=args.midi_out,
-                           midi_save_dir=args.midi_save)
+                           midi_save_dir=args.midi_save, midi_voices=args.midi_voices)
     daemon = Daemon(engine, options, say=lambda line: print(line, flush=True))
     try:
         daemon.start()

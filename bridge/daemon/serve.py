@@ -25,6 +25,7 @@ class ServeOptions:
     midi_out: str | None = None
     midi_save_dir: str | None = None
     midi_backend: Any = None            # a mido backend (module name); None: mido's default (rtmidi)
+    midi_voices: int = 3                # accompaniment voices written under a recorded melody
     max_queued: int = LIMITS["max_queued_jobs"]
     initial_settings: dict = field(default_factory=dict)
 
@@ -106,7 +107,8 @@ class Daemon:
         if opts.midi_in or opts.midi_out:
             from bridge.daemon.midi_io import MidiBridge, MidiUnavailable
             try:
-                self.midi = MidiBridge(self, opts.midi_in, opts.midi_out, opts.midi_save_dir, opts.midi_backend)
+                self.midi = MidiBridge(self, opts.midi_in, opts.midi_out, opts.midi_save_dir, opts.midi_backend,
+                                       voices=opts.midi_voices)
                 self.midi.start()
             except MidiUnavailable as exc:   # said once; OSC and HTTP keep serving
                 self.midi = None
