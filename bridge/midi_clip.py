@@ -481,9 +481,9 @@ def accompaniment_excerpt(clip: MelodyClip, voices: int) -> dict:
 
     Measure indices run 0..measures-1 in clip order (measure_start maps them back to ticks).
     """
-    from bridge.notation import score_to_excerpt
+    from bridge.notation.music21_bridge import excerpt_from_score
 
-    excerpt = score_to_excerpt(score_with_empty_voices(clip, voices))
+    excerpt = excerpt_from_score(score_with_empty_voices(clip, voices))
     excerpt["selection"] = {"start": 0, "end": len(excerpt["measures"]),
                             "staves": list(range(len(excerpt["staves"])))}
     excerpt.setdefault("warnings", []).extend(clip.warnings)

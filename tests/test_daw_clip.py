@@ -121,3 +121,42 @@ def test_an_essen_folk_tune_written_by_music21_survives_as_its_melody(tmp_path):
     # every measure holds the same pitches at the same beats as the printed tune
     for mine, theirs in zip(rebuilt.getElementsByClass("Measure"), tune.parts[0].getElementsByClass("Measure")):
         assert [(n.offset, n.pitch.midi) for n in mine.notes] == [(n.offset, n.pitch.midi) for n in theirs.notes]
+
+
+def test_accompaniment_tracks_land_on_the_melody_bars_of_a_real_chorale(tmp_path):
+    """Bach's BWV 66.6 (4/4, upbeat): its soprano, played with human timing, is the clip; its own
+    alto, tenor and bass (as excerpt JSON from the notation layer) are the accompaniment. The
+    assembled file must hold every lower-voice note exactly where the chorale has it."""
+    import mido
+    from music21 import corpus
+
+    from bridge.notation.music21_bridge import excerpt_from_score
+    from tests.daw_helpers import absolute_notes, track_length
+
+    chorale = corpus.parse("bach/bwv66.6")
+    first = chorale.parts[0].getElementsByClass("Measure")[0]
+    shift = 4.0 - first.duration.quarterLength        # a DAW puts the upbeat at the end of bar 1
+
+    def line(part):
+        tied = part.stripTies()
+        return [(float(n.getOffsetInHierarchy(tied)) + shift, float(n.quarterLength), n.pitch.midi)
+                for n in tied.recurse().notes]
+
+    path = write_melody(tmp_path / "soprano.mid", line(chorale.parts[0]), key="F#m", jitter=25, seed=7)
+    midi = midi_clip.read_midi(path)
+    clip = midi_clip.clip_from_midi(midi)
+    measures = len(chorale.parts[0].getElementsByClass("Measure"))
+    assert (clip.pickup, clip.measures) == (480, measures)
+
+    lower = excerpt_from_score(chorale)
+    out = midi_clip.add_accompaniment(midi, clip, lower, [1, 2, 3])
+    saved = tmp_path / "out.mid"
+    out.save(str(saved))
+    back = mido.MidiFile(str(saved))
+    assert len(back.tracks) == 5
+    assert [list(t) for t in back.tracks[:2]] == [list(t) for t in mido.MidiFile(str(path)).tracks]   # melody untouched
+    for track, part in zip(back.tracks[2:], chorale.parts[1:]):
+        expected = sorted((round(s * 480), round((s + d) * 480), p) for s, d, p in line(part))
+        assert absolute_notes(track) == expected
+        assert track_length(track) == clip.end_tick == measures * 1920
+    assert {m.tempo for t in back.tracks for m in t if m.type == "set_tempo"} == {mido.bpm2tempo(100.0)}
