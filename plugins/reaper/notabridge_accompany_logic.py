@@ -1,0 +1,169 @@
+"""What the NotaBridge REAPER script does, independent of REAPER (see notabridge_reaper_api.py).
+
+1. Read the selected MIDI item's notes and the meter and tempo where it starts.
+2. Turn them into a melody clip counted from the bar line at or before the item's start, then
+   into an accompany job (bridge.midi_clip: quantised, key estimated, pickup when the first note
+   comes after that bar line).
+3. Send the job to the NotaBridge daemon over HTTP without any settings of its own, so the
+   daemon's shared settings (temperature, top-k, top-p, seed, prompt: what the Qt panel shows)
+   decide; poll until it is done, without blocking REAPER (REAPER's defer loop calls `poll`).
+4. Insert the accompaniment as one new MIDI item on a new track right below the melody's track,
+   on the melody's bars, as one undo point. Nothing is changed when anything fails.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from notabridge_reaper_api import ItemNote, Reaper, ReaperError, SelectedItem
+
+DEFAULT_URL = "http://127.0.0.1:7878"
+TICKS_PER_QUARTER = 960
+TRACK_NAME = "NotaBridge accompaniment"
+UNDO_TEXT = "NotaBridge: accompaniment"
+POLL_INTERVAL_S = 0.25
+
+
+class DaemonError(Exception):
+    """The daemon is not there or refused the job; the message says what to do."""
+
+
+class DaemonClient:
+    """The few HTTP JSON calls of docs/http.md the script needs (standard library only)."""
+
+    def __init__(self, url: str = DEFAULT_URL, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read().decode("utf-8")).get("error") or str(exc)
+            except (ValueError, AttributeError):
+                message = str(exc)
+            raise DaemonError(f"the NotaBridge daemon refused the request: {message}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise DaemonError(f"cannot reach the NotaBridge daemon at {self.url} ({exc}). "
+                              "Start it with `notabridge serve` and run the script again.") from None
+
+
+def clip_midi_bytes(notes: list[ItemNote], origin_qn: float, numerator: int, denominator: int, bpm: float) -> bytes:
+    """The item's notes as a Standard MIDI File whose tick 0 is the bar line at `origin_qn`."""
+    import mido
+
+    midi = mido.MidiFile(ticks_per_beat=TICKS_PER_QUARTER)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
+    track.append(mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0))
+    events = []
+    for n in notes:
+        start = max(0, round((n.start_qn - origin_qn) * TICKS_PER_QUARTER))
+        end = max(start + 1, round((n.end_qn - origin_qn) * TICKS_PER_QUARTER))
+        events += [(start, 1, n.pitch, n.velocity), (end, 0, n.pitch, 0)]
+    now = 0
+    for tick, is_on, pitch, velocity in sorted(events):
+        track.append(mido.Message("note_on" if is_on else "note_off", note=pitch,
+                                  velocity=max(1, min(127, velocity)) if is_on else 0, time=tick - now))
+        now = tick
+    data = io.BytesIO()
+    midi.save(file=data)
+    return data.getvalue()
+
+
+class AccompanyRun:
+    """One press of the script: `start`, then `poll` until it returns True."""
+
+    def __init__(self, reaper: Reaper, client: DaemonClient, voices: int = 3, timeout_s: float = 600.0) -> None:
+        self.reaper, self.client, self.voices, self.timeout_s = reaper, client, voices, timeout_s
+        self.job_id: str | None = None
+        self.item: SelectedItem | None = None
+        self.clip: Any = None
+        self.origin_qn = 0.0
+        self.started = self.last_check = 0.0
+        self.inserted_item: Any = None
+        self.error: str | None = None
+
+    def start(self) -> bool:
+        """Read the item and submit the job; False (after telling the user) when that fails."""
+        from bridge import midi_clip
+        from bridge.notation.errors import NotationError
+
+        try:
+            self.item = self.reaper.selected_midi_item()
+            notes = [n for n in self.reaper.notes(self.item.take)
+                     if n.end_qn > self.item.start_qn and n.start_qn < self.item.end_qn]
+            if not notes:
+                raise ReaperError("The selected MIDI item has no notes: record or draw the melody first.")
+            numerator, denominator, bpm, self.origin_qn = self.reaper.meter_at(self.item.start_qn)
+            data = clip_midi_bytes(notes, self.origin_qn, numerator, denominator, bpm)
+            self.clip = midi_clip.read_clip(data)
+            excerpt = midi_clip.accompaniment_excerpt(self.clip, self.voices)
+            job = self.client.call("POST", "/jobs", {"mode": "accompany", "excerpt": excerpt,
+                                                     "staves": list(range(1, self.voices + 1))})
+            self.job_id = job["id"]
+        except (ReaperError, DaemonError, NotationError) as exc:
+            self._fail(str(exc))
+            return False
+        self.started = self.last_check = time.monotonic()
+        self.reaper.status(f"NotaBridge: accompanying {self.clip.measures} bars "
+                           f"({self.clip.time}, key {self.clip.key_fifths:+d} fifths {self.clip.key_mode})...")
+        return True
+
+    def poll(self) -> bool:
+        """Check the job (at most every POLL_INTERVAL_S); True when the run is over (accompaniment
+        inserted, or an error shown). REAPER calls this on every defer cycle (~30 ms)."""
+        if time.monotonic() - self.last_check < POLL_INTERVAL_S:
+            return False
+        self.last_check = time.monotonic()
+        try:
+            status = self.client.call("GET", f"/jobs/{self.job_id}")
+            state = status.get("status")
+            if state in ("queued", "running"):
+                if time.monotonic() - self.started > self.timeout_s:
+                    self.client.call("POST", f"/jobs/{self.job_id}/cancel", {})
+                    return self._fail(f"The daemon took longer than {self.timeout_s:.0f} s; the job was cancelled.")
+                return False
+            if state != "done":
+                return self._fail(f"The accompaniment was not made ({state}): {status.get('error') or 'no reason given'}")
+            result = self.client.call("GET", f"/jobs/{self.job_id}/result")
+        except DaemonError as exc:
+            return self._fail(str(exc))
+        self.insert(result["variants"][0]["excerpt"])
+        return True
+
+    def insert(self, excerpt: dict) -> None:
+        """The accompaniment as one new item on a new track below the melody: one undo point."""
+        from bridge import midi_clip
+
+        staves = list(range(1, self.voices + 1))
+        notes = []
+        for _name, channel, _program, staff_notes in midi_clip.accompaniment_tracks(self.clip, excerpt, staves):
+            notes += [ItemNote(self._qn(n.start), self._qn(n.end), n.pitch, n.velocity, channel) for n in staff_notes]
+        self.reaper.begin_undo()
+        try:
+            track = self.reaper.insert_track_below(self.item.track_index, TRACK_NAME)
+            self.inserted_item = self.reaper.insert_midi_item(
+                track, self._qn(self.clip.start_tick), self._qn(self.clip.end_tick), notes)
+        finally:
+            self.reaper.end_undo(UNDO_TEXT)
+        self.reaper.refresh()
+        self.reaper.status(f"NotaBridge: inserted {len(notes)} notes on a new track below the melody.")
+
+    def _qn(self, tick: int) -> float:
+        return self.origin_qn + tick / self.clip.ticks_per_beat
+
+    def _fail(self, message: str) -> bool:
+        self.error = message
+        self.reaper.message(message)
+        return True
