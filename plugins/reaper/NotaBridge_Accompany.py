@@ -6,13 +6,14 @@ shared settings (the Qt panel's temperature, prompt, seed, ...), and the result 
 item on a new track below the melody. One undo point (Ctrl+Z) removes it. See README.md.
 """
 import os
+import site
 import sys
 
 # --- settings you may change -------------------------------------------------------------------
 NOTABRIDGE_URL = os.environ.get("NOTABRIDGE_URL", "http://127.0.0.1:7878")   # where `notabridge serve` listens
 VOICES = int(os.environ.get("NOTABRIDGE_VOICES", "3"))    # accompaniment voices under the melody
-# When REAPER's Python does not have NotaBridge installed: the folder that holds NotaBridge's
-# `bridge` package (the repository checkout) or the site-packages folder of its environment.
+# When REAPER's Python does not have NotaBridge installed: the NotaBridge checkout (the folder
+# holding `bridge/`) or the site-packages folder of its virtual environment (same Python version).
 NOTABRIDGE_PATH = os.environ.get("NOTABRIDGE_PATH", "")
 # -------------------------------------------------------------------------------------------------
 
@@ -26,9 +27,10 @@ def _script_folder():
         return os.path.join(reaper_python.RPR_GetResourcePath(), "Scripts", "NotaBridge")
 
 
-for _folder in (_script_folder(), NOTABRIDGE_PATH):
-    if _folder and _folder not in sys.path:
-        sys.path.insert(0, _folder)
+if _script_folder() not in sys.path:
+    sys.path.insert(0, _script_folder())
+if NOTABRIDGE_PATH:
+    site.addsitedir(NOTABRIDGE_PATH)   # also reads its .pth files (editable installs)
 
 _run = None
 
