@@ -55,4 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module's main: under `python -m` this file is `__main__`, and the commands'
+    # `bridge.cli.UserError` would not be this copy's UserError (tracebacks instead of one line)
+    from bridge.cli import main as _main
+
+    sys.exit(_main())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -32,11 +33,13 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols before refusing
+            blob = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path}: refused to load: the file holds Python objects other than tensors "
-            f"(a pickle that could run code). NotaGen checkpoints hold only tensors. Detail: {_first_line(exc)}"
+            f"(a pickle that could run code). NotaGen checkpoints hold only tensors. Detail: {_unpickling_detail(exc)}"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
         raise CheckpointError(
@@ -121,6 +124,14 @@ def _count_layers(state: dict, pattern: re.Pattern) -> int:
 
 def _sample(items: list[str], n: int = 4) -> str:
     return ", ".join(items[:n]) + (f", ... (+{len(items) - n} more)" if len(items) > n else "")
+
+
+def _unpickling_detail(exc: BaseException) -> str:
+    """The line of torch's refusal that names the offending object, not its advice to turn
+    the safety off."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    named = [line for line in lines if "GLOBAL" in line or line.startswith("Unsupported")]
+    return (named or lines or [type(exc).__name__])[0][:300]
 
 
 def _first_line(exc: BaseException) -> str:
