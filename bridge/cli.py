@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("inspect", "show sizes, parameters, precision, context and prompts of a bundle or checkpoint"),
     "serve": ("serve", "run the daemon: HTTP JSON, OSC (UDP and TCP) and MIDI front doors over one job queue"),
     "install-musescore-plugin": ("install_plugin", "copy the MuseScore 3/4 plugin into MuseScore's plugin folder and say how to enable it"),
+    "accompany": ("accompany", "accompaniment voices for a melody .mid (a DAW clip): melody on its track, accompaniment on new tracks, same bars and tempo"),
     "score": ("score", "log-likelihood of an interleaved ABC piece under a model (bundle or checkpoint)"),
 }
 

@@ -1,0 +1,97 @@
+"""`notabridge accompany melody.mid -o out.mid`: an accompaniment for a melody clip from a DAW.
+
+The melody is quantised and read in its key and meter (bridge.midi_clip); the engine writes the
+accompaniment voices bar by bar around it; the output is the input file plus one new track per
+voice, on the same bars, tempo and length.
+"""
+from __future__ import annotations
+
+import argparse
+from fractions import Fraction
+from pathlib import Path
+
+from bridge.cli import UserError
+
+DEFAULT_VOICES = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("melody", help="the melody as a Standard MIDI File (.mid), e.g. a clip exported from a DAW")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="where to write melody + accompaniment")
+    parser.add_argument("--prompt", metavar="PERIOD|COMPOSER|INSTRUMENTATION",
+                        help='style prompt, e.g. "Baroque|Bach, Johann Sebastian|Choral" (default: the model\'s own choice)')
+    parser.add_argument("--voices", type=int, default=DEFAULT_VOICES, metavar="N",
+                        help=f"accompaniment voices under the melody (default {DEFAULT_VOICES}: alto, tenor, bass)")
+    parser.add_argument("--model", metavar="BUNDLE", help="model bundle folder (default: the embedded model)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="execution provider")
+    parser.add_argument("--seed", type=int, help="random seed: the same seed gives the same accompaniment")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (default: the engine's, 1.2)")
+    parser.add_argument("--pickup", type=Fraction, metavar="QUARTERS",
+                        help="the file starts on an upbeat this many quarter notes long (by default bars start "
+                             "at the start of the file, as DAWs export clips)")
+
+
+def parse_prompt(text: str | None) -> tuple[str, str, str] | None:
+    """'Baroque|Bach, Johann Sebastian|Choral' -> the three prompt fields."""
+    if text is None:
+        return None
+    fields = [part.strip() for part in text.split("|")]
+    if len(fields) != 3 or not all(fields):
+        raise UserError(f'--prompt needs three fields separated by "|": PERIOD|COMPOSER|INSTRUMENTATION, not {text!r}')
+    return fields[0], fields[1], fields[2]
+
+
+def run(args: argparse.Namespace) -> int:
+    from bridge import midi_clip
+    from bridge.notation.errors import NotationError
+
+    prompt = parse_prompt(args.prompt)
+    output = Path(args.output)
+    if output.suffix.lower() not in (".mid", ".midi"):
+        raise UserError(f"-o {output}: the output is a MIDI file; name it with .mid")
+    try:
+        midi = midi_clip.read_midi(args.melody)
+        clip = midi_clip.clip_from_midi(midi, args.pickup)
+        job_excerpt = midi_clip.accompaniment_excerpt(clip, args.voices)
+    except NotationError as exc:
+        raise UserError(f"{args.melody}: {exc}") from None
+    key_note = " (estimated: the file has no key signature)" if clip.key_estimated else ""
+    print(f"melody: {clip.measures} bars of {clip.time}, {clip.tempo_bpm:g} bpm, key {clip.key_fifths:+d} fifths "
+          f"{clip.key_mode}{key_note}{', pickup' if clip.pickup else ''}", flush=True)
+    for warning in clip.warnings:
+        print(f"warning: {warning}", flush=True)
+
+    result, staves = _compose(job_excerpt, prompt, args)
+    for warning in result.warnings:
+        print(f"warning: {warning}", flush=True)
+    out = midi_clip.add_accompaniment(midi, clip, result.variants[0]["excerpt"], staves)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    out.save(str(output))
+    print(f"wrote {output}: melody + {len(staves)} accompaniment tracks, {clip.measures} bars "
+          f"({result.seconds:.1f} s on {result.provider})", flush=True)
+    return 0
+
+
+def _compose(excerpt: dict, prompt: tuple[str, str, str] | None, args: argparse.Namespace):
+    from bridge.commands.serve import _load_engine
+    from bridge.compose import ComposeJob, compose
+    from bridge.errors import JobError
+    from bridge.sampling import Sampling
+
+    engine = _load_engine(args.model, args.device)
+    staves = list(range(1, args.voices + 1))
+    sampling = Sampling(seed=args.seed)
+    if args.temperature is not None:
+        sampling.temperature = args.temperature
+    job = ComposeJob(mode="accompany", excerpt=excerpt, prompt=prompt, sampling=sampling, staves=staves)
+    try:
+        result = compose(job, engine, progress=_print_progress)
+    except JobError as exc:
+        raise UserError(str(exc)) from None
+    if not result.variants:
+        raise UserError("the model returned no accompaniment; try again with another --seed")
+    return result, staves
+
+
+def _print_progress(progress) -> None:
+    print(f"  bar {progress.bars_done}/{progress.bars_total}", flush=True)
