@@ -66,7 +66,10 @@ function measureTable(ms) {
     while (m) {
         var next = m.nextMeasure;
         var start = m.firstSegment.tick;
-        var end = next ? next.firstSegment.tick : m.lastSegment.tick;
+        // the last measure's end barline may not exist yet right after appendMeasures: use its length
+        var len = m.timesigActual;
+        var end = next ? next.firstSegment.tick
+                       : (len ? start + ticksOf(ms, { n: len.numerator, d: len.denominator }) : m.lastSegment.tick);
         var ts = m.timesigNominal;
         table.push({ index: i, number: i + (pickup ? 0 : 1), start: start, end: end,
                      time: ts.numerator + "/" + ts.denominator, measure: m });
@@ -597,6 +600,7 @@ function runBatch(ms, batch, readFile) {
         var excerpt = readSelection(ms, { mode: mode, staves: batch.staves,
                                           contextBefore: batch.context_before, contextAfter: batch.context_after });
         report.selection = excerpt.selection;
+        report.score_measures = table.length;
         report.excerpt = excerpt;
         if (batch.mode === "export-only") { report.ok = true; report.message = "excerpt exported"; return report; }
         var result;
