@@ -222,7 +222,7 @@ def clip_from_midi(midi: Any, pickup_quarters: Fraction | float | None = None) -
     tpb = midi.ticks_per_beat
     groups, metas = _performed_notes(midi)
     (track, channel), performed = _pick_melody(groups, warnings)
-    if any(n.pitch for n in performed) and channel == 9:
+    if channel == 9:
         warnings.append("the melody is on MIDI channel 10 (drums); its notes are read as pitches")
 
     numerator, denominator = 4, 4
@@ -484,6 +484,7 @@ def accompaniment_excerpt(clip: MelodyClip, voices: int) -> dict:
     from bridge.notation.music21_bridge import excerpt_from_score
 
     excerpt = excerpt_from_score(score_with_empty_voices(clip, voices))
+    excerpt["title"] = "Melody from a DAW"
     excerpt["selection"] = {"start": 0, "end": len(excerpt["measures"]),
                             "staves": list(range(len(excerpt["staves"])))}
     excerpt.setdefault("warnings", []).extend(clip.warnings)

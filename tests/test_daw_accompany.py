@@ -1,0 +1,93 @@
+"""`notabridge accompany`: real melody .mid files in, accompanied .mid out (a real tiny model)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import pytest
+
+from tests.daw_helpers import absolute_notes, track_length, write_melody
+
+ROOT = Path(__file__).resolve().parents[1]
+# a 6/8 tune with an eighth-note upbeat, played with human timing
+JIG = [(2.5, 0.5, 67), (3, 1, 72), (4, 0.5, 72), (4.5, 1, 74), (5.5, 0.5, 76), (6, 1.5, 77), (7.5, 1.5, 76),
+       (9, 1, 74), (10, 0.5, 72), (10.5, 1.5, 71)]
+
+
+def _accompany(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bridge.cli", "accompany", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _check_accompanied(melody_path: Path, out_path: Path, voices: int, bar_ticks: int, first_bar: int, bars: int):
+    original, out = mido.MidiFile(str(melody_path)), mido.MidiFile(str(out_path))
+    assert out.ticks_per_beat == original.ticks_per_beat
+    assert [list(t) for t in out.tracks[:len(original.tracks)]] == [list(t) for t in original.tracks]
+    added = out.tracks[len(original.tracks):]
+    assert len(added) == voices
+    end = first_bar + bars * bar_ticks
+    for track in added:
+        assert track_length(track) == end          # every voice lasts exactly the melody's bars
+        for start, stop, _pitch in absolute_notes(track):
+            assert 0 <= start < stop <= end
+    return added
+
+
+def test_humanised_jig_in_six_eight_gets_accompanied_on_its_bars(tmp_path, tiny_bundle):
+    melody = write_melody(tmp_path / "jig.mid", JIG, meter=(6, 8), bpm=132, jitter=30, seed=4)
+    out = tmp_path / "jig-accompanied.mid"
+    done = _accompany(str(melody), "-o", str(out), "--model", str(tiny_bundle), "--voices", "2", "--seed", "3")
+    assert done.returncode == 0, done.stderr
+    assert "6/8" in done.stdout and "pickup" in done.stdout
+    # the upbeat is the last eighth of bar 1 (ticks 1200..1440); then two full 6/8 bars
+    added = _check_accompanied(melody, out, voices=2, bar_ticks=1440, first_bar=1440 - 240, bars=2)
+    assert sum(len(absolute_notes(t)) for t in added) > 0
+    assert {m.tempo for t in mido.MidiFile(str(out)).tracks for m in t if m.type == "set_tempo"} == {mido.bpm2tempo(132)}
+    # the same seed gives the same accompaniment
+    again = tmp_path / "again.mid"
+    assert _accompany(str(melody), "-o", str(again), "--model", str(tiny_bundle), "--voices", "2", "--seed", "3").returncode == 0
+    assert [absolute_notes(t) for t in mido.MidiFile(str(again)).tracks] == [absolute_notes(t) for t in mido.MidiFile(str(out)).tracks]
+
+
+def test_an_essen_folk_tune_in_three_four(tmp_path, tiny_bundle):
+    """A real tune from music21's corpus, written to MIDI by music21 (no DAW grid: upbeat at 0)."""
+    from music21 import corpus
+    from music21 import midi as m21midi
+
+    tune = corpus.parse("essenFolksong/altdeu10", number=27)     # "Zwei Koenigskinder", 3/4, upbeat
+    melody = tmp_path / "koenigskinder.mid"
+    writer = m21midi.translate.music21ObjectToMidiFile(tune)
+    writer.open(str(melody), "wb")
+    writer.write()
+    writer.close()
+    measures = list(tune.parts[0].getElementsByClass("Measure"))
+    upbeat = measures[0].duration.quarterLength
+    out = tmp_path / "out.mid"
+    done = _accompany(str(melody), "-o", str(out), "--model", str(tiny_bundle), "--voices", "1",
+                      "--pickup", str(upbeat), "--seed", "1")
+    assert done.returncode == 0, done.stderr
+    tpb = mido.MidiFile(str(melody)).ticks_per_beat
+    full_bars = len(measures) - 1
+    _check_accompanied(melody, out, voices=1, bar_ticks=3 * tpb, first_bar=round(upbeat * tpb), bars=full_bars)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--prompt", "Baroque only"], "three fields"),
+    (["--voices", "0"], "voices must be between 1 and 8"),
+])
+def test_bad_options_are_one_line_errors(tmp_path, args, message):
+    melody = write_melody(tmp_path / "m.mid", JIG, meter=(6, 8))
+    done = _accompany(str(melody), "-o", str(tmp_path / "o.mid"), *args)
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_file_that_is_not_midi_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "melody.mid"
+    bad.write_text("this is not a MIDI file")
+    done = _accompany(str(bad), "-o", str(tmp_path / "o.mid"))
+    assert done.returncode == 1
+    assert "cannot read this MIDI file" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "o.mid").exists()
