@@ -2,6 +2,7 @@
 with a batch file (docs/musescore.md), prepare real scores, and compare scores with music21."""
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -88,3 +89,48 @@ def voices_complete(measure) -> list[str]:
         if total != bar:
             problems.append(f"measure {measure.number} voice {getattr(voice, 'id', 0)} lasts {total} of {bar}")
     return problems
+
+
+# ------------------------------------------------------------------ fixtures (imported by the test modules)
+
+@pytest.fixture(scope="session")
+def ms_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("mscore_home")
+
+
+@pytest.fixture(scope="session")
+def plugin_dir(tmp_path_factory) -> Path:
+    """The plugin as a user gets it: installed by `notabridge install-musescore-plugin`."""
+    from bridge.cli import main as cli_main
+
+    plugins = tmp_path_factory.mktemp("Plugins")
+    assert cli_main(["install-musescore-plugin", "--musescore", "3", "--dir", str(plugins)]) == 0
+    return plugins / "NotaBridge"
+
+
+@pytest.fixture(scope="session")
+def scores(tmp_path_factory, ms_home) -> dict[str, Path]:
+    """Three real scores as .mscx: a Bach chorale and a piano rag from music21's corpus, and one of
+    MuseScore's own demo scores."""
+    if shutil.which("mscore3") is None:
+        pytest.skip("MuseScore 3 (mscore3, Debian package musescore3) is not installed")
+    from music21 import corpus
+
+    folder = tmp_path_factory.mktemp("scores")
+    out = {}
+    for name, work in (("chorale", "bach/bwv66.6"), ("rag", "joplin/maple_leaf_rag")):
+        xml = folder / f"{name}.musicxml"
+        corpus.parse(work).write("musicxml", str(xml))
+        out[name] = convert(xml, folder / f"{name}.mscx", ms_home)
+    demos = sorted(glob.glob("/usr/share/mscore3*/demos/Fugue_1.mscx"))
+    if not demos:
+        pytest.skip("MuseScore's demo scores (musescore3 package) are missing")
+    out["demo"] = Path(shutil.copy(demos[0], folder / "demo.mscx"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def originals(scores, ms_home) -> dict[str, list]:
+    return {name: staff_measures(parse_with_music21(path, ms_home)) for name, path in scores.items()}
+
+

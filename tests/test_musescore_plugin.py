@@ -4,58 +4,16 @@ messages a user gets when something is wrong, and the installer command."""
 from __future__ import annotations
 
 import copy
-import glob
 import json
-import shutil
 import socket
 from pathlib import Path
 
 import pytest
 
 from bridge.cli import main as cli_main
-from tests.musescore_helpers import (content, convert, needs_mscore, parse_with_music21, run_batch,
-                                     staff_measures, voices_complete)
-
-
-# ------------------------------------------------------------------ fixtures
-
-@pytest.fixture(scope="session")
-def ms_home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("mscore_home")
-
-
-@pytest.fixture(scope="session")
-def plugin_dir(tmp_path_factory) -> Path:
-    """The plugin as a user gets it: installed by `notabridge install-musescore-plugin`."""
-    plugins = tmp_path_factory.mktemp("Plugins")
-    assert cli_main(["install-musescore-plugin", "--musescore", "3", "--dir", str(plugins)]) == 0
-    return plugins / "NotaBridge"
-
-
-@pytest.fixture(scope="session")
-def scores(tmp_path_factory, ms_home) -> dict[str, Path]:
-    """Three real scores as .mscx: a Bach chorale and a piano rag from music21's corpus, and one of
-    MuseScore's own demo scores."""
-    if shutil.which("mscore3") is None:
-        pytest.skip("MuseScore 3 (mscore3, Debian package musescore3) is not installed")
-    from music21 import corpus
-
-    folder = tmp_path_factory.mktemp("scores")
-    out = {}
-    for name, work in (("chorale", "bach/bwv66.6"), ("rag", "joplin/maple_leaf_rag")):
-        xml = folder / f"{name}.musicxml"
-        corpus.parse(work).write("musicxml", str(xml))
-        out[name] = convert(xml, folder / f"{name}.mscx", ms_home)
-    demos = sorted(glob.glob("/usr/share/mscore3*/demos/Fugue_1.mscx"))
-    if not demos:
-        pytest.skip("MuseScore's demo scores (musescore3 package) are missing")
-    out["demo"] = Path(shutil.copy(demos[0], folder / "demo.mscx"))
-    return out
-
-
-@pytest.fixture(scope="session")
-def originals(scores, ms_home) -> dict[str, list]:
-    return {name: staff_measures(parse_with_music21(path, ms_home)) for name, path in scores.items()}
+from tests.musescore_helpers import (content, needs_mscore, parse_with_music21, run_batch, staff_measures,
+                                     voices_complete)
+from tests.musescore_helpers import ms_home, originals, plugin_dir, scores  # noqa: F401  (fixtures)
 
 
 def free_port() -> int:
