@@ -149,7 +149,7 @@ def split_tunes(text: str) -> list[str]:
     return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
 
 
-def make_tasks(root: Path, folk_per_collection: int, seed: int = 0) -> list[Task]:
+def make_tasks(root: Path, folk_per_collection: int, seed: int = 0, max_per_source: int = 0) -> list[Task]:
     """All tasks, interleaved across sources so that a partial run is balanced."""
     rng = random.Random(seed)
     per_source: list[list[Task]] = []
@@ -168,7 +168,7 @@ def make_tasks(root: Path, folk_per_collection: int, seed: int = 0) -> list[Task
             # small groups of tunes per task so that workers stay busy evenly
             tasks = [Task(source, p, tuple(ix[j:j + 20])) for p, ix in by_file.items() for j in range(0, len(ix), 20)]
         rng.shuffle(tasks)
-        per_source.append(tasks)
+        per_source.append(tasks[-max_per_source:] if max_per_source else tasks)
     out = []
     while any(per_source):
         for tasks in per_source:
@@ -257,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--finetune-keys", type=int, default=2, help="extra keys within +-3 semitones for fine-tuning")
     p.add_argument("--validation-share", type=float, default=0.05)
     p.add_argument("--min-prompt-pieces", type=int, default=5, help="prompts.json lists prompts with this many training pieces")
+    p.add_argument("--max-per-source", type=int, default=0, help="files (folk: tune groups) per source (0 = all)")
     p.add_argument("--only", help="comma-separated source names (default: all)")
     p.add_argument("--limit", type=int, default=0, help="stop after this many tasks (0 = all)")
     p.add_argument("--max-minutes", type=float, default=0, help="stop taking new tasks after this long")
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     root = corpus_root()
     done = {r["id"].split("#")[0] for split in ("train", "validation") for r in read_records(out / f"{split}.jsonl")}
     done |= {r["id"].split("#")[0] for r in read_records(out / "failed.jsonl")}
-    tasks = make_tasks(root, args.folk_per_collection)
+    tasks = make_tasks(root, args.folk_per_collection, max_per_source=args.max_per_source)
     if args.only:
         wanted = set(args.only.split(","))
         tasks = [t for t in tasks if t.source.name in wanted]

@@ -1,0 +1,262 @@
+"""Evaluate a model bundle on held-out pieces and on pieces it generates, with baselines.
+
+    python -m training.evaluate models/default --data work_data/corpus [--out report.json]
+
+1. Validation bits per character (ONNX Runtime, bridge.scoring: NotaGen's loss on the held-out
+   pieces with their prompt lines) against a character n-gram model trained on the same
+   training pieces and charged for the same characters.
+2. Generation (bridge.engine) of a few pieces per prompt: share of bars valid on the first try,
+   and key-relative pitch-class, melodic-interval and duration histograms compared with the
+   real pieces of the prompt (Jensen-Shannon divergence, bits), plus key consistency (share of
+   notes inside the key signature's scale). Baseline in the same run: the same comparison with
+   the generations of a different prompt (shuffled prompts); if the prompt steers the music,
+   matched prompts come out closer than shuffled ones.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from collections import Counter
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .data import Piece, piece_text, prompt_lines, read_jsonl
+from .ngram import CharNgram, bits_per_char, scored_stream
+
+DURATIONS = ["1/16", "1/8", "3/16", "1/4", "3/8", "1/2", "3/4", "1"]   # + "other"
+MAJOR_SCALE = {0, 2, 4, 5, 7, 9, 11}
+
+
+# ---------------------------------------------------------------- music statistics
+
+def excerpt_notes(abc_text: str) -> dict:
+    """Counters of key-relative pitch classes, melodic intervals and durations, and in-key notes."""
+    from bridge.notation.abc_import import abc_to_excerpt
+    excerpt = abc_to_excerpt(abc_text)
+    pcs, intervals, durations = Counter(), Counter(), Counter()
+    in_key = total = 0
+    last: dict[tuple[int, int], int] = {}
+    for measure in excerpt["measures"]:
+        tonic = (7 * int(measure.get("key", 0))) % 12      # major tonic of the key signature
+        for staff in measure["staves"]:
+            for voice in staff["voices"]:
+                for event in voice["events"]:
+                    d = str(Fraction(event["duration"]))
+                    durations[d if d in DURATIONS else "other"] += 1
+                    if event["type"] != "chord" or not event.get("notes"):
+                        continue
+                    top = max(n["pitch"] for n in event["notes"])
+                    for n in event["notes"]:
+                        rel = (n["pitch"] - tonic) % 12
+                        pcs[rel] += 1
+                        in_key += rel in MAJOR_SCALE
+                        total += 1
+                    key = (staff["staff"], voice["voice"])
+                    if key in last:
+                        intervals[max(-12, min(12, top - last[key]))] += 1
+                    last[key] = top
+    return {"pcs": pcs, "intervals": intervals, "durations": durations, "in_key": in_key, "notes": total}
+
+
+def merge(stats: list[dict]) -> dict:
+    out = {"pcs": Counter(), "intervals": Counter(), "durations": Counter(), "in_key": 0, "notes": 0}
+    for s in stats:
+        for k in ("pcs", "intervals", "durations"):
+            out[k].update(s[k])
+        out["in_key"] += s["in_key"]
+        out["notes"] += s["notes"]
+    return out
+
+
+def histogram(counter: Counter, bins: list) -> np.ndarray:
+    v = np.array([counter.get(b, 0) for b in bins], dtype=np.float64)
+    return v / v.sum() if v.sum() else np.full(len(bins), 1 / len(bins))
+
+
+def js_bits(p: np.ndarray, q: np.ndarray) -> float:
+    m = (p + q) / 2
+
+    def kl(a, b):
+        mask = a > 0
+        return float((a[mask] * np.log2(a[mask] / b[mask])).sum())
+
+    return (kl(p, m) + kl(q, m)) / 2
+
+
+BINS = {"pcs": list(range(12)), "intervals": list(range(-12, 13)), "durations": DURATIONS + ["other"]}
+
+
+def distances(generated: dict, real: dict) -> dict:
+    out = {k: js_bits(histogram(generated[k], b), histogram(real[k], b)) for k, b in BINS.items()}
+    out["key_consistency"] = generated["in_key"] / max(1, generated["notes"])
+    return out
+
+
+# ---------------------------------------------------------------- evaluation parts
+
+def validation_bpc(bundle, pieces: list[Piece]) -> tuple[float, int]:
+    from bridge.scoring import score_abc
+    nats = chars = 0
+    for p in pieces:
+        s = score_abc(bundle, piece_text(p, "finetune"))
+        nats, chars = nats + s.nats, chars + s.chars
+    return nats / chars / math.log(2), chars
+
+
+def ngram_bpc(train: list[Piece], valid: list[Piece], order: int, max_chars: int) -> tuple[float, int]:
+    streams, used = [], 0
+    for p in train:
+        for v in range(1 + len(p.variants.get("finetune", []))):
+            s = scored_stream(piece_text(p, "finetune", v))
+            streams.append(s)
+            used += len(s)
+        if used >= max_chars:
+            break
+    model = CharNgram(order).fit(streams)
+    return bits_per_char(model, [scored_stream(piece_text(p, "finetune")) for p in valid]), used
+
+
+def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: int, seed: int, log) -> dict:
+    from bridge.sampling import Sampling
+    out = {}
+    for i, prompt in enumerate(prompts):
+        started = time.monotonic()
+        lines = [f"%{x}\n" for x in prompt]
+        try:
+            variants = engine.generate(lines, bars=bars, sampling=Sampling(seed=seed + i), variants=per_prompt)
+        except Exception as exc:  # noqa: BLE001 - a prompt whose generation fails is reported, not fatal
+            log(f"  {' / '.join(prompt)}: generation failed: {exc}")
+            out[prompt] = {"error": str(exc)}
+            continue
+        stats, failed = [], 0
+        for v in variants:
+            try:
+                stats.append(excerpt_notes(v.abc))
+            except Exception:  # noqa: BLE001 - output the notation layer cannot read
+                failed += 1
+        out[prompt] = {"valid_first_try": float(np.mean([v.valid_first_try for v in variants])),
+                       "stats": merge(stats) if stats else None, "unreadable": failed,
+                       "seconds": time.monotonic() - started, "abc": [v.abc for v in variants]}
+        log(f"  {' / '.join(prompt)}: {len(variants)} pieces, valid first try "
+            f"{out[prompt]['valid_first_try']:.2f}, {out[prompt]['seconds']:.1f} s")
+    return out
+
+
+def derangement(n: int, rng: random.Random) -> list[int]:
+    if n < 2:
+        return list(range(n))
+    while True:
+        order = list(range(n))
+        rng.shuffle(order)
+        if all(i != j for i, j in enumerate(order)):
+            return order
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bundle", help="model bundle folder")
+    p.add_argument("--data", default="work_data/corpus", help="corpus directory (training.corpus output)")
+    p.add_argument("--max-pieces", type=int, default=60, help="validation pieces to score (0 = all)")
+    p.add_argument("--ngram-order", type=int, default=6)
+    p.add_argument("--ngram-chars", type=int, default=3_000_000, help="training characters for the n-gram")
+    p.add_argument("--per-prompt", type=int, default=3, help="pieces generated per prompt (0 = no generation)")
+    p.add_argument("--bars", type=int, default=8, help="bars per generated piece")
+    p.add_argument("--prompts", type=int, default=0, help="evaluate only the first N prompts of the bundle (0 = all)")
+    p.add_argument("--real-pieces", type=int, default=40, help="real pieces per prompt for the reference statistics")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="write the report as JSON here")
+    args = p.parse_args(argv)
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    from bridge.bundle import load_bundle
+    bundle = load_bundle(args.bundle, "cpu", threads=args.threads)
+    data = Path(args.data)
+    train, valid = read_jsonl(data / "train.jsonl"), read_jsonl(data / "validation.jsonl")
+    rng = random.Random(args.seed)
+    scored = valid if not args.max_pieces else rng.sample(valid, min(args.max_pieces, len(valid)))
+    report: dict = {"bundle": str(args.bundle), "validation_pieces": len(scored)}
+
+    t = time.monotonic()
+    bpc, chars = validation_bpc(bundle, scored)
+    report["model_bits_per_char"] = bpc
+    report["validation_chars"] = chars
+    log(f"model: {bpc:.3f} bits/char on {len(scored)} validation pieces ({chars} chars, {time.monotonic() - t:.0f} s)")
+    t = time.monotonic()
+    nbpc, used = ngram_bpc(train, scored, args.ngram_order, args.ngram_chars)
+    report["ngram"] = {"order": args.ngram_order, "training_chars": used, "bits_per_char": nbpc}
+    log(f"{args.ngram_order}-gram baseline: {nbpc:.3f} bits/char (trained on {used} chars, {time.monotonic() - t:.0f} s)")
+
+    if args.per_prompt:
+        from bridge.engine import Engine
+        engine = Engine(bundle)
+        prompts = [tuple(x) for x in bundle.info.get("prompts", [])] or sorted({p.prompt for p in train})
+        if args.prompts:
+            prompts = prompts[: args.prompts]
+        log(f"generating {args.per_prompt} x {args.bars} bars for {len(prompts)} prompts")
+        generated = generate_for_prompts(engine, prompts, args.per_prompt, args.bars, args.seed, log)
+        real = {}
+        for prompt in prompts:
+            pieces = [p for p in train + valid if p.prompt == prompt][: args.real_pieces]
+            stats = []
+            for piece in pieces:
+                try:
+                    stats.append(excerpt_notes(piece.abc))
+                except Exception:  # noqa: BLE001
+                    pass
+            real[prompt] = merge(stats) if stats else None
+        usable = [q for q in prompts if generated.get(q, {}).get("stats") and real.get(q)]
+        shuffle = derangement(len(usable), rng)
+        rows = []
+        for i, prompt in enumerate(usable):
+            matched = distances(generated[prompt]["stats"], real[prompt])
+            other = usable[shuffle[i]]
+            shuffled = distances(generated[other]["stats"], real[prompt])
+            real_key = real[prompt]["in_key"] / max(1, real[prompt]["notes"])
+            rows.append({"prompt": list(prompt), "valid_first_try": generated[prompt]["valid_first_try"],
+                         "matched": matched, "shuffled": shuffled, "shuffled_from": list(other),
+                         "real_key_consistency": real_key, "unreadable": generated[prompt]["unreadable"]})
+        report["generation"] = {"per_prompt": args.per_prompt, "bars": args.bars, "rows": rows,
+                                "failed_prompts": [list(q) for q in prompts if "error" in generated.get(q, {})],
+                                "samples": {" / ".join(q): generated[q].get("abc", [])[:1] for q in prompts}}
+        if rows:
+            mean = {k: float(np.mean([r[side][k] for r in rows])) for side in ("matched",) for k in rows[0]["matched"]}
+            mean_sh = {k: float(np.mean([r["shuffled"][k] for r in rows])) for k in rows[0]["shuffled"]}
+            report["generation"]["mean"] = {"valid_first_try": float(np.mean([r["valid_first_try"] for r in rows])),
+                                            "matched": mean, "shuffled": mean_sh,
+                                            "real_key_consistency": float(np.mean([r["real_key_consistency"] for r in rows]))}
+        print_generation_table(report["generation"])
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1))
+        log(f"report written to {args.out}")
+    return 0
+
+
+def print_generation_table(gen: dict) -> None:
+    print(f"\n{'prompt':55s} {'valid1':>6s} | JS bits (matched / shuffled prompt): {'pitch-cl':>13s} {'interval':>13s} "
+          f"{'duration':>13s} | in-key gen/real")
+    for r in gen["rows"]:
+        m, s = r["matched"], r["shuffled"]
+        print(f"{' / '.join(r['prompt'])[:55]:55s} {r['valid_first_try']:6.2f} | {'':38s}"
+              f"{m['pcs']:6.3f}/{s['pcs']:6.3f} {m['intervals']:6.3f}/{s['intervals']:6.3f} "
+              f"{m['durations']:6.3f}/{s['durations']:6.3f} | {m['key_consistency']:.2f}/{r['real_key_consistency']:.2f}")
+    if "mean" in gen:
+        m, s = gen["mean"]["matched"], gen["mean"]["shuffled"]
+        print(f"{'mean':55s} {gen['mean']['valid_first_try']:6.2f} | {'':38s}"
+              f"{m['pcs']:6.3f}/{s['pcs']:6.3f} {m['intervals']:6.3f}/{s['intervals']:6.3f} "
+              f"{m['durations']:6.3f}/{s['durations']:6.3f} | {m['key_consistency']:.2f}/{gen['mean']['real_key_consistency']:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
