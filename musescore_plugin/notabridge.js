@@ -632,18 +632,21 @@ function runBatch(ms, batch, readFile) {
     return report;
 }
 
-// If a batch file sits beside the plugin, runs it and writes its report; returns whether it did.
-// fio: a FileIO item (MuseScore's file access for plugins).
-function runBatchBeside(ms, fio) {
+// The plugin's entry point. If a batch file sits beside the plugin, runs it: headless (returns "done",
+// the report is written) or, with "dialog": true, through the dialog's asynchronous path (returns
+// "dialog"). Without a batch file starts the dialog (returns "dialog").
+// fio: a FileIO item (MuseScore's file access for plugins); panel: the NotaBridgePanel.
+function start(ms, fio, panel) {
     fio.source = ms.filePath + "/" + BATCH_FILE;
-    if (!fio.exists()) return false;
+    if (!fio.exists()) { panel.start(); return "dialog"; }
     var batch = null, report;
     try { batch = JSON.parse(fio.read()); }
     catch (e) { report = { ok: false, message: "cannot parse " + fio.source + ": " + e.message }; }
+    if (batch && batch.dialog) { panel.autorun(batch, fio); return "dialog"; }
     function readFile(path) { fio.source = path; return fio.exists() ? fio.read() : null; }
     if (batch) report = runBatch(ms, batch, readFile);
     console.log("NotaBridge batch: " + (report.ok ? "ok: " : "failed: ") + report.message);
     fio.source = batch && batch.report ? batch.report : ms.filePath + "/notabridge-report.json";
     fio.write(JSON.stringify(report, null, 1));
-    return true;
+    return "done";
 }

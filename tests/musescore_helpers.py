@@ -134,3 +134,85 @@ def originals(scores, ms_home) -> dict[str, list]:
     return {name: staff_measures(parse_with_music21(path, ms_home)) for name, path in scores.items()}
 
 
+
+
+# ------------------------------------------------------------------ GUI tier (MuseScore's window under Xvfb)
+
+XVFB, XDOTOOL = shutil.which("Xvfb"), shutil.which("xdotool")
+needs_gui = pytest.mark.skipif(MSCORE is None or XVFB is None or XDOTOOL is None,
+                               reason="the GUI tier needs mscore3, Xvfb and xdotool (Debian packages musescore3, xvfb, xdotool)")
+
+
+@pytest.fixture(scope="session")
+def display():
+    """A private X server for MuseScore's window."""
+    import time
+
+    for number in range(140, 180):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+            break
+    proc = subprocess.Popen([XVFB, f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.skip("Xvfb did not start")
+        time.sleep(0.1)
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def gui_profile(home: Path, plugin_dir: Path) -> None:
+    """A MuseScore 3 profile: no first-start wizard, start center or tours; the plugin enabled."""
+    (home / ".config/MuseScore").mkdir(parents=True, exist_ok=True)
+    (home / ".config/MuseScore/MuseScore3.ini").write_text(
+        "[application]\nstartup\\firstStart=false\n"
+        f"paths\\myPlugins={plugin_dir.parent}\n\n"
+        "[ui]\napplication\\startup\\showStartCenter=false\napplication\\startup\\showTours=false\n"
+        "application\\startup\\showSplashScreen=false\napplication\\startup\\checkUpdate=false\n"
+        "application\\startup\\checkExtensionsUpdate=false\n")
+    data = home / ".local/share/MuseScore/MuseScore3"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "plugins.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<museScore version="3.02">\n  <Plugin>\n'
+        f"    <path>{plugin_dir / 'NotaBridge3.qml'}</path>\n    <load>1</load>\n  </Plugin>\n</museScore>\n")
+
+
+def run_gui_batch(plugin_dir: Path, score: Path, batch: dict[str, Any], home: Path, display: str,
+                  timeout: float = 180) -> dict:
+    """Opens `score` in MuseScore's window, runs NotaBridge from the Plugins menu (xdotool) with a
+    dialog-driving batch file beside it, and returns the report the dialog wrote."""
+    import time
+
+    gui_profile(home, plugin_dir)
+    report = Path(batch.setdefault("report", str(home / "gui_report.json")))
+    report.unlink(missing_ok=True)
+    (plugin_dir / "notabridge-batch.json").write_text(json.dumps({**batch, "dialog": True}))
+    env = mscore_env(home, offscreen=False)
+    env["DISPLAY"] = display
+    log = open(home / "mscore_gui.log", "w")
+    proc = subprocess.Popen([MSCORE, str(score)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        found = subprocess.run([XDOTOOL, "search", "--sync", "--name", f"MuseScore 3: {score.stem}"], env=env,
+                               capture_output=True, text=True, timeout=60)
+        window = found.stdout.split()[0]
+        time.sleep(1.0)           # let the score view finish its first layout
+        subprocess.run([XDOTOOL, "windowactivate", "--sync", window], env=env, capture_output=True, timeout=20)
+        for key in ("alt+p", "Up", "Return"):          # Plugins menu -> its last item, NotaBridge
+            subprocess.run([XDOTOOL, "key", "--window", window, key], env=env, timeout=20)
+            time.sleep(0.5)
+        deadline = time.monotonic() + timeout
+        while not report.is_file() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        time.sleep(0.3)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        (plugin_dir / "notabridge-batch.json").unlink(missing_ok=True)
+    assert report.is_file(), f"the dialog wrote no report; MuseScore said:\n{(home / 'mscore_gui.log').read_text()[-3000:]}"
+    return json.loads(report.read_text())

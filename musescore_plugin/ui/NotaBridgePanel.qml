@@ -19,25 +19,32 @@ Rectangle {
     property bool previewing: false           // a variant is written in the score (undoable)
     property string message: "Connecting to the NotaBridge daemon..."
     property real progress: 0
+    property var lastWritten: []
+    property var auto: null                   // a batch request with "dialog": true drives this dialog (docs/musescore.md)
+    property var autoIo: null                 // FileIO for its report
 
     color: "#f4f6f9"
     implicitWidth: 470
     implicitHeight: 420
 
     Timer { id: poll; interval: 400; repeat: true; onTriggered: panel.pollJob() }
-    Component.onCompleted: loadDaemon()
+
+    function start() { loadDaemon(); }
 
     function say(text) { message = text; }
 
+    // A message that ends the current attempt (the score is unchanged).
+    function fail(text) { say(text); autoFinish(false); }
+
     function loadDaemon() {
         NB.request(daemon, "GET", "/capabilities", undefined, function (err, caps) {
-            if (err) { say(err); return; }
+            if (err) { if (!auto) say(err); return; }
             prompts = caps.prompts || [];
             var names = ["(shared setting)"];
             for (var i = 0; i < prompts.length; i++) names.push(prompts[i].join(" / "));
             promptChoice.options = names;
             NB.request(daemon, "GET", "/settings", undefined, function (err2, s) {
-                if (err2) { say(err2); return; }
+                if (err2 || auto) { if (err2) say(err2); return; }
                 temperature.text = String(s.temperature);
                 topP.text = String(s.top_p);
                 variantCount.text = String(s.variants);
@@ -63,6 +70,7 @@ Rectangle {
             var p = prompts[promptChoice.index - 1];
             s.prompt = { period: p[0], composer: p[1], instrumentation: p[2] };
         }
+        if (auto && auto.settings && auto.settings.seed !== undefined) s.seed = auto.settings.seed;
         return s;
     }
 
@@ -72,10 +80,10 @@ Rectangle {
         jobMode = modeChoice.value;
         try {
             excerpt = NB.readSelection(plugin, { mode: jobMode, staves: jobMode === "accompany" ? chosenStaves() : null });
-        } catch (e) { say(e.message); return; }
-        if (jobMode === "accompany" && !chosenStaves().length) { say("Accompany: type the staves to write (e.g. 2,3)."); return; }
+        } catch (e) { fail(e.message); return; }
+        if (jobMode === "accompany" && !chosenStaves().length) { fail("Accompany: type the staves to write (e.g. 2,3)."); return; }
         NB.request(daemon, "POST", "/jobs", NB.jobBody(jobMode, excerpt, settings()), function (err, job) {
-            if (err) { say(err); return; }
+            if (err) { fail(err); return; }
             jobId = job.id;
             say("Queued...");
             poll.start();
@@ -85,7 +93,7 @@ Rectangle {
     function pollJob() {
         if (!jobId) { poll.stop(); return; }
         NB.request(daemon, "GET", "/jobs/" + jobId, undefined, function (err, st) {
-            if (err) { poll.stop(); jobId = ""; say(err + " The score was not changed."); return; }
+            if (err) { poll.stop(); jobId = ""; fail(err + " The score was not changed."); return; }
             var p = st.progress || {};
             if (p.bars_total) progress = p.bars_done / p.bars_total;
             if (st.status === "queued" || st.status === "running") {
@@ -95,13 +103,16 @@ Rectangle {
             }
             poll.stop();
             var id = jobId; jobId = "";
-            if (st.status === "error") { say("The job failed: " + (st.error || "no reason given") + ". The score was not changed."); return; }
-            if (st.status === "cancelled") { say("Cancelled. The score was not changed."); return; }
+            if (st.status === "error") { fail("The job failed: " + (st.error || "no reason given") + ". The score was not changed."); return; }
+            if (st.status === "cancelled") { fail("Cancelled. The score was not changed."); return; }
             NB.request(daemon, "GET", "/jobs/" + id + "/result?formats=excerpt", undefined, function (err2, res) {
-                if (err2) { say(err2); return; }
+                if (err2) { fail(err2); return; }
                 variants = res.variants || [];
-                if (!variants.length) { say("The daemon returned no variant. The score was not changed."); return; }
+                if (!variants.length) { fail("The daemon returned no variant. The score was not changed."); return; }
                 showVariant(0);
+                // a scripted run steps through the variants up to the one it keeps, as a user would
+                while (auto && previewing && variantIndex < Math.min(auto.variant || 0, variants.length - 1)) showVariant(variantIndex + 1);
+                if (auto) autoFinish(previewing);
             });
         });
     }
@@ -112,14 +123,51 @@ Rectangle {
             var done = NB.applyResult(plugin, variants[i].excerpt, { mode: jobMode, selection: excerpt.selection, staves: excerpt.selection.staves });
             previewing = true;
             variantIndex = i;
+            lastWritten = done.written;
             say("Variant " + (i + 1) + " of " + variants.length + " written in the score (" + done.written.length + " measures)." +
                 (variants.length > 1 ? " Step through with < >, then Keep." : " Keep it or Discard.") +
                 (done.warnings.length ? " Note: " + done.warnings.join(" ") : ""));
-        } catch (e) { variantIndex = i; say(e.message); }
+        } catch (e) { variantIndex = i; say(e.message); if (auto) autoFinish(false); }
     }
 
     function discardPreview() {
         if (previewing) { plugin.cmd("undo"); previewing = false; }
+    }
+
+    // Fills the dialog from a batch request, selects its measures and presses Generate.
+    function autorun(batch, io) {
+        auto = batch;
+        autoIo = io;
+        if (batch.daemon) daemon = batch.daemon;
+        modeChoice.index = Math.max(0, modeChoice.options.indexOf(batch.mode));
+        var s = batch.settings || {};
+        if (s.temperature !== undefined) temperature.text = String(s.temperature);
+        if (s.top_p !== undefined) topP.text = String(s.top_p);
+        if (s.variants !== undefined) variantCount.text = String(s.variants);
+        if (s.bars !== undefined) bars.text = String(s.bars);
+        var chosen = batch.staves && batch.staves.length ? batch.staves : [0];
+        staves.text = chosen.map(function (x) { return x + 1; }).join(",");
+        if (batch.measures) NB.selectMeasures(plugin, batch.measures[0], batch.measures[1], Math.max.apply(null, chosen));
+        loadDaemon();
+        generate();
+    }
+
+    // Ends a scripted run: keeps the previewed variant, saves the score, writes the report.
+    function autoFinish(ok) {
+        if (!auto) return;
+        var batch = auto, report = { ok: ok, dialog: true, message: message, mode: jobMode, written: ok ? lastWritten : [],
+                                     variants: variants.length, kept: ok ? variantIndex : -1 };
+        auto = null;
+        if (ok) {
+            previewing = false;
+            if (batch.output) {
+                var out = NB.stripExtension(batch.output);
+                report.saved = plugin.writeScore(plugin.curScore, out.base, out.ext) ? batch.output : null;
+            }
+        }
+        autoIo.source = batch.report;
+        autoIo.write(JSON.stringify(report, null, 1));
+        closed();
     }
 
     function cancel() {

@@ -1,0 +1,45 @@
+"""GUI tier: the real MuseScore 3 window under Xvfb, NotaBridge started from the Plugins menu with
+xdotool, as a user starts it. This runs the dialog's asynchronous path (XMLHttpRequest callbacks
+and the progress Timer), which never runs in `mscore3 -p`. A batch file with "dialog": true fills
+the dialog and presses its buttons (docs/musescore.md)."""
+from __future__ import annotations
+
+import socket
+
+from tests.musescore_helpers import (content, display, ms_home, needs_gui, originals, parse_with_music21,  # noqa: F401
+                                     plugin_dir, run_gui_batch, scores, staff_measures, voices_complete)
+from tests.test_musescore_daemon import daemon  # noqa: F401  (a running daemon, skipped without the engine)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@needs_gui
+def test_dialog_without_daemon_says_how_to_start_it(plugin_dir, scores, display, tmp_path):
+    out = tmp_path / "out.mscx"
+    report = run_gui_batch(plugin_dir, scores["chorale"], {"mode": "continue", "measures": [2, 4], "staves": [0],
+                                                          "daemon": f"http://127.0.0.1:{closed_port()}",
+                                                          "output": str(out)}, tmp_path / "home", display)
+    assert report["dialog"] and not report["ok"]
+    assert "not running" in report["message"] and "notabridge serve" in report["message"]
+    assert not out.exists()
+
+
+@needs_gui
+def test_dialog_continue_keeps_the_chosen_variant(plugin_dir, scores, originals, ms_home, display, daemon, tmp_path):
+    out = tmp_path / "out.mscx"
+    report = run_gui_batch(plugin_dir, scores["chorale"], {"mode": "continue", "measures": [2, 4], "staves": [0, 1, 2, 3],
+                                                          "daemon": daemon, "output": str(out), "variant": 1,
+                                                          "settings": {"bars": 2, "variants": 2, "seed": 5}},
+                           tmp_path / "home", display)
+    assert report["ok"], report["message"]
+    assert report["variants"] == 2 and report["kept"] == 1 and report["written"] == [4, 5]
+    before, after = originals["chorale"], staff_measures(parse_with_music21(out, ms_home))
+    for s in range(len(before)):
+        assert len(after[s]) == len(before[s]) + 2        # one variant's bars, not both
+        assert [content(m) for m in after[s][:4]] == [content(m) for m in before[s][:4]]
+        assert [content(m) for m in after[s][6:]] == [content(m) for m in before[s][4:]]
+        assert voices_complete(after[s][4]) == [] and voices_complete(after[s][5]) == []
