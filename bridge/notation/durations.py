@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .errors import NotationError
+
 TYPE_NAMES = {Fraction(4): "long", Fraction(2): "breve", Fraction(1): "whole", Fraction(1, 2): "half",
               Fraction(1, 4): "quarter", Fraction(1, 8): "eighth", Fraction(1, 16): "16th",
               Fraction(1, 32): "32nd", Fraction(1, 64): "64th", Fraction(1, 128): "128th",
@@ -65,5 +67,5 @@ def split_plain(value: Fraction) -> list[Fraction]:
             rest -= piece
             break
         else:
-            raise ValueError(f"cannot notate a length of {value}")
+            raise NotationError(f"cannot notate a length of {value} whole notes")
     return parts

@@ -90,6 +90,11 @@ def interleave(lines: list[str], reduce_rests: bool = True) -> list[str]:
                 continue
             start = prefix[symbol] + left[symbol][0] if i == 0 else ""
             body.append(f"[{symbol}]{start}{bars[symbol][i]}{right[symbol][i]}")
+        if not body:
+            # NotaGen would leave an empty line here; V:1's rest is kept so that no bar line is
+            # blank (a blank line ends an ABC tune, and a blank first line hides the body start).
+            start = prefix["V:1"] + left["V:1"][0] if i == 0 else ""
+            body.append(f"[V:1]{start}{bars['V:1'][i]}{right['V:1'][i]}")
         out.append("".join(body) + "\n")
     return out
 
@@ -143,7 +148,10 @@ def split_header_body(abc_text: str) -> tuple[list[str], list[str]]:
     """Interleaved ABC -> (header lines, body lines); the body starts at the first `[V:`/`[r:` line."""
     lines = [line + "\n" for line in abc_text.splitlines()]
     start = next((i for i, line in enumerate(lines) if line.startswith(("[V:", "[r:"))), len(lines))
-    return lines[:start], [line for line in lines[start:] if line.strip()]
+    body = lines[start:]
+    while body and not body[-1].strip():
+        body.pop()
+    return lines[:start], body  # a blank line inside the body is a bar where every voice rests
 
 
 def unreduce(abc_text: str) -> str:

@@ -210,7 +210,41 @@ def excerpt_from_musicxml(source: Any) -> dict:
             measure["tempo"] = tempo
         measure["staves"] = _measure_staves(excerpt, events, length)
         excerpt["measures"].append(measure)
+    repair_ties(excerpt)
     return excerpt
+
+
+def repair_ties(excerpt: dict) -> None:
+    """Drop tie marks with no matching note on the other side (same pitch, next event of the voice).
+
+    Such ties (common in encoded corpora) would become ties between different pitches in ABC.
+    """
+    streams: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    for measure in excerpt["measures"]:
+        for staff in measure["staves"]:
+            for voice in staff["voices"]:
+                streams[(staff["staff"], voice["voice"])].extend(voice["events"])
+    repaired = False
+    for events in streams.values():
+        starting: list[set[int]] = []  # per event: pitches whose tie really goes on to the next event
+        for i, event in enumerate(events):
+            following = events[i + 1] if i + 1 < len(events) else None
+            next_pitches = {n["pitch"] for n in following["notes"]} if following and following["type"] == "chord" else set()
+            starting.append({n["pitch"] for n in event.get("notes") or []
+                             if n.get("tie") in ("start", "continue") and n["pitch"] in next_pitches}
+                            if event["type"] == "chord" else set())
+        for i, event in enumerate(events):
+            if event["type"] != "chord":
+                continue
+            for note in event["notes"]:
+                starts = note["pitch"] in starting[i]
+                stops = i > 0 and note["pitch"] in starting[i - 1]
+                fixed = "continue" if starts and stops else "start" if starts else "stop" if stops else None
+                if fixed != note.get("tie"):
+                    note["tie"] = fixed
+                    repaired = True
+    if repaired:
+        add_warning(excerpt, "ties without a matching note of the same pitch were removed")
 
 
 def _note_pitch(note: ET.Element, state: _PartState, excerpt: dict) -> dict | None:
