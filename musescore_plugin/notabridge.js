@@ -470,8 +470,10 @@ function applyResult(ms, result, job) {
     var warnings = (result.warnings || []).slice(), warned = {};
     function warn(key, text) { if (!warned[key]) { warned[key] = true; warnings.push(text); } }
     var plan = planWrite(ms, measureTable(ms), result, job);
+    var touched = false;      // undo only what this call changed, never the user's previous edit
     score.startCmd();
     try {
+        touched = true;
         if (plan.make > 0) makeMeasures(ms, plan.insertAt, plan.make);
         var table = measureTable(ms), written = [], ties = [];
         for (var i = 0; i < plan.targets.length; i++) {
@@ -496,7 +498,7 @@ function applyResult(ms, result, job) {
         return { written: written, warnings: warnings };
     } catch (err) {
         score.endCmd();
-        ms.cmd("undo");
+        if (touched) ms.cmd("undo");
         throw new Error("Writing the result failed, the score was restored: " + (err.message || err));
     }
 }
