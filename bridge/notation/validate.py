@@ -1,0 +1,121 @@
+"""Validation of excerpt JSON v1: the JSON Schema, then the rules a schema cannot say.
+
+Every error is reported as "<path>: <reason>", e.g. "measures[3].staves[0].voices[1]: events
+last 3/4 but the measure lasts 1".
+"""
+from __future__ import annotations
+
+import functools
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .errors import NotationError
+from .spelling import consistent
+
+SCHEMA_PATH = Path(__file__).with_name("excerpt.schema.json")
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def _path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(root)"
+
+
+def validate_excerpt(obj: Any) -> list[str]:
+    """All problems of an excerpt, each as "path: reason"; an empty list means valid."""
+    errors = [f"{_path(e.absolute_path)}: {e.message}" for e in sorted(_validator().iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))]
+    if errors:
+        return errors
+    return _semantic_errors(obj)
+
+
+def check_excerpt(obj: Any) -> dict:
+    """The excerpt itself when valid; NotationError listing every problem otherwise."""
+    errors = validate_excerpt(obj)
+    if errors:
+        shown = "; ".join(errors[:20]) + (f"; ... ({len(errors) - 20} more)" if len(errors) > 20 else "")
+        raise NotationError(f"invalid excerpt JSON: {shown}")
+    return obj
+
+
+def _fraction(text: str, path: str, errors: list[str]) -> Fraction:
+    value = Fraction(text)
+    num, den = (int(x) for x in text.split("/"))
+    if value.numerator != num or value.denominator != den:
+        errors.append(f"{path}: {text} is not in lowest terms (write {value.numerator}/{value.denominator})")
+    return value
+
+
+def _time_length(time: str) -> Fraction:
+    beats, beat_type = time.split("/")
+    return Fraction(sum(int(b) for b in beats.split("+")), int(beat_type))
+
+
+def _semantic_errors(obj: dict) -> list[str]:
+    errors: list[str] = []
+    staff_indices = [s["index"] for s in obj["staves"]]
+    part_ids = [p["id"] for p in obj["parts"]]
+    if len(set(part_ids)) != len(part_ids):
+        errors.append("parts: part ids must be unique")
+    if len(set(staff_indices)) != len(staff_indices):
+        errors.append("staves: staff indices must be unique")
+    known = set(staff_indices)
+    for i, part in enumerate(obj["parts"]):
+        for s in part["staves"]:
+            if s not in known:
+                errors.append(f"parts[{i}].staves: staff {s} is not in the staves list")
+    for i, staff in enumerate(obj["staves"]):
+        if staff["part"] not in part_ids:
+            errors.append(f"staves[{i}].part: no part with id {staff['part']!r}")
+    previous = None
+    for m, measure in enumerate(obj["measures"]):
+        where = f"measures[{m}]"
+        if previous is not None and measure["index"] != previous + 1:
+            errors.append(f"{where}.index: measures must be consecutive ({previous} is followed by {measure['index']})")
+        previous = measure["index"]
+        length = _time_length(measure["time"])
+        if "duration" in measure:
+            length = _fraction(measure["duration"], f"{where}.duration", errors)
+        seen_staves = set()
+        for s, staff in enumerate(measure["staves"]):
+            swhere = f"{where}.staves[{s}]"
+            if staff["staff"] not in known:
+                errors.append(f"{swhere}.staff: staff {staff['staff']} is not in the staves list")
+            if staff["staff"] in seen_staves:
+                errors.append(f"{swhere}.staff: staff {staff['staff']} appears twice in this measure")
+            seen_staves.add(staff["staff"])
+            seen_voices = set()
+            for v, voice in enumerate(staff["voices"]):
+                vwhere = f"{swhere}.voices[{v}]"
+                if voice["voice"] in seen_voices:
+                    errors.append(f"{vwhere}.voice: voice {voice['voice']} appears twice in this staff")
+                seen_voices.add(voice["voice"])
+                total = Fraction(0)
+                for e, event in enumerate(voice["events"]):
+                    ewhere = f"{vwhere}.events[{e}]"
+                    total += _fraction(event["duration"], f"{ewhere}.duration", errors)
+                    for n, note in enumerate(event.get("notes") or []):
+                        if not consistent(note["pitch"], note["tpc"]):
+                            errors.append(f"{ewhere}.notes[{n}]: tpc {note['tpc']} is not a spelling of MIDI pitch {note['pitch']}")
+                    if event["type"] == "rest" and event.get("notes"):
+                        errors.append(f"{ewhere}.notes: a rest has no notes")
+                if voice["events"] and total != length:
+                    errors.append(f"{vwhere}: events last {total} but the measure lasts {length}")
+    sel = obj.get("selection")
+    if sel:
+        if sel["end"] < sel["start"]:
+            errors.append("selection: end is before start")
+        for s in sel.get("staves", []):
+            if s not in known:
+                errors.append(f"selection.staves: staff {s} is not in the staves list")
+    return errors
