@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "run the daemon: HTTP JSON, OSC (UDP and TCP) and MIDI front doors over one job queue"),
     "install-musescore-plugin": ("install_plugin", "copy the MuseScore 3/4 plugin into MuseScore's plugin folder and say how to enable it"),
     "accompany": ("accompany", "accompaniment voices for a melody .mid (a DAW clip): melody on its track, accompaniment on new tracks, same bars and tempo"),
+    "convert": ("convert", "convert scores between MusicXML/.mxl, MIDI, NotaGen interleaved ABC and excerpt JSON (by extension), optionally a measure range"),
     "score": ("score", "log-likelihood of an interleaved ABC piece under a model (bundle or checkpoint)"),
 }
 

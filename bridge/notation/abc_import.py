@@ -9,6 +9,7 @@ import contextlib
 import io
 import re
 import threading
+import warnings
 
 from .errors import NotationError
 from .excerpt_base import copy_excerpt, new_excerpt
@@ -21,19 +22,21 @@ _NOISE = ("decoded from", "skipped header")
 
 
 def abc_to_musicxml_element(abc_text: str):
-    """Interleaved (or plain) ABC -> MusicXML ElementTree element, via abc2xml in-process."""
+    """Interleaved (or plain) ABC -> (MusicXML ElementTree element, abc2xml's messages), in-process."""
     from abctoolkit import abc2xml
 
     err = io.StringIO()
-    with _LOCK, contextlib.redirect_stderr(err):
+    with _LOCK, contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # abc2xml uses pyparsing's deprecated camelCase names
         try:
             docs = abc2xml.getXmlDocs(abc_text)
         except Exception as exc:
             raise NotationError(f"abc2xml failed: {exc}") from exc
+    messages = [line.strip("- ").strip() for line in err.getvalue().splitlines()
+                if line.strip() and not any(noise in line for noise in _NOISE)]
     if not docs:
-        messages = " ".join(line.strip("- ") for line in err.getvalue().splitlines() if line.strip())
-        raise NotationError(f"this ABC cannot be read: {messages[:300] or 'abc2xml produced nothing'}")
-    return docs[0]
+        raise NotationError(f"this ABC cannot be read: {' '.join(messages)[:300] or 'abc2xml produced nothing'}")
+    return docs[0], messages
 
 
 def _staff_groups(header: list[str]) -> list[list[int]]:
@@ -58,8 +61,9 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
     if not isinstance(abc_text, str) or "[V:" not in abc_text:
         raise NotationError("not interleaved ABC: no [V:n] bar found")
     full = unreduce(abc_text)
-    element = abc_to_musicxml_element(full)
+    element, messages = abc_to_musicxml_element(full)
     raw = excerpt_from_musicxml(element)
+    raw["warnings"].extend(f"ABC: {m}" for m in messages)
     header, _ = split_header_body(full)
     if template is None:
         if first_index:

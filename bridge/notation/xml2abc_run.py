@@ -14,6 +14,8 @@ from types import SimpleNamespace
 from .errors import NotationError
 
 _LOCK = threading.Lock()
+# xml2abc's progress notes, not losses
+_NOISE = ("written with", "accidental", "decoded from")
 
 
 def _notagen_options() -> SimpleNamespace:
@@ -42,7 +44,7 @@ def musicxml_to_plain_abc(xml: bytes) -> tuple[str, list[str]]:
         finally:
             xml2abc.abcOut = None
     messages = [line.lstrip("- ").strip() for line in err.getvalue().splitlines()
-                if line.strip() and "written with" not in line]
+                if line.strip() and not any(noise in line for noise in _NOISE)]
     text = out.getvalue()
     if not text.strip():
         raise NotationError("the score has no notes (xml2abc wrote nothing)")
