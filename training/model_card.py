@@ -1,0 +1,148 @@
+"""Write MODEL_CARD.md of a bundle trained with training/: data, licence terms, size, training
+time and the evaluation report.
+
+    python -m training.model_card BUNDLE --checkpoint runs/x/best.pth --corpus work_data/corpus \
+        [--eval report.json] [--selection NOTES.md]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+LICENCE = """\
+The training data is music21's bundled corpus (installed with `pip install music21`). Its
+licence text (music21/corpus/license.txt) says:
+
+> Some encodings included in the corpus may not be used for commercial uses or have other
+> restrictions: please see the licenses embedded in individual compositions or directories
+> for more details.
+
+and, for what this model was trained on:
+
+- **Essen folk songs** (music21/corpus/essenFolksong/license.txt): "Prof. AMU Dr. Habil. Ewa
+  Dahlig-Turek [...] has given permission for non-commercial distribution and use of these
+  files in music21." The legal status of the database "is unclear, as the data has been input
+  by many people".
+- **Palestrina** (.krn headers): "Copyright 2000, John Miller", "Rights to all derivative
+  electronic formats reserved. Refer to licensing agreement for further details."
+- Bach chorales, Monteverdi, trecento pieces, string quartets, piano pieces and songs: MusicXML
+  encodings distributed with music21 under the corpus licence above (some carry their own
+  rights notes); O'Neill's, Ryan's and Aird's collections: ABC transcriptions contributed by
+  volunteers (named in the files).
+
+**Use this model for research and other non-commercial purposes only.** Whether a model
+trained on these encodings is a "derivative electronic format" is not settled; we make no
+claim that it is not. The compositions themselves are in the public domain.
+"""
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+    return "| | |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows) + "\n"
+
+
+def corpus_section(stats: dict) -> str:
+    lines = ["| prompt (period / composer / instrumentation) | training pieces | characters | validation pieces |",
+             "|---|---:|---:|---:|"]
+    for p in stats["prompts"]:
+        lines.append(f"| {' / '.join(p['prompt'])} | {p['train_pieces']} | {p['train_chars']:,} | {p['validation_pieces']} |")
+    t = stats["total"]
+    lines.append(f"| **total** | {t['train_pieces']} | {t['train_chars']:,} | {t['validation_pieces']} |")
+    return "\n".join(lines) + "\n\nCharacters: the original-key interleaved ABC without prompt lines.\n"
+
+
+def eval_section(report: dict) -> str:
+    out = [f"Held-out pieces ({report['validation_pieces']}, {report['validation_chars']:,} characters, "
+           "scored with their prompt lines through ONNX Runtime, every patch after the first as in NotaGen's loss):",
+           "",
+           "| model | bits per character |", "|---|---:|",
+           f"| this model | {report['model_bits_per_char']:.3f} |",
+           f"| character {report['ngram']['order']}-gram (Witten-Bell), same training pieces "
+           f"({report['ngram']['training_chars']:,} chars) | {report['ngram']['bits_per_char']:.3f} |", ""]
+    gen = report.get("generation")
+    if gen and gen.get("rows"):
+        out += [f"Generation: {gen['per_prompt']} pieces of {gen['bars']} bars per prompt (bridge.engine, default "
+                "sampling). Statistics against the real pieces of the same prompt, as Jensen-Shannon divergence in bits "
+                "(lower = closer); *shuffled* = the pieces generated for a different prompt compared with this "
+                "prompt's real pieces (the baseline: if the prompt steers the music, matched < shuffled). Key "
+                "consistency = share of notes inside the key signature's scale (generated / real).", "",
+                "| prompt | valid on 1st try | pitch class (matched / shuffled) | interval | duration | in key (gen / real) |",
+                "|---|---:|---:|---:|---:|---:|"]
+        for r in gen["rows"]:
+            m, s = r["matched"], r["shuffled"]
+            out.append(f"| {' / '.join(r['prompt'])} | {r['valid_first_try']:.2f} | {m['pcs']:.3f} / {s['pcs']:.3f} | "
+                       f"{m['intervals']:.3f} / {s['intervals']:.3f} | {m['durations']:.3f} / {s['durations']:.3f} | "
+                       f"{m['key_consistency']:.2f} / {r['real_key_consistency']:.2f} |")
+        if "mean" in gen:
+            m, s = gen["mean"]["matched"], gen["mean"]["shuffled"]
+            out.append(f"| **mean** | {gen['mean']['valid_first_try']:.2f} | {m['pcs']:.3f} / {s['pcs']:.3f} | "
+                       f"{m['intervals']:.3f} / {s['intervals']:.3f} | {m['durations']:.3f} / {s['durations']:.3f} | "
+                       f"{m['key_consistency']:.2f} / {gen['mean']['real_key_consistency']:.2f} |")
+        if gen.get("failed_prompts"):
+            out.append("\nPrompts whose generation failed (no valid header/bars within the tries): "
+                       + "; ".join(" / ".join(p) for p in gen["failed_prompts"]))
+    elif report:
+        out.append("Generation was not evaluated in this report.")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.model_card", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bundle")
+    p.add_argument("--checkpoint", required=True, help="the training checkpoint the bundle was exported from")
+    p.add_argument("--corpus", required=True, help="corpus directory (stats.json)")
+    p.add_argument("--eval", help="training.evaluate JSON report")
+    p.add_argument("--notes", help="a Markdown file appended as 'How it was made' (size choice, run notes)")
+    args = p.parse_args(argv)
+
+    import torch
+    blob = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    prog = blob.get("progress", {})
+    arguments = prog.get("arguments", {})
+    bundle = Path(args.bundle)
+    config = json.loads((bundle / "config.json").read_text())
+    size = sum(f.stat().st_size for f in bundle.iterdir() if f.suffix == ".onnx")
+    stats = json.loads((Path(args.corpus) / "stats.json").read_text())
+    prompts = json.loads((bundle / "prompts.json").read_text()) if (bundle / "prompts.json").is_file() else []
+
+    text = [f"# {config.get('name', bundle.name)}: NotaBridge's embedded default model\n",
+            "A small NotaGen-architecture model trained from scratch on this machine (2 shared CPU cores) on "
+            "music21's bundled corpus, so that NotaBridge works offline out of the box. It is far smaller and "
+            "weaker than NotaGen's released models: export a real NotaGen checkpoint with `notabridge export` "
+            "for serious use.\n",
+            table([("shape", f"d={config['hidden_size']}, {config['patch_num_layers']} patch layers, "
+                             f"{config['char_num_layers']} char layers, context {config['patch_length']} patches of 16"),
+                   ("parameters", f"{config['parameters']:,}"),
+                   ("precision / size", f"{config['precision']}, {size / 2**20:.1f} MiB of ONNX graphs"),
+                   ("training", f"{prog.get('elapsed', 0) / 60:.0f} min on CPU, {prog.get('step', 0)} optimizer steps, "
+                                f"{prog.get('chars', 0) / 1e6:.1f} M characters seen; last phase: {prog.get('phase')}"),
+                   ("recipe", f"NotaGen's objective; pre-training (no prompt lines, keys of 15) at lr "
+                              f"{arguments.get('lr')}, then prompt fine-tuning (prompt lines, keys within +-3 "
+                              f"semitones) at lr {arguments.get('finetune_lr')}; AdamW, warm-up then constant; "
+                              f"batches of {arguments.get('batch_patches')} patches"),
+                   ("best validation loss (fine-tuning format)",
+                    f"{blob.get('min_eval_loss', math.nan):.4f} nats/char = "
+                    f"{blob.get('min_eval_loss', math.nan) / math.log(2):.3f} bits/char"),
+                   ("prompts", f"{len(prompts)} (prompts.json)")]),
+            "## Training data\n",
+            "music21's corpus converted by `python -m training.corpus` (bridge.notation.to_abc: xml2abc with "
+            "NotaGen's settings, interleaved bar lines, rest reduction), split into training and validation by "
+            "piece. Prompts come from where a piece sits in the corpus (the period and instrumentation are our "
+            "labels, e.g. Palestrina's masses = Renaissance / Choral, folk tunes = Folk / <collection> / Melody).\n",
+            corpus_section(stats),
+            "\n## Licence terms of the data\n", LICENCE,
+            "\n## Evaluation\n",
+            "`python -m training.evaluate` on this bundle:\n",
+            eval_section(json.loads(Path(args.eval).read_text())) if args.eval else "Not evaluated yet.\n"]
+    if args.notes:
+        text += ["\n## How it was made\n", Path(args.notes).read_text()]
+    (bundle / "MODEL_CARD.md").write_text("\n".join(text))
+    print(f"wrote {bundle / 'MODEL_CARD.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
