@@ -236,7 +236,8 @@ function voiceEvents(ms, items, row, E, warn, pitches) {
             for (var n = 0; n < el.notes.length; n++) {
                 var note = el.notes[n], tie = tieOf(note);
                 if (tie === undefined) { tie = null; warn("ties", "this MuseScore version does not show ties to plugins: ties were not read"); }
-                ev.notes.push({ pitch: note.pitch, tpc: note.tpc, tie: tie });
+                // tpc1 is the concert spelling (note.tpc follows the Concert Pitch button)
+                ev.notes.push({ pitch: note.pitch, tpc: note.tpc1 !== undefined ? note.tpc1 : note.tpc, tie: tie });
                 pitches.push(note.pitch);
             }
             ev.notes.sort(function (a, b) { return a.pitch - b.pitch; });
@@ -343,11 +344,26 @@ function writeUnits(events) {
 }
 
 // Writes one voice of one measure at tick; returns the {tick, event} list for the finishing pass.
+// Puts cursor c (or a new one) on staff/voice exactly at tick inside the measure starting at
+// measureStart. MuseScore's own advance after addNote is not trusted: in voices 2-4 it can skip a
+// position or run into the next measure.
+function seek(ms, c, staff, voice, tick, measureStart) {
+    if (c && c.segment && c.track === staff * VOICES + voice && c.tick === tick) return c;
+    if (!c || !c.segment || c.track !== staff * VOICES + voice || c.tick > tick) {
+        c = cursorAt(ms, staff, measureStart);      // voice 0 always has a chord or rest there
+        c.voice = voice;
+    }
+    while (c.segment && c.tick < tick) c.next();
+    if (!c.segment || c.tick !== tick)
+        throw new Error("cannot place the cursor at tick " + tick + " of staff " + (staff + 1) + " voice " + (voice + 1));
+    return c;
+}
+
 function writeVoice(ms, staff, voice, tick, events, warn) {
-    var c = cursorAt(ms, staff, tick);
-    c.voice = voice;
+    var c = seek(ms, null, staff, voice, tick, tick);
     var placed = [], pos = tick;
     function put(ev, f) {
+        c = seek(ms, c, staff, voice, pos, tick);
         c.setDuration(f.n, f.d);
         if (ev.type === "chord") c.addNote(ev.notes[0].pitch);
         else if (c.addRest) c.addRest();
@@ -360,6 +376,7 @@ function writeVoice(ms, staff, voice, tick, events, warn) {
         var unit = units[u];
         if (unit.tuplet && c.addTuplet) {
             var t = unit.tuplet;
+            c = seek(ms, c, staff, voice, pos, tick);
             c.addTuplet(ms.fraction(t.actual, t.normal), ms.fraction(unit.span.n, unit.span.d));
             for (var k = 0; k < unit.events.length; k++) {
                 var f = parseFraction(unit.events[k].duration);
@@ -402,12 +419,14 @@ function finishVoice(ms, staff, voice, start, end, placed, warn) {
         }
         if (el.type !== ms.Element.CHORD) continue;
         var first = el.notes[0];
-        setSpelling(first, ev.notes[0].tpc);
+        // the staff's transposition, as MuseScore spelled the note it wrote (0 for concert-pitch staves)
+        var shift = first.tpc2 - first.tpc1;
+        setSpelling(first, ev.notes[0].tpc, shift);
         for (var n = 1; n < ev.notes.length; n++) {
             var note = ms.newElement(ms.Element.NOTE);
             note.pitch = ev.notes[n].pitch;
             el.add(note);
-            setSpelling(note, ev.notes[n].tpc);
+            setSpelling(note, ev.notes[n].tpc, shift);
         }
         for (var k = 0; k < ev.notes.length; k++)
             if (ev.notes[k].tie === "start" || ev.notes[k].tie === "continue") ties.push({ chord: el, pitch: ev.notes[k].pitch });
@@ -415,10 +434,11 @@ function finishVoice(ms, staff, voice, start, end, placed, warn) {
     return ties;
 }
 
-function setSpelling(note, tpc) {
+// Concert spelling tpc; the written one (tpc2) keeps the staff's transposition.
+function setSpelling(note, tpc, shift) {
     if (tpc === undefined || tpc === null) return;
     note.tpc1 = tpc;
-    note.tpc2 = tpc;
+    note.tpc2 = tpc + shift;
 }
 
 function addTies(ms, ties, warn) {

@@ -71,7 +71,7 @@ def content(measure) -> list[tuple]:
             continue
         offset = Fraction(el.getOffsetInHierarchy(measure)).limit_denominator(64)
         length = Fraction(el.duration.quarterLength).limit_denominator(64)
-        what = "rest" if el.isRest else tuple(sorted(p.midi for p in el.pitches))
+        what = "rest" if el.isRest else tuple(sorted((p.midi, p.name) for p in el.pitches))   # pitch and spelling
         if what == "rest":
             continue        # rests are layout: MuseScore may split or merge them
         events.append((offset, length, what))

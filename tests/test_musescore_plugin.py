@@ -4,7 +4,9 @@ messages a user gets when something is wrong, and the installer command."""
 from __future__ import annotations
 
 import copy
+import glob
 import json
+import shutil
 import socket
 from pathlib import Path
 
@@ -64,7 +66,8 @@ def test_export_reads_every_staff_of_the_selected_measures(plugin_dir, scores, o
     assert len(excerpt["staves"]) == len(staves)
     for measure in excerpt["measures"]:
         for staff in measure["staves"]:
-            expected = content(staves[staff["staff"]][measure["index"]])
+            expected = [(o, length, tuple(midi for midi, _ in what))
+                        for o, length, what in content(staves[staff["staff"]][measure["index"]])]
             got = []
             for voice in staff["voices"]:
                 offset = 0
@@ -154,6 +157,21 @@ def test_accompany_writes_only_the_chosen_staves(plugin_dir, scores, originals, 
     after, before = staff_measures(parse_with_music21(out, ms_home)), originals["chorale"]
     assert content(after[0][3]) == content(before[0][3]) and content(after[1][3]) == content(before[1][3])
     assert content(after[2][3]) == content(before[2][7]) and content(after[3][3]) == content(before[3][7])
+
+
+@needs_mscore
+@pytest.mark.parametrize("demo", ["Brassed_Up.mscx", "Dynamic_Strings.mscx"])
+def test_writing_measures_back_over_themselves_changes_nothing(plugin_dir, ms_home, tmp_path, demo):
+    """MuseScore's demos: a brass quintet (transposing instruments) and strings with grace notes."""
+    found = sorted(glob.glob(f"/usr/share/mscore3*/demos/{demo}"))
+    if not found:
+        pytest.skip(f"MuseScore's demo {demo} is missing")
+    score = Path(shutil.copy(found[0], tmp_path / demo))
+    excerpt = export(plugin_dir, score, ms_home, 1, 9, staves=[0], context_before=0)
+    report, out = apply(plugin_dir, score, ms_home, tmp_path, "infill", [1, 9], result_from(excerpt, {i: i for i in range(1, 9)}))
+    assert report["ok"], report["message"]
+    before, after = staff_measures(parse_with_music21(score, ms_home)), staff_measures(parse_with_music21(out, ms_home))
+    assert [[content(m) for m in staff] for staff in after] == [[content(m) for m in staff] for staff in before]
 
 
 # ------------------------------------------------------------------ failures leave the score alone
