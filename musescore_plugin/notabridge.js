@@ -72,10 +72,16 @@ function measureTable(ms) {
                        : (len ? start + ticksOf(ms, { n: len.numerator, d: len.denominator }) : m.lastSegment.tick);
         var ts = m.timesigNominal;
         table.push({ index: i, number: i + (pickup ? 0 : 1), start: start, end: end,
-                     time: ts.numerator + "/" + ts.denominator, measure: m });
+                     time: ts ? ts.numerator + "/" + ts.denominator : meterOfLength(ms, end - start), measure: m });
         m = next; i++;
     }
     return table;
+}
+
+// A meter for a measure length, for hosts that do not show plugins the time signature.
+function meterOfLength(ms, ticks) {
+    var quarter = ms.division, eighth = ms.division / 2;
+    return ticks % quarter === 0 ? (ticks / quarter) + "/4" : Math.round(ticks / eighth) + "/8";
 }
 
 function measureAtTick(table, tick) {
