@@ -23,11 +23,11 @@ _NOISE = ("decoded from", "skipped header")
 
 def abc_to_musicxml_element(abc_text: str):
     """Interleaved (or plain) ABC -> (MusicXML ElementTree element, abc2xml's messages), in-process."""
-    from abctoolkit import abc2xml
-
     err = io.StringIO()
     with _LOCK, contextlib.redirect_stderr(err), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # abc2xml uses pyparsing's deprecated camelCase names
+        from abctoolkit import abc2xml
+
         try:
             docs = abc2xml.getXmlDocs(abc_text)
         except Exception as exc:

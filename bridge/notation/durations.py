@@ -1,6 +1,7 @@
 """Note values: fractions of a whole note <-> MusicXML types, dots and tuplet ratios."""
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 from .errors import NotationError
@@ -16,6 +17,7 @@ def fraction_text(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_fraction(text: str) -> Fraction:
     return Fraction(text)
 
@@ -26,11 +28,13 @@ def _odd_part(n: int) -> int:
     return n
 
 
+@functools.lru_cache(maxsize=4096)
 def is_plain(value: Fraction) -> bool:
     """True when the value needs no tuplet (denominator a power of two)."""
     return _odd_part(value.denominator) == 1
 
 
+@functools.lru_cache(maxsize=4096)
 def notated_value(value: Fraction) -> tuple[str, int] | None:
     """(type, dots) for a value writable as one undotted or dotted (up to 2 dots) note."""
     for dots in range(3):
@@ -40,6 +44,7 @@ def notated_value(value: Fraction) -> tuple[str, int] | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def default_tuplet(value: Fraction) -> tuple[int, int] | None:
     """(actual, normal) for a value that needs a tuplet: 3:2, 5:4, 7:4, 9:8, ... (None if plain)."""
     odd = _odd_part(value.denominator)

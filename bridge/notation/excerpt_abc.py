@@ -10,9 +10,13 @@ from .validate import check_excerpt
 
 
 def excerpt_to_abc(excerpt: dict, prompt: Sequence[str] | None = None, reduce_rests: bool = True,
-                   warnings: list[str] | None = None) -> str:
-    """Excerpt JSON v1 -> NotaGen interleaved ABC (header, then one line per measure, no `[r:]`)."""
-    check_excerpt(excerpt)
+                   warnings: list[str] | None = None, validate: bool = True) -> str:
+    """Excerpt JSON v1 -> NotaGen interleaved ABC (header, then one line per measure, no `[r:]`).
+
+    `validate=False` skips the schema check for excerpts already validated (or made here).
+    """
+    if validate:
+        check_excerpt(excerpt)
     return to_abc(excerpt_to_musicxml(excerpt), prompt=prompt, reduce_rests=reduce_rests, warnings=warnings)
 
 
