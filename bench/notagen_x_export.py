@@ -6,7 +6,8 @@ the time of one patch step and one char step with KV caches, with two baselines 
 same run: the same steps in PyTorch eager, and NotaGen's reference way of getting the next
 patch's hidden state (re-running the patch decoder over every patch so far, no cache).
 
-    nice -n 10 python bench/notagen_x_export.py [--work DIR] [--past 256] [--repeats 5]
+    nice -n 10 python bench/notagen_x_export.py [--work DIR] [--past 256] [--repeats 5] [--threads N]
+    python bench/notagen_x_export.py --work DIR --reuse   # time the bundle already in DIR again
 
 Needs ~10 GB of RAM and ~5 GB of disk; takes a few minutes on two cores.
 """
@@ -26,6 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bridge.bundle import load_bundle  # noqa: E402
+from onnx_export.checkpoint import load_model  # noqa: E402
 from onnx_export.export import export_bundle  # noqa: E402
 from onnx_export.model import ModelSizes, NotaGenModel, count_parameters  # noqa: E402
 
@@ -48,35 +50,41 @@ def main() -> None:
     parser.add_argument("--work", help="folder for the checkpoint and bundle (default: a temporary folder)")
     parser.add_argument("--past", type=int, default=256, help="patches already in the patch cache")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, help="threads for ONNX Runtime and torch (default: physical cores)")
+    parser.add_argument("--reuse", action="store_true", help="skip the export: time the checkpoint and bundle in --work")
     args = parser.parse_args()
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
         checkpoint, bundle_dir = work / "notagen-x-random.pth", work / "notagen-x-random"
-        model = NotaGenModel(NOTAGEN_X).eval()
+        if args.reuse:
+            model, export_s = load_model(checkpoint), None
+        else:
+            model = NotaGenModel(NOTAGEN_X).eval()
+            torch.save({"model": model.state_dict(), "optimizer": {}, "epoch": 0}, checkpoint)
+            start = time.perf_counter()
+            export_bundle(checkpoint, bundle_dir, name="notagen-x-random")
+            export_s = time.perf_counter() - start
         params = count_parameters(model.state_dict())
-        torch.save({"model": model.state_dict(), "optimizer": {}, "epoch": 0}, checkpoint)
         print(f"checkpoint: {params:,} parameters, {checkpoint.stat().st_size / 2**30:.2f} GiB")
-
-        start = time.perf_counter()
-        config = export_bundle(checkpoint, bundle_dir, name="notagen-x-random")
-        export_s = time.perf_counter() - start
         files = {p.name: p.stat().st_size for p in sorted(bundle_dir.iterdir())}
-        print(f"export: {export_s:.1f} s; bundle files: " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in files.items()))
+        print(f"export: {export_s or 0:.1f} s; bundle files: " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in files.items()))
 
         start = time.perf_counter()
-        bundle = load_bundle(bundle_dir, device="cpu")
+        bundle = load_bundle(bundle_dir, device="cpu", threads=args.threads)
+        if args.threads:
+            torch.set_num_threads(args.threads)
         load_s = time.perf_counter() - start
         print(f"ORT load (with sha256 checks): {load_s:.1f} s, provider {bundle.provider}")
 
-        results = measure(model, bundle, config, args.past, args.repeats)
+        results = measure(model, bundle, args.past, args.repeats)
         summary = {"parameters": params, "export_s": export_s, "load_s": load_s, "bundle_bytes": sum(files.values()),
-                   "files": files, "past_patches": args.past, **results}
+                   "files": files, "past_patches": args.past, "threads": args.threads, **results}
         print(json.dumps(summary, indent=2))
 
 
-def measure(model: NotaGenModel, bundle, config: dict, past: int, repeats: int) -> dict:
+def measure(model: NotaGenModel, bundle, past: int, repeats: int) -> dict:
     rng = np.random.default_rng(0)
     sizes = model.sizes
     heads, d = sizes.num_heads, sizes.hidden_size
