@@ -447,21 +447,24 @@ function setSpelling(note, tpc, shift) {
     note.tpc2 = tpc + shift;
 }
 
+// Ties the written notes that start a tie to the next note of the same pitch, all with one "tie"
+// command (MuseScore 3.5+ and 4 let plugins select notes); returns the undo steps it took.
 function addTies(ms, ties, warn) {
-    if (!ties.length) return;
-    if (!(ms.curScore.selection.select && ms.curScore.selection.clear)) {
+    if (!ties.length) return 0;
+    var sel = ms.curScore.selection;
+    if (!(sel.select && sel.clear)) {
         warn("ties-w", "this MuseScore version cannot add ties from a plugin: tied notes were written as repeated notes");
-        return;
+        return 0;
     }
+    sel.clear();
     for (var i = 0; i < ties.length; i++) {
         var notes = ties[i].chord.notes;
-        for (var n = 0; n < notes.length; n++) if (notes[n].pitch === ties[i].pitch && !notes[n].tieFor) {
-            ms.curScore.selection.clear();
-            ms.curScore.selection.select(notes[n]);
-            ms.cmd("tie");
-        }
+        for (var n = 0; n < notes.length; n++)
+            if (notes[n].pitch === ties[i].pitch && !notes[n].tieFor) sel.select(notes[n], true);
     }
-    ms.curScore.selection.clear();
+    ms.cmd("tie");
+    sel.clear();
+    return 1;
 }
 
 // Removes every chord and rest of voices 1-3 of a staff in a measure (so a written measure holds
@@ -478,30 +481,41 @@ function clearUpperVoices(ms, staff, row) {
     }
 }
 
-// Makes `count` empty measures before measure `at` (or at the end when at == number of measures).
-function makeMeasures(ms, at, count) {
+// Inserts `count` empty measures before measure `at` with MuseScore's own command (the plugin API
+// of MuseScore 3 cannot insert measures). Each insertion is an undo step of its own: a cmd() run
+// inside the plugin's startCmd/endCmd would end that command early, so this runs before it.
+function insertMeasures(ms, at, count) {
     var table = measureTable(ms);
-    if (at >= table.length) { ms.curScore.appendMeasures(count); return; }
     selectMeasures(ms, at, at + 1, 0);
     for (var i = 0; i < count; i++) ms.cmd("insert-measure");
-    if (measureTable(ms).length !== table.length + count)
+    var made = measureTable(ms).length - table.length;
+    if (made !== count) {
+        for (var j = 0; j < made; j++) ms.cmd("undo");
         throw new Error("MuseScore did not insert the empty measures needed before measure " + table[at].number);
+    }
 }
 
-// Writes a result excerpt into the open score as one undo step. job: {mode, selection, staves}.
-// Returns {written: [score measure indices], warnings: [...]}; throws a user message, and then the
-// score is as it was.
+// Writes a result excerpt into the open score. job: {mode, selection, staves}. Returns
+// {written: [score measure indices], warnings, undoSteps}: the edit is one undo step, plus one per
+// measure MuseScore had to insert before notes and one for ties (MuseScore's own commands).
+// Throws a user message, and then the score is as it was.
 function applyResult(ms, result, job) {
     var score = ms.curScore;
     var warnings = (result.warnings || []).slice(), warned = {};
     function warn(key, text) { if (!warned[key]) { warned[key] = true; warnings.push(text); } }
     var plan = planWrite(ms, measureTable(ms), result, job);
-    var touched = false;      // undo only what this call changed, never the user's previous edit
+    var steps = 0;
+    var append = plan.make > 0 && plan.insertAt >= measureTable(ms).length;
+    if (plan.make > 0 && !append) {
+        insertMeasures(ms, plan.insertAt, plan.make);
+        steps += plan.make;
+    }
+    var written = [], ties = [];
     score.startCmd();
+    steps += 1;
     try {
-        touched = true;
-        if (plan.make > 0) makeMeasures(ms, plan.insertAt, plan.make);
-        var table = measureTable(ms), written = [], ties = [];
+        if (append) score.appendMeasures(plan.make);
+        var table = measureTable(ms);
         for (var i = 0; i < plan.targets.length; i++) {
             var tg = plan.targets[i], row = table[tg.index];
             if (row.end - row.start !== tg.ticks)
@@ -519,15 +533,17 @@ function applyResult(ms, result, job) {
             }
             written.push(tg.index);
         }
-        addTies(ms, ties, warn);
         score.endCmd();
-        return { written: written, warnings: warnings };
     } catch (err) {
         score.endCmd();
-        if (touched) ms.cmd("undo");
+        undo(ms, steps);
         throw new Error("Writing the result failed, the score was restored: " + (err.message || err));
     }
+    steps += addTies(ms, ties, warn);
+    return { written: written, warnings: warnings, undoSteps: steps };
 }
+
+function undo(ms, steps) { for (var i = 0; i < steps; i++) ms.cmd("undo"); }
 
 // ---------------------------------------------------------------- daemon (HTTP JSON)
 

@@ -17,6 +17,7 @@ Rectangle {
     property var variants: []
     property int variantIndex: -1
     property bool previewing: false           // a variant is written in the score (undoable)
+    property int previewSteps: 0              // how many undo steps remove it
     property string message: "Connecting to the NotaBridge daemon..."
     property real progress: 0
     property var lastWritten: []
@@ -122,6 +123,7 @@ Rectangle {
         try {
             var done = NB.applyResult(plugin, variants[i].excerpt, { mode: jobMode, selection: excerpt.selection, staves: excerpt.selection.staves });
             previewing = true;
+            previewSteps = done.undoSteps;
             variantIndex = i;
             lastWritten = done.written;
             say("Variant " + (i + 1) + " of " + variants.length + " written in the score (" + done.written.length + " measures)." +
@@ -131,7 +133,7 @@ Rectangle {
     }
 
     function discardPreview() {
-        if (previewing) { plugin.cmd("undo"); previewing = false; }
+        if (previewing) { NB.undo(plugin, previewSteps); previewing = false; }
     }
 
     // Fills the dialog from a batch request, selects its measures and presses Generate.
