@@ -11,21 +11,19 @@ listed in config.json; smaller graphs are single files.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import logging
 import warnings
 from pathlib import Path
 
-import onnx
 import torch
 from torch import nn
 
 from bridge.bundle import sha256_file
 
-from .checkpoint import describe, load_model, read_state_dict
-from .model import BOS_ID, EOS_ID, HEAD_DIM, PAD_ID, VOCAB_SIZE, NotaGenModel, count_parameters
+from .checkpoint import describe, load_model
+from .model import BOS_ID, EOS_ID, PAD_ID, NotaGenModel, count_parameters
 
 OPSET = 18
 FORMAT_VERSION = 1
@@ -68,11 +66,9 @@ def export_bundle(checkpoint_path: str | Path, out_dir: str | Path, fp16: bool =
     """
     checkpoint_path = Path(checkpoint_path)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = read_state_dict(checkpoint_path)
-    parameters = count_parameters(state)
-    del state
     model = load_model(checkpoint_path, torch.float16 if fp16 else torch.float32)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parameters = count_parameters(model.state_dict())
     sizes = model.sizes
     graphs = {
         "patch_decoder": _export_graph(PatchStep(model), _patch_example(model), PATCH_GRAPH,
@@ -134,7 +130,7 @@ def _export_graph(module: nn.Module, example: tuple, filename: str, inputs: list
         program = torch.onnx.export(module, example, None, input_names=inputs, output_names=outputs,
                                     dynamic_shapes=tuple(shapes), opset_version=OPSET, dynamo=True,
                                     optimize=True, verbose=False)
-    return _save_graph(program.model_proto, out_dir, filename)
+    return _save_graph(program, out_dir, filename)
 
 
 @contextlib.contextmanager
@@ -152,18 +148,23 @@ def _quiet():
         logger.setLevel(level)
 
 
-def _save_graph(proto: onnx.ModelProto, out_dir: Path, filename: str) -> dict:
-    """Single file when it fits in protobuf; otherwise the weights go to `<filename>.data`."""
+def _save_graph(program: torch.onnx.ONNXProgram, out_dir: Path, filename: str) -> dict:
+    """Single file when the weights fit in protobuf; otherwise they go to `<filename>.data`.
+
+    Sized from the in-memory graph, so a model over 2 GB is never turned into one proto."""
     path = out_dir / filename
-    data_name = filename + ".data"
-    (out_dir / data_name).unlink(missing_ok=True)
-    if proto.ByteSize() < _SINGLE_FILE_LIMIT:
-        onnx.save_model(proto, str(path))
-        return {"file": filename, "sha256": sha256_file(path)}
-    onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=data_name, size_threshold=1024)
-    return {"file": filename, "sha256": sha256_file(path),
-            "data": {"file": data_name, "sha256": sha256_file(out_dir / data_name)}}
+    data_path = out_dir / (filename + ".data")
+    data_path.unlink(missing_ok=True)
+    weights = sum(v.const_value.nbytes for v in program.model.graph.initializers.values() if v.const_value is not None)
+    external = weights > _SINGLE_FILE_LIMIT
+    with _quiet():
+        program.save(path, external_data=external)
+    entry = {"file": filename, "sha256": sha256_file(path)}
+    if external:
+        if not data_path.is_file():
+            raise RuntimeError(f"the exporter did not write {data_path.name} next to {filename}")
+        entry["data"] = {"file": data_path.name, "sha256": sha256_file(data_path)}
+    return entry
 
 
 def default_model_card(config: dict, shape: str, n_prompts: int) -> str:
