@@ -3,10 +3,12 @@ TCP: oscsend sends and exits, so the daemon's replies go to the port oscdump lis
 from __future__ import annotations
 
 import json
+import queue
 import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -16,7 +18,7 @@ from tests.daemon_helpers import http_request, running_daemon, small_excerpt
 pytestmark = pytest.mark.skipif(not (shutil.which("oscsend") and shutil.which("oscdump")),
                                 reason="liblo's oscsend/oscdump are not installed (Debian package liblo-tools)")
 P = "/notabridge/"
-_LINE = re.compile(r"^\S+ (/\S+) (\S*) ?(.*)$")
+_LINE = re.compile(r"^\S+ (/\S+) ?(\S*) ?(.*)$")   # time tag, address, types, arguments
 
 
 def _free_udp_port() -> int:
@@ -31,16 +33,20 @@ class OscDump:
     def __init__(self) -> None:
         self.port = _free_udp_port()
         self.proc = subprocess.Popen(["oscdump", "-L", str(self.port)], stdout=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout], daemon=True).start()
         time.sleep(0.2)
 
     def wait_for(self, address: str, timeout: float = 60) -> tuple[str, str]:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"oscdump did not print {address} within {timeout} s") from None
             match = _LINE.match(line.strip())
             if match and match.group(1) == address:
                 return match.group(2), match.group(3)
-        raise AssertionError(f"oscdump never printed {address}")
 
     def json_arg(self, address: str) -> dict:
         """The JSON in the last string argument of the next `address` message."""

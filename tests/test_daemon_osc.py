@@ -54,6 +54,8 @@ def test_every_subscriber_hears_every_change_whoever_made_it(daemon, udp):
     udp.send(P + "settings/set", "top_k", 4, "top_p", 0.5)
     pushed = json.loads(tcp.receive(P + "settings")[1][0])
     assert pushed["top_k"] == 4 and pushed["top_p"] == 0.5
+    for _ in range(2):   # the sender gets its reply, and the push as a subscriber
+        assert json.loads(udp.receive(P + "settings")[1][0]) == pushed
     # a knob-style address from the TCP client, heard by the UDP subscriber
     tcp.send(P + "settings/temperature", 1.1)
     assert json.loads(udp.receive(P + "settings")[1][0])["temperature"] == pytest.approx(1.1)

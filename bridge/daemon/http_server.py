@@ -204,6 +204,6 @@ class DaemonHTTPServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="notabridge-http", daemon=True)
+        thread = threading.Thread(target=self.serve_forever, args=(0.1,), name="notabridge-http", daemon=True)
         thread.start()
         return thread

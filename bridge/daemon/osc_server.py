@@ -371,7 +371,7 @@ class OscUdpServer(socketserver.UDPServer):
         super().__init__(address, _UdpHandler)
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="notabridge-osc-udp", daemon=True)
+        thread = threading.Thread(target=self.serve_forever, args=(0.1,), name="notabridge-osc-udp", daemon=True)
         thread.start()
         return thread
 
@@ -447,6 +447,6 @@ class OscTcpServer(socketserver.ThreadingTCPServer):
         super().__init__(address, _TcpHandler)
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="notabridge-osc-tcp", daemon=True)
+        thread = threading.Thread(target=self.serve_forever, args=(0.1,), name="notabridge-osc-tcp", daemon=True)
         thread.start()
         return thread

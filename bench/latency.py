@@ -1,0 +1,156 @@
+"""End-to-end latency of "continue 4 bars" on a four-part excerpt through the daemon's doors.
+
+Starts `notabridge serve` as its own process (the embedded model, or --model BUNDLE), sends the
+same job (same seed per run) over HTTP (submit, poll, fetch the result with MusicXML), OSC over
+UDP (result pushed) and OSC over TCP (whole result pushed), and calls bridge.compose.compose
+directly in this process as the baseline. Prints p50 / p95 per door, the ratio to the baseline,
+and the share of each request's time spent outside the engine (end-to-end minus the engine's own
+`seconds`), whose target is under 10%.
+
+    python bench/latency.py [--model BUNDLE] [--runs 10] [--bars 4]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.daemon_helpers import OscTcpClient, OscUdpClient  # noqa: E402  (plain clients, no test code)
+
+
+def chorale_excerpt(measures: int = 4) -> dict:
+    """The first full measures of Bach's BWV 66.6 (music21 corpus), soprano to bass."""
+    from music21 import corpus
+
+    from bridge.notation.music21_bridge import excerpt_from_score
+
+    excerpt = excerpt_from_score(corpus.parse("bach/bwv66.6").measures(1, measures))
+    excerpt["selection"] = {"start": 0, "end": len(excerpt["measures"]), "staves": [s["index"] for s in excerpt["staves"]]}
+    return excerpt
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_daemon(model: str | None, ports: dict) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "bridge.cli", "serve", "--http-port", str(ports["http"]),
+           "--osc-port", str(ports["udp"]), "--osc-tcp-port", str(ports["tcp"])]
+    if model:
+        cmd += ["--model", model]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        print("  daemon:", line.rstrip())
+        if line.startswith("ready"):
+            return proc
+    raise SystemExit(f"the daemon did not start (exit {proc.wait()})")
+
+
+def http_json(port: int, method: str, path: str, body: dict | None = None) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.request(method, path, body=None if body is None else json.dumps(body))
+    response = conn.getresponse()
+    data = json.loads(response.read())
+    conn.close()
+    if response.status >= 400:
+        raise RuntimeError(f"{method} {path}: {response.status} {data}")
+    return data
+
+
+def via_http(port: int, job: dict) -> tuple[float, float]:
+    start = time.perf_counter()
+    job_id = http_json(port, "POST", "/jobs", job)["id"]
+    while http_json(port, "GET", f"/jobs/{job_id}")["status"] not in ("done", "error", "cancelled"):
+        time.sleep(0.01)   # the MuseScore plugin polls too
+    result = http_json(port, "GET", f"/jobs/{job_id}/result")
+    return time.perf_counter() - start, result["seconds"]
+
+
+def via_osc(client, job: dict) -> tuple[float, float]:
+    start = time.perf_counter()
+    client.send("/notabridge/job/submit", json.dumps(job))
+    while True:
+        address, args = client.receive(timeout=600)[:2]
+        if address == "/notabridge/job/result":
+            result = json.loads(args[1])
+            return time.perf_counter() - start, result["seconds"]
+        if address in ("/notabridge/job/error", "/notabridge/error"):
+            raise RuntimeError(f"{address} {args}")
+
+
+def direct(engine, job: dict) -> tuple[float, float]:
+    from bridge.daemon.job_request import parse_job_request
+    from bridge.daemon.settings import default_settings
+    from bridge.compose import compose
+
+    request = parse_job_request(job, default_settings())
+    start = time.perf_counter()
+    result = compose(request, engine)
+    return time.perf_counter() - start, result.seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="bundle folder (default: the embedded model)")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--bars", type=int, default=4)
+    args = parser.parse_args()
+
+    from bridge.engine import Engine
+
+    excerpt = chorale_excerpt()
+    jobs = [{"mode": "continue", "excerpt": excerpt, "bars": args.bars, "variants": 1, "settings": {"seed": run}}
+            for run in range(args.runs)]
+    ports = {"http": free_port(), "udp": free_port(socket.SOCK_DGRAM), "tcp": free_port()}
+    engine = Engine(args.model, device="auto")
+    print(f"model: {engine.info.get('name')}  provider: {engine.provider}  runs: {args.runs}  "
+          f"job: continue {args.bars} bars after {len(excerpt['measures'])} measures of BWV 66.6 (4 parts)")
+    daemon = start_daemon(args.model, ports)
+    udp, tcp = OscUdpClient(ports["udp"]), OscTcpClient(ports["tcp"])
+    doors = {"direct compose() (baseline)": lambda job: direct(engine, job),
+             "HTTP (submit, poll, result)": lambda job: via_http(ports["http"], job),
+             "OSC over UDP": lambda job: via_osc(udp, job),
+             "OSC over TCP": lambda job: via_osc(tcp, job)}
+    measured: dict[str, list[tuple[float, float]]] = {name: [] for name in doors}
+    try:
+        doors["HTTP (submit, poll, result)"](jobs[0])   # warm-up: first-call costs are not latency
+        direct(engine, jobs[0])
+        for job in jobs:                # interleaved, so load from elsewhere hits every door alike
+            for name, door in doors.items():
+                measured[name].append(door(job))
+    finally:
+        udp.close()
+        tcp.close()
+        daemon.terminate()
+        daemon.wait(30)
+
+    base = statistics.median(total for total, _ in measured["direct compose() (baseline)"])
+    print(f"\n{'door':32} {'p50 s':>8} {'p95 s':>8} {'p50/baseline':>13} {'outside engine':>15}")
+    for name, values in measured.items():
+        totals = [total for total, _ in values]
+        outside = [(total - engine_s) / total for total, engine_s in values]
+        print(f"{name:32} {statistics.median(totals):8.3f} {percentile(totals, 0.95):8.3f} "
+              f"{statistics.median(totals) / base:13.3f} {100 * statistics.median(outside):14.1f}%")
+    print("\noutside engine = (end-to-end - the engine's own seconds) / end-to-end, median over runs; target < 10%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
