@@ -21,8 +21,31 @@ _abc_duration.print = lambda *args, **kwargs: None
 VOICE_MARK = re.compile(r"\[V:\s*([^\]\s]+)[^\]]*\]")
 LINE_PREFIX = re.compile(r"^\[r:\d+/\d+\]")
 INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]]*)\]")
-BARLINE_END = re.compile(r"(\|\]|\|\||:\|\]?|\|:|::|\[\||\|)\s*$")
+BARLINE_END = re.compile(r"(\|\]|\|\||:\|\]?|\|:|::|\[\||\|)(\[?\d[\d,.-]*)?\s*$")  # volta numbers after it
 _DECORATION = re.compile(r"![^!]*!|\+[^+\s]*\+|~")
+_DUR = r"\d*(?:/+\d*)?"
+_NOTE = rf"(?:\^{{1,2}}|_{{1,2}}|=)?[A-Ga-g][,']*{_DUR}-?"
+# the ABC a bar of notes may hold: anything else is not music (the model's garbage)
+_TOKEN = re.compile("|".join([
+    r"\s+", r"![^!\n]*!", r"\+[^+\n]*\+", r'"[^"\n]*"',       # decorations, annotations
+    r"\[[A-Za-z]:[^\]\n]*\]",                                    # inline field
+    rf"\{{/?(?:{_NOTE}|\s|[.~HLMOPSTuvJR])+\}}",                   # grace notes
+    r"\(\d+(?::\d*){0,2}", r"[()]", r"-", r"[<>]{1,3}",          # tuplets, slurs, ties, broken rhythm
+    r"[.~HLMOPSTuvJR]", r"&", r"y",                                # short decorations, overlay, spacer
+    rf"\[(?:{_NOTE}|\s)+\]{_DUR}-?",                             # chord
+    _NOTE, rf"[zxZX]{_DUR}",                                       # note, rest
+]))
+
+
+def unreadable(content: str) -> str | None:
+    """The first part of a voice's bar that is not ABC music, or None when all of it is."""
+    pos = 0
+    while pos < len(content):
+        m = _TOKEN.match(content, pos)
+        if not m or m.end() == pos:
+            return content[pos:pos + 12]
+        pos = m.end()
+    return None
 
 
 @dataclass
@@ -112,7 +135,7 @@ def parse_line(line: str) -> tuple[str, list[Segment]]:
         end = marks[i + 1].start() if i + 1 < len(marks) else len(line)
         body = line[mark.end():end]
         m = BARLINE_END.search(body)
-        content, barline = (body[:m.start()], m.group(1)) if m else (body, "")
+        content, barline = (body[:m.start()], m.group(0).strip()) if m else (body, "")
         segments.append(Segment(mark.group(1), content, barline))
     return lead, segments
 
@@ -215,6 +238,10 @@ def check_bar(line: str, ctx: BarContext, expected: Fraction | None = None, pick
         reasons.append("the bar changes meter or key")
     lengths, targets, states = {}, {}, {}
     for seg in segments:
+        junk = unreadable(seg.content)
+        if junk is not None:
+            reasons.append(f"voice {seg.voice}: not ABC music at {junk!r}")
+            continue
         dur, after = voice_duration(seg.content, ctx.state(seg.voice))
         if dur is None:
             reasons.append(f"voice {seg.voice}: durations cannot be read")
@@ -257,3 +284,11 @@ def fill_missing_voices(segments: list[Segment], ctx: BarContext, length: Fracti
         else:
             parts.append(f"[V:{voice}]{seg.content}{seg.barline or barline}")
     return "".join(parts) + "\n"
+
+
+def follow_line(ctx: BarContext, line: str) -> None:
+    """Apply a given bar's inline [L:]/[M:] changes to `ctx`, valid or not."""
+    for seg in parse_line(line)[1]:
+        dur, after = voice_duration(seg.content, ctx.state(seg.voice))
+        if dur is not None:
+            ctx.states[seg.voice] = after

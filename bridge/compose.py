@@ -1,0 +1,192 @@
+"""The one excerpt-level entry point every front door calls (daemon, CLI, panel).
+
+compose(job, engine) turns the job's excerpt into NotaGen interleaved ABC (bridge.notation),
+runs the engine in the job's mode, and turns the new bars back into excerpt JSON v1 holding
+only the new or replaced measures, each with the `index` where it goes in the score.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import JobError
+from .sampling import Sampling
+
+MODES = ("generate", "continue", "infill", "accompany")
+MAX_BARS = 64
+MAX_VARIANTS = 8
+CONTEXT_MEASURES = 32      # measures before the selection the model reads
+SUFFIX_MEASURES = 4        # real measures after an infill gap used to rank candidates
+KEY_NAMES = {f: n for f, n in zip(range(-7, 8), "Cb Gb Db Ab Eb Bb F C G D A E B F# C#".split())}
+
+
+@dataclass
+class ComposeJob:
+    mode: str
+    excerpt: dict | None
+    bars: int = 4
+    prompt: tuple[str, str, str] | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+    variants: int = 1
+    staves: list[int] | None = None
+    time: str | None = None
+    key: int | None = None
+
+
+@dataclass
+class Progress:
+    bars_done: int
+    bars_total: int
+    variant: int | None
+    partial_abc: str | None
+
+
+@dataclass
+class ComposeResult:
+    variants: list[dict]
+    provider: str
+    seconds: float
+    warnings: list[str]
+
+
+def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None = None,
+            cancel: threading.Event | None = None) -> ComposeResult:
+    """Run one job; raises JobError (user-facing message) or Cancelled."""
+    from . import notation
+    from .notation import NotationError
+
+    start = time.perf_counter()
+    _check(job)
+    warnings: list[str] = []
+    if job.prompt and engine.info.get("prompts") and list(job.prompt) not in [list(p) for p in engine.info["prompts"]]:
+        warnings.append(f"the model was not trained on the prompt {' / '.join(job.prompt)}; it may ignore it")
+    try:
+        variants = _run_mode(job, engine, notation, warnings, _progress_adapter(job, progress), cancel)
+    except NotationError as exc:
+        raise JobError(str(exc)) from None
+    return ComposeResult(variants=variants, provider=engine.provider, seconds=time.perf_counter() - start,
+                         warnings=warnings)
+
+
+def _check(job: ComposeJob) -> None:
+    if job.mode not in MODES:
+        raise JobError(f"unknown mode {job.mode!r}: use one of {', '.join(MODES)}")
+    if not isinstance(job.bars, int) or not 1 <= job.bars <= MAX_BARS:
+        raise JobError(f"bars must be a whole number from 1 to {MAX_BARS} (got {job.bars})")
+    if not isinstance(job.variants, int) or not 1 <= job.variants <= MAX_VARIANTS:
+        raise JobError(f"variants must be a whole number from 1 to {MAX_VARIANTS} (got {job.variants})")
+    problems = job.sampling.check()
+    if problems:
+        raise JobError("; ".join(problems))
+    if job.mode != "generate":
+        if not isinstance(job.excerpt, dict):
+            raise JobError(f"mode {job.mode} needs an excerpt (the selected measures and their context)")
+        from .notation import validate_excerpt
+
+        errors = validate_excerpt(job.excerpt)
+        if errors:
+            raise JobError("the excerpt is not valid: " + "; ".join(errors[:5]))
+        if not job.excerpt.get("selection"):
+            raise JobError(f"mode {job.mode} needs the excerpt's selection (which measures)")
+    if job.time is not None:
+        num, _, den = str(job.time).partition("/")
+        if not (num.isdigit() and den.isdigit() and int(num) > 0 and int(den) in (1, 2, 4, 8, 16, 32)):
+            raise JobError(f"time must look like 3/4 or 6/8 (got {job.time!r})")
+    if job.key is not None and job.key not in KEY_NAMES:
+        raise JobError(f"key must be a number of fifths from -7 to 7 (got {job.key!r})")
+
+
+def _progress_adapter(job: ComposeJob, progress):
+    if progress is None:
+        return None
+    done: dict[int, int] = {}
+    rows = job.variants if job.mode != "infill" else 2 * job.variants
+
+    def on_bar(variant: int, bars_done: int, partial: str) -> None:
+        done[variant] = bars_done
+        total = job.bars * rows if job.mode != "accompany" else None
+        progress(Progress(sum(done.values()), total if total is not None else sum(done.values()), variant, partial))
+
+    return on_bar
+
+
+def _context_range(excerpt: dict, start: int) -> int:
+    first = excerpt["measures"][0]["index"]
+    return max(first, start - CONTEXT_MEASURES)
+
+
+def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, cancel) -> list[dict]:
+    kw = dict(sampling=job.sampling, variants=job.variants, progress=on_bar, cancel=cancel)
+    if job.mode == "generate":
+        lines = [f"%{p.strip()}\n" for p in (job.prompt or []) if p and p.strip()]
+        meter = job.time
+        key = KEY_NAMES[job.key] if job.key is not None else None
+        results = engine.generate(lines, job.bars, meter=meter, key=key, **kw)
+        return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), first_index=0), warnings)
+                for r in results]
+
+    excerpt = job.excerpt
+    sel = excerpt["selection"]
+    start, end = sel["start"], sel["end"]
+    first = _context_range(excerpt, start)
+    if job.mode == "continue":
+        context = notation.cut_measures(excerpt, first, end)
+        header, body = _abc(notation, context, job, warnings)
+        results = engine.continue_(header + "".join(body), job.bars, **kw)
+        return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=context, first_index=end),
+                         warnings) for r in results]
+
+    last = excerpt["measures"][-1]["index"] + 1
+    suffix_end = min(last, end + SUFFIX_MEASURES) if job.mode == "infill" else end
+    window = notation.cut_measures(excerpt, first, suffix_end)
+    header, body = _abc(notation, window, job, warnings)
+    n_before, n_gap = start - first, end - start
+    if len(body) != suffix_end - first:
+        raise JobError(f"the excerpt's ABC has {len(body)} bars for {suffix_end - first} measures; "
+                       f"cannot line up the selection")
+    before, gap, after = body[:n_before], body[n_before:n_before + n_gap], body[n_before + n_gap:]
+    staves = job.staves if job.staves is not None else sel.get("staves")
+    given = _given_voices(notation, header, window, gap, staves) if job.mode == "accompany" or staves else None
+    if job.mode == "accompany":
+        if given is None:
+            raise JobError("accompany needs at least one staff that is given (not written): choose fewer staves")
+        results = engine.accompany(header + "".join(before), given, **kw)
+    else:
+        results = engine.infill(header + "".join(before), n_gap, after, given_bars=given, **kw)
+    return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=window, first_index=start),
+                     warnings) for r in results]
+
+
+def _abc(notation, excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
+    abc = notation.excerpt_to_abc(excerpt, prompt=job.prompt, warnings=warnings)
+    return notation.split_abc(abc)
+
+
+def _given_voices(notation, header: str, window: dict, gap: list[str], staves: list[int] | None) -> list[str] | None:
+    """The gap's bars with only the voices on staves NOT being written (those are forced);
+    given voices the ABC dropped as rest-only come back as rests."""
+    from .bars import check_bar, header_context, parse_line
+
+    slots = notation.abc_voice_slots(window)
+    write = set(staves if staves is not None else [s["index"] for s in window["staves"]])
+    keep = {str(n + 1) for n, (staff, _) in enumerate(slots) if staff not in write}
+    if len(keep) == len(slots):
+        raise JobError("the staves to write hold no voice of the excerpt: choose staves that are in it")
+    if not keep:
+        return None
+    out = []
+    ctx = header_context(header)
+    for line in gap:
+        check = check_bar(line, ctx, pickup_ok=True)
+        _, segments = parse_line(check.line if check.valid else line)
+        kept = [s for s in segments if s.voice in keep]
+        out.append("".join(f"[V:{s.voice}]{s.content}{s.barline}" for s in kept) + "\n")
+    return out
+
+
+def _variant(result, excerpt: dict, warnings: list[str]) -> dict:
+    warnings.extend(w for w in excerpt.get("warnings", []) if w not in warnings)
+    return {"excerpt": excerpt, "abc": result.header + "".join(result.bars),
+            "valid_first_try": result.valid_first_try, "log_likelihood": result.log_likelihood}

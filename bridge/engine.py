@@ -1,0 +1,160 @@
+"""The generation engine on ABC text: generate, continue, infill and accompany, with variants.
+
+Loads a model bundle once (bridge.bundle), decodes with KV caches at both levels
+(bridge.decoder), writes bar by bar with valid bars only (bridge.writer, bridge.bars), samples
+with bridge.sampling. Progress is reported after every bar; a set cancel event stops the job
+within one patch (so within one bar).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .bars import parse_line
+from .bundle import Bundle, load_bundle
+from .decoder import Decoder, DecodeStats
+from .errors import JobError
+from .patching import split_piece
+from .runtime import Runner
+from .sampling import Sampler, Sampling
+from .writer import BarWriter, header_problems
+
+# progress(variant, bars_done, partial_abc)
+BarCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class Variant:
+    header: str                 # prompt and header lines
+    bars: list[str]             # the new bars, one line each, every voice present, no `[r:]`
+    abc: str                    # the whole piece: header, given bars, new bars
+    valid_first_try: float      # share of the new bars valid on the first try
+    rejected_bars: int = 0      # bars (or headers) thrown away as invalid
+    log_likelihood: float | None = None  # infill: log-likelihood of the real bars after the new ones
+
+
+@dataclass
+class RunInfo:
+    seconds: float = 0.0
+    stats: DecodeStats = field(default_factory=DecodeStats)
+
+
+class Engine:
+    def __init__(self, bundle: str | Path | Bundle | None = None, device: str = "auto", threads: int | None = None):
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, device, threads=threads)
+        self.runner = Runner(self.bundle)
+        self.provider: str = self.bundle.provider
+        self.config: dict = self.bundle.config
+        self.info: dict = self.bundle.info
+        self.last_run = RunInfo()
+
+    # -- modes --------------------------------------------------------------------------------
+    def generate(self, prompt_lines: list[str], bars: int, sampling: Sampling = Sampling(), variants: int = 1,
+                 meter: str | None = None, key: str | None = None, progress: BarCallback | None = None,
+                 cancel: threading.Event | None = None, max_tries: int = 8) -> list[Variant]:
+        """A new piece from NotaGen's `%` prompt lines: the model writes the header, then `bars` bars
+        (the first may be a pickup). `meter` ("3/4") and `key` ("G", "Bbm") force the M:/K: lines."""
+        forced = {}
+        if meter:
+            forced["M:"] = f"M:{meter}\n"
+        if key:
+            forced["K:"] = f"K:{key}\n"
+        writers = [BarWriter(prompt=list(prompt_lines), header=None, prefix_body=[], bars=bars, forced_header=forced,
+                             pickup_ok=True, max_tries=max_tries, on_bar=self._bar_callback(progress, v))
+                   for v in range(variants)]
+        return self._run(writers, sampling, cancel)
+
+    def continue_(self, abc: str, bars: int, sampling: Sampling = Sampling(), variants: int = 1,
+                  progress: BarCallback | None = None, cancel: threading.Event | None = None,
+                  max_tries: int = 8) -> list[Variant]:
+        """`bars` new bars after interleaved ABC `abc`, keeping its voices, key and meter."""
+        header, body = self._split(abc)
+        writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=bars, keep_meter_and_key=True,
+                             max_tries=max_tries, on_bar=self._bar_callback(progress, v)) for v in range(variants)]
+        return self._run(writers, sampling, cancel)
+
+    def infill(self, abc: str, gap_bars: int, after: list[str], sampling: Sampling = Sampling(), variants: int = 1,
+               candidates: int | None = None, given_bars: list[str] | None = None,
+               progress: BarCallback | None = None, cancel: threading.Event | None = None,
+               max_tries: int = 8) -> list[Variant]:
+        """New bars for a gap of `gap_bars` after `abc`, leading into the body lines `after`.
+
+        `candidates` (default 2 x variants) are generated from the prefix and ranked by the
+        model's log-likelihood of the real bars after each; the best `variants` come back.
+        `given_bars`: voices of the gap that stay (forced, as in accompany)."""
+        header, body = self._split(abc)
+        given = self._given(header, given_bars) if given_bars is not None else None
+        if given is not None and len(given) != gap_bars:
+            raise JobError(f"{len(given)} given bars for a gap of {gap_bars}")
+        n = max(variants, candidates or 2 * variants)
+        writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=gap_bars, suffix_body=after, given=given,
+                             keep_meter_and_key=True, max_tries=max_tries, on_bar=self._bar_callback(progress, v))
+                   for v in range(n)]
+        results = self._run(writers, sampling, cancel)
+        results.sort(key=lambda r: r.log_likelihood if r.log_likelihood is not None else float("-inf"), reverse=True)
+        return results[:variants]
+
+    def accompany(self, abc: str, given_bars: list[str], sampling: Sampling = Sampling(), variants: int = 1,
+                  progress: BarCallback | None = None, cancel: threading.Event | None = None,
+                  max_tries: int = 8) -> list[Variant]:
+        """New bars for the voices missing from `given_bars` (body lines holding only the given
+        voices, e.g. `[V:1]abc|`), after the context `abc`: given voices are forced character
+        by character, the others sampled, bar by bar."""
+        header, body = self._split(abc)
+        given = self._given(header, given_bars)
+        writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=len(given_bars), given=given,
+                             max_tries=max_tries, on_bar=self._bar_callback(progress, v)) for v in range(variants)]
+        return self._run(writers, sampling, cancel)
+
+    # -- internals ----------------------------------------------------------------------------
+    @staticmethod
+    def _split(abc: str) -> tuple[list[str], list[str]]:
+        try:
+            abc.encode("ascii")
+        except UnicodeEncodeError:
+            bad = next(c for c in abc if ord(c) > 127)
+            raise JobError(f"the ABC holds {bad!r}, which is not ASCII: NotaGen models read 7-bit ABC only") from None
+        piece = split_piece(abc)
+        problems = header_problems(piece.header)
+        if problems:
+            raise JobError("the given ABC cannot be continued: " + "; ".join(problems))
+        return piece.header, piece.body
+
+    @staticmethod
+    def _given(header: list[str], given_bars: list[str]) -> list:
+        given = [parse_line(line)[1] for line in given_bars]
+        if not given or any(not segs for segs in given):
+            raise JobError("every given bar must hold at least one voice (`[V:n]...|`)")
+        declared = {line.split()[0][2:] for line in header if line.startswith("V:") and line.split()}
+        unknown = {s.voice for segs in given for s in segs} - declared
+        if unknown:
+            raise JobError(f"given voices {', '.join(sorted(unknown))} are not declared in the header")
+        if all({s.voice for s in segs} >= declared for segs in given):
+            raise JobError("every voice is given: leave at least one voice for the model to write")
+        return given
+
+    @staticmethod
+    def _bar_callback(progress: BarCallback | None, variant: int):
+        if progress is None:
+            return None
+        return lambda done, partial: progress(variant, done, partial)
+
+    def _run(self, writers: list[BarWriter], sampling: Sampling, cancel: threading.Event | None) -> list[Variant]:
+        if not writers:
+            raise JobError("ask for at least one variant")
+        if any(w.bars < 1 for w in writers):
+            raise JobError("ask for at least one bar")
+        try:
+            sampler = Sampler(sampling)
+        except ValueError as exc:
+            raise JobError(str(exc)) from None
+        start = time.perf_counter()
+        decoder = Decoder(self.runner, sampler)
+        stats = decoder.run(writers, cancel)
+        self.last_run = RunInfo(time.perf_counter() - start, stats)
+        return [Variant(header=w.header_text(), bars=list(w.new_bars), abc=w.abc(), valid_first_try=w.valid_first_try,
+                        rejected_bars=w.rejects,
+                        log_likelihood=None if w.suffix_nats is None else -w.suffix_nats) for w in writers]

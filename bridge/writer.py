@@ -1,0 +1,289 @@
+"""The bar-by-bar policy of one variant: what is forced, what is sampled, when a bar is done.
+
+A body line is one bar of every voice: `[r:i/j][V:1]...|[V:2]...|`. The writer forces the
+`[r:i/j]` prefix (i = line index, j = lines that remain, NotaGen's length lever), checks every
+finished bar with bridge.bars (each voice fills the bar), fills voices the model left out with
+rests, and rolls an invalid bar back to be sampled again, a bounded number of times. In
+accompany mode a bar is a plan of voice slots: given voices are forced character by character,
+the others sampled between forced `[V:n]` marks. In generate mode the model first writes the
+header (with M:/K: forced when the user chose them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+from .bars import BarContext, Segment, check_bar, follow_line, header_context, voice_duration
+from .decoder import DONE
+from .errors import JobError
+from .patching import BOS_PATCH, EOS_ID, line_patches
+
+EOS = chr(EOS_ID)
+MAX_HEADER_LINES = 40
+MAX_HEADER_LINE_PATCHES = 8
+
+
+class BarError(JobError):
+    """No valid bar after the allowed number of tries."""
+
+
+@dataclass
+class Slot:
+    voice: str
+    prefix: str            # "[r:i/j][V:1]" for the first voice, "|[V:2]" (previous barline) after
+    given: str | None      # the voice's notes when given (accompany), None when sampled
+    suffix: str            # barline + newline on the last slot, "" before
+
+
+def barline_start(content: str) -> int | None:
+    """Index of the first `|` outside chords, inline fields and quoted text."""
+    depth, quote = 0, False
+    for i, c in enumerate(content):
+        if c == '"':
+            quote = not quote
+        elif quote:
+            continue
+        elif c == "[":
+            depth += 1
+        elif c == "]":
+            depth = max(0, depth - 1)
+        elif c == "|" and depth == 0:
+            return i
+    return None
+
+
+class BarWriter:
+    def __init__(self, *, prompt: list[str], header: list[str] | None, prefix_body: list[str], bars: int,
+                 given: list[list[Segment]] | None = None, suffix_body: list[str] | None = None,
+                 forced_header: dict[str, str] | None = None, pickup_ok: bool = False,
+                 keep_meter_and_key: bool = False, max_tries: int = 8, max_line_patches: int | None = None,
+                 on_bar: Callable[[int, str], None] | None = None):
+        self.prompt = prompt
+        self.header = list(header or [])
+        self.phase = "header" if header is None else "body"
+        self.ctx: BarContext | None = header_context(self.header) if header is not None else None
+        for line in prefix_body if self.ctx else []:
+            follow_line(self.ctx, line)  # inline meter / unit changes in the given bars stay in force
+        self.bars = bars
+        self.given = given
+        self.forced_header = forced_header or {}
+        self.pickup_ok = pickup_ok
+        self.keep_meter_and_key = keep_meter_and_key
+        self.max_tries = max_tries
+        self.on_bar = on_bar
+        self.n_prefix = len(prefix_body)
+        n_suffix = len(suffix_body or [])
+        self.total = self.n_prefix + bars + n_suffix
+        self.body_lines = [self._prefixed(i, line) for i, line in enumerate(prefix_body)]
+        self.suffix_patches = [p for i, line in enumerate(suffix_body or [])
+                               for p in line_patches(self._prefixed(self.n_prefix + bars + i, line), True)]
+        self.suffix_nats: float | None = None
+        self.suffix_chars = 0
+        self.max_line_patches = max_line_patches
+        self.new_bars: list[str] = []
+        self.first_try: list[bool] = []
+        self.tries = 0
+        self.rejects = 0
+        self.last_reasons: list[str] = []
+        self.header_patches = 0
+        self.done = False
+        self._reset_line()
+
+    # -- text bookkeeping ---------------------------------------------------------------------
+    def _line_prefix(self, index: int) -> str:
+        return f"[r:{index}/{self.total - 1 - index}]"
+
+    def _prefixed(self, index: int, line: str) -> str:
+        from .patching import strip_line_prefix
+
+        return self._line_prefix(index) + strip_line_prefix(line)
+
+    def _reset_line(self) -> None:
+        self.line_text = ""
+        self.line_patches: list[str] = []
+        self.slot_index = 0
+        self.slot_start = 0
+        self.slots = self._plan() if self.phase == "body" and not self.done else None
+
+    def _plan(self) -> list[Slot] | None:
+        """Accompany: one slot per header voice, given voices with their notes."""
+        if self.given is None:
+            return None
+        bar = len(self.new_bars)
+        given = {s.voice: s for s in self.given[bar]}
+        barline = next((s.barline for s in self.given[bar] if s.barline), "|")
+        voices = self.ctx.voices
+        slots = []
+        for k, voice in enumerate(voices):
+            lead = self._line_prefix(self.n_prefix + bar) if k == 0 else barline
+            seg = given.get(voice)
+            slots.append(Slot(voice, f"{lead}[V:{voice}]", seg.content if seg else None,
+                              barline + "\n" if k == len(voices) - 1 else ""))
+        return slots
+
+    def expected_length(self) -> Fraction | None:
+        """Accompany: the given voices' length (a pickup in the score stays a pickup)."""
+        if self.given is None:
+            return None
+        for seg in self.given[len(self.new_bars)]:
+            dur, _ = voice_duration(seg.content, self.ctx.state(seg.voice))
+            if dur:
+                return dur
+        return None
+
+    def header_text(self) -> str:
+        return "".join(self.prompt + self.header)
+
+    def abc(self) -> str:
+        """The piece so far without `[r:]` prefixes: prompt, header, given bars, new bars."""
+        from .patching import strip_line_prefix
+
+        given = [strip_line_prefix(line) for line in self.body_lines[:self.n_prefix]]
+        return self.header_text() + "".join(given + self.new_bars)
+
+    # -- decoder interface --------------------------------------------------------------------
+    def context(self, limit: int) -> list[str]:
+        """Patches of everything written so far; past `limit`, the oldest body lines are left out."""
+        fixed = [BOS_PATCH] + [p for line in self.prompt + self.header for p in line_patches(line, False)]
+        current = list(self.line_patches)
+        body = [line_patches(line, True) for line in self.body_lines]
+        room = limit - len(fixed) - len(current)
+        if room < 0:
+            raise JobError(f"the header and the bar being written take {len(fixed) + len(current)} patches, more "
+                           f"than the model's context allows: use a score with fewer voices or a longer-context model")
+        kept: list[str] = []
+        for patches in reversed(body):
+            if len(kept) + len(patches) > room:
+                break
+            kept[:0] = patches
+        return fixed + kept + current
+
+    def forced_patch(self) -> str | None:
+        if self.slots is None:
+            return None
+        slot = self.slots[self.slot_index]
+        if slot.given is None:
+            return None
+        full = slot.prefix + slot.given + slot.suffix
+        rest = full[len(self.line_text) - self.slot_start:]
+        return rest[:16] if rest else None
+
+    def constraint(self, patch_text: str) -> tuple[str | None, str]:
+        text = self.line_text + patch_text
+        if self.phase == "header":
+            if text.startswith("["):
+                return self._force(self._line_prefix(self.n_prefix), text)
+            for head, full in self.forced_header.items():
+                if text.startswith(head) and len(text) < len(full):
+                    return full[len(text)], ""
+            return None, ""
+        if self.slots is None:
+            return self._force(self._line_prefix(self.n_prefix + len(self.new_bars)), text)
+        slot = self.slots[self.slot_index]
+        pos = len(text) - self.slot_start
+        if pos < len(slot.prefix):
+            return slot.prefix[pos], ""
+        if slot.given is not None:
+            full = slot.prefix + slot.given + slot.suffix
+            return (full[pos] if pos < len(full) else EOS), ""
+        content = text[self.slot_start + len(slot.prefix):]
+        if not slot.suffix:
+            return None, "|\n"       # the barline starts the next voice's segment
+        start = barline_start(content)
+        if start is None:
+            return None, "\n" + EOS  # the last voice ends with the bar's barline and a newline
+        typed = content[start:]
+        return (slot.suffix[len(typed)] if len(typed) < len(slot.suffix) else EOS), ""
+
+    @staticmethod
+    def _force(prefix: str, text: str) -> tuple[str | None, str]:
+        return (prefix[len(text)], "") if len(text) < len(prefix) else (None, "")
+
+    def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None:
+        self.line_patches.append(patch_text + (EOS if ended_by_eos else ""))
+        self.line_text += patch_text
+        if self.phase == "header":
+            if not self.line_text.endswith("\n"):
+                return self._reject(True, ["header line too long"]) \
+                    if len(self.line_patches) > MAX_HEADER_LINE_PATCHES else None
+            if not self.line_text.startswith("["):
+                self.header.append(self.line_text)
+                self.header_patches += len(self.line_patches)
+                self.line_text, self.line_patches = "", []
+                if len(self.header) > MAX_HEADER_LINES:
+                    return self._reject(True, ["header too long"])
+                return None
+            problems = header_problems(self.header)
+            if problems:
+                return self._reject(True, problems)
+            self.phase, self.ctx = "body", header_context(self.header)
+        elif self.slots is not None:
+            self._advance_slot(ended_by_eos)
+        if self.line_text.endswith("\n"):
+            return self._complete_line()
+        limit = self.max_line_patches or (16 + 4 * len(self.ctx.voices))
+        if len(self.line_patches) > limit:
+            return self._reject(False, [f"bar longer than {limit} patches"])
+        return None
+
+    def _advance_slot(self, ended_by_eos: bool) -> None:
+        slot = self.slots[self.slot_index]
+        written = len(self.line_text) - self.slot_start
+        if slot.given is not None:
+            finished = written >= len(slot.prefix + slot.given + slot.suffix)
+        else:
+            finished = ended_by_eos and not slot.suffix
+        if finished and self.slot_index + 1 < len(self.slots):
+            self.slot_index += 1
+            self.slot_start = len(self.line_text)
+
+    def _complete_line(self) -> int | None:
+        first_body_bar = self.n_prefix == 0 and not self.new_bars
+        check = check_bar(self.line_text, self.ctx, expected=self.expected_length(),
+                          pickup_ok=self.pickup_ok and first_body_bar, keep_meter_and_key=self.keep_meter_and_key)
+        if not check.valid:
+            return self._reject(False, check.reasons)
+        self.body_lines.append(self.line_text)
+        self.new_bars.append(check.line)
+        self.first_try.append(self.tries == 0)
+        self.tries = 0
+        if len(self.new_bars) == self.bars:
+            self.done = True
+        self._reset_line()
+        if self.on_bar:
+            self.on_bar(len(self.new_bars), self.abc())
+        return DONE if self.done else None
+
+    def _reject(self, whole_header: bool, reasons: list[str]) -> int:
+        """Roll back the bar (or the whole header) being written; give up after max_tries."""
+        self.tries += 1
+        self.rejects += 1
+        self.last_reasons = reasons
+        back = len(self.line_patches)
+        if whole_header:
+            back += self.header_patches
+            self.header, self.header_patches, self.phase, self.ctx = [], 0, "header", None
+        if self.tries > self.max_tries:
+            what = "header" if whole_header else f"bar {len(self.new_bars) + 1}"
+            raise BarError(f"the model wrote no valid {what} in {self.max_tries + 1} tries (last problem: "
+                           f"{'; '.join(reasons)}): try another temperature, prompt or model")
+        self._reset_line()
+        return back
+
+    @property
+    def valid_first_try(self) -> float:
+        return sum(self.first_try) / len(self.first_try) if self.first_try else 0.0
+
+
+def header_problems(header: list[str]) -> list[str]:
+    """What a header lacks to be read as a piece: a meter, a key and at least one voice."""
+    problems = []
+    for field, what in (("M:", "meter (M:)"), ("K:", "key (K:)"), ("V:", "voice (V:)")):
+        if not any(line.startswith(field) for line in header):
+            problems.append(f"the header has no {what}")
+    if not problems:
+        ctx = header_context(header)
+        if ctx.default.bar is None:
+            problems.append("the header's meter cannot be read")
+    return problems
