@@ -194,9 +194,18 @@ def run_gui_batch(plugin_dir: Path, score: Path, batch: dict[str, Any], home: Pa
     log = open(home / "mscore_gui.log", "w")
     proc = subprocess.Popen([MSCORE, str(score)], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        found = subprocess.run([XDOTOOL, "search", "--sync", "--name", f"MuseScore 3: {score.stem}"], env=env,
-                               capture_output=True, text=True, timeout=60)
-        window = found.stdout.split()[0]
+        window, deadline = None, time.monotonic() + 90
+        while window is None:
+            found = subprocess.run([XDOTOOL, "search", "--name", f"MuseScore 3: {score.stem}"], env=env,
+                                   capture_output=True, text=True, timeout=20)
+            window = (found.stdout.split() or [None])[0]
+            if window is None:
+                names = subprocess.run([XDOTOOL, "search", "--name", ".", "getwindowname", "%@"], env=env,
+                                       capture_output=True, text=True, timeout=20)
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    f"MuseScore's score window did not appear (windows: {names.stdout.splitlines()}); "
+                    f"MuseScore said:\n{(home / 'mscore_gui.log').read_text()[-3000:]}")
+                time.sleep(0.5)
         time.sleep(1.0)           # let the score view finish its first layout
         subprocess.run([XDOTOOL, "windowactivate", "--sync", window], env=env, capture_output=True, timeout=20)
         for key in ("alt+p", "Up", "Return"):          # Plugins menu -> its last item, NotaBridge
