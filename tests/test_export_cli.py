@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from onnx_export.prompts import read_prompts
 from tests.model_helpers import run_notabridge
 
 PROMPTS_TXT = """# NotaGen's prompts.txt style
@@ -17,15 +18,15 @@ def test_export_then_inspect_a_bundle(tmp_path, tiny_checkpoint):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text(PROMPTS_TXT)
     out = tmp_path / "bundle"
-    result = run_notabridge("export", tiny_checkpoint, out, "--prompts", prompts, "--name", "tiny-cli")
+    result = run_notabridge("export", tiny_checkpoint, out, "--prompts", prompts, "--name", "tiny-cli", "--fp16")
     assert result.returncode == 0, result.stderr
-    assert "3 prompts" in result.stdout and "fp32" in result.stdout
+    assert "3 prompts" in result.stdout and "fp16" in result.stdout
     assert json.loads((out / "prompts.json").read_text())[2] == ["Classical", "Mozart, Wolfgang Amadeus", "Chamber"]
 
     shown = run_notabridge("inspect", out)
     assert shown.returncode == 0, shown.stderr
     for text in ("tiny-cli", "d=128 (2 heads), 2 patch layers, 2 char layers", "64 patches of 16 characters",
-                 "precision     fp32", "checksums     verified", "Romantic / Chopin, Frederic / Keyboard"):
+                 "precision     fp16", "checksums     verified", "Romantic / Chopin, Frederic / Keyboard"):
         assert text in shown.stdout, shown.stdout
     info = json.loads(run_notabridge("inspect", out, "--json").stdout)
     checkpoint_info = json.loads(run_notabridge("inspect", tiny_checkpoint, "--json").stdout)
@@ -47,11 +48,7 @@ def test_json_prompt_list_and_bad_prompt_files(tmp_path, tiny_checkpoint):
     good = tmp_path / "prompts.json"
     good.write_text(json.dumps([["Baroque", "Bach, Johann Sebastian", "Keyboard"],
                                 {"period": "Romantic", "composer": "Liszt, Franz", "instrumentation": "Keyboard"}]))
-    out = tmp_path / "b"
-    result = run_notabridge("export", tiny_checkpoint, out, "--prompts", good, "--fp16")
-    assert result.returncode == 0, result.stderr
-    assert json.loads((out / "prompts.json").read_text())[1] == ["Romantic", "Liszt, Franz", "Keyboard"]
-    assert json.loads((out / "config.json").read_text())["precision"] == "fp16"
+    assert read_prompts(good) == [("Baroque", "Bach, Johann Sebastian", "Keyboard"), ("Romantic", "Liszt, Franz", "Keyboard")]
 
     bad = tmp_path / "bad.txt"
     bad.write_text("Baroque_Bach\n")
