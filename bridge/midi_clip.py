@@ -449,41 +449,52 @@ def accompaniment_voice_names(voices: int) -> list[str]:
 
 
 _CLEFS = {"Bass": "BassClef", "Tenor": "Treble8vbClef"}
+# MIDI octave base of each voice's placeholder tonic (see score_for_accompaniment)
+_REGISTER = {"Alto": 60, "Tenor": 48, "Bass": 36}
 
 
-def score_with_empty_voices(clip: MelodyClip, voices: int) -> Any:
-    """The melody score plus `voices` parts of rests below it, measure for measure."""
+def score_for_accompaniment(clip: MelodyClip, voices: int) -> Any:
+    """The melody score plus `voices` parts below it, measure for measure, to be written.
+
+    The parts to write hold one placeholder note per measure (the key's tonic in the voice's
+    register), not rests: NotaGen's ABC conversion (xml2abc) leaves voices without any note out
+    of the piece, and the engine can only write voices the ABC declares. Accompany replaces
+    every measure of these parts, so the model never reads the placeholders.
+    """
     import copy
 
-    from music21 import clef, note, stream
+    from music21 import clef, key, note, stream
 
     score = clip_to_score(clip)
     melody = score.parts[0]
     melody.partName = "Melody"
+    tonic = key.KeySignature(clip.key_fifths).asKey(clip.key_mode).tonic.pitchClass
     for name in accompaniment_voice_names(voices):
         part = stream.Part()
         part.partName = name
+        placeholder = _REGISTER.get(name, 60) + tonic
         for position, m in enumerate(melody.getElementsByClass(stream.Measure)):
-            empty = stream.Measure(number=m.number)
-            empty.paddingLeft = m.paddingLeft
+            measure = stream.Measure(number=m.number)
+            measure.paddingLeft = m.paddingLeft
             if position == 0:
-                empty.insert(0, getattr(clef, _CLEFS.get(name, "TrebleClef"))())
+                measure.insert(0, getattr(clef, _CLEFS.get(name, "TrebleClef"))())
             for context in m.getElementsByClass(["TimeSignature", "KeySignature"]):
-                empty.insert(0, copy.deepcopy(context))
-            empty.append(note.Rest(quarterLength=m.barDuration.quarterLength - m.paddingLeft))
-            part.insert(m.offset, empty)
+                measure.insert(0, copy.deepcopy(context))
+            measure.append(note.Note(placeholder, quarterLength=m.barDuration.quarterLength - m.paddingLeft))
+            part.insert(m.offset, measure)
+        part.makeNotation(inPlace=True)   # splits bar-long notes that need ties (5/8, 7/8, ...)
         score.insert(0, part)
     return score
 
 
 def accompaniment_excerpt(clip: MelodyClip, voices: int) -> dict:
-    """The accompany job's excerpt: melody on staff 0, `voices` staves of rests to write (1..voices).
+    """The accompany job's excerpt: melody on staff 0, `voices` staves to write (1..voices).
 
     Measure indices run 0..measures-1 in clip order (measure_start maps them back to ticks).
     """
     from bridge.notation.music21_bridge import excerpt_from_score
 
-    excerpt = excerpt_from_score(score_with_empty_voices(clip, voices))
+    excerpt = excerpt_from_score(score_for_accompaniment(clip, voices))
     excerpt["title"] = "Melody from a DAW"
     excerpt["selection"] = {"start": 0, "end": len(excerpt["measures"]),
                             "staves": list(range(len(excerpt["staves"])))}
