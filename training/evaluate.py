@@ -5,7 +5,8 @@
 1. Validation bits per character (ONNX Runtime, bridge.scoring: NotaGen's loss on the held-out
    pieces with their prompt lines) against a character n-gram model trained on the same
    training pieces and charged for the same characters.
-2. Generation (bridge.engine) of a few pieces per prompt: share of bars valid on the first try,
+2. Generation (bridge.engine) of a few pieces per prompt, from the prompt alone ("generate") and
+   after the opening bars of a real held-out piece ("continue"): share of bars valid on the first try,
    and key-relative pitch-class, melodic-interval and duration histograms compared with the
    real pieces of the prompt (Jensen-Shannon divergence, bits), plus key consistency (share of
    notes inside the key signature's scale). Baseline in the same run: the same comparison with
@@ -122,14 +123,34 @@ def ngram_bpc(train: list[Piece], valid: list[Piece], order: int, max_chars: int
     return bits_per_char(model, [scored_stream(piece_text(p, "finetune")) for p in valid]), used
 
 
-def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: int, seed: int, log) -> dict:
+def opening(pieces: list[Piece], prompt: tuple, given_bars: int) -> str | None:
+    """Prompt lines, header and the first bars of a real piece of this prompt (for continuation)."""
+    from bridge.patching import split_piece
+    for p in pieces:
+        if p.prompt == prompt:
+            piece = split_piece(p.abc)
+            if len(piece.body) > given_bars:
+                return prompt_lines(prompt) + "".join(piece.header + piece.body[:given_bars])
+    return None
+
+
+def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: int, seed: int, log,
+                         mode: str = "generate", openings: dict | None = None) -> dict:
+    """mode "generate": new pieces from the prompt alone (the model writes the header);
+    "continue": `bars` bars after the opening of a real held-out piece of the prompt."""
     from bridge.sampling import Sampling
     out = {}
     for i, prompt in enumerate(prompts):
         started = time.monotonic()
         lines = [f"%{x}\n" for x in prompt]
         try:
-            variants = engine.generate(lines, bars=bars, sampling=Sampling(seed=seed + i), variants=per_prompt)
+            if mode == "continue":
+                start = (openings or {}).get(prompt)
+                if start is None:
+                    continue
+                variants = engine.continue_(start, bars=bars, sampling=Sampling(seed=seed + i), variants=per_prompt)
+            else:
+                variants = engine.generate(lines, bars=bars, sampling=Sampling(seed=seed + i), variants=per_prompt)
         except Exception as exc:  # noqa: BLE001 - a prompt whose generation fails is reported, not fatal
             log(f"  {' / '.join(prompt)}: generation failed: {exc}")
             out[prompt] = {"error": str(exc)}
@@ -137,12 +158,13 @@ def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: in
         stats, failed = [], 0
         for v in variants:
             try:
-                stats.append(excerpt_notes(v.abc))
+                stats.append(excerpt_notes(v.header + "".join(v.bars)))  # the new bars only
             except Exception:  # noqa: BLE001 - output the notation layer cannot read
                 failed += 1
         out[prompt] = {"valid_first_try": float(np.mean([v.valid_first_try for v in variants])),
                        "stats": merge(stats) if stats else None, "unreadable": failed,
-                       "seconds": time.monotonic() - started, "abc": [v.abc for v in variants]}
+                       "seconds": time.monotonic() - started, "abc": [v.abc for v in variants],
+                       "rejected_bars": sum(v.rejected_bars for v in variants)}
         log(f"  {' / '.join(prompt)}: {len(variants)} pieces, valid first try "
             f"{out[prompt]['valid_first_try']:.2f}, {out[prompt]['seconds']:.1f} s")
     return out
@@ -167,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="work_data/corpus", help="corpus directory (training.corpus output)")
     p.add_argument("--max-pieces", type=int, default=60, help="validation pieces to score (0 = all)")
     p.add_argument("--ngram-order", type=int, default=6)
-    p.add_argument("--ngram-chars", type=int, default=3_000_000, help="training characters for the n-gram")
-    p.add_argument("--per-prompt", type=int, default=3, help="pieces generated per prompt (0 = no generation)")
+    p.add_argument("--ngram-chars", type=int, default=1_500_000, help="training characters for the n-gram")
+    p.add_argument("--per-prompt", type=int, default=2, help="pieces generated per prompt (0 = no generation)")
+    p.add_argument("--modes", default="generate,continue",
+                   help="generate (from the prompt alone) and/or continue (after 2 bars of a real piece)")
     p.add_argument("--bars", type=int, default=8, help="bars per generated piece")
     p.add_argument("--prompts", type=int, default=0, help="evaluate only the first N prompts of the bundle (0 = all)")
     p.add_argument("--real-pieces", type=int, default=40, help="real pieces per prompt for the reference statistics")
@@ -204,43 +228,49 @@ def main(argv: list[str] | None = None) -> int:
         prompts = [tuple(x) for x in bundle.info.get("prompts", [])] or sorted({p.prompt for p in train})
         if args.prompts:
             prompts = prompts[: args.prompts]
-        log(f"generating {args.per_prompt} x {args.bars} bars for {len(prompts)} prompts")
-        generated = generate_for_prompts(engine, prompts, args.per_prompt, args.bars, args.seed, log)
         real = {}
         for prompt in prompts:
-            pieces = [p for p in train + valid if p.prompt == prompt][: args.real_pieces]
             stats = []
-            for piece in pieces:
+            for piece in [p for p in train + valid if p.prompt == prompt][: args.real_pieces]:
                 try:
                     stats.append(excerpt_notes(piece.abc))
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - a real piece the notation layer cannot read
                     pass
             real[prompt] = merge(stats) if stats else None
-        usable = [q for q in prompts if generated.get(q, {}).get("stats") and real.get(q)]
-        shuffle = derangement(len(usable), rng)
-        rows = []
-        for i, prompt in enumerate(usable):
-            matched = distances(generated[prompt]["stats"], real[prompt])
-            other = usable[shuffle[i]]
-            shuffled = distances(generated[other]["stats"], real[prompt])
-            real_key = real[prompt]["in_key"] / max(1, real[prompt]["notes"])
-            rows.append({"prompt": list(prompt), "valid_first_try": generated[prompt]["valid_first_try"],
-                         "matched": matched, "shuffled": shuffled, "shuffled_from": list(other),
-                         "real_key_consistency": real_key, "unreadable": generated[prompt]["unreadable"]})
-        report["generation"] = {"per_prompt": args.per_prompt, "bars": args.bars, "rows": rows,
-                                "failed_prompts": [list(q) for q in prompts if "error" in generated.get(q, {})],
-                                "samples": {" / ".join(q): generated[q].get("abc", [])[:1] for q in prompts}}
-        if rows:
-            mean = {k: float(np.mean([r[side][k] for r in rows])) for side in ("matched",) for k in rows[0]["matched"]}
-            mean_sh = {k: float(np.mean([r["shuffled"][k] for r in rows])) for k in rows[0]["shuffled"]}
-            report["generation"]["mean"] = {"valid_first_try": float(np.mean([r["valid_first_try"] for r in rows])),
-                                            "matched": mean, "shuffled": mean_sh,
-                                            "real_key_consistency": float(np.mean([r["real_key_consistency"] for r in rows]))}
-        print_generation_table(report["generation"])
+        openings = {q: opening(valid, q, 2) or opening(train, q, 2) for q in prompts}
+        for mode in args.modes.split(","):
+            log(f"{mode}: {args.per_prompt} x {args.bars} bars for {len(prompts)} prompts")
+            generated = generate_for_prompts(engine, prompts, args.per_prompt, args.bars, args.seed, log, mode, openings)
+            report[mode] = compare_with_real(generated, real, prompts, rng, args)
+            print_generation_table(report[mode])
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
         log(f"report written to {args.out}")
     return 0
+
+
+def compare_with_real(generated: dict, real: dict, prompts: list[tuple], rng: random.Random, args) -> dict:
+    usable = [q for q in prompts if (generated.get(q) or {}).get("stats") and real.get(q)]
+    shuffle = derangement(len(usable), rng)
+    rows = []
+    for i, prompt in enumerate(usable):
+        matched = distances(generated[prompt]["stats"], real[prompt])
+        other = usable[shuffle[i]]
+        shuffled = distances(generated[other]["stats"], real[prompt])
+        rows.append({"prompt": list(prompt), "valid_first_try": generated[prompt]["valid_first_try"],
+                     "rejected_bars": generated[prompt]["rejected_bars"],
+                     "matched": matched, "shuffled": shuffled, "shuffled_from": list(other),
+                     "real_key_consistency": real[prompt]["in_key"] / max(1, real[prompt]["notes"]),
+                     "unreadable": generated[prompt]["unreadable"], "seconds": generated[prompt]["seconds"]})
+    gen = {"per_prompt": args.per_prompt, "bars": args.bars, "rows": rows,
+           "failed_prompts": [[*q, generated[q]["error"]] for q in prompts if "error" in (generated.get(q) or {})],
+           "samples": {" / ".join(q): generated[q]["abc"][:1] for q in prompts if "abc" in (generated.get(q) or {})}}
+    if rows:
+        gen["mean"] = {"valid_first_try": float(np.mean([r["valid_first_try"] for r in rows])),
+                       "matched": {k: float(np.mean([r["matched"][k] for r in rows])) for k in rows[0]["matched"]},
+                       "shuffled": {k: float(np.mean([r["shuffled"][k] for r in rows])) for k in rows[0]["shuffled"]},
+                       "real_key_consistency": float(np.mean([r["real_key_consistency"] for r in rows]))}
+    return gen
 
 
 def print_generation_table(gen: dict) -> None:

@@ -61,14 +61,18 @@ def eval_section(report: dict) -> str:
            f"| this model | {report['model_bits_per_char']:.3f} |",
            f"| character {report['ngram']['order']}-gram (Witten-Bell), same training pieces "
            f"({report['ngram']['training_chars']:,} chars) | {report['ngram']['bits_per_char']:.3f} |", ""]
-    gen = report.get("generation")
-    if gen and gen.get("rows"):
-        out += [f"Generation: {gen['per_prompt']} pieces of {gen['bars']} bars per prompt (bridge.engine, default "
+    titles = {"generate": "New pieces from the prompt alone (the model writes the header too)",
+              "continue": "Continuations: new bars after the header and first 2 bars of a real held-out piece of the prompt"}
+    for mode, title in titles.items():
+        gen = report.get(mode)
+        if not gen:
+            continue
+        out += [f"### {title}", "", f"{gen['per_prompt']} pieces of {gen['bars']} bars per prompt (bridge.engine, default "
                 "sampling). Statistics against the real pieces of the same prompt, as Jensen-Shannon divergence in bits "
                 "(lower = closer); *shuffled* = the pieces generated for a different prompt compared with this "
                 "prompt's real pieces (the baseline: if the prompt steers the music, matched < shuffled). Key "
                 "consistency = share of notes inside the key signature's scale (generated / real).", "",
-                "| prompt | valid on 1st try | pitch class (matched / shuffled) | interval | duration | in key (gen / real) |",
+                "| prompt | bars valid on 1st try | pitch class (matched / shuffled) | interval | duration | in key (gen / real) |",
                 "|---|---:|---:|---:|---:|---:|"]
         for r in gen["rows"]:
             m, s = r["matched"], r["shuffled"]
@@ -81,10 +85,9 @@ def eval_section(report: dict) -> str:
                        f"{m['intervals']:.3f} / {s['intervals']:.3f} | {m['durations']:.3f} / {s['durations']:.3f} | "
                        f"{m['key_consistency']:.2f} / {gen['mean']['real_key_consistency']:.2f} |")
         if gen.get("failed_prompts"):
-            out.append("\nPrompts whose generation failed (no valid header/bars within the tries): "
-                       + "; ".join(" / ".join(p) for p in gen["failed_prompts"]))
-    elif report:
-        out.append("Generation was not evaluated in this report.")
+            out.append("\nPrompts whose generation failed: "
+                       + "; ".join(" / ".join(p[:3]) + f" ({p[3][:120]})" for p in gen["failed_prompts"]))
+        out.append("")
     return "\n".join(out) + "\n"
 
 

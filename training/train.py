@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -157,6 +158,7 @@ def evaluate(objective: NotaGenObjective, batches: list, dist: Dist) -> tuple[fl
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     if args.resume:
         _restore_arguments(args, parser)
     torch.set_num_threads(args.threads)
@@ -225,8 +227,15 @@ def main(argv: list[str] | None = None) -> int:
             scheduler.load_state_dict(resume_blob["lr_sched"])
             log(f"resumed {phase} at epoch {progress['epoch']}, batch {progress['batch']}, step {progress['step']}")
         resume_blob = None
-        done = _run_phase(args, phase, phases, objective, runner, model, optimizer, scheduler,
-                          train_cache, val_cache, progress, dist, out, log)
+        try:
+            done = _run_phase(args, phase, phases, objective, runner, model, optimizer, scheduler,
+                              train_cache, val_cache, progress, dist, out, log)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep the work done so far for --resume
+            if dist.main:
+                save_checkpoint(out / "last.pth", model, optimizer, scheduler, progress)
+            log(f"stopped at step {progress['step']}; saved {out / 'last.pth'} (continue with --resume)")
+            dist.close()
+            return 130
         if not done:  # budget or step limit reached inside the phase
             break
         phase_index += 1
@@ -237,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         f"best validation loss of the last phase {progress['min_eval_loss']:.4f} nats/char")
     dist.close()
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _restore_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
