@@ -14,6 +14,7 @@ import warnings
 from .errors import NotationError
 from .excerpt_base import copy_excerpt, new_excerpt
 from .interleave import split_header_body, unreduce
+from .abc_fast import Unsupported, read_interleaved
 from .musicxml_read import excerpt_from_musicxml
 from .musicxml_write import abc_voice_slots
 
@@ -52,19 +53,32 @@ def _staff_groups(header: list[str]) -> list[list[int]]:
     return groups + [[v] for v in voices if v not in listed]
 
 
-def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int | None = None) -> dict:
+def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int | None = None,
+                   reader: str = "auto") -> dict:
     """Interleaved ABC (NotaGen output; `[r:]` prefixes and rest reduction allowed) -> excerpt JSON v1.
 
     `template`: the excerpt whose ABC header this is; its staves/voices, parts and clefs are used.
     `first_index`: `index` of the first ABC bar in the score (default: the template's first measure).
+    `reader`: "fast" (bridge.notation.abc_fast, tens of milliseconds), "abc2xml" (abctoolkit's
+    converter, the reference) or "auto" (fast, falling back to abc2xml for what it cannot read).
     """
     if not isinstance(abc_text, str) or "[V:" not in abc_text:
         raise NotationError("not interleaved ABC: no [V:n] bar found")
+    if reader not in ("auto", "fast", "abc2xml"):
+        raise ValueError(f"reader must be 'auto', 'fast' or 'abc2xml', not {reader!r}")
     full = unreduce(abc_text)
-    element, messages = abc_to_musicxml_element(full)
-    raw = excerpt_from_musicxml(element)
-    raw["warnings"].extend(f"ABC: {m}" for m in messages)
-    header, _ = split_header_body(full)
+    header, body = split_header_body(full)
+    raw = None
+    if reader in ("auto", "fast"):
+        try:
+            raw = read_interleaved(header, body)
+        except Unsupported as exc:
+            if reader == "fast":
+                raise NotationError(f"the fast ABC reader cannot read this: {exc}") from exc
+    if raw is None:
+        element, messages = abc_to_musicxml_element(full)
+        raw = excerpt_from_musicxml(element)
+        raw["warnings"].extend(f"ABC: {m}" for m in messages)
     if template is None:
         if first_index:
             for m in raw["measures"]:

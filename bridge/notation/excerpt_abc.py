@@ -10,13 +10,13 @@ from .validate import check_excerpt
 
 
 def excerpt_to_abc(excerpt: dict, prompt: Sequence[str] | None = None, reduce_rests: bool = True,
-                   warnings: list[str] | None = None, validate: bool = True) -> str:
+                   warnings: list[str] | None = None, validate: bool = False) -> str:
     """Excerpt JSON v1 -> NotaGen interleaved ABC (header, then one line per measure, no `[r:]`).
 
-    `validate=False` skips the schema check for excerpts already validated (or made here).
+    The excerpt gets the quick checks (durations, spellings, references); `validate=True` adds
+    the JSON Schema pass (validate_excerpt), which is what front doors should run on input.
     """
-    if validate:
-        check_excerpt(excerpt)
+    check_excerpt(excerpt, schema=validate)
     return to_abc(excerpt_to_musicxml(excerpt), prompt=prompt, reduce_rests=reduce_rests, warnings=warnings)
 
 

@@ -53,9 +53,21 @@ def validate_excerpt(obj: Any) -> list[str]:
     return _semantic_errors(obj)
 
 
-def check_excerpt(obj: Any) -> dict:
-    """The excerpt itself when valid; NotationError listing every problem otherwise."""
-    errors = validate_excerpt(obj)
+def quick_errors(obj: Any) -> list[str]:
+    """The checks of validate_excerpt without the JSON Schema pass (which costs about as much as
+    a whole conversion). A structural problem the quick checks trip over gets the full report."""
+    try:
+        return _semantic_errors(obj)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError, ZeroDivisionError):
+        return validate_excerpt(obj) or ["(root): not an excerpt JSON v1 object"]
+
+
+def check_excerpt(obj: Any, schema: bool = True) -> dict:
+    """The excerpt itself when valid; NotationError listing every problem otherwise.
+
+    `schema=False` runs `quick_errors` (for excerpts made by this package or checked before).
+    """
+    errors = validate_excerpt(obj) if schema else quick_errors(obj)
     if errors:
         shown = "; ".join(errors[:20]) + (f"; ... ({len(errors) - 20} more)" if len(errors) > 20 else "")
         raise NotationError(f"invalid excerpt JSON: {shown}")
@@ -97,6 +109,8 @@ def _semantic_errors(obj: dict) -> list[str]:
         if previous is not None and measure["index"] != previous + 1:
             errors.append(f"{where}.index: measures must be consecutive ({previous} is followed by {measure['index']})")
         previous = measure["index"]
+        if not -7 <= measure["key"] <= 7:
+            errors.append(f"{where}.key: {measure['key']} is outside -7..7")
         length = _time_length(measure["time"])
         if "duration" in measure:
             length = _fraction(measure["duration"], f"{where}.duration", errors)

@@ -1,0 +1,391 @@
+"""A fast reader for NotaGen interleaved ABC (the subset xml2abc writes and NotaGen generates).
+
+abc2xml (pyparsing) needs about a second for a four-part, 100-bar piece; this reader needs a
+few tens of milliseconds. It follows abc2xml's rules where ABC leaves room (accidentals hold for
+the rest of the bar per octave, a tied note keeps its alteration, `>`/`<` broken rhythms,
+`(p:q:r` tuplets) and is checked against abc2xml on real scores (tests/test_notation_abc.py).
+Anything outside the subset (voice overlays `&`, multi-measure rests, unknown symbols) raises
+`Unsupported`, and the caller falls back to abc2xml.
+"""
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from .durations import default_tuplet, fraction_text, notated_value
+from .excerpt_base import add_warning, new_excerpt, rest_event
+from .spelling import midi_from_spelling, tpc_from_step
+
+
+class Unsupported(Exception):
+    """ABC this reader does not handle; use abc2xml instead."""
+
+
+_TOKEN = re.compile(r"""
+    (?P<field>\[[A-Za-z]:[^\]]*\])
+  | (?P<deco>![^!]*!|\+[^+\s]*\+)
+  | (?P<annot>"[^"]*")
+  | (?P<grace>\{[^}]*\})
+  | (?P<tuplet>\((?P<tp>\d+)(?::(?P<tq>\d*))?(?::(?P<tr>\d*))?)
+  | (?P<volta>\[\d[\d,.\-]*)
+  | (?P<chord>\[(?P<body>[^\]\[]*[A-Ga-g][^\]\[]*)\](?P<cdur>\d*/*\d*)(?P<ctie>-?))
+  | (?P<note>(?P<acc>\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[',]*)(?P<dur>\d*/*\d*)(?P<tie>-?))
+  | (?P<rest>[zx](?P<rdur>\d*/*\d*))
+  | (?P<broken>[<>]+)
+  | (?P<barline>[|:\[\]]+(?:\d[\d,.\-]*)?)
+  | (?P<skip>[\s().~HLMOPSTuvy`$\\\-])
+""", re.VERBOSE)
+_CHORD_NOTE = re.compile(r"(?P<acc>\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[',]*)(?P<dur>\d*/*\d*)(?P<tie>-?)")
+_ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
+_MAJOR_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7, "F": -1, "Bb": -2, "Eb": -3,
+                 "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7, "G#": 8, "D#": 9, "A#": 10, "E#": 11, "B#": 12, "Fb": -8}
+_MODE_SHIFT = {"": 0, "maj": 0, "ion": 0, "m": -3, "min": -3, "aeo": -3, "mix": -1, "dor": -2, "phr": -4,
+               "lyd": 1, "loc": -5}
+_SHARP_ORDER = "FCGDAEB"
+
+
+def _multiplier(text: str) -> Fraction:
+    if not text:
+        return Fraction(1)
+    if "/" not in text:
+        return Fraction(int(text))
+    num, _, den = text.partition("/")
+    slashes = text.count("/")
+    numerator = int(num) if num else 1
+    if den.strip("/"):
+        return Fraction(numerator, int(den.strip("/")))
+    return Fraction(numerator, 2 ** slashes)
+
+
+def key_fifths(value: str) -> int:
+    token = value.strip().split()[0] if value.strip() else "C"
+    if token.lower() == "none":
+        return 0
+    match = re.fullmatch(r"([A-Ga-g][#b]?)([A-Za-z]*)", token)
+    if not match:
+        raise Unsupported(f"key {value!r}")
+    tonic = match.group(1)[0].upper() + match.group(1)[1:]
+    mode = match.group(2).lower()[:3]
+    if mode not in _MODE_SHIFT or tonic not in _MAJOR_FIFTHS:
+        raise Unsupported(f"key {value!r}")
+    fifths = _MAJOR_FIFTHS[tonic] + _MODE_SHIFT[mode]
+    if not -7 <= fifths <= 7:
+        raise Unsupported(f"key {value!r}")
+    return fifths
+
+
+_CLEF_WORD = re.compile(r"(treble|bass|alto|tenor|soprano|mezzosoprano|baritone|perc|none)?([+-](?:8|15))?")
+
+
+def clef_octave(word: str) -> int | None:
+    """Octave shift of an ABC clef word ("treble-8" -> -1), None when the word is no clef."""
+    word = word.removeprefix("clef=")
+    match = _CLEF_WORD.fullmatch(word)
+    if not word or not match or not (match.group(1) or match.group(2)):
+        return None
+    if match.group(1) in ("perc",):
+        raise Unsupported("percussion clef")
+    return {None: 0, "-8": -1, "+8": 1, "-15": -2, "+15": 2}[match.group(2)]
+
+
+def key_alterations(fifths: int) -> dict[str, int]:
+    if fifths >= 0:
+        return {step: 1 for step in _SHARP_ORDER[:fifths]}
+    return {step: -1 for step in _SHARP_ORDER[7 + fifths:]}
+
+
+def meter_text(value: str) -> str | None:
+    value = value.strip()
+    if value == "C":
+        return "4/4"
+    if value == "C|":
+        return "2/2"
+    if re.fullmatch(r"\d+(\+\d+)*/\d+", value):
+        return value
+    if value.lower() == "none":
+        return None
+    raise Unsupported(f"meter {value!r}")
+
+
+def _unit(value: str) -> Fraction:
+    try:
+        return Fraction(value.strip())
+    except (ValueError, ZeroDivisionError) as exc:
+        raise Unsupported(f"unit length {value!r}") from exc
+
+
+def _tempo(value: str) -> float | None:
+    match = re.search(r"(\d+)/(\d+)\s*=\s*(\d+(?:\.\d+)?)", value)
+    if not match:
+        match2 = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*", value)
+        return float(match2.group(1)) if match2 else None
+    beat = Fraction(int(match.group(1)), int(match.group(2)))
+    return round(float(match.group(3)) * float(beat / Fraction(1, 4)), 2)
+
+
+_CLEF_NAMES = {"treble": "treble", "bass": "bass", "alto": "alto", "tenor": "tenor", "soprano": "soprano",
+               "mezzosoprano": "mezzo-soprano", "baritone": "baritone", "treble-8": "treble8vb", "treble+8": "treble8va",
+               "bass-8": "bass8vb"}
+
+
+class _Voice:
+    """Parsing state of one ABC voice: key, unit length, open ties and tuplets."""
+
+    def __init__(self, fifths: int, unit: Fraction, meter: str | None) -> None:
+        self.fifths, self.unit, self.meter = fifths, unit, meter
+        self.key_alts = key_alterations(fifths)
+        self.ties: dict[tuple[str, int], int] = {}  # (step, octave) -> alteration of an open tie
+        self.octave_shift = 0  # an octave clef (treble-8) writes notes an octave from where they sound
+        self.last_notes: list[dict] = []
+
+    def set_field(self, name: str, value: str) -> None:
+        if name == "K":
+            words = value.split()
+            clef = [w for w in words if clef_octave(w) is not None or w.startswith("clef=")]
+            keys = [w for w in words if w not in clef]
+            for word in clef:
+                self.octave_shift = clef_octave(word.removeprefix("clef=")) or 0
+            if keys:
+                self.fifths = key_fifths(keys[0])
+                self.key_alts = key_alterations(self.fifths)
+        elif name == "M":
+            self.meter = meter_text(value)
+        elif name == "L":
+            self.unit = _unit(value)
+
+    def pitch(self, acc: str | None, letter: str, marks: str, bar_alts: dict) -> dict:
+        step = letter.upper()
+        octave = (4 if letter.isupper() else 5) + marks.count("'") - marks.count(",")
+        if (step, octave) in self.ties:
+            alter = self.ties[(step, octave)]
+            stop = True
+        else:
+            stop = False
+            if acc:
+                alter = _ACCIDENTALS[acc]
+                bar_alts[(step, octave)] = alter
+            elif (step, octave) in bar_alts:
+                alter = bar_alts[(step, octave)]
+            else:
+                alter = self.key_alts.get(step, 0)
+        return {"pitch": midi_from_spelling(step, alter, octave + self.octave_shift), "tpc": tpc_from_step(step, alter),
+                "tie": "stop" if stop else None, "_key": (step, octave), "_alter": alter}
+
+
+def _default_q(p: int, meter: str | None) -> int:
+    if p in (2, 4, 8):
+        return 3
+    if p in (3, 6):
+        return 2
+    compound = bool(meter) and meter.endswith("/8") and int(meter.split("/")[0].split("+")[0]) % 3 == 0 and meter != "3/8"
+    return 3 if compound else 2
+
+
+def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dict]:
+    """One voice's text of one bar -> events (durations in whole notes, ties marked)."""
+    events: list[dict] = []
+    bar_alts: dict = {}
+    tuplets: list[list] = []  # [factor, notes left, p, q]
+    pending_broken = Fraction(1)
+    opened_ties: dict[tuple[str, int], int] = {}
+    position = 0
+    for match in _TOKEN.finditer(text):
+        if match.start() != position:
+            raise Unsupported(f"unknown ABC at {text[position:match.start()]!r}")
+        position = match.end()
+        kind = match.lastgroup
+        if kind in ("deco", "annot", "skip", "barline", "volta"):
+            continue
+        if kind == "field":
+            name, value = match.group(0)[1], match.group(0)[3:-1]
+            if name in "KML":
+                voice.set_field(name, value)
+                fields.setdefault(name, value)
+            elif name == "Q":
+                fields.setdefault("Q", value)
+            continue
+        if kind == "grace":
+            add_warning(excerpt, "grace notes were left out")
+            continue
+        if kind == "tuplet":
+            p = int(match.group("tp"))
+            q = int(match.group("tq")) if match.group("tq") else _default_q(p, voice.meter)
+            r = int(match.group("tr")) if match.group("tr") else p
+            tuplets.append([Fraction(q, p), r, p, q])
+            continue
+        if kind == "broken":
+            if not events:
+                raise Unsupported("broken rhythm without a note before it")
+            arrows = match.group(0)
+            short = Fraction(1, 2 ** len(arrows))
+            first, second = (2 - short, short) if arrows[0] == ">" else (short, 2 - short)
+            events[-1]["_length"] *= first
+            pending_broken = second
+            continue
+        # a note, chord or rest: one event
+        factor = pending_broken
+        pending_broken = Fraction(1)
+        ratio = None
+        for t in tuplets:
+            factor *= t[0]
+            ratio = (t[2], t[3])
+            t[1] -= 1
+        tuplets = [t for t in tuplets if t[1] > 0]
+        if kind == "rest":
+            length = voice.unit * _multiplier(match.group("rdur")) * factor
+            events.append({"type": "rest", "_length": length, "_ratio": ratio})
+            continue
+        if kind == "note":
+            parts = [match.groupdict()]
+            outer, chord_tie = Fraction(1), ""
+        else:
+            parts = [m.groupdict() for m in _CHORD_NOTE.finditer(match.group("body"))]
+            if _CHORD_NOTE.sub("", match.group("body")).strip(" ."):
+                raise Unsupported(f"chord {match.group(0)!r}")
+            outer, chord_tie = _multiplier(match.group("cdur")), match.group("ctie")
+        notes = []
+        for part in parts:
+            note = voice.pitch(part["acc"], part["letter"], part["oct"], bar_alts)
+            if part["tie"] or chord_tie:
+                opened_ties[note["_key"]] = note["_alter"]
+                note["tie"] = "continue" if note["tie"] == "stop" else "start"
+            notes.append(note)
+        for note in notes:  # ties reach only the next event
+            voice.ties.pop(note["_key"], None)
+        voice.ties.clear()
+        voice.ties.update(opened_ties)
+        opened_ties = {}
+        length = voice.unit * _multiplier(parts[0]["dur"]) * outer * factor
+        events.append({"type": "chord", "_length": length, "_ratio": ratio, "notes": notes})
+    if position != len(text):
+        raise Unsupported(f"unknown ABC at {text[position:]!r}")
+    return events
+
+
+def _finish(event: dict) -> dict:
+    length = event.pop("_length")
+    ratio = event.pop("_ratio")
+    if length <= 0:
+        raise Unsupported("event without duration")
+    out = {"type": event["type"], "duration": fraction_text(length)}
+    if event["type"] == "chord":
+        out["notes"] = [{"pitch": n["pitch"], "tpc": n["tpc"], "tie": n["tie"]} for n in event["notes"]]
+    ratio = ratio or default_tuplet(length)
+    notated = length * Fraction(*ratio) if ratio else length
+    shape = notated_value(notated)
+    if shape and shape[1]:
+        out["dots"] = shape[1]
+    if ratio:
+        out["tuplet"] = {"actual": ratio[0], "normal": ratio[1]}
+    return out
+
+
+def _score_layout(header: list[str]) -> list[list[list[int]]]:
+    """Parts -> staves -> ABC voice numbers, from %%score (braces make one part, parentheses one staff)."""
+    voices = [int(line.split()[0][2:]) for line in header if re.match(r"V:\d+", line)]
+    score = next((line[7:] for line in header if line.startswith("%%score")), None)
+    if score is None:
+        return [[[v]] for v in voices]
+    parts: list[list[list[int]]] = []
+    brace: list[list[int]] | None = None
+    for token in re.findall(r"\{|\}|\([^)]*\)|\d+", score):
+        if token == "{":
+            brace = []
+        elif token == "}":
+            if brace:
+                parts.append(brace)
+            brace = None
+        else:
+            staff = [int(x) for x in re.findall(r"\d+", token)]
+            if brace is not None:
+                brace.append(staff)
+            else:
+                parts.append([staff])
+    listed = {v for part in parts for staff in part for v in staff}
+    return parts + [[[v]] for v in voices if v not in listed]
+
+
+def read_interleaved(header: list[str], body: list[str]) -> dict:
+    """Unreduced interleaved ABC (every voice on every line) -> raw excerpt, staves from %%score."""
+    fields = {}
+    for line in header:
+        m = re.match(r"([KMLQ]):(.*)", line)
+        if m:
+            fields.setdefault(m.group(1), m.group(2).strip())
+    fifths = key_fifths(fields.get("K", "C"))
+    meter = meter_text(fields.get("M", "4/4")) or "4/4"
+    unit = _unit(fields.get("L", "1/8"))
+    layout = _score_layout(header)
+    names = {}
+    clefs = {}
+    for line in header:
+        m = re.match(r"V:(\d+)\s*(.*)", line)
+        if m:
+            rest = m.group(2)
+            name = re.search(r'nm="([^"]*)"', rest)
+            short = re.search(r'snm="([^"]*)"', rest)
+            names[int(m.group(1))] = (name.group(1) if name else "", short.group(1) if short else "")
+            if "transpose=" in rest or "map=" in rest:
+                raise Unsupported("transposing or percussion voice")
+            words = [w for w in rest.split() if "=" not in w or w.startswith("clef=")]
+            clefs[int(m.group(1))] = words[0].removeprefix("clef=") if words and clef_octave(words[0]) is not None else "treble"
+    excerpt = new_excerpt()
+    slot: dict[int, tuple[int, int]] = {}
+    for p, part in enumerate(layout):
+        first_voice = part[0][0]
+        pid = f"P{p + 1}"
+        staves = []
+        for staff_voices in part:
+            index = len(excerpt["staves"])
+            excerpt["staves"].append({"index": index, "part": pid, "clef": _CLEF_NAMES.get(clefs.get(staff_voices[0], "treble"), "treble")})
+            staves.append(index)
+            for k, v in enumerate(staff_voices):
+                slot[v] = (index, k)
+        name, short = names.get(first_voice, ("", ""))
+        excerpt["parts"].append({"id": pid, "name": name, "abbreviation": short, "staves": staves, "midi_program": 0})
+    voices = {v: _Voice(fifths, unit, meter) for v in slot}
+    for v, clef in clefs.items():
+        if v in voices:
+            voices[v].octave_shift = clef_octave(clef) or 0
+    tempo = _tempo(fields["Q"]) if "Q" in fields else None
+    current_key, current_meter = fifths, meter
+    segment = re.compile(r"\[V:(\d+)\](.*?)(?=\[V:\d+\]|$)")
+    for i, line in enumerate(body):
+        line = re.sub(r"^\[r:[^\]]*\]", "", line.rstrip("\n"))
+        bar_fields: dict = {}
+        per_voice = {}
+        for number, text in segment.findall(line):
+            number = int(number)
+            if number not in voices:
+                raise Unsupported(f"voice V:{number} not declared")
+            per_voice[number] = [_finish(e) for e in parse_bar(text, voices[number], excerpt, bar_fields)]
+        if "M" in bar_fields:
+            current_meter = meter_text(bar_fields["M"]) or current_meter
+        if "K" in bar_fields:
+            current_key = key_fifths(bar_fields["K"])
+        if "Q" in bar_fields:
+            tempo = _tempo(bar_fields["Q"])
+        totals = [sum(Fraction(e["duration"]) for e in evs) for evs in per_voice.values()]
+        length = max(totals) if totals else Fraction(sum(int(b) for b in current_meter.split("/")[0].split("+")), int(current_meter.split("/")[1]))
+        nominal = Fraction(sum(int(b) for b in current_meter.split("/")[0].split("+")), int(current_meter.split("/")[1]))
+        measure = {"index": i, "number": i + 1, "time": current_meter, "key": current_key}
+        if length != nominal:
+            measure["duration"] = fraction_text(length)
+        if tempo is not None:
+            measure["tempo"] = tempo
+            tempo = None
+        staves: dict[int, list] = {}
+        for number, events in sorted(per_voice.items()):
+            total = sum((Fraction(e["duration"]) for e in events), Fraction(0))
+            if total < length:
+                events.append(rest_event(length - total))
+            staff, k = slot[number]
+            staves.setdefault(staff, []).append({"voice": k, "events": events})
+        measure["staves"] = []
+        for s in range(len(excerpt["staves"])):
+            voices_here = staves.get(s) or [{"voice": 0, "events": [rest_event(length)]}]
+            if all(v["voice"] != 0 for v in voices_here):
+                voices_here.insert(0, {"voice": 0, "events": [rest_event(length)]})
+            measure["staves"].append({"staff": s, "voices": sorted(voices_here, key=lambda v: v["voice"])})
+        excerpt["measures"].append(measure)
+    return excerpt
