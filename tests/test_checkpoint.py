@@ -117,3 +117,23 @@ def test_random_model_has_every_tensor_random():
     model = random_model()
     ln = model.char_level_decoder.base.transformer.h[0].ln_1
     assert not torch.allclose(ln.weight, torch.ones_like(ln.weight)) and ln.bias.abs().sum() > 0
+
+
+def test_full_training_checkpoint_loads(tmp_path):
+    """NotaGen's training script saves the model with its AdamW state, the transformers LR
+    schedule and bookkeeping; all of it must pass the tensors-only loader."""
+    from transformers import get_constant_schedule_with_warmup
+
+    model = random_model(ModelSizes(hidden_size=64, patch_num_layers=1, char_num_layers=1, patch_length=8))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    schedule = get_constant_schedule_with_warmup(optimizer, num_warmup_steps=1000)
+    logits = model.char_logits(torch.randint(0, 128, (3, 16)))
+    logits.square().mean().backward()
+    optimizer.step()
+    schedule.step()
+    path = tmp_path / "weights_notagen.pth"
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "lr_sched": schedule.state_dict(),
+                "epoch": 3, "best_epoch": 2, "min_eval_loss": 1.25}, path)
+    loaded = load_model(path)
+    assert torch.equal(loaded.state_dict()["patch_level_decoder.base.h.0.attn.c_attn.weight"],
+                       model.state_dict()["patch_level_decoder.base.h.0.attn.c_attn.weight"])
