@@ -45,3 +45,69 @@ def test_unequal_bar_counts_are_refused():
 def test_malformed_xml_is_a_notation_error():
     with pytest.raises(NotationError):
         to_abc("<score-partwise><part id='P1'><measure")
+
+
+# The fast ABC reader must read exactly what abc2xml reads. Real xml2abc output of corpus files
+# (decorations, dynamics, slurs, broken rhythms, clef octaves, tuplets) and NotaGen-style lines.
+CROSS_CHECK_WORKS = ["bach/bwv1.6", "bach/bwv66.6", "monteverdi/madrigal.3.1", "joplin/maple_leaf_rag",
+                     "schumann_clara/polonaise_op1n2", "mozart/k545/movement1_exposition", "corelli/opus3no1/1grave"]
+
+
+def _same_reading(abc: str) -> None:
+    from bridge.notation import abc_to_excerpt
+    from bridge.notation.compare import excerpt_differences
+
+    fast = abc_to_excerpt(abc, reader="fast")
+    reference = abc_to_excerpt(abc, reader="abc2xml")
+    assert excerpt_differences(reference, fast) == []
+    meta = lambda e: [(m["time"], m["key"], m.get("duration"), m.get("tempo")) for m in e["measures"]]  # noqa: E731
+    assert meta(fast) == meta(reference)
+    assert [s["clef"] for s in fast["staves"]] == [s["clef"] for s in reference["staves"]]
+
+
+@pytest.mark.parametrize("work", CROSS_CHECK_WORKS)
+def test_fast_reader_agrees_with_abc2xml_on_corpus_abc(work):
+    path = corpus.getWork(work)
+    path = path[0] if isinstance(path, list) else path
+    _same_reading(to_abc(path))
+
+
+NOTAGEN_STYLE = """%Classical
+%Mozart, Wolfgang Amadeus
+%Keyboard
+%%score { ( 1 2 ) | 3 }
+L:1/8
+Q:1/4=120
+M:3/4
+K:Bb
+V:1 treble nm="Piano" snm="Pno."
+V:2 treble
+V:3 bass
+[r:0/4][V:1]!p! (d>c B2) {c}B/A/G/F/|[V:2]x2 [DF]2- [DF]2|[V:3]B,,2 [D,F,]2 [D,F,]2|
+[r:1/3][V:1](3ded (3:2:3c_dc =B2|[V:3]E,2 G,2 =B,,2|
+[r:2/2][V:1][K:G][M:2/4] ^c<d e/f/g/a/|[V:2]x4|[V:3]"^cresc."D,4-|
+[r:3/1]
+[r:4/0][V:1]!fermata!g4|][V:3]D,4|]
+"""
+
+
+def test_fast_reader_agrees_with_abc2xml_on_notagen_style_text():
+    _same_reading(NOTAGEN_STYLE)
+
+
+def test_notagen_style_text_reads_as_written():
+    from bridge.notation import abc_to_excerpt
+
+    excerpt = abc_to_excerpt(NOTAGEN_STYLE)
+    bars = excerpt["measures"]
+    assert [m["time"] for m in bars] == ["3/4", "3/4", "2/4", "2/4", "2/4"]
+    assert [m["key"] for m in bars] == [-2, -2, 1, 1, 1]
+    right = bars[0]["staves"][0]["voices"][0]["events"]
+    assert [e["duration"] for e in right][:3] == ["3/16", "1/16", "1/4"]  # d>c B2
+    assert "grace notes were left out" in excerpt["warnings"]
+    triplets = bars[1]["staves"][0]["voices"][0]["events"][:3]
+    assert [e["duration"] for e in triplets] == ["1/12"] * 3
+    left = bars[2]["staves"][1]["voices"][0]["events"][0]["notes"][0]
+    assert (left["pitch"], left["tie"]) == (50, "start")
+    assert bars[3]["staves"][1]["voices"][0]["events"][0]["type"] == "rest"  # the empty line: every voice rests
+    assert bars[0]["tempo"] == 120

@@ -138,7 +138,8 @@ class _Voice:
         self.octave_shift = 0  # an octave clef (treble-8) writes notes an octave from where they sound
         self.last_notes: list[dict] = []
 
-    def set_field(self, name: str, value: str) -> None:
+    def set_field(self, name: str, value: str) -> bool:
+        """Apply an inline or header field; True when it set a key (not only a clef)."""
         if name == "K":
             words = value.split()
             clef = [w for w in words if clef_octave(w) is not None or w.startswith("clef=")]
@@ -148,10 +149,12 @@ class _Voice:
             if keys:
                 self.fifths = key_fifths(keys[0])
                 self.key_alts = key_alterations(self.fifths)
+                return True
         elif name == "M":
             self.meter = meter_text(value)
         elif name == "L":
             self.unit = _unit(value)
+        return False
 
     def pitch(self, acc: str | None, letter: str, marks: str, bar_alts: dict) -> dict:
         step = letter.upper()
@@ -199,8 +202,10 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
         if kind == "field":
             name, value = match.group(0)[1], match.group(0)[3:-1]
             if name in "KML":
-                voice.set_field(name, value)
-                fields.setdefault(name, value)
+                if voice.set_field(name, value):
+                    fields.setdefault("fifths", voice.fifths)
+                if name != "K":
+                    fields.setdefault(name, value)
             elif name == "Q":
                 fields.setdefault("Q", value)
             continue
@@ -361,8 +366,8 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
             per_voice[number] = [_finish(e) for e in parse_bar(text, voices[number], excerpt, bar_fields)]
         if "M" in bar_fields:
             current_meter = meter_text(bar_fields["M"]) or current_meter
-        if "K" in bar_fields:
-            current_key = key_fifths(bar_fields["K"])
+        if "fifths" in bar_fields:
+            current_key = bar_fields["fifths"]
         if "Q" in bar_fields:
             tempo = _tempo(bar_fields["Q"])
         totals = [sum(Fraction(e["duration"]) for e in evs) for evs in per_voice.values()]
