@@ -72,12 +72,18 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
     if reader in ("auto", "fast"):
         try:
             raw = read_interleaved(header, body)
-        except Unsupported as exc:
+        except (Unsupported, ArithmeticError, ValueError, KeyError, IndexError) as exc:
+            # model output can be anything: what the fast reader cannot take goes to abc2xml
             if reader == "fast":
                 raise NotationError(f"the fast ABC reader cannot read this: {exc}") from exc
     if raw is None:
         element, messages = abc_to_musicxml_element(full)
-        raw = excerpt_from_musicxml(element)
+        try:
+            raw = excerpt_from_musicxml(element)
+        except NotationError:
+            raise
+        except Exception as exc:  # abc2xml accepted text it could not really make sense of
+            raise NotationError(f"this ABC cannot be read: {type(exc).__name__}: {exc}") from exc
         raw["warnings"].extend(f"ABC: {m}" for m in messages)
     if template is None:
         if first_index:

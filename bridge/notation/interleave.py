@@ -5,6 +5,8 @@ is a training-time choice) and the inverse used at inference (rest un-reduction)
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from collections import Counter
 from fractions import Fraction
@@ -186,7 +188,8 @@ def unreduce(abc_text: str) -> str:
             else:
                 bar = text
             try:
-                length = calculate_bartext_duration(bar)
+                with contextlib.redirect_stdout(io.StringIO()):  # it prints what it cannot read
+                    length = calculate_bartext_duration(bar)
             except Exception:
                 length = None
             if length is not None:
