@@ -133,7 +133,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
         for p, part in enumerate(parts):
             state = states[p]
             first, voice_staff, voice_index = layout[p]
-            position = 0
+            position = Fraction(0)  # in whole notes
             last_chord_event = None
             for element in measure_lists[p][m]:
                 tag = element.tag
@@ -176,22 +176,24 @@ def excerpt_from_musicxml(source: Any) -> dict:
                                 last_chord_event.update(type="chord", notes=[])
                             last_chord_event["notes"].append(pitch)
                         continue
-                    length = Fraction(duration, state.divisions * 4)
+                    length = _snap_to_notation(element, Fraction(duration, state.divisions * 4), state.divisions)
                     event = {"type": "chord" if pitch is not None else "rest", "duration": fraction_text(length)}
                     if pitch is not None:
                         event["notes"] = [pitch]
                     _display_hints(element, event, length)
-                    onset = Fraction(position, state.divisions * 4)
+                    onset = position
                     if length > 0:
                         events[slot].append((onset, length, event))
                         last_chord_event = event
-                    position += duration
-                    longest = max(longest, Fraction(position, state.divisions * 4))
-                elif tag == "backup":
-                    position = max(0, position - _int(element.findtext("duration"), "backup duration", 0))
-                elif tag == "forward":
-                    position += _int(element.findtext("duration"), "forward duration", 0)
-                    longest = max(longest, Fraction(position, state.divisions * 4))
+                    position += length
+                    longest = max(longest, position)
+                elif tag in ("backup", "forward"):
+                    step = Fraction(_int(element.findtext("duration"), f"{tag} duration", 0), state.divisions * 4)
+                    position = max(Fraction(0), position - step if tag == "backup" else position + step)
+                    # back on the divisions grid: snapped tuplet lengths leave tiny remainders
+                    grid = state.divisions * 4
+                    position = Fraction(round(position * grid), grid)
+                    longest = max(longest, position)
                 elif tag in ("direction", "sound"):
                     sound = element if tag == "sound" else element.find("sound")
                     if sound is not None and sound.get("tempo") and tempo is None:
@@ -202,6 +204,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
         time = new_time or time
         key = key if new_key is None else new_key
         length = longest if longest > 0 else time_length(time)
+        if abs(length - time_length(time)) * states[0].divisions * 4 < 1:
+            length = time_length(time)
         measure = {"index": m, "number": int(number_text) if number_text.strip().lstrip("-").isdigit() else m + 1,
                    "time": time, "key": key}
         if length != time_length(time):
@@ -271,6 +275,22 @@ def _note_pitch(note: ET.Element, state: _PartState, excerpt: dict) -> dict | No
     ties = {t.get("type") for t in note.findall("tie")} | {t.get("type") for t in note.findall("notations/tied")}
     tie = "continue" if {"start", "stop"} <= ties else ("start" if "start" in ties else ("stop" if "stop" in ties else None))
     return {"pitch": pitch, "tpc": tpc, "tie": tie}
+
+
+def _snap_to_notation(note: ET.Element, length: Fraction, divisions: int) -> Fraction:
+    """The exact length the note's <type>, dots and <time-modification> say, when <duration>
+    is that length rounded to whole divisions (some encoders round tuplet notes that way)."""
+    kind = (note.findtext("type") or "").strip()
+    if kind not in TYPE_VALUES:
+        return length
+    dots = len(note.findall("dot"))
+    nominal = TYPE_VALUES[kind] * (2 - Fraction(1, 2 ** dots))
+    actual, normal = note.findtext("time-modification/actual-notes"), note.findtext("time-modification/normal-notes")
+    if actual and normal and int(actual) > 0:
+        nominal = nominal * int(normal) / int(actual)
+    if nominal != length and abs(nominal - length) * divisions * 4 < 1:
+        return nominal
+    return length
 
 
 def _display_hints(note: ET.Element, event: dict, length: Fraction) -> None:
