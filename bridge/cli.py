@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "install-musescore-plugin": ("install_plugin", "copy the MuseScore 3/4 plugin into MuseScore's plugin folder and say how to enable it"),
     "accompany": ("accompany", "accompaniment voices for a melody .mid (a DAW clip): melody on its track, accompaniment on new tracks, same bars and tempo"),
     "convert": ("convert", "convert scores between MusicXML/.mxl, MIDI, NotaGen interleaved ABC and excerpt JSON (by extension), optionally a measure range"),
+    "generate": ("generate", "a new piece from a style prompt: --prompt \"PERIOD|COMPOSER|INSTRUMENTATION\" --bars N -o out.musicxml"),
+    "continue": ("continue_", "new bars after a measure range of a score: score.musicxml --measures A-B --bars N -o out.musicxml"),
     "score": ("score", "log-likelihood of an interleaved ABC piece under a model (bundle or checkpoint)"),
 }
 

@@ -25,10 +25,24 @@ def toy_piece(rng: random.Random, bars: int = 8) -> str:
     return PROMPT + HEADER + "".join(lines)
 
 
-def train_toy_model(steps: int = 200, seed: int = 0):
+def toy_window(rng: random.Random, make_piece=toy_piece):
+    """Patches of a window of up to 14 bars of a piece of 3..60 bars, `[r:i/j]` as in the whole
+    piece: what the engine feeds after its context slid, so the toy model knows long pieces."""
+    from bridge.patching import add_line_prefixes, piece_patches, split_piece
+
+    piece = split_piece(make_piece(rng, rng.randint(3, 60)))
+    body = add_line_prefixes(piece.body)
+    start = rng.randrange(len(body)) if rng.random() < 0.5 else 0
+    window = body[start:start + 14]
+    ends = start + len(window) == len(body)
+    return piece_patches("".join(piece.header + window), prefixes=False, add_eos=ends)
+
+
+def train_toy_model(steps: int = 300, seed: int = 0, make_piece=None):
+    """`make_piece(rng, bars) -> ABC text` (default toy_piece) chooses the style it learns."""
     import torch
 
-    from bridge.patching import encode
+    from bridge.patching import patches_to_ids
     from onnx_export.model import ModelSizes, NotaGenModel
 
     torch.manual_seed(seed)
@@ -36,7 +50,8 @@ def train_toy_model(steps: int = 200, seed: int = 0):
     torch.set_num_threads(1)  # a tiny model trains fastest on one thread, and leaves the other core free
     rng = random.Random(seed)
     model = NotaGenModel(ModelSizes(hidden_size=128, patch_num_layers=2, char_num_layers=2, patch_length=64))
-    pieces = [torch.from_numpy(encode(toy_piece(rng, rng.randint(3, 10)))) for _ in range(24)]
+    make_piece = make_piece or toy_piece
+    pieces = [torch.from_numpy(patches_to_ids(toy_window(rng, make_piece))) for _ in range(64)]
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     for step in range(steps):
@@ -51,15 +66,15 @@ def train_toy_model(steps: int = 200, seed: int = 0):
     return model.eval(), float(loss.detach())
 
 
-def write_toy_bundle(out: Path) -> Path:
+def write_toy_bundle(out: Path, make_piece=None, name: str = "toy-two-voices") -> Path:
     import torch
 
     from onnx_export.export import export_bundle
 
-    model, _ = train_toy_model()
+    model, _ = train_toy_model(make_piece=make_piece)
     ckpt = out.parent / "toy.pth"
     torch.save({"model": model.state_dict()}, ckpt)
-    export_bundle(ckpt, out, prompts=[("Baroque", "Bach, Johann Sebastian", "Choral")], name="toy-two-voices")
+    export_bundle(ckpt, out, prompts=[("Baroque", "Bach, Johann Sebastian", "Choral")], name=name)
     return out
 
 

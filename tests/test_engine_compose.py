@@ -1,0 +1,126 @@
+"""compose() (the excerpt-level entry point) and the generate / continue commands, on the toy
+model of tests/engine_helpers.py and excerpts made by the notation layer."""
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from bridge.cli import main
+from bridge.compose import ComposeJob, compose
+from bridge.engine import Engine
+from bridge.errors import JobError
+from bridge.sampling import Sampling
+from tests.engine_helpers import HEADER, toy_bundle  # noqa: F401  (fixture)
+
+BARS = ["[V:1]G2 A2 B2|[V:2]G,6|\n", "[V:1]d6|[V:2]D,6|\n", "[V:1]B2 A2 G2|[V:2]C,6|\n",
+        "[V:1]A6|[V:2]D,6|\n", "[V:1]G6|[V:2]G,6|\n", "[V:1]c4 B2|[V:2]C,6|\n"]
+PROMPT = ("Baroque", "Bach, Johann Sebastian", "Choral")
+
+
+@pytest.fixture(scope="module")
+def engine(toy_bundle):
+    return Engine(toy_bundle, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def score():
+    from bridge.notation import abc_to_excerpt
+
+    return abc_to_excerpt(HEADER + "".join(BARS))
+
+
+def _select(score, start, end, staves=(0, 1)):
+    return dict(score, selection={"start": start, "end": end, "staves": list(staves)})
+
+
+def _measure_length(measure) -> Fraction:
+    return sum((Fraction(e["duration"]) for e in measure["staves"][0]["voices"][0]["events"]), Fraction(0))
+
+
+def test_continue_returns_new_measures_after_the_selection(engine, score):
+    progress = []
+    job = ComposeJob(mode="continue", excerpt=_select(score, 0, 3), bars=3, prompt=PROMPT,
+                     sampling=Sampling(seed=1), variants=2)
+    result = compose(job, engine, progress=progress.append)
+    assert result.provider == "CPUExecutionProvider" and len(result.variants) == 2
+    for variant in result.variants:
+        measures = variant["excerpt"]["measures"]
+        assert [m["index"] for m in measures] == [3, 4, 5]
+        assert all(_measure_length(m) == Fraction(3, 4) for m in measures)
+        assert {s["staff"] for m in measures for s in m["staves"]} == {0, 1}
+        assert 0 <= variant["valid_first_try"] <= 1
+    assert progress[-1].bars_done == progress[-1].bars_total == 6
+    assert [p.bars_done for p in progress] == sorted(p.bars_done for p in progress)
+
+
+def test_infill_replaces_the_gap_and_reports_likelihoods(engine, score):
+    job = ComposeJob(mode="infill", excerpt=_select(score, 2, 4), sampling=Sampling(seed=2), variants=2)
+    result = compose(job, engine)
+    lls = [v["log_likelihood"] for v in result.variants]
+    assert lls == sorted(lls, reverse=True) and all(ll < 0 for ll in lls)
+    for variant in result.variants:
+        assert [m["index"] for m in variant["excerpt"]["measures"]] == [2, 3]
+
+
+def test_accompany_keeps_the_given_staff(engine, score):
+    job = ComposeJob(mode="accompany", excerpt=_select(score, 2, 5, staves=[1]), staves=[1], sampling=Sampling(seed=3))
+    [variant] = compose(job, engine).variants
+    given = {m["index"]: m["staves"][0] for m in score["measures"]}
+    for m in variant["excerpt"]["measures"]:
+        upper = next(s for s in m["staves"] if s["staff"] == 0)
+        pitches = [[n["pitch"] for n in e.get("notes", [])] for e in upper["voices"][0]["events"]]
+        assert pitches == [[n["pitch"] for n in e.get("notes", [])] for e in given[m["index"]]["voices"][0]["events"]]
+        assert _measure_length(m) == Fraction(3, 4)
+
+
+def test_generate_from_a_prompt(engine):
+    result = compose(ComposeJob(mode="generate", excerpt=None, bars=3, prompt=PROMPT, sampling=Sampling(seed=4)), engine)
+    [variant] = result.variants
+    assert variant["abc"].startswith("%Baroque\n%Bach, Johann Sebastian\n%Choral\n")
+    assert len(variant["excerpt"]["measures"]) == 3
+
+
+@pytest.mark.parametrize("job, message", [
+    (ComposeJob(mode="remix", excerpt=None), "unknown mode"),
+    (ComposeJob(mode="generate", excerpt=None, bars=0), "bars must be"),
+    (ComposeJob(mode="generate", excerpt=None, variants=50), "variants must be"),
+    (ComposeJob(mode="generate", excerpt=None, sampling=Sampling(temperature=-1)), "temperature"),
+    (ComposeJob(mode="generate", excerpt=None, time="three"), "time must"),
+    (ComposeJob(mode="continue", excerpt=None), "needs an excerpt"),
+    (ComposeJob(mode="continue", excerpt={"format": "nope"}), "not valid"),
+])
+def test_bad_jobs_are_refused_with_a_message(engine, job, message):
+    with pytest.raises(JobError, match=message):
+        compose(job, engine)
+
+
+def test_generate_and_continue_commands_write_each_format(toy_bundle, score, tmp_path, capsys):
+    from bridge.notation import read_excerpt, write_excerpt
+
+    out = tmp_path / "new.musicxml"
+    assert main(["generate", "--prompt", "|".join(PROMPT), "--bars", "3", "--seed", "1", "--model", str(toy_bundle),
+                 "--quiet", "-o", str(out)]) == 0
+    assert len(read_excerpt(out)["measures"]) == 3
+    src = tmp_path / "score.musicxml"
+    write_excerpt(score, src)
+    for name in ("more.musicxml", "more.mid", "more.abc"):
+        path = tmp_path / name
+        assert main(["continue", str(src), "--measures", "1-4", "--bars", "2", "--seed", "2", "--model", str(toy_bundle),
+                     "--quiet", "-o", str(path)]) == 0
+        assert path.stat().st_size > 0
+    continued = read_excerpt(tmp_path / "more.musicxml")
+    assert len(continued["measures"]) == len(BARS) + 2   # two new bars after measure 4, the rest moved back
+    assert "valid on the first try" in capsys.readouterr().out
+
+
+def test_commands_explain_what_went_wrong(tmp_path, capsys):
+    assert main(["generate", "--prompt", "only one field", "-o", str(tmp_path / "x.musicxml")]) == 1
+    assert "three fields" in capsys.readouterr().err
+    assert main(["generate", "--model", str(tmp_path), "-o", str(tmp_path / "x.wav")]) == 1
+    assert "extension" in capsys.readouterr().err
+    assert main(["continue", str(tmp_path / "missing.musicxml"), "--bars", "2", "-o", str(tmp_path / "x.mid")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    default = Path(__file__).resolve().parent.parent / "models" / "default" / "config.json"
+    if not default.exists():
+        assert main(["generate", "--bars", "2", "-o", str(tmp_path / "x.mid")]) == 1
+        assert "default model" in capsys.readouterr().err

@@ -1,0 +1,157 @@
+"""The engine on real bundles: a toy model trained in the fixture to write valid 3/4 bars of
+two voices (tests/engine_helpers.py), and the random tiny bundle of tests/conftest.py."""
+import threading
+
+import numpy as np
+import pytest
+
+from bridge.bars import check_bar, header_context, parse_line
+from bridge.engine import Engine
+from bridge.errors import Cancelled, JobError
+from bridge.sampling import Sampling
+from tests.engine_helpers import HEADER, PROMPT, toy_bundle  # noqa: F401  (fixture)
+
+PIECE = PROMPT + HEADER + "[V:1]G2 A2 B2|[V:2]G,6|\n[V:1]d6|[V:2]D,6|\n"
+
+
+@pytest.fixture(scope="module")
+def engine(toy_bundle):
+    return Engine(toy_bundle, device="cpu")
+
+
+def _assert_all_valid(bars, header=HEADER):
+    ctx = header_context(header)
+    for bar in bars:
+        result = check_bar(bar, ctx)
+        assert result.valid, (bar, result.reasons)
+        assert [s.voice for s in parse_line(bar)[1]] == ["1", "2"]  # every voice present
+
+
+def test_continue_returns_valid_bars_and_keeps_the_prefix(engine):
+    [v] = engine.continue_(PIECE, 5, Sampling(seed=1))
+    assert len(v.bars) == 5
+    _assert_all_valid(v.bars)
+    assert v.abc.startswith(PIECE) and v.abc.endswith("".join(v.bars))
+    assert 0.0 <= v.valid_first_try <= 1.0
+
+
+def test_same_seed_same_music_other_seed_other_music(engine):
+    a = engine.continue_(PIECE, 6, Sampling(seed=7), variants=2)
+    b = engine.continue_(PIECE, 6, Sampling(seed=7), variants=2)
+    c = engine.continue_(PIECE, 6, Sampling(seed=8), variants=2)
+    assert [v.bars for v in a] == [v.bars for v in b]
+    assert [v.bars for v in a] != [v.bars for v in c]
+
+
+def test_variants_are_decoded_as_one_batch(engine):
+    variants = engine.continue_(PIECE, 6, Sampling(seed=3), variants=4)
+    stats = engine.last_run.stats
+    assert len(variants) == 4 and len({tuple(v.bars) for v in variants}) > 1
+    # one patch-decoder call serves all rows that are in step: far fewer calls than patches
+    assert stats.patch_steps < 0.5 * sum(stats.patches_per_row)
+    # a patch costs at most 16 char-decoder steps, and one patch-decoder step per batch
+    assert stats.char_steps <= 16 * stats.patch_steps
+
+
+def test_generate_writes_a_header_then_bars(engine):
+    [v] = engine.generate(PROMPT.splitlines(True), 4, Sampling(seed=2), key="D")
+    assert v.header.startswith(PROMPT)
+    assert "K:D\n" in v.header and "M:3/4\n" in v.header
+    _assert_all_valid(v.bars[1:], v.header)      # the first bar may be a pickup
+    assert len(v.bars) == 4
+
+
+def test_progress_after_every_bar_and_cancel_within_a_bar(engine):
+    seen = []
+    engine.continue_(PIECE, 3, Sampling(seed=1), variants=2, progress=lambda *a: seen.append(a[:2]))
+    assert sorted(seen) == [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)]
+    cancel = threading.Event()
+    bars_before_cancel = []
+
+    def stop_after_first(variant, done, partial):
+        bars_before_cancel.append(done)
+        cancel.set()
+
+    with pytest.raises(Cancelled):
+        engine.continue_(PIECE, 8, Sampling(seed=1), progress=stop_after_first, cancel=cancel)
+    assert bars_before_cancel == [1]
+
+
+def test_context_slides_instead_of_failing(engine):
+    # the toy model's context is 64 patches; 30 bars of about 3 patches each overflow it twice
+    [v] = engine.continue_(PIECE, 30, Sampling(seed=5))
+    assert engine.last_run.stats.slides >= 1
+    assert len(v.bars) == 30
+    _assert_all_valid(v.bars)
+
+
+def test_accompany_forces_the_given_voice(engine):
+    given = ["[V:1]B2 c2 d2|\n", "[V:1]g4 d2|\n", "[V:1]A6|\n"]
+    variants = engine.accompany(PIECE, given, Sampling(seed=4), variants=2)
+    for v in variants:
+        _assert_all_valid(v.bars)
+        assert [parse_line(b)[1][0].content for b in v.bars] == ["B2 c2 d2", "g4 d2", "A6"]
+
+
+def test_infill_ranks_candidates_by_the_likelihood_of_the_real_bars_after(engine):
+    after = ["[V:1]d6|[V:2]D,6|\n", "[V:1]G6|[V:2]G,6|\n"]
+    ranked = engine.infill(PIECE, 2, after, Sampling(seed=1), variants=3, candidates=5)
+    assert len(ranked) == 3
+    lls = [v.log_likelihood for v in ranked]
+    assert all(ll is not None and ll < 0 for ll in lls) and lls == sorted(lls, reverse=True)
+    for v in ranked:
+        _assert_all_valid(v.bars)
+
+
+def test_cached_suffix_likelihood_equals_full_recompute(engine):
+    """The KV-cached teacher-forced score of the bars after a context equals bridge.scoring's
+    no-cache computation over the whole piece."""
+    from bridge.patching import encode, piece_patches
+    from bridge.scoring import patch_nats, bundle_logits_fn
+    from bridge.decoder import Decoder
+    from bridge.patching import patches_to_ids
+    from bridge.sampling import Sampler
+
+    piece = PIECE + "[V:1]B2 A2 G2|[V:2]C,6|\n"
+    patches = piece_patches(piece)
+    split = len(piece_patches(PIECE, add_eos=False)) - 2  # cut inside the body
+    runner = engine.runner
+    hidden, cache = runner.patch(patches_to_ids(patches[:split])[None], runner.empty("patch", 1))
+    cached, _ = Decoder(runner, Sampler(Sampling())).score_after(cache, hidden[0, -1], patches[split:])
+    ids = encode(piece)
+    full_nats, _ = patch_nats(bundle_logits_fn(engine.bundle)(ids), ids[1:])
+    assert cached == pytest.approx(float(full_nats[split - 1:].sum()), rel=1e-4)
+
+
+def test_impossible_meter_ends_in_a_clear_error_after_bounded_tries(engine):
+    # the toy model only ever wrote 3/4 bars; a 5/4 piece cannot be continued by it
+    piece = PIECE.replace("M:3/4", "M:5/4").replace("B2|", "B2 c4|").replace("G,6|", "G,10|")
+    piece = piece.replace("d6|", "d10|").replace("D,6|", "D,10|")
+    with pytest.raises(JobError, match=r"no valid bar 1 in 4 tries"):
+        engine.continue_(piece, 2, Sampling(seed=1), max_tries=3)
+
+
+def test_random_model_garbage_is_never_returned(tiny_bundle):
+    random_engine = Engine(tiny_bundle, device="cpu")
+    with pytest.raises(JobError, match="no valid"):
+        random_engine.continue_(PIECE, 1, Sampling(seed=0), max_tries=2)
+
+
+def test_bad_requests_are_refused_with_a_reason(engine):
+    with pytest.raises(JobError, match="top_p"):
+        engine.continue_(PIECE, 1, Sampling(top_p=2.0))
+    with pytest.raises(JobError, match="no key"):
+        engine.continue_(PIECE.replace("K:G\n", ""), 1)
+    with pytest.raises(JobError, match="not ASCII"):
+        engine.continue_(PIECE.replace("Upper", "Überstimme"), 1)
+    with pytest.raises(JobError, match="every voice is given"):
+        engine.accompany(PIECE, ["[V:1]G6|[V:2]G,6|\n"])
+    with pytest.raises(JobError, match="at least one bar"):
+        engine.continue_(PIECE, 0)
+
+
+def test_engine_reports_provider_and_model_info(engine):
+    assert engine.provider == "CPUExecutionProvider"
+    assert engine.info["name"] == "toy-two-voices"
+    assert engine.info["prompts"] == [["Baroque", "Bach, Johann Sebastian", "Choral"]]
+    assert np.dtype(engine.bundle.dtype) == np.float32
