@@ -225,3 +225,4 @@ def run_gui_batch(plugin_dir: Path, score: Path, batch: dict[str, Any], home: Pa
         (plugin_dir / "notabridge-batch.json").unlink(missing_ok=True)
     assert report.is_file(), f"the dialog wrote no report; MuseScore said:\n{(home / 'mscore_gui.log').read_text()[-3000:]}"
     return json.loads(report.read_text())
+
