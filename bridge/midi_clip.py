@@ -459,7 +459,8 @@ def score_for_accompaniment(clip: MelodyClip, voices: int) -> Any:
     The parts to write hold one placeholder note per measure (the key's tonic in the voice's
     register), not rests: NotaGen's ABC conversion (xml2abc) leaves voices without any note out
     of the piece, and the engine can only write voices the ABC declares. Accompany replaces
-    every measure of these parts, so the model never reads the placeholders.
+    every selected measure of these parts, so the model never reads the placeholders. A pickup
+    measure is not selected (see accompaniment_excerpt): there these parts rest.
     """
     import copy
 
@@ -480,7 +481,8 @@ def score_for_accompaniment(clip: MelodyClip, voices: int) -> Any:
                 measure.insert(0, getattr(clef, _CLEFS.get(name, "TrebleClef"))())
             for context in m.getElementsByClass(["TimeSignature", "KeySignature"]):
                 measure.insert(0, copy.deepcopy(context))
-            measure.append(note.Note(placeholder, quarterLength=m.barDuration.quarterLength - m.paddingLeft))
+            length = m.barDuration.quarterLength - m.paddingLeft
+            measure.append(note.Rest(quarterLength=length) if m.paddingLeft else note.Note(placeholder, quarterLength=length))
             part.insert(m.offset, measure)
         part.makeNotation(inPlace=True)   # splits bar-long notes that need ties (5/8, 7/8, ...)
         score.insert(0, part)
@@ -490,13 +492,16 @@ def score_for_accompaniment(clip: MelodyClip, voices: int) -> Any:
 def accompaniment_excerpt(clip: MelodyClip, voices: int) -> dict:
     """The accompany job's excerpt: melody on staff 0, `voices` staves to write (1..voices).
 
-    Measure indices run 0..measures-1 in clip order (measure_start maps them back to ticks).
+    Measure indices run 0..measures-1 in clip order (measure_start maps them back to ticks). The
+    selection starts at the first full measure: a pickup is context the model reads (melody
+    alone, as the accompaniment usually enters on the downbeat), so the model only ever writes
+    whole bars, whatever it learnt about upbeats.
     """
     from bridge.notation.music21_bridge import excerpt_from_score
 
     excerpt = excerpt_from_score(score_for_accompaniment(clip, voices))
     excerpt["title"] = "Melody from a DAW"
-    excerpt["selection"] = {"start": 0, "end": len(excerpt["measures"]),
+    excerpt["selection"] = {"start": 1 if clip.pickup else 0, "end": len(excerpt["measures"]),
                             "staves": list(range(len(excerpt["staves"])))}
     excerpt.setdefault("warnings", []).extend(clip.warnings)
     return excerpt

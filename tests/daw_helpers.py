@@ -237,3 +237,4 @@ class FakeReaper:
 
     def RPR_GetResourcePath(self):
         return "/nonexistent/REAPER"
+

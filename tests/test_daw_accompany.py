@@ -9,6 +9,7 @@ import mido
 import pytest
 
 from tests.daw_helpers import absolute_notes, track_length, write_melody
+from tests.engine_helpers import toy_bundle  # noqa: F401  (a tiny model trained to write valid bars)
 
 ROOT = Path(__file__).resolve().parents[1]
 # a 6/8 tune with an eighth-note upbeat, played with human timing
@@ -22,6 +23,9 @@ def _accompany(*args: str) -> subprocess.CompletedProcess:
 
 
 def _check_accompanied(melody_path: Path, out_path: Path, voices: int, bar_ticks: int, first_bar: int, bars: int):
+    """The melody tracks untouched; `voices` new tracks with notes, all inside the melody's full
+    bars (the upbeat before `first_bar` is the melody's alone), every voice holding at least one
+    note in every bar, none longer than the melody's last bar."""
     original, out = mido.MidiFile(str(melody_path)), mido.MidiFile(str(out_path))
     assert out.ticks_per_beat == original.ticks_per_beat
     assert [list(t) for t in out.tracks[:len(original.tracks)]] == [list(t) for t in original.tracks]
@@ -30,28 +34,41 @@ def _check_accompanied(melody_path: Path, out_path: Path, voices: int, bar_ticks
     end = first_bar + bars * bar_ticks
     for track in added:
         assert track_length(track) == end          # every voice lasts exactly the melody's bars
-        for start, stop, _pitch in absolute_notes(track):
-            assert 0 <= start < stop <= end
+        notes = absolute_notes(track)
+        for start, stop, _pitch in notes:
+            assert first_bar <= start < stop <= end
+        sounding_bars = {(t - first_bar) // bar_ticks for start, stop, _ in notes for t in (start, stop - 1)}
+        assert sounding_bars == set(range(bars))
     return added
 
 
-def test_humanised_jig_in_six_eight_gets_accompanied_on_its_bars(tmp_path, tiny_bundle):
+def test_humanised_jig_in_six_eight_with_an_upbeat_gets_accompanied_on_its_bars(tmp_path, toy_bundle):
     melody = write_melody(tmp_path / "jig.mid", JIG, meter=(6, 8), bpm=132, jitter=30, seed=4)
     out = tmp_path / "jig-accompanied.mid"
-    done = _accompany(str(melody), "-o", str(out), "--model", str(tiny_bundle), "--voices", "2", "--seed", "3")
+    done = _accompany(str(melody), "-o", str(out), "--model", str(toy_bundle), "--voices", "1", "--seed", "3")
     assert done.returncode == 0, done.stderr
     assert "6/8" in done.stdout and "pickup" in done.stdout
-    # the upbeat is the last eighth of bar 1 (ticks 1200..1440); then two full 6/8 bars
-    added = _check_accompanied(melody, out, voices=2, bar_ticks=1440, first_bar=1440 - 240, bars=2)
-    assert sum(len(absolute_notes(t)) for t in added) > 0
+    # the upbeat is the last eighth of the file's first 6/8 bar (ticks 1200..1440); three full bars follow
+    _check_accompanied(melody, out, voices=1, bar_ticks=1440, first_bar=1440, bars=3)
     assert {m.tempo for t in mido.MidiFile(str(out)).tracks for m in t if m.type == "set_tempo"} == {mido.bpm2tempo(132)}
     # the same seed gives the same accompaniment
     again = tmp_path / "again.mid"
-    assert _accompany(str(melody), "-o", str(again), "--model", str(tiny_bundle), "--voices", "2", "--seed", "3").returncode == 0
+    assert _accompany(str(melody), "-o", str(again), "--model", str(toy_bundle), "--voices", "1", "--seed", "3").returncode == 0
     assert [absolute_notes(t) for t in mido.MidiFile(str(again)).tracks] == [absolute_notes(t) for t in mido.MidiFile(str(out)).tracks]
 
 
-def test_an_essen_folk_tune_in_three_four(tmp_path, tiny_bundle):
+def test_quantised_three_four_melody_without_upbeat(tmp_path, toy_bundle):
+    tune = [(i, 1, p) for i, p in enumerate([67, 69, 71, 74, 74, 74, 71, 69, 67, 72, 72, 71])] + [(12, 3, 67)]
+    melody = write_melody(tmp_path / "waltz.mid", tune, meter=(3, 4), bpm=96, key="G")
+    out = tmp_path / "waltz-accompanied.mid"
+    done = _accompany(str(melody), "-o", str(out), "--model", str(toy_bundle), "--voices", "1", "--seed", "5",
+                      "--prompt", "Baroque|Bach, Johann Sebastian|Choral")
+    assert done.returncode == 0, done.stderr
+    assert "key +1 fifths major" in done.stdout and "estimated" not in done.stdout
+    _check_accompanied(melody, out, voices=1, bar_ticks=1440, first_bar=0, bars=5)
+
+
+def test_an_essen_folk_tune_in_three_four(tmp_path, toy_bundle):
     """A real tune from music21's corpus, written to MIDI by music21 (no DAW grid: upbeat at 0)."""
     from music21 import corpus
     from music21 import midi as m21midi
@@ -65,7 +82,7 @@ def test_an_essen_folk_tune_in_three_four(tmp_path, tiny_bundle):
     measures = list(tune.parts[0].getElementsByClass("Measure"))
     upbeat = measures[0].duration.quarterLength
     out = tmp_path / "out.mid"
-    done = _accompany(str(melody), "-o", str(out), "--model", str(tiny_bundle), "--voices", "1",
+    done = _accompany(str(melody), "-o", str(out), "--model", str(toy_bundle), "--voices", "1",
                       "--pickup", str(upbeat), "--seed", "1")
     assert done.returncode == 0, done.stderr
     tpb = mido.MidiFile(str(melody)).ticks_per_beat
