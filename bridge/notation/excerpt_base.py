@@ -54,13 +54,29 @@ def note_signature(excerpt: dict) -> dict[tuple[int, int, int], list[tuple]]:
     """(measure index, staff, voice) -> [(onset, duration, ((pitch, tpc), ...))] for sounding events.
 
     What the correctness sweep compares: onsets, durations, pitches with spelling, per voice.
-    Rests are left out so that equal music written with differently split rests compares equal.
+    Rests are left out so that equal music written with differently split rests compares equal,
+    and a chord tied to an identical chord in the same measure counts as one longer chord (a
+    length such as 5/96 can only be written as two tied notes).
     """
     signature: dict[tuple[int, int, int], list[tuple]] = {}
     for measure in excerpt["measures"]:
         for staff, voice, events in iter_voices(measure):
-            items = [(onset, parse_fraction(e["duration"]), tuple(sorted((n["pitch"], n["tpc"]) for n in e["notes"])))
-                     for onset, e in voice_onsets(events) if e["type"] == "chord"]
+            items: list[tuple] = []
+            previous = None
+            for onset, e in voice_onsets(events):
+                if e["type"] != "chord":
+                    previous = None
+                    continue
+                pitches = tuple(sorted((n["pitch"], n["tpc"]) for n in e["notes"]))
+                length = parse_fraction(e["duration"])
+                tied_on = (previous is not None and previous[2] == pitches and items and items[-1][0] + items[-1][1] == onset
+                           and all(n.get("tie") in ("start", "continue") for n in previous[3])
+                           and all(n.get("tie") in ("stop", "continue") for n in e["notes"]))
+                if tied_on:
+                    items[-1] = (items[-1][0], items[-1][1] + length, pitches)
+                else:
+                    items.append((onset, length, pitches))
+                previous = (onset, length, pitches, e["notes"])
             if items:
                 signature[(measure["index"], staff, voice)] = items
     return signature

@@ -233,22 +233,24 @@ def repair_ties(excerpt: dict) -> None:
         starting: list[set[int]] = []  # per event: pitches whose tie really goes on to the next event
         for i, event in enumerate(events):
             following = events[i + 1] if i + 1 < len(events) else None
-            next_pitches = {n["pitch"] for n in following["notes"]} if following and following["type"] == "chord" else set()
-            starting.append({n["pitch"] for n in event.get("notes") or []
-                             if n.get("tie") in ("start", "continue") and n["pitch"] in next_pitches}
+            # a tie needs the same pitch *and spelling* on the other side: ABC (like most
+            # notation) cannot tie Eb to D#
+            next_pitches = {(n["pitch"], n["tpc"]) for n in following["notes"]} if following and following["type"] == "chord" else set()
+            starting.append({(n["pitch"], n["tpc"]) for n in event.get("notes") or []
+                             if n.get("tie") in ("start", "continue") and (n["pitch"], n["tpc"]) in next_pitches}
                             if event["type"] == "chord" else set())
         for i, event in enumerate(events):
             if event["type"] != "chord":
                 continue
             for note in event["notes"]:
-                starts = note["pitch"] in starting[i]
-                stops = i > 0 and note["pitch"] in starting[i - 1]
+                starts = (note["pitch"], note["tpc"]) in starting[i]
+                stops = i > 0 and (note["pitch"], note["tpc"]) in starting[i - 1]
                 fixed = "continue" if starts and stops else "start" if starts else "stop" if stops else None
                 if fixed != note.get("tie"):
                     note["tie"] = fixed
                     repaired = True
     if repaired:
-        add_warning(excerpt, "ties without a matching note of the same pitch were removed")
+        add_warning(excerpt, "ties without a matching note of the same pitch and spelling were removed")
 
 
 def _note_pitch(note: ET.Element, state: _PartState, excerpt: dict) -> dict | None:
@@ -281,12 +283,12 @@ def _snap_to_notation(note: ET.Element, length: Fraction, divisions: int) -> Fra
     """The exact length the note's <type>, dots and <time-modification> say, when <duration>
     is that length rounded to whole divisions (some encoders round tuplet notes that way)."""
     kind = (note.findtext("type") or "").strip()
-    if kind not in TYPE_VALUES:
-        return length
+    actual, normal = note.findtext("time-modification/actual-notes"), note.findtext("time-modification/normal-notes")
+    if kind not in TYPE_VALUES or not (actual and normal):
+        return length  # only tuplet notes: elsewhere a rounded note is made up for by its neighbours
     dots = len(note.findall("dot"))
     nominal = TYPE_VALUES[kind] * (2 - Fraction(1, 2 ** dots))
-    actual, normal = note.findtext("time-modification/actual-notes"), note.findtext("time-modification/normal-notes")
-    if actual and normal and int(actual) > 0:
+    if int(actual) > 0:
         nominal = nominal * int(normal) / int(actual)
     if nominal != length and abs(nominal - length) * divisions * 4 < 1:
         return nominal
