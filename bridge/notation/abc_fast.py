@@ -285,7 +285,7 @@ def _finish(event: dict) -> dict:
     return out
 
 
-def _score_layout(header: list[str]) -> list[list[list[int]]]:
+def score_layout(header: list[str]) -> list[list[list[int]]]:
     """Parts -> staves -> ABC voice numbers, from %%score (braces make one part, parentheses one staff)."""
     voices = [int(line.split()[0][2:]) for line in header if re.match(r"V:\d+", line)]
     score = next((line[7:] for line in header if line.startswith("%%score")), None)
@@ -320,7 +320,7 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
     fifths = key_fifths(fields.get("K", "C"))
     meter = meter_text(fields.get("M", "4/4")) or "4/4"
     unit = _unit(fields.get("L", "1/8"))
-    layout = _score_layout(header)
+    layout = score_layout(header)
     names = {}
     clefs = {}
     for line in header:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import threading
 import warnings
 
+from .abc_fast import Unsupported, read_interleaved, score_layout
 from .errors import NotationError
 from .excerpt_base import copy_excerpt, new_excerpt
 from .interleave import split_header_body, unreduce
-from .abc_fast import Unsupported, read_interleaved
 from .musicxml_read import excerpt_from_musicxml
 from .musicxml_write import abc_voice_slots
 
@@ -38,19 +37,6 @@ def abc_to_musicxml_element(abc_text: str):
     if not docs:
         raise NotationError(f"this ABC cannot be read: {' '.join(messages)[:300] or 'abc2xml produced nothing'}")
     return docs[0], messages
-
-
-def _staff_groups(header: list[str]) -> list[list[int]]:
-    """ABC voice numbers grouped by staff, in %%score order (abc2xml's staff order)."""
-    voices = [int(line.split()[0][2:]) for line in header if re.match(r"V:\d+", line)]
-    score = next((line for line in header if line.startswith("%%score")), None)
-    if score is None:
-        return [[v] for v in voices]
-    groups: list[list[int]] = []
-    for token in re.findall(r"\([^)]*\)|\d+", score):
-        groups.append([int(x) for x in re.findall(r"\d+", token)])
-    listed = {v for g in groups for v in g}
-    return groups + [[v] for v in voices if v not in listed]
 
 
 def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int | None = None,
@@ -90,7 +76,7 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
             for m in raw["measures"]:
                 m["index"] += first_index
         return raw
-    return _onto_template(raw, template, _staff_groups(header), first_index)
+    return _onto_template(raw, template, [staff for part in score_layout(header) for staff in part], first_index)
 
 
 def _onto_template(raw: dict, template: dict, groups: list[list[int]], first_index: int | None) -> dict:

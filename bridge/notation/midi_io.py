@@ -16,7 +16,7 @@ QUANTIZE_DIVISORS = (4, 3)
 
 def excerpt_from_midi(source: Any) -> dict:
     """A .mid path or MIDI bytes -> excerpt JSON v1 (pitches spelled by music21, sharps by default)."""
-    from music21 import converter, midi as m21midi
+    from music21 import midi as m21midi
 
     try:
         if isinstance(source, (bytes, bytearray)):

@@ -13,6 +13,7 @@ from typing import Any
 
 from .durations import parse_fraction
 from .errors import NotationError
+from .excerpt_base import time_length
 from .spelling import consistent
 
 SCHEMA_PATH = Path(__file__).with_name("excerpt.schema.json")
@@ -82,11 +83,6 @@ def _fraction(text: str, path: str, errors: list[str]) -> Fraction:
     return value
 
 
-def _time_length(time: str) -> Fraction:
-    beats, beat_type = time.split("/")
-    return Fraction(sum(int(b) for b in beats.split("+")), int(beat_type))
-
-
 def _semantic_errors(obj: dict) -> list[str]:
     errors: list[str] = []
     staff_indices = [s["index"] for s in obj["staves"]]
@@ -111,7 +107,7 @@ def _semantic_errors(obj: dict) -> list[str]:
         previous = measure["index"]
         if not -7 <= measure["key"] <= 7:
             errors.append(f"{where}.key: {measure['key']} is outside -7..7")
-        length = _time_length(measure["time"])
+        length = time_length(measure["time"])
         if "duration" in measure:
             length = _fraction(measure["duration"], f"{where}.duration", errors)
         seen_staves = set()
