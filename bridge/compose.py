@@ -141,13 +141,13 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
     last = excerpt["measures"][-1]["index"] + 1
     suffix_end = min(last, end + SUFFIX_MEASURES) if job.mode == "infill" else end
     window = notation.cut_measures(excerpt, first, suffix_end)
-    header, body = _abc(notation, window, job, warnings)
+    staves = job.staves if job.staves is not None else sel.get("staves")
+    window, header, body = _abc_with_voices_for(notation, window, staves, job, warnings)
     n_before, n_gap = start - first, end - start
     if len(body) != suffix_end - first:
         raise JobError(f"the excerpt's ABC has {len(body)} bars for {suffix_end - first} measures; "
                        f"cannot line up the selection")
     before, gap, after = body[:n_before], body[n_before:n_before + n_gap], body[n_before + n_gap:]
-    staves = job.staves if job.staves is not None else sel.get("staves")
     given = _given_voices(notation, header, window, gap, staves) if job.mode == "accompany" or staves else None
     if job.mode == "accompany":
         if given is None:
@@ -162,6 +162,51 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
 def _abc(notation, excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
     abc = notation.excerpt_to_abc(excerpt, prompt=job.prompt, warnings=warnings)
     return notation.split_abc(abc)
+
+
+def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: ComposeJob,
+                         warnings: list[str]) -> tuple[dict, str, list[str]]:
+    """The window's ABC, with an ABC voice for every staff to write even when it is empty.
+
+    xml2abc leaves out voices without notes (an empty accompaniment staff). Such a staff gets
+    one stand-in note in the first measure of a copy of the window, so the ABC declares its
+    voice (numbered, named and clefed by the notation layer as usual); the stand-in is then
+    taken out of the first bar again. The copy is the template the new bars are read back with.
+    """
+    from .bars import parse_line
+    from .notation.excerpt_base import copy_excerpt
+
+    sounding = {staff for staff, _ in notation.abc_voice_slots(window)}
+    empty = [s for s in (staves or []) if s not in sounding]
+    if not empty:
+        header, body = _abc(notation, window, job, warnings)
+        return window, header, body
+    template = copy_excerpt(window)
+    first = template["measures"][0]
+    for staff in empty:
+        entry = next((e for e in first["staves"] if e["staff"] == staff), None)
+        events = entry["voices"][0]["events"] if entry and entry["voices"] else []
+        rest = next((e for e in events if e["type"] == "rest"), None)
+        if rest is None:
+            raise JobError(f"staff {staff} cannot be written: its first measure holds no rest to start from")
+        duration = rest["duration"]
+        rest.clear()
+        rest.update({"type": "chord", "duration": duration, "notes": [{"pitch": 60, "tpc": 14, "tie": None}]})
+    header, body = _abc(notation, template, job, warnings)
+    slots = notation.abc_voice_slots(template)
+    stand_ins = {str(n + 1) for n, (staff, voice) in enumerate(slots) if staff in empty and voice == 0}
+    lead, segments = parse_line(body[0])
+    kept = [seg for seg in segments if seg.voice not in stand_ins]
+    if kept:
+        body[0] = lead + "".join(f"[V:{seg.voice}]{seg.content}{seg.barline}" for seg in kept) + "\n"
+    else:  # nothing else sounds in that bar: the stand-in voice becomes a rest of the bar
+        from .bars import check_bar, header_context, rest_text
+
+        check = check_bar(body[0], header_context(header), pickup_ok=True)
+        seg = segments[0]
+        body[0] = f"[V:{seg.voice}]{rest_text(check.length, header_context(header).default.unit)}{seg.barline}\n" \
+            if check.valid else body[0]
+    return template, header, body
 
 
 def _given_voices(notation, header: str, window: dict, gap: list[str], staves: list[int] | None) -> list[str] | None:

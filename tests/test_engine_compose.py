@@ -124,3 +124,18 @@ def test_commands_explain_what_went_wrong(tmp_path, capsys):
     if not default.exists():
         assert main(["generate", "--bars", "2", "-o", str(tmp_path / "x.mid")]) == 1
         assert "default model" in capsys.readouterr().err
+
+
+def test_accompany_writes_a_staff_that_was_empty(engine):
+    """A melody with an empty staff under it (a DAW clip): the empty staff gets its voice."""
+    from bridge.notation import abc_to_excerpt
+
+    melody = abc_to_excerpt(HEADER + "".join(f"{bar.split('|')[0]}|[V:2]z6|\n" for bar in BARS[:4]))
+    job = ComposeJob(mode="accompany", excerpt=_select(melody, 0, 4, staves=[1]), staves=[1], sampling=Sampling(seed=5))
+    [variant] = compose(job, engine).variants
+    measures = variant["excerpt"]["measures"]
+    assert [m["index"] for m in measures] == [0, 1, 2, 3]
+    for m in measures:
+        lower = next(s for s in m["staves"] if s["staff"] == 1)
+        assert any(e["type"] == "chord" for e in lower["voices"][0]["events"])   # the model wrote notes there
+        assert _measure_length(m) == Fraction(3, 4)
