@@ -5,7 +5,7 @@ mode), so its ReaScript API is replaced by tests.daw_helpers.FakeReaper, which o
 functions the script calls with REAPER's Python return shapes. Everything else is real: the
 script's own entry file runs as REAPER would run it (with `reaper_python` importable and
 RPR_defer driving the polling), and the daemon is `notabridge serve` in a subprocess with a tiny
-model bundle, reached over HTTP on a free port.
+model trained to write valid bars (tests/engine_helpers.py), reached over HTTP on a free port.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.daw_helpers import PPQ, FakeItem, FakeReaper, FakeTake
+from tests.engine_helpers import toy_bundle  # noqa: F401  (a tiny model trained to write valid bars)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "plugins" / "reaper" / "NotaBridge_Accompany.py"
@@ -44,9 +45,9 @@ def _http(url: str, method: str = "GET", body=None):
 
 
 @pytest.fixture(scope="module")
-def daemon(tiny_bundle):
+def daemon(toy_bundle):
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bridge.cli", "serve", "--model", str(tiny_bundle),
+    process = subprocess.Popen([sys.executable, "-m", "bridge.cli", "serve", "--model", str(toy_bundle),
                                 "--http-port", str(port), "--osc-port", "0", "--osc-tcp-port", "0"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -79,7 +80,7 @@ def _project(fake_notes=MELODY, jitter=((0, 0),)) -> FakeReaper:
     return reaper
 
 
-def _run_script(reaper: FakeReaper, url: str, voices: int = 2, timeout: float = 120.0) -> None:
+def _run_script(reaper: FakeReaper, url: str, voices: int = 1, timeout: float = 120.0) -> None:
     """Run the script file as REAPER does, then REAPER's defer loop until the script stops asking."""
     sys.modules["reaper_python"] = reaper
     old = {k: os.environ.get(k) for k in ("NOTABRIDGE_URL", "NOTABRIDGE_VOICES", "NOTABRIDGE_PATH")}
@@ -108,7 +109,7 @@ def _snapshot(reaper: FakeReaper):
 def test_accompaniment_arrives_below_the_melody_as_one_undo_point(daemon):
     reaper = _project(jitter=((-20, 15), (10, -30), (25, 40)))
     before = _snapshot(reaper)
-    _run_script(reaper, daemon, voices=2)
+    _run_script(reaper, daemon)
     assert reaper.messages == [], reaper.messages
     assert [t.name for t in reaper.tracks] == ["Piano", "Lead", "NotaBridge accompaniment", "Drums"]
     item = reaper.tracks[2].items[0]
@@ -117,9 +118,11 @@ def test_accompaniment_arrives_below_the_melody_as_one_undo_point(daemon):
     assert (item.position_qn, item.length_qn) == (ITEM_START_QN + 2.0, 10.0)
     notes = item.take.notes
     assert notes, "the accompaniment item is empty"
-    assert {n["chan"] for n in notes} <= {1, 2}          # two voices, neither on the melody's channel
-    for n in notes:
-        assert 0 <= n["start"] < n["end"] <= item.length_qn * PPQ
+    assert {n["chan"] for n in notes} == {1}              # not on the melody's channel
+    for n in notes:   # the upbeat (first quarter of the item) is the melody's alone
+        assert 1 * PPQ <= n["start"] < n["end"] <= item.length_qn * PPQ
+    # every full 3/4 bar of the melody is accompanied
+    assert {int((n["start"] - PPQ) // (3 * PPQ)) for n in notes} == {0, 1, 2}
     # everything the script changed is one undo point, and undoing it restores the project
     assert reaper.undo_points == ["NotaBridge: accompaniment"]
     assert reaper.changes_outside_undo == 0
@@ -133,7 +136,7 @@ def test_the_daemon_shared_settings_steer_the_script(daemon):
     for seed in (11, 11, 12):
         _http(daemon + "/settings", "POST", {"seed": seed, "temperature": 1.5})
         reaper = _project()
-        _run_script(reaper, daemon, voices=2)
+        _run_script(reaper, daemon)
         assert reaper.messages == []
         results.append(reaper.tracks[2].items[0].take.notes)
     assert results[0] == results[1]        # same shared seed: same accompaniment
