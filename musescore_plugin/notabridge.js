@@ -264,7 +264,7 @@ function readSelection(ms, options) {
     if (!sel || sel.start < 0 || sel.end <= sel.start)
         throw new Error("Nothing is selected: select one or more measures (click the first, shift-click the last), then run NotaBridge again.");
     if (options.staves && options.staves.length) sel.staves = options.staves;
-    var before = options.contextBefore === undefined ? 8 : options.contextBefore;
+    var before = options.contextBefore === undefined ? 16 : options.contextBefore;
     var after = options.contextAfter === undefined ? (options.mode === "infill" ? 4 : 0) : options.contextAfter;
     var from = Math.max(0, sel.start - before), to = Math.min(table.length, sel.end + after);
     return readExcerpt(ms, table, from, to, sel);
@@ -305,7 +305,8 @@ function planWrite(ms, table, result, job) {
             targets.push({ index: at, ticks: want, data: measures[i] });
         }
     } else {
-        if (job.mode === "accompany") staves = job.staves && job.staves.length ? job.staves : sel.staves;
+        // infill rewrites the selected staves (the daemon keeps the others as given), accompany the chosen ones
+        staves = job.staves && job.staves.length ? job.staves : sel.staves;
         for (var j = 0; j < measures.length; j++) {
             var idx = measures[j].index;
             if (!(idx >= sel.start && idx < sel.end))

@@ -104,7 +104,9 @@ def test_spelling_is_read_as_tpc(plugin_dir, scores, ms_home):
 def test_infill_replaces_only_the_selected_measures(plugin_dir, scores, originals, ms_home, tmp_path, name, target, source):
     excerpt = export(plugin_dir, scores[name], ms_home, source[0], source[1] + 1, staves=[0], context_before=0)
     result = result_from(excerpt, dict(zip(source, target)))
-    report, out = apply(plugin_dir, scores[name], ms_home, tmp_path, "infill", [target[0], target[1] + 1], result)
+    every_staff = list(range(len(originals[name])))
+    report, out = apply(plugin_dir, scores[name], ms_home, tmp_path, "infill", [target[0], target[1] + 1], result,
+                        staves=every_staff)
     assert report["ok"], report["message"]
     assert report["written"] == list(target)
     after, before = staff_measures(parse_with_music21(out, ms_home)), originals[name]
@@ -151,6 +153,18 @@ def test_continue_at_the_end_appends_measures(plugin_dir, scores, originals, ms_
 
 
 @needs_mscore
+def test_infill_rewrites_only_the_selected_staves(plugin_dir, scores, originals, ms_home, tmp_path):
+    excerpt = export(plugin_dir, scores["chorale"], ms_home, 6, 7, staves=[0], context_before=0)
+    report, out = apply(plugin_dir, scores["chorale"], ms_home, tmp_path, "infill", [2, 3], result_from(excerpt, {6: 2}),
+                        staves=[1])
+    assert report["ok"], report["message"]
+    after, before = staff_measures(parse_with_music21(out, ms_home)), originals["chorale"]
+    assert content(after[1][2]) == content(before[1][6])
+    for s in (0, 2, 3):
+        assert content(after[s][2]) == content(before[s][2])
+
+
+@needs_mscore
 def test_accompany_writes_only_the_chosen_staves(plugin_dir, scores, originals, ms_home, tmp_path):
     excerpt = export(plugin_dir, scores["chorale"], ms_home, 7, 8, staves=[0], context_before=0)
     result = result_from(excerpt, {7: 3})
@@ -170,7 +184,8 @@ def test_writing_measures_back_over_themselves_changes_nothing(plugin_dir, ms_ho
         pytest.skip(f"MuseScore's demo {demo} is missing")
     score = Path(shutil.copy(found[0], tmp_path / demo))
     excerpt = export(plugin_dir, score, ms_home, 1, 9, staves=[0], context_before=0)
-    report, out = apply(plugin_dir, score, ms_home, tmp_path, "infill", [1, 9], result_from(excerpt, {i: i for i in range(1, 9)}))
+    report, out = apply(plugin_dir, score, ms_home, tmp_path, "infill", [1, 9], result_from(excerpt, {i: i for i in range(1, 9)}),
+                        staves=[s["index"] for s in excerpt["staves"]])
     assert report["ok"], report["message"]
     before, after = staff_measures(parse_with_music21(score, ms_home)), staff_measures(parse_with_music21(out, ms_home))
     assert [[content(m) for m in staff] for staff in after] == [[content(m) for m in staff] for staff in before]
