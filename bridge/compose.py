@@ -98,18 +98,19 @@ def _check(job: ComposeJob) -> None:
         raise JobError(f"key must be a number of fifths from -7 to 7 (got {job.key!r})")
 
 
+class _ProgressAdapter:
+    """Engine bar callbacks (per variant) -> Progress over all variants of the job."""
+
+    def __init__(self, progress: Callable[[Progress], None], total: int):
+        self.progress, self.total, self.done = progress, total, {}
+
+    def __call__(self, variant: int, bars_done: int, partial: str) -> None:
+        self.done[variant] = bars_done
+        self.progress(Progress(sum(self.done.values()), self.total, variant, partial))
+
+
 def _progress_adapter(job: ComposeJob, progress):
-    if progress is None:
-        return None
-    done: dict[int, int] = {}
-    rows = job.variants if job.mode != "infill" else 2 * job.variants
-
-    def on_bar(variant: int, bars_done: int, partial: str) -> None:
-        done[variant] = bars_done
-        total = job.bars * rows if job.mode != "accompany" else None
-        progress(Progress(sum(done.values()), total if total is not None else sum(done.values()), variant, partial))
-
-    return on_bar
+    return None if progress is None else _ProgressAdapter(progress, job.bars * job.variants)
 
 
 def _context_range(excerpt: dict, start: int) -> int:
@@ -148,6 +149,8 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
         raise JobError(f"the excerpt's ABC has {len(body)} bars for {suffix_end - first} measures; "
                        f"cannot line up the selection")
     before, gap, after = body[:n_before], body[n_before:n_before + n_gap], body[n_before + n_gap:]
+    if on_bar is not None:  # these modes write the selection's bars; infill decodes 2 candidates per variant
+        on_bar.total = n_gap * job.variants * (2 if job.mode == "infill" else 1)
     given = _given_voices(notation, header, window, gap, staves) if job.mode == "accompany" or staves else None
     if job.mode == "accompany":
         if given is None:

@@ -55,7 +55,9 @@ def test_continue_returns_new_measures_after_the_selection(engine, score):
 
 def test_infill_replaces_the_gap_and_reports_likelihoods(engine, score):
     job = ComposeJob(mode="infill", excerpt=_select(score, 2, 4), sampling=Sampling(seed=2), variants=2)
-    result = compose(job, engine)
+    progress = []
+    result = compose(job, engine, progress=progress.append)
+    assert progress[-1].bars_done == progress[-1].bars_total == 2 * 2 * 2   # 2 bars x 2 candidates per variant
     lls = [v["log_likelihood"] for v in result.variants]
     assert lls == sorted(lls, reverse=True) and all(ll < 0 for ll in lls)
     for variant in result.variants:
