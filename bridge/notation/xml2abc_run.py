@@ -15,7 +15,7 @@ from .errors import NotationError
 
 _LOCK = threading.Lock()
 # xml2abc's progress notes, not losses
-_NOISE = ("written with", "accidental", "decoded from")
+_NOISE = ("written with", "accidental", "decoded from", "skipped empty voice")
 
 
 def _notagen_options() -> SimpleNamespace:
