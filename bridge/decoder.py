@@ -128,7 +128,7 @@ class Decoder:
             if action is None:
                 keep.append(i)
             elif action == DONE:
-                self._finish(row, self.runner.take(group.cache, [i]), group.length)
+                self._finish(row, group, i)
             else:  # roll this row back by `action` patches; it continues on its own until it catches up
                 self.stats.rollbacks += 1
                 length = group.length - action
@@ -140,13 +140,20 @@ class Decoder:
             out.append(_Group([group.rows[i] for i in keep], self.runner.take(group.cache, keep), group.length))
         return out
 
-    def _finish(self, row: int, cache: Cache, length: int) -> None:
+    def _finish(self, row: int, group: _Group, i: int) -> None:
         """A finished row may ask for the likelihood of patches after it (infill ranking)."""
         writer = self.writers[row]
         suffix = getattr(writer, "suffix_patches", None)
-        if suffix:
-            room = self.patch_length - length
-            writer.suffix_nats, writer.suffix_chars = self.score_after(cache, self.hiddens[row][-1], suffix[:room])
+        if not suffix:
+            return
+        suffix = suffix[:self.patch_length // 2]
+        if group.length + len(suffix) <= self.patch_length:
+            cache, last = self.runner.take(group.cache, [i]), self.hiddens[row][-1]
+        else:  # no room after it: score in a slid context, so every candidate is scored on the same bars
+            context = writer.context(self.patch_length - len(suffix))
+            hidden, cache = self.runner.patch(patches_to_ids(context)[None], self.runner.empty("patch", 1))
+            last = hidden[0, -1]
+        writer.suffix_nats, writer.suffix_chars = self.score_after(cache, last, suffix)
 
     def score_after(self, cache: Cache, last_hidden: np.ndarray, patches: list[str]) -> tuple[float, int]:
         """Nats (NotaGen's loss, summed) of `patches` following a cached context, teacher forced."""
