@@ -52,18 +52,17 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
         raise NotationError("not interleaved ABC: no [V:n] bar found")
     if reader not in ("auto", "fast", "abc2xml"):
         raise ValueError(f"reader must be 'auto', 'fast' or 'abc2xml', not {reader!r}")
-    full = unreduce(abc_text)
-    header, body = split_header_body(full)
+    header, body = split_header_body(abc_text)
     raw = None
     if reader in ("auto", "fast"):
         try:
-            raw = read_interleaved(header, body)
+            raw = read_interleaved(header, body)  # puts rests in place of missing voices itself
         except (Unsupported, ArithmeticError, ValueError, KeyError, IndexError) as exc:
             # model output can be anything: what the fast reader cannot take goes to abc2xml
             if reader == "fast":
                 raise NotationError(f"the fast ABC reader cannot read this: {exc}") from exc
     if raw is None:
-        element, messages = abc_to_musicxml_element(full)
+        element, messages = abc_to_musicxml_element(unreduce(abc_text))
         try:
             raw = excerpt_from_musicxml(element)
         except NotationError:
