@@ -1,5 +1,6 @@
-"""Helpers for the daemon tests: a daemon on free ports around the real engine and a tiny bundle,
-and small HTTP / OSC (UDP and TCP) clients built on the standard library and python-osc."""
+"""Helpers for the daemon tests: a daemon on free ports around the real engine and the toy
+bundle (tests/engine_helpers.py: a tiny model trained to write valid two-voice 3/4 bars), and
+small HTTP / OSC (UDP and TCP) clients built on the standard library and python-osc."""
 from __future__ import annotations
 
 import contextlib
@@ -10,9 +11,24 @@ import struct
 import time
 from typing import Any, Iterator
 
+import pytest
 from pythonosc import slip
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
+
+
+_toy_bundle: Any = None
+
+
+@pytest.fixture(scope="session")
+def daemon_bundle(tmp_path_factory) -> Any:
+    """The toy bundle, built once per session however many test modules import this fixture
+    (a session fixture imported into several modules would otherwise be built once per module)."""
+    global _toy_bundle
+    if _toy_bundle is None:
+        from tests.engine_helpers import write_toy_bundle
+        _toy_bundle = write_toy_bundle(tmp_path_factory.mktemp("daemon-toy") / "bundle")
+    return _toy_bundle
 
 
 @contextlib.contextmanager
@@ -124,16 +140,21 @@ class OscTcpClient:
         self.sock.close()
 
 
-def small_excerpt(measures: int = 2) -> dict:
-    """A one-staff excerpt in 4/4, C major: a rising scale in quarter notes (excerpt JSON v1)."""
-    scale = [(60, 14), (62, 16), (64, 18), (65, 13), (67, 15), (69, 17), (71, 19), (72, 14)]
-    out_measures = []
-    for index in range(measures):
-        events = [{"type": "chord", "duration": "1/4", "notes": [{"pitch": p, "tpc": t, "tie": None}]}
-                  for p, t in scale[(index * 4) % 8:(index * 4) % 8 + 4]]
-        out_measures.append({"index": index, "number": index + 1, "time": "4/4", "key": 0,
-                             "staves": [{"staff": 0, "voices": [{"voice": 0, "events": events}]}]})
-    return {"format": "notabridge-excerpt", "version": 1, "title": "Scale",
-            "parts": [{"id": "P1", "name": "Piano", "staves": [0]}],
-            "staves": [{"index": 0, "part": "P1", "clef": "treble"}],
-            "measures": out_measures, "selection": {"start": 0, "end": measures, "staves": [0]}, "warnings": []}
+def toy_excerpt(measures: int = 2) -> dict:
+    """Two staves in 3/4, G major, in the style the toy model of tests/engine_helpers.py learnt
+    (upper: quarters or a dotted half; lower: a dotted half)."""
+    upper = [[(67, 15), (69, 17), (71, 19)], [(74, 16)]]
+    lower = [[(43, 15)], [(50, 16)]]
+
+    def voice(notes: list) -> dict:
+        length = "1/4" if len(notes) == 3 else "3/4"
+        return {"voice": 0, "events": [{"type": "chord", "duration": length,
+                                        "notes": [{"pitch": p, "tpc": t, "tie": None}]} for p, t in notes]}
+
+    out_measures = [{"index": i, "number": i + 1, "time": "3/4", "key": 1,
+                     "staves": [{"staff": 0, "voices": [voice(upper[i % 2])]},
+                                {"staff": 1, "voices": [voice(lower[i % 2])]}]} for i in range(measures)]
+    return {"format": "notabridge-excerpt", "version": 1, "title": "Toy",
+            "parts": [{"id": "P1", "name": "Upper", "staves": [0]}, {"id": "P2", "name": "Lower", "staves": [1]}],
+            "staves": [{"index": 0, "part": "P1", "clef": "treble"}, {"index": 1, "part": "P2", "clef": "bass"}],
+            "measures": out_measures, "selection": {"start": 0, "end": measures, "staves": [0, 1]}, "warnings": []}

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.daemon_helpers import daemon_bundle  # noqa: F401 (fixture)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -39,13 +41,13 @@ def _http(port: int, method: str, path: str, body: dict | None = None) -> dict:
     return data
 
 
-def test_serve_prints_where_it_listens_and_sigterm_cancels_the_running_job(tiny_bundle):
+def test_serve_prints_where_it_listens_and_sigterm_cancels_the_running_job(daemon_bundle):
     http_port, udp_port, tcp_port = _free_port(), _free_port(socket.SOCK_DGRAM), _free_port()
-    proc, lines = _serve("--model", str(tiny_bundle), "--http-port", str(http_port),
+    proc, lines = _serve("--model", str(daemon_bundle), "--http-port", str(http_port),
                          "--osc-port", str(udp_port), "--osc-tcp-port", str(tcp_port))
     try:
         text = "\n".join(lines)
-        assert "model: tiny-test" in text and "CPUExecutionProvider" in text
+        assert "model: toy-two-voices" in text and "CPUExecutionProvider" in text
         assert f"http://127.0.0.1:{http_port}/" in text
         assert f"127.0.0.1:{udp_port}" in text and f"127.0.0.1:{tcp_port}" in text
         job_id = _http(http_port, "POST", "/jobs", {"mode": "generate", "bars": 32})["id"]
@@ -61,8 +63,8 @@ def test_serve_prints_where_it_listens_and_sigterm_cancels_the_running_job(tiny_
     assert f"cancelled job {job_id}" in rest and rest.rstrip().endswith("stopped")
 
 
-def test_listening_beyond_loopback_warns_and_sigint_stops(tiny_bundle):
-    proc, lines = _serve("--model", str(tiny_bundle), "--listen", "0.0.0.0", "--http-port", str(_free_port()),
+def test_listening_beyond_loopback_warns_and_sigint_stops(daemon_bundle):
+    proc, lines = _serve("--model", str(daemon_bundle), "--listen", "0.0.0.0", "--http-port", str(_free_port()),
                          "--osc-port", "0", "--osc-tcp-port", "0")
     try:
         assert any(line.startswith("WARNING: listening on 0.0.0.0") for line in lines), lines

@@ -1,27 +1,26 @@
-"""The daemon's HTTP JSON door, on the real engine with a tiny bundle (tests/conftest.py)."""
+"""The daemon's HTTP JSON door, on the real engine with the toy bundle (a tiny model trained on a two-voice 3/4 style)."""
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from tests.daemon_helpers import http_request, running_daemon, small_excerpt, wait_for_job
-from tests.model_helpers import TINY_PROMPTS
+from tests.daemon_helpers import daemon_bundle, http_request, running_daemon, toy_excerpt, wait_for_job  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
-def daemon(tiny_bundle):
-    with running_daemon(tiny_bundle) as d:
+def daemon(daemon_bundle):
+    with running_daemon(daemon_bundle) as d:
         yield d
 
 
 def test_health_and_capabilities_describe_the_loaded_model(daemon):
     status, health = http_request(daemon, "GET", "/health")
     assert status == 200 and health["ok"] is True
-    assert health["model"] == "tiny-test" and health["provider"] == "CPUExecutionProvider"
+    assert health["model"] == "toy-two-voices" and health["provider"] == "CPUExecutionProvider"
     status, caps = http_request(daemon, "GET", "/capabilities")
     assert status == 200
-    assert caps["prompts"] == [list(p) for p in TINY_PROMPTS]
+    assert caps["prompts"] == [["Baroque", "Bach, Johann Sebastian", "Choral"]]
     assert set(caps["modes"]) == {"generate", "continue", "infill", "accompany"}
     assert caps["settings"]["temperature"]["max"] >= caps["settings"]["temperature"]["default"]
     assert caps["limits"]["max_bars"] >= 4
@@ -39,12 +38,12 @@ def test_settings_change_is_all_or_nothing(daemon):
 
 
 def test_continue_job_returns_variants_in_every_format(daemon):
-    status, queued = http_request(daemon, "POST", "/jobs", {"mode": "continue", "excerpt": small_excerpt(),
+    status, queued = http_request(daemon, "POST", "/jobs", {"mode": "continue", "excerpt": toy_excerpt(),
                                                              "bars": 1, "variants": 2, "settings": {"seed": 3}})
     assert status == 202 and queued["status"] == "queued"
     final = wait_for_job(daemon, queued["id"])
     assert final["status"] == "done", final
-    assert final["progress"]["bars_done"] == final["progress"]["bars_total"] == 1
+    assert final["progress"]["bars_done"] == final["progress"]["bars_total"] == 2   # 1 bar x 2 variants
     status, result = http_request(daemon, "GET", f"/jobs/{queued['id']}/result")
     assert status == 200 and len(result["variants"]) == 2
     for variant in result["variants"]:
@@ -68,13 +67,13 @@ def test_refuses_web_pages_and_foreign_host_names(daemon):
 
 
 @pytest.mark.parametrize("job, fragment", [
-    ({"mode": "continue", "excerpt": small_excerpt(), "bars": 1000}, "bars"),
-    ({"mode": "continue", "excerpt": small_excerpt(), "variants": 50}, "variants"),
+    ({"mode": "continue", "excerpt": toy_excerpt(), "bars": 1000}, "bars"),
+    ({"mode": "continue", "excerpt": toy_excerpt(), "variants": 50}, "variants"),
     ({"mode": "sing"}, "mode"),
     ({"mode": "continue", "excerpt": "/etc/passwd"}, "excerpt"),
-    ({"mode": "continue", "excerpt": small_excerpt(), "output": "/tmp/x.musicxml"}, "unknown"),
-    ({"mode": "accompany", "excerpt": small_excerpt()}, "staves"),
-    ({"mode": "continue", "excerpt": {**small_excerpt(), "measures": []}}, "measures"),
+    ({"mode": "continue", "excerpt": toy_excerpt(), "output": "/tmp/x.musicxml"}, "unknown"),
+    ({"mode": "accompany", "excerpt": toy_excerpt()}, "staves"),
+    ({"mode": "continue", "excerpt": {**toy_excerpt(), "measures": []}}, "measures"),
 ])
 def test_bad_jobs_are_refused_with_a_reason(daemon, job, fragment):
     status, body = http_request(daemon, "POST", "/jobs", job)
@@ -90,8 +89,8 @@ def test_bodies_are_bounded_and_must_be_json(daemon):
     assert http_request(daemon, "GET", "/health")[0] == 200
 
 
-def test_cancel_mid_job_and_full_queue_answers_busy(tiny_bundle):
-    with running_daemon(tiny_bundle, max_queued=2) as daemon:
+def test_cancel_mid_job_and_full_queue_answers_busy(daemon_bundle):
+    with running_daemon(daemon_bundle, max_queued=2) as daemon:
         job = {"mode": "generate", "bars": 32, "settings": {"seed": 1}}
         ids, busy = [], []
         for _ in range(6):

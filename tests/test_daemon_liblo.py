@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.daemon_helpers import http_request, running_daemon, small_excerpt
+from tests.daemon_helpers import daemon_bundle, http_request, running_daemon, toy_excerpt  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(not (shutil.which("oscsend") and shutil.which("oscdump")),
                                 reason="liblo's oscsend/oscdump are not installed (Debian package liblo-tools)")
@@ -71,8 +71,8 @@ def oscsend(target: str, address: str, types: str = "", *values: object) -> None
 
 
 @pytest.fixture(scope="module")
-def daemon(tiny_bundle):
-    with running_daemon(tiny_bundle) as d:
+def daemon(daemon_bundle):
+    with running_daemon(daemon_bundle) as d:
         yield d
 
 
@@ -86,7 +86,7 @@ def dump():
 def test_hello_and_settings_over_udp(daemon, dump):
     udp = f"localhost {daemon.osc_udp.server_address[1]}"
     oscsend(udp, P + "hello", "i", dump.port)
-    assert dump.json_arg(P + "capabilities")["model"]["name"] == "tiny-test"
+    assert dump.json_arg(P + "capabilities")["model"]["name"] == "toy-two-voices"
     oscsend(udp, P + "subscribe", "i", dump.port)
     dump.wait_for(P + "queue")
     oscsend(udp, P + "settings/set", "sf", "temperature", 0.9)
@@ -107,7 +107,7 @@ def test_liblo_tcp_framing_is_understood(daemon, dump):
 
 
 def test_job_from_oscsend_result_to_oscdump(daemon, dump):
-    job = json.dumps({"mode": "continue", "excerpt": small_excerpt(), "bars": 1, "tag": "liblo"})
+    job = json.dumps({"mode": "continue", "excerpt": toy_excerpt(), "bars": 1, "tag": "liblo"})
     oscsend(f"localhost {daemon.osc_udp.server_address[1]}", P + "job/submit", "si", job, dump.port)
     types, text = dump.wait_for(P + "job/queued")
     assert types == "ss" and "liblo" in text

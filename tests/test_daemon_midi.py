@@ -10,12 +10,13 @@ import mido
 import pytest
 
 from tests import daemon_midi_backend as fake_os
-from tests.daemon_helpers import OscUdpClient, http_request, running_daemon
+from tests.daemon_helpers import daemon_bundle, OscUdpClient, http_request, running_daemon  # noqa: F401 (fixture)
 
 BPM = 300           # a fast tempo keeps the take short; the daemon reads it from the MIDI clock
 BEAT = 60 / BPM
-# two bars of 4/4 (beats): C D E F | G F E D
-MELODY = [(60, 0, 1), (62, 1, 1), (64, 2, 1), (65, 3, 1), (67, 4, 1), (65, 5, 1), (64, 6, 1), (62, 7, 1)]
+# two bars of 3/4 in G (the toy model's style), (pitch, beat, beats): G A B | d--
+MELODY = [(67, 0, 1), (69, 1, 1), (71, 2, 1), (74, 3, 3)]
+BEATS = 6
 
 
 def _play_take(port: str) -> None:
@@ -24,18 +25,18 @@ def _play_take(port: str) -> None:
     t0 = time.monotonic()
     events = [(b * BEAT, mido.Message("note_on", note=n, velocity=90)) for n, b, _ in MELODY]
     events += [((b + d) * BEAT - 0.01, mido.Message("note_off", note=n)) for n, b, d in MELODY]
-    events += [(i * BEAT / 24, mido.Message("clock")) for i in range(8 * 24)]
+    events += [(i * BEAT / 24, mido.Message("clock")) for i in range(BEATS * 24)]
     for at, message in sorted(events, key=lambda e: e[0]):
         time.sleep(max(0.0, t0 + at - time.monotonic()))
         fake_os.daw_sends(port, message)
-    time.sleep(max(0.0, t0 + 8 * BEAT - time.monotonic()))
+    time.sleep(max(0.0, t0 + BEATS * BEAT - time.monotonic()))
     fake_os.daw_sends(port, mido.Message("stop"))
 
 
-def test_recorded_take_gets_an_accompaniment_played_and_saved(tiny_bundle, tmp_path):
+def test_recorded_take_gets_an_accompaniment_played_and_saved(daemon_bundle, tmp_path):
     fake_os.received["Synth in"].clear()
-    with running_daemon(tiny_bundle, midi_in="DAW out", midi_out="Synth in", midi_save_dir=str(tmp_path),
-                        midi_backend="tests.daemon_midi_backend", midi_voices=1) as daemon:
+    with running_daemon(daemon_bundle, midi_in="DAW out", midi_out="Synth in", midi_save_dir=str(tmp_path),
+                        midi_backend="tests.daemon_midi_backend", midi_voices=1, midi_meter="3/4") as daemon:
         assert daemon.midi is not None
         _play_take("DAW out")
         job_id = daemon.midi.last_job_id
@@ -61,8 +62,8 @@ def test_recorded_take_gets_an_accompaniment_played_and_saved(tiny_bundle, tmp_p
         assert [m.note for m in sent] == [m.note for m in accompaniment_notes]
 
 
-def test_osc_triggers_and_an_empty_take(tiny_bundle):
-    with running_daemon(tiny_bundle, midi_in="DAW out", midi_backend="tests.daemon_midi_backend") as daemon:
+def test_osc_triggers_and_an_empty_take(daemon_bundle):
+    with running_daemon(daemon_bundle, midi_in="DAW out", midi_backend="tests.daemon_midi_backend") as daemon:
         client = OscUdpClient(daemon.osc_udp.server_address[1])
         client.send("/notabridge/midi/record/start")
         assert client.receive("/notabridge/midi/status")[1] == ["recording"]
@@ -71,13 +72,13 @@ def test_osc_triggers_and_an_empty_take(tiny_bundle):
         client.close()
 
 
-def test_without_a_midi_service_the_daemon_says_so_once_and_keeps_serving(tiny_bundle, capsys):
+def test_without_a_midi_service_the_daemon_says_so_once_and_keeps_serving(daemon_bundle, capsys):
     said: list[str] = []
     from bridge.daemon.serve import Daemon, ServeOptions
     from bridge.engine import Engine
 
     # mido's default backend (rtmidi) on a machine without an OS MIDI service or the port
-    daemon = Daemon(Engine(tiny_bundle, device="cpu"),
+    daemon = Daemon(Engine(daemon_bundle, device="cpu"),
                     ServeOptions(http_port=0, osc_port=None, osc_tcp_port=None, midi_in="No Such Port"), say=said.append)
     daemon.start()
     try:

@@ -1,18 +1,18 @@
-"""The daemon's OSC door over UDP and TCP (python-osc messages), on the real engine and a tiny bundle."""
+"""The daemon's OSC door over UDP and TCP (python-osc messages), on the real engine and the toy bundle (tests/engine_helpers.py)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from tests.daemon_helpers import OscTcpClient, OscUdpClient, http_request, running_daemon, small_excerpt
+from tests.daemon_helpers import daemon_bundle, OscTcpClient, OscUdpClient, http_request, running_daemon, toy_excerpt  # noqa: F401 (fixture)
 
 P = "/notabridge/"
 
 
 @pytest.fixture(scope="module")
-def daemon(tiny_bundle):
-    with running_daemon(tiny_bundle) as d:
+def daemon(daemon_bundle):
+    with running_daemon(daemon_bundle) as d:
         yield d
 
 
@@ -27,7 +27,7 @@ def test_hello_answers_capabilities_to_the_sender(udp):
     udp.send(P + "hello")
     address, args, size = udp.receive(P + "capabilities")
     caps = json.loads(args[0])
-    assert caps["model"]["name"] == "tiny-test" and caps["provider"] == "CPUExecutionProvider"
+    assert caps["model"]["name"] == "toy-two-voices" and caps["provider"] == "CPUExecutionProvider"
     assert "queue" in caps and size < 8192
 
 
@@ -70,7 +70,7 @@ def test_every_subscriber_hears_every_change_whoever_made_it(daemon, udp):
 
 
 def test_job_over_udp_reports_progress_and_a_small_result(daemon, udp):
-    job = {"mode": "continue", "excerpt": small_excerpt(), "bars": 2, "variants": 1, "tag": "t1",
+    job = {"mode": "continue", "excerpt": toy_excerpt(), "bars": 2, "variants": 1, "tag": "t1",
            "settings": {"seed": 5}}
     udp.send(P + "job/submit", json.dumps(job))
     _, (job_id, tag), _ = udp.receive(P + "job/queued")
@@ -96,7 +96,7 @@ def test_job_over_udp_reports_progress_and_a_small_result(daemon, udp):
 @pytest.mark.parametrize("slip_framing", [True, False], ids=["osc1.1-slip", "osc1.0-size-prefix"])
 def test_job_over_tcp_returns_the_whole_result(daemon, slip_framing):
     tcp = OscTcpClient(daemon.osc_tcp.server_address[1], slip_framing=slip_framing)
-    tcp.send(P + "job/submit", json.dumps({"mode": "continue", "excerpt": small_excerpt(), "bars": 1}))
+    tcp.send(P + "job/submit", json.dumps({"mode": "continue", "excerpt": toy_excerpt(), "bars": 1}))
     _, (job_id, _tag) = tcp.receive(P + "job/queued")
     address, args = tcp.receive(P + "job/result")
     result = json.loads(args[1])

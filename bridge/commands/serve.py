@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi-save", metavar="FOLDER", help="also write each accompaniment as a .mid file in this folder")
     parser.add_argument("--midi-voices", type=int, default=3, choices=range(1, 9), metavar="N",
                         help="accompaniment voices to write under a recorded melody (1-8, default 3)")
+    parser.add_argument("--midi-meter", default="4/4", metavar="N/D",
+                        help="time signature of what the DAW plays (live MIDI carries none; default 4/4)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
 
@@ -37,14 +39,24 @@ def _port(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from bridge.daemon.serve import Daemon, ServeOptions, _is_loopback
 
+    from bridge.daemon.midi_io import parse_meter
+
+    try:
+        parse_meter(args.midi_meter)
+    except ValueError as exc:
+        raise UserError(f"--midi-meter: {exc}") from None
     engine = _load_engine(args.model, args.device)
     if not _is_loopback(args.listen):
         print(f"WARNING: listening on {args.listen}: other machines on that network can use this daemon "
               "and read the music sent to it. Use the default 127.0.0.1 unless you mean it.", flush=True)
     options = ServeOptions(listen=args.listen, http_port=args.http_port or None, osc_port=args.osc_port or None,
                            osc_tcp_port=args.osc_tcp_port or None, midi_in=args.midi_in, midi_out=args.midi_out,
-                           midi_save_dir=args.midi_save, midi_voices=args.midi_voices)
+                           midi_save_dir=args.midi_save, midi_voices=args.midi_voices,
+                           midi_meter=args.midi_meter)
     daemon = Daemon(engine, options, say=lambda line: print(line, flush=True))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         daemon.start()
     except OSError as exc:
@@ -52,10 +64,6 @@ def run(args: argparse.Namespace) -> int:
     for line in daemon.banner():
         print(line, flush=True)
     print("ready; Ctrl-C stops", flush=True)
-
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     while not stop.wait(0.5):
         pass
     print("stopping...", flush=True)

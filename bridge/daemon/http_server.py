@@ -52,6 +52,7 @@ def host_is_allowed(host_header: str | None, extra_hosts: set[str]) -> bool:
 class _Handler(BaseHTTPRequestHandler):
     server: "DaemonHTTPServer"
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"   # even an unparsable request line gets a status line back
     timeout = 15            # a client that stops sending mid-request frees its thread
     server_version = "notabridge"
 

@@ -29,9 +29,6 @@ class RequestError(ValueError):
 
 def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
     """Validate a job request against the limits and build a bridge.compose.ComposeJob."""
-    from bridge.compose import ComposeJob
-    from bridge.sampling import Sampling
-
     if not isinstance(obj, dict):
         raise RequestError('a job must be a JSON object such as {"mode": "continue", "excerpt": {...}, "bars": 4}')
     unknown = set(obj) - _JOB_KEYS
@@ -71,6 +68,9 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
         raise RequestError('time must be a meter such as "3/4"')
     if key is not None and (not isinstance(key, int) or isinstance(key, bool) or not -7 <= key <= 7):
         raise RequestError("key must be the number of fifths, -7..7")
+
+    from bridge.compose import ComposeJob
+    from bridge.sampling import Sampling
 
     prompt = values["prompt"]
     sampling = Sampling(temperature=values["temperature"], top_k=values["top_k"], top_p=values["top_p"],

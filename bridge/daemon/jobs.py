@@ -186,7 +186,8 @@ class JobQueue:
             job.variant, job.partial_abc = p.variant, p.partial_abc
             self._emit(job, "progress")
 
-        job.bars_total = getattr(job.request, "bars", 0) or 0
+        # compose counts bars over all variants; its first progress report confirms the total
+        job.bars_total = (getattr(job.request, "bars", 0) or 0) * (getattr(job.request, "variants", 1) or 1)
         outcome, error, result = DONE, None, None
         try:
             result = self._compose(job.request, self.engine, progress, job.cancel_event)

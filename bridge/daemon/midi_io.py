@@ -87,16 +87,28 @@ def take_to_midi(events: list[tuple[float, Any]], bpm: float, time_signature: tu
     return midi
 
 
+def parse_meter(text: str) -> tuple[int, int]:
+    """"3/4" -> (3, 4); raises ValueError with a readable message."""
+    try:
+        numerator, denominator = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"meter {text!r} is not like 4/4 or 6/8") from None
+    if not 1 <= numerator <= 32 or denominator not in (1, 2, 4, 8, 16, 32):
+        raise ValueError(f"meter {text!r} is not like 4/4 or 6/8")
+    return numerator, denominator
+
+
 class MidiBridge:
     """Owns the ports; turns a take into an accompany job and its result into MIDI."""
 
     def __init__(self, daemon: Any, in_name: str | None, out_name: str | None, save_dir: str | None = None,
-                 backend: Any = None, voices: int = 3) -> None:
+                 backend: Any = None, voices: int = 3, meter: str = "4/4") -> None:
         import mido
 
         self.daemon = daemon
         self.backend = mido.Backend(backend, load=True) if isinstance(backend, str) else (backend or mido.backend)
         self.in_name, self.out_name, self.voices = in_name, out_name, voices
+        self.time_signature = parse_meter(meter)
         self.save_dir = Path(save_dir) if save_dir else None
         self.recorder = MidiRecorder()
         self.inport = self.outport = None
@@ -152,7 +164,7 @@ class MidiBridge:
         if not any(m.type == "note_on" and m.velocity > 0 for _, m in events):
             return "nothing was played between start and stop"
         try:
-            midi = take_to_midi(events, bpm)
+            midi = take_to_midi(events, bpm, self.time_signature)
             self._submit(midi)
         except Exception as exc:   # an unusable take is reported, never fatal
             self.last_error = str(exc)

@@ -60,6 +60,6 @@ def _musicxml(job: Job, index: int, variant: dict) -> str | None:
 def _excerpt_to_musicxml(excerpt: dict | None) -> str | None:
     if excerpt is None:
         return None
-    from bridge.notation.musicxml_write import excerpt_to_musicxml
+    from bridge.notation import excerpt_to_musicxml
     data = excerpt_to_musicxml(excerpt)
     return data.decode("utf-8") if isinstance(data, bytes) else data

@@ -26,6 +26,7 @@ class ServeOptions:
     midi_save_dir: str | None = None
     midi_backend: Any = None            # a mido backend (module name); None: mido's default (rtmidi)
     midi_voices: int = 3                # accompaniment voices written under a recorded melody
+    midi_meter: str = "4/4"             # live MIDI carries no time signature: the user says it
     max_queued: int = LIMITS["max_queued_jobs"]
     initial_settings: dict = field(default_factory=dict)
 
@@ -108,7 +109,7 @@ class Daemon:
             from bridge.daemon.midi_io import MidiBridge, MidiUnavailable
             try:
                 self.midi = MidiBridge(self, opts.midi_in, opts.midi_out, opts.midi_save_dir, opts.midi_backend,
-                                       voices=opts.midi_voices)
+                                       voices=opts.midi_voices, meter=opts.midi_meter)
                 self.midi.start()
             except MidiUnavailable as exc:   # said once; OSC and HTTP keep serving
                 self.midi = None
