@@ -209,7 +209,8 @@ function readExcerpt(ms, table, from, to, sel) {
         for (var t = part.startTrack; t < part.endTrack; t += VOICES) ids.push(t / VOICES);
         if (part.hasDrumStaff) warn("drums", "percussion staves are read as plain notes: " + part.partName);
         parts.push({ id: "P" + (p + 1), name: part.longName || part.partName || ("Part " + (p + 1)),
-                     abbreviation: part.shortName || "", staves: ids, midi_program: part.midiProgram || 0 });
+                     abbreviation: part.shortName || "", staves: ids,
+                     midi_program: part.midiProgram >= 0 && part.midiProgram <= 127 ? part.midiProgram : 0 });
         for (var q = 0; q < ids.length; q++)
             staves.push({ index: ids[q], part: "P" + (p + 1), clef: clefFor(staffPitches[ids[q]] || []) });
     }

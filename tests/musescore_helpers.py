@@ -114,7 +114,7 @@ def scores(tmp_path_factory, ms_home) -> dict[str, Path]:
     MuseScore's own demo scores."""
     if shutil.which("mscore3") is None:
         pytest.skip("MuseScore 3 (mscore3, Debian package musescore3) is not installed")
-    from music21 import corpus
+    from music21 import corpus, stream
 
     folder = tmp_path_factory.mktemp("scores")
     out = {}
@@ -122,6 +122,10 @@ def scores(tmp_path_factory, ms_home) -> dict[str, Path]:
         xml = folder / f"{name}.musicxml"
         corpus.parse(work).write("musicxml", str(xml))
         out[name] = convert(xml, folder / f"{name}.mscx", ms_home)
+    # soprano and bass of a 3/4 chorale: a real score the engine's toy test model can write for
+    duo = corpus.parse("bach/bwv122.6")
+    stream.Score([duo.parts[0], duo.parts[-1]]).write("musicxml", str(folder / "duo.musicxml"))
+    out["duo"] = convert(folder / "duo.musicxml", folder / "duo.mscx", ms_home)
     demos = sorted(glob.glob("/usr/share/mscore3*/demos/Fugue_1.mscx"))
     if not demos:
         pytest.skip("MuseScore's demo scores (musescore3 package) are missing")
@@ -226,3 +230,20 @@ def run_gui_batch(plugin_dir: Path, score: Path, batch: dict[str, Any], home: Pa
     assert report.is_file(), f"the dialog wrote no report; MuseScore said:\n{(home / 'mscore_gui.log').read_text()[-3000:]}"
     return json.loads(report.read_text())
 
+
+
+_TOY: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session")
+def toy_daemon(tmp_path_factory):
+    """A daemon on the engine's toy test model (tests/engine_helpers.py: trained in the fixture to
+    write 3/4 bars of two voices), for the end-to-end runs on the two-staff chorale `duo`."""
+    from tests.daemon_helpers import running_daemon
+    from tests.engine_helpers import write_toy_bundle
+
+    if "bundle" not in _TOY:          # built once even though two test modules use this fixture
+        _TOY["bundle"] = write_toy_bundle(tmp_path_factory.mktemp("toy_model") / "bundle")
+    with running_daemon(_TOY["bundle"]) as d:
+        host, port = d.http.server_address[:2]
+        yield f"http://{host}:{port}"

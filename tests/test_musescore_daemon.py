@@ -11,7 +11,7 @@ import pytest
 
 from tests.daemon_helpers import running_daemon
 from tests.musescore_helpers import content, needs_mscore, parse_with_music21, run_batch, staff_measures, voices_complete
-from tests.musescore_helpers import ms_home, originals, plugin_dir, scores  # noqa: F401  (fixtures)
+from tests.musescore_helpers import ms_home, originals, plugin_dir, scores, toy_daemon  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 EMBEDDED = REPO / "models" / "default"
@@ -75,6 +75,27 @@ def test_infill_replaces_the_selection_with_complete_measures(plugin_dir, scores
                 assert voices_complete(after[s][i]) == [], f"staff {s} infilled measure {i}"
             else:
                 assert content(after[s][i]) == content(before[s][i]), f"staff {s} measure {i} changed"
+
+
+@needs_mscore
+@pytest.mark.parametrize("mode,measures", [("continue", (4, 6)), ("infill", (5, 7))])
+def test_toy_model_end_to_end_on_a_two_staff_chorale(plugin_dir, scores, originals, ms_home, tmp_path, toy_daemon,
+                                                      mode, measures):
+    """The same path on the engine's small toy model, which runs everywhere (the embedded model
+    may not be built): soprano and bass of a Bach chorale in 3/4."""
+    report, out = run_mode(plugin_dir, scores["duo"], ms_home, tmp_path, toy_daemon, mode, measures, [0, 1])
+    before, after = originals["duo"], staff_measures(parse_with_music21(out, ms_home))
+    new = range(measures[1], measures[1] + 2) if mode == "continue" else range(*measures)
+    assert report["written"] == list(new)
+    for s in range(2):
+        moved = [content(m) for m in after[s][:measures[1]] + after[s][measures[1] + len(new):]] if mode == "continue" \
+            else [content(m) for i, m in enumerate(after[s]) if i not in new]
+        kept = [content(m) for m in before[s]] if mode == "continue" \
+            else [content(m) for i, m in enumerate(before[s]) if i not in new]
+        assert moved == kept, f"staff {s}: a measure outside the edit changed"
+        for i in new:
+            assert voices_complete(after[s][i]) == [], f"staff {s} measure {i}"
+            assert content(after[s][i]), f"staff {s} measure {i} holds no note"
 
 
 @needs_mscore

@@ -7,8 +7,7 @@ from __future__ import annotations
 import socket
 
 from tests.musescore_helpers import (content, display, ms_home, needs_gui, originals, parse_with_music21,  # noqa: F401
-                                     plugin_dir, run_gui_batch, scores, staff_measures, voices_complete)
-from tests.test_musescore_daemon import daemon  # noqa: F401  (a running daemon, skipped without the engine)
+                                     plugin_dir, run_gui_batch, scores, staff_measures, toy_daemon, voices_complete)
 
 
 def closed_port() -> int:
@@ -29,17 +28,18 @@ def test_dialog_without_daemon_says_how_to_start_it(plugin_dir, scores, display,
 
 
 @needs_gui
-def test_dialog_continue_keeps_the_chosen_variant(plugin_dir, scores, originals, ms_home, display, daemon, tmp_path):
+def test_dialog_continue_keeps_the_chosen_variant(plugin_dir, scores, originals, ms_home, display, toy_daemon, tmp_path):
+    """Generate two variants, step to the second (the first is undone), Keep, save."""
     out = tmp_path / "out.mscx"
-    report = run_gui_batch(plugin_dir, scores["chorale"], {"mode": "continue", "measures": [2, 4], "staves": [0, 1, 2, 3],
-                                                          "daemon": daemon, "output": str(out), "variant": 1,
-                                                          "settings": {"bars": 2, "variants": 2, "seed": 5}},
+    report = run_gui_batch(plugin_dir, scores["duo"], {"mode": "continue", "measures": [4, 6], "staves": [0, 1],
+                                                      "daemon": toy_daemon, "output": str(out), "variant": 1,
+                                                      "settings": {"bars": 2, "variants": 2, "seed": 5}},
                            tmp_path / "home", display)
     assert report["ok"], report["message"]
-    assert report["variants"] == 2 and report["kept"] == 1 and report["written"] == [4, 5]
-    before, after = originals["chorale"], staff_measures(parse_with_music21(out, ms_home))
+    assert report["variants"] == 2 and report["kept"] == 1 and report["written"] == [6, 7]
+    before, after = originals["duo"], staff_measures(parse_with_music21(out, ms_home))
     for s in range(len(before)):
         assert len(after[s]) == len(before[s]) + 2        # one variant's bars, not both
-        assert [content(m) for m in after[s][:4]] == [content(m) for m in before[s][:4]]
-        assert [content(m) for m in after[s][6:]] == [content(m) for m in before[s][4:]]
-        assert voices_complete(after[s][4]) == [] and voices_complete(after[s][5]) == []
+        assert [content(m) for m in after[s][:6]] == [content(m) for m in before[s][:6]]
+        assert [content(m) for m in after[s][8:]] == [content(m) for m in before[s][6:]]
+        assert voices_complete(after[s][6]) == [] and voices_complete(after[s][7]) == []
