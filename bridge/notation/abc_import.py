@@ -12,7 +12,7 @@ import warnings
 
 from .abc_fast import Unsupported, read_interleaved, score_layout
 from .errors import NotationError
-from .excerpt_base import copy_excerpt, new_excerpt
+from .excerpt_base import copy_excerpt, measure_length, new_excerpt, rest_event
 from .interleave import split_header_body, unreduce
 from .musicxml_read import excerpt_from_musicxml
 from .musicxml_write import abc_voice_slots
@@ -110,6 +110,9 @@ def _onto_template(raw: dict, template: dict, groups: list[list[int]], first_ind
                 staves.setdefault(target[0], []).append({"voice": target[1], "events": voice["events"]})
         out = {k: v for k, v in measure.items() if k not in ("staves", "index", "number")}
         out = {"index": index, "number": number, **out}
+        for voices in staves.values():
+            if all(v["voice"] != 0 for v in voices):  # voice 0 of a staff is always present
+                voices.append({"voice": 0, "events": [rest_event(measure_length(measure))]})
         out["staves"] = [{"staff": s, "voices": sorted(v, key=lambda x: x["voice"])} for s, v in sorted(staves.items())]
         result["measures"].append(out)
     return result
