@@ -3,6 +3,7 @@ run resumes where it stopped, and the checkpoint is a NotaGen .pth that the load
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import random
 
 import numpy as np
@@ -110,3 +111,21 @@ def test_finetune_phase_reads_prompt_lines(corpus_dir, tmp_path):
     piece = read_jsonl(corpus_dir / "train.jsonl")[0]
     assert piece_text(piece, "finetune").startswith("%Classical\n%Scale, Test\n%Keyboard\n")
     assert piece_text(piece, "pretrain").startswith("%%score")
+
+
+def test_same_command_runs_under_torchrun_ddp(corpus_dir, tmp_path):
+    """Two CPU processes (gloo) through torchrun: the ranks share the batches and rank 0
+    writes a checkpoint the loader accepts. (GPUs use the same code path with nccl.)"""
+    import shutil
+    import subprocess
+    import sys
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    run = tmp_path / "ddp"
+    cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "training.train", *TINY,
+           "--data", str(corpus_dir), "--out", str(run), "--max-steps", "4", "--phases", "pretrain"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 process(es)" in (run / "train.log").read_text()
+    assert torch.load(run / "last.pth", weights_only=True)["progress"]["step"] == 4
+    load_model(run / "last.pth")

@@ -200,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     if init_state is not None:
         model.load_state_dict(init_state, strict=True)
     model.to(dist.device).train()
+    # NotaGen's patch decoder keeps a token-embedding row it never reads (inputs are patch
+    # embeddings); freeze it so DDP does not wait for a gradient that never comes
+    model.patch_level_decoder.base.wte.weight.requires_grad_(False)
     objective = NotaGenObjective(model, args.char_patches)
     runner = objective
     if dist.world > 1:
