@@ -173,24 +173,21 @@ def quantise_line(notes: Iterable[ClipNote], ticks_per_beat: int) -> list[ClipNo
     return snapped
 
 
-_KEY_FIFTHS_MAJOR = {"Cb": -7, "Gb": -6, "Db": -5, "Ab": -4, "Eb": -3, "Bb": -2, "F": -1, "C": 0,
-                     "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7}
-
-
 def key_from_signature(name: str) -> tuple[int, str]:
-    """mido's key name ('G', 'Em', 'Bb', 'F#m') -> (fifths, mode)."""
-    if name.endswith("m"):
-        tonic = name[:-1]
-        # The relative major of a minor key lies three semitones (three fifths) higher.
-        minors = {"Ab": -7, "Eb": -6, "Bb": -5, "F": -4, "C": -3, "G": -2, "D": -1, "A": 0,
-                  "E": 1, "B": 2, "F#": 3, "C#": 4, "G#": 5, "D#": 6, "A#": 7}
-        return minors[tonic], "minor"
-    return _KEY_FIFTHS_MAJOR[name], "major"
+    """mido's key name ('G', 'Em', 'Bb', 'F#m') -> (fifths, mode), through music21's Key."""
+    from music21 import key
+
+    minor = name.endswith("m")
+    tonic = name[:-1] if minor else name
+    if len(tonic) > 1 and tonic[1] == "b":   # mido writes flats as 'b', music21 as '-'
+        tonic = tonic[0] + "-" + tonic[2:]
+    found = key.Key(tonic.lower() if minor else tonic)
+    return int(found.sharps), "minor" if minor else "major"
 
 
 def estimate_key(notes: list[ClipNote], ticks_per_beat: int) -> tuple[int, str]:
     """The key music21's Krumhansl-Schmuckler analysis finds in the notes (durations weigh)."""
-    from music21 import key as m21key, note as m21note, stream
+    from music21 import note as m21note, stream
 
     part = stream.Stream()
     for n in notes:
