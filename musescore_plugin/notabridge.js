@@ -175,9 +175,11 @@ function readExcerpt(ms, table, from, to, sel) {
         if (ticksOf(ms, tf) !== len) mj.duration = ticksToFraction(ms, len);
         measures.push(mj);
     }
-    var staffPitches = [];
+    var staffPitches = [], keys = [], shifts = [];
     for (var s = 0; s < score.nstaves; s++) {
         staffPitches.push([]);
+        keys.push([]);
+        shifts.push(null);
         for (var mi = 0; mi < measures.length; mi++) measures[mi].staves.push({ staff: s, voices: [] });
         for (var v = 0; v < VOICES; v++) {
             var perMeasure = [];
@@ -187,8 +189,10 @@ function readExcerpt(ms, table, from, to, sel) {
                 if (c.tick < lo) return true;
                 var idx = measureAtTick(table, c.tick) - from;
                 var item = { tick: c.tick, el: c.element };
+                if (v === 0 && !perMeasure[idx].length) keys[s][idx] = c.keySignature;
+                if (shifts[s] === null && c.element.type === E.CHORD && c.element.notes[0].tpc1 !== undefined)
+                    shifts[s] = c.element.notes[0].tpc2 - c.element.notes[0].tpc1;
                 if (s === 0 && v === 0) {
-                    if (!perMeasure[idx].length) measures[idx].key = c.keySignature;
                     var ann = c.segment.annotations || [];
                     for (var a = 0; a < ann.length; a++)
                         if (ann[a].type === E.TEMPO_TEXT && ann[a].tempo) measures[idx].tempo = Math.round(ann[a].tempo * 60);
@@ -202,6 +206,14 @@ function readExcerpt(ms, table, from, to, sel) {
                     measures[m].staves[s].voices.push({ voice: v, events: events });
             }
         }
+    }
+    // the key in concert pitch: from a staff that does not transpose, else undo staff 1's transposition
+    // (the cursor gives a transposing staff's written key; tpc2 - tpc1 is its shift on the line of fifths)
+    var ref = 0;
+    for (var r = 0; r < shifts.length; r++) if (!shifts[r]) { ref = r; break; }
+    for (var q = 0; q < measures.length; q++) {
+        var written = keys[ref][q] !== undefined ? keys[ref][q] : 0;
+        measures[q].key = Math.max(-7, Math.min(7, written - (shifts[ref] || 0)));
     }
     var parts = [], staves = [];
     for (var p = 0; p < score.parts.length; p++) {

@@ -176,6 +176,18 @@ def test_accompany_writes_only_the_chosen_staves(plugin_dir, scores, originals, 
 
 
 @needs_mscore
+def test_key_is_read_in_concert_pitch_from_a_transposing_score(plugin_dir, ms_home, tmp_path):
+    found = sorted(glob.glob("/usr/share/mscore3*/demos/Brassed_Up.mscx"))   # trumpets in B-flat on top
+    if not found:
+        pytest.skip("MuseScore's demo Brassed_Up.mscx is missing")
+    score = Path(shutil.copy(found[0], tmp_path / "brass.mscx"))
+    parsed = parse_with_music21(score, ms_home)
+    concert = parsed.parts[-1].toSoundingPitch().recurse().getElementsByClass("KeySignature")[0].sharps   # the tuba
+    excerpt = export(plugin_dir, score, ms_home, 0, 1, context_before=0)
+    assert excerpt["measures"][0]["key"] == concert
+
+
+@needs_mscore
 @pytest.mark.parametrize("demo", ["Brassed_Up.mscx", "Dynamic_Strings.mscx"])
 def test_writing_measures_back_over_themselves_changes_nothing(plugin_dir, ms_home, tmp_path, demo):
     """MuseScore's demos: a brass quintet (transposing instruments) and strings with grace notes."""
