@@ -110,3 +110,14 @@ def test_cancel_mid_job_and_full_queue_answers_busy(daemon_bundle):
         status, body = http_request(daemon, "GET", f"/jobs/{first}/result")
         assert status == 409 and body["status"] == "cancelled"
         assert http_request(daemon, "GET", "/health")[1]["queue"] == 0
+
+
+def test_host_policy_when_listening_beyond_loopback():
+    from bridge.daemon.http_server import host_is_allowed
+
+    # loopback only: names other than localhost and addresses other than loopback are refused
+    assert host_is_allowed("127.0.0.1:7878", set()) and host_is_allowed("[::1]:7878", set())
+    assert not host_is_allowed("192.168.1.20:7878", set())
+    # --listen 0.0.0.0: the machine's addresses are fine, names (DNS rebinding) still are not
+    assert host_is_allowed("192.168.1.20:7878", {"0.0.0.0"}, any_address=True)
+    assert not host_is_allowed("attacker.example:7878", {"0.0.0.0"}, any_address=True)

@@ -10,6 +10,7 @@ import ipaddress
 import json
 import logging
 import re
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,8 +33,9 @@ class HttpError(Exception):
         self.status, self.message, self.extra = status, message, extra or {}
 
 
-def host_is_allowed(host_header: str | None, extra_hosts: set[str]) -> bool:
-    """True for a missing Host, loopback names/addresses, or the address the daemon was told to listen on."""
+def host_is_allowed(host_header: str | None, extra_hosts: set[str], any_address: bool = False) -> bool:
+    """True for a missing Host, loopback names/addresses, the address the daemon was told to listen
+    on, and (when it listens beyond loopback) any IP address: DNS rebinding always comes with a name."""
     if host_header is None:
         return True
     host = host_header.strip().lower()
@@ -44,9 +46,10 @@ def host_is_allowed(host_header: str | None, extra_hosts: set[str]) -> bool:
     if host in _LOCAL_HOSTS or host in extra_hosts:
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return address.is_loopback or any_address
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -90,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise HttpError(403, "requests from web pages (an Origin header) are refused: "
                                  "only local programs such as the MuseScore plugin may use this daemon")
-        if not host_is_allowed(self.headers.get("Host"), self.server.extra_hosts):
+        if not host_is_allowed(self.headers.get("Host"), self.server.extra_hosts, bool(self.server.extra_hosts)):
             self.close_connection = True
             raise HttpError(403, "the Host header does not name this machine (possible DNS rebinding); "
                                  "use http://127.0.0.1:<port>/")
@@ -195,6 +198,10 @@ def _formats(query: str) -> tuple[str, ...]:
     return names
 
 
+def address_family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 class DaemonHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
@@ -202,6 +209,7 @@ class DaemonHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], daemon: Any, extra_hosts: set[str] | None = None) -> None:
         self.daemon = daemon
         self.extra_hosts = {h.lower() for h in (extra_hosts or set())}
+        self.address_family = address_family(address[0])
         super().__init__(address, _Handler)
 
     def start(self) -> threading.Thread:

@@ -368,6 +368,7 @@ class OscUdpServer(socketserver.UDPServer):
 
     def __init__(self, address: tuple[str, int], router: OscRouter) -> None:
         self.router = router
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _UdpHandler)
 
     def start(self) -> threading.Thread:
@@ -444,6 +445,7 @@ class OscTcpServer(socketserver.ThreadingTCPServer):
     def __init__(self, address: tuple[str, int], router: OscRouter, udp_socket: socket.socket | None = None) -> None:
         self.router = router
         self.udp_socket = udp_socket   # replies to a named reply port leave from the UDP server's socket
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _TcpHandler)
 
     def start(self) -> threading.Thread:
