@@ -155,3 +155,18 @@ def test_nothing_selected_or_no_daemon_changes_nothing_and_says_why(daemon):
     _run_script(reaper, f"http://127.0.0.1:{_free_port()}")
     assert reaper.messages and "notabridge serve" in reaper.messages[0]
     assert _snapshot(reaper)[2][0] == "Drums" and reaper.undo_points == []
+
+
+def test_an_item_that_starts_mid_bar_is_read_on_the_project_bars(daemon):
+    """Bars are REAPER's, not the item's: an item starting on beat 2 of a 3/4 bar, its first note
+    on beat 3, is an upbeat to the next bar line of the project."""
+    reaper = FakeReaper(bpm=90.0, meter=(3, 4))
+    lead = reaper.add_track("Lead")
+    take = FakeTake([{"start": (s - 1) * PPQ, "end": (s - 1 + d) * PPQ, "pitch": p, "vel": 90, "chan": 0}
+                     for s, d, p in MELODY])
+    lead.items.append(FakeItem(position_qn=ITEM_START_QN + 1, length_qn=12.0, take=take, selected=True))
+    _run_script(reaper, daemon)
+    assert reaper.messages == []
+    item = reaper.tracks[1].items[0]
+    assert (item.position_qn, item.length_qn) == (ITEM_START_QN + 2.0, 10.0)
+    assert min(n["start"] for n in item.take.notes) >= PPQ   # from the project's bar line at QN 9
