@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "write an ONNX model bundle from a NotaGen .pth checkpoint (needs the 'export' extra)"),
     "inspect": ("inspect", "show sizes, parameters, precision, context and prompts of a bundle or checkpoint"),
     "serve": ("serve", "run the daemon: HTTP JSON, OSC (UDP and TCP) and MIDI front doors over one job queue"),
+    "panel": ("panel", "the Qt control panel: live sampling settings, style prompt, jobs on files, variants, history"),
     "install-musescore-plugin": ("install_plugin", "copy the MuseScore 3/4 plugin into MuseScore's plugin folder and say how to enable it"),
     "accompany": ("accompany", "accompaniment voices for a melody .mid (a DAW clip): melody on its track, accompaniment on new tracks, same bars and tempo"),
     "convert": ("convert", "convert scores between MusicXML/.mxl, MIDI, NotaGen interleaved ABC and excerpt JSON (by extension), optionally a measure range"),

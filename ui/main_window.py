@@ -1,0 +1,476 @@
+"""The panel's main window: shared settings on the left, the score and the variants in the
+middle, the history on the right, connection / model / provider / queue in the status bar."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                             QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter,
+                             QVBoxLayout, QWidget)
+
+from . import document
+from .history import HistoryList
+from .jobs import JobRunner
+from .osc_link import OscLink
+from .player import Player
+from .prompt_choices import normalise
+from .score_view import ScoreView, render_excerpt
+from .settings_model import SettingsModel
+from .widgets import NumberControl, PromptPicker, SeedControl
+
+MODES = ("continue", "infill", "accompany", "generate")
+NOT_RUNNING = "daemon not running — start it with `notabridge serve`"
+VIEW_MARGIN = 2   # measures shown around the new ones in a variant's view
+
+
+class VariantPanel(QWidget):
+    """One variant: its notation with the new bars in colour, a line about it, and 'Use'."""
+
+    def __init__(self, number: int, applied: document.Applied, info: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.applied = applied
+        self.title = QLabel(f"<b>Variant {number}</b>  {info}")
+        self.use = QPushButton(f"Use variant {number}")
+        self.use.setToolTip(f"Make variant {number} the current score (Ctrl+{number})")
+        self.view = ScoreView()
+        start, end = min(applied.new_indices), max(applied.new_indices) + 1
+        shown = document.measure_window(applied.excerpt, start, end, VIEW_MARGIN, VIEW_MARGIN)
+        self.view.show_pages(render_excerpt(shown, applied.new_indices))
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.use)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, host: str = "127.0.0.1", osc_port: int = 7879, store: QSettings | None = None,
+                 heartbeat_ms: int = 2000) -> None:
+        super().__init__()
+        self.setWindowTitle("NotaBridge panel")
+        self.store = store or QSettings("NotaBridge", "panel")
+        self.link = OscLink(host, osc_port, heartbeat_ms=heartbeat_ms, parent=self)
+        self.settings = SettingsModel(self.link.set_settings, parent=self)
+        self.runner = JobRunner(self.link, parent=self)
+        self.player = Player(self)
+        self.score: dict | None = None        # the score being worked on (excerpt JSON of the whole file)
+        self.score_path: Path | None = None
+        self.variants: list[VariantPanel] = []
+        self.last_job: dict | None = None
+        self._build_controls()
+        self._build_centre()
+        self._build_history()
+        self._build_actions()
+        self._wire()
+        self._restore_state()
+        self._show_connection(False)
+        self._update_buttons()
+        self.link.start()
+
+    # ---- building ----------------------------------------------------------------------------
+    def _build_controls(self) -> None:
+        box = QWidget()
+        form = QFormLayout(box)
+        self.mode = QComboBox()
+        self.mode.addItems(MODES)
+        self.mode.setToolTip("continue: bars after the range · infill: rewrite the range · "
+                             "accompany: write the chosen staves under the others · generate: a new piece")
+        self.temperature = NumberControl(0.05, 5.0, 0.05, decimals=2)
+        self.top_k = NumberControl(0, 128, 1)
+        self.top_p = NumberControl(0.01, 1.0, 0.01, decimals=2)
+        self.seed = SeedControl()
+        self.variant_count = NumberControl(1, 8, 1)
+        self.bars = NumberControl(1, 32, 1)
+        self.order = QComboBox()
+        self.order.addItems(["notagen", "standard"])
+        self.order.setToolTip("notagen: top-k and top-p before temperature (as NotaGen) · standard: temperature first")
+        self.prompt = PromptPicker()
+        form.addRow("Mode", self.mode)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Top-k", self.top_k)
+        form.addRow("Top-p", self.top_p)
+        form.addRow("Seed", self.seed)
+        form.addRow("Variants", self.variant_count)
+        form.addRow("Bars", self.bars)
+        form.addRow("Order", self.order)
+        style = QGroupBox("Style prompt")
+        QVBoxLayout(style).addWidget(self.prompt)
+        form.addRow(style)
+        self.model_label = QLabel("model: –")
+        self.model_label.setWordWrap(True)
+        form.addRow(self.model_label)
+        dock = QDockWidget("Shared settings", self)
+        dock.setObjectName("settings_dock")
+        dock.setWidget(box)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+
+    def _build_centre(self) -> None:
+        self.open_button = QPushButton("Open…")
+        self.file_label = QLabel("no score open (generate needs none)")
+        self.first = QSpinBox()
+        self.last = QSpinBox()
+        for spin, tip in ((self.first, "first measure (index, 0 = the first measure in the file)"),
+                          (self.last, "last measure of the range (included)")):
+            spin.setToolTip(tip)
+            spin.setRange(0, 0)
+        self.staves = QLineEdit()
+        self.staves.setPlaceholderText("all")
+        self.staves.setToolTip("staves to write, e.g. 1,2 (0 = the top staff); accompany writes these under the others")
+        self.staves.setMaximumWidth(80)
+        self.run_button = QPushButton("Run")
+        self.cancel_button = QPushButton("Cancel")
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m bars")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.play_button = QPushButton("Play")
+        self.save_button = QPushButton("Save…")
+        row1 = QHBoxLayout()
+        for w in (self.open_button, self.file_label):
+            row1.addWidget(w)
+        row1.addStretch(1)
+        row1.addWidget(QLabel("measures"))
+        row1.addWidget(self.first)
+        row1.addWidget(QLabel("to"))
+        row1.addWidget(self.last)
+        row1.addWidget(QLabel("staves"))
+        row1.addWidget(self.staves)
+        row2 = QHBoxLayout()
+        for w in (self.run_button, self.cancel_button):
+            row2.addWidget(w)
+        row2.addWidget(self.progress, 1)
+        row2.addWidget(self.play_button)
+        row2.addWidget(self.save_button)
+        self.score_view = ScoreView("Open a MusicXML, MIDI or ABC file (Ctrl+O), or choose 'generate' and press Run (Ctrl+Enter).")
+        self.variants_area = QSplitter(Qt.Orientation.Horizontal)
+        self.variants_placeholder = QLabel("Variants appear here, side by side, new bars in colour.")
+        self.variants_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.variants_area.addWidget(self.variants_placeholder)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.score_view)
+        split.addWidget(self.variants_area)
+        split.setSizes([300, 400])
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        centre = QWidget()
+        layout = QVBoxLayout(centre)
+        layout.addLayout(row1)
+        layout.addLayout(row2)
+        layout.addWidget(self.message)
+        layout.addWidget(split, 1)
+        self.setCentralWidget(centre)
+        self.connection_label = QLabel()
+        self.queue_label = QLabel("queue: –")
+        self.statusBar().addWidget(self.connection_label, 1)
+        self.statusBar().addPermanentWidget(self.queue_label)
+
+    def _build_history(self) -> None:
+        self.history = HistoryList(self.store)
+        dock = QDockWidget("History", self)
+        dock.setObjectName("history_dock")
+        dock.setWidget(self.history)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+
+    def _build_actions(self) -> None:
+        def action(menu, text: str, keys, slot) -> QAction:
+            act = QAction(text, self)
+            act.setShortcuts([QKeySequence(k) for k in (keys if isinstance(keys, (list, tuple)) else [keys])])
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            self.addAction(act)
+            return act
+
+        files = self.menuBar().addMenu("&File")
+        action(files, "&Open score…", QKeySequence.StandardKey.Open, self.open_dialog)
+        self.save_action = action(files, "&Save score…", QKeySequence.StandardKey.Save, self.save_dialog)
+        action(files, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        jobs = self.menuBar().addMenu("&Job")
+        self.run_action = action(jobs, "&Run", ["Ctrl+Return", "Ctrl+Enter"], self.run_job)
+        self.cancel_action = action(jobs, "&Cancel", "Escape", self.cancel_job)
+        self.play_action = action(jobs, "&Play / stop", "Ctrl+P", self.toggle_play)
+        for n in range(1, 9):
+            action(jobs, f"Use variant {n}", f"Ctrl+{n}", lambda _=False, k=n: self.use_variant(k - 1))
+        knobs = self.menuBar().addMenu("&Settings")
+        action(knobs, "Temperature up", "Ctrl+Up", lambda: self._nudge(self.temperature, +1))
+        action(knobs, "Temperature down", "Ctrl+Down", lambda: self._nudge(self.temperature, -1))
+        action(knobs, "Next mode", "Ctrl+M", lambda: self.mode.setCurrentIndex((self.mode.currentIndex() + 1) % len(MODES)))
+        action(knobs, "Toggle seed lock", "Ctrl+L", self.seed.lock.toggle)
+
+    def _wire(self) -> None:
+        link, s = self.link, self.settings
+        link.connection_changed.connect(self._show_connection)
+        link.capabilities_received.connect(self._show_capabilities)
+        link.settings_received.connect(s.apply_remote)
+        link.queue_changed.connect(lambda n: self.queue_label.setText(f"queue: {n}"))
+        link.request_error.connect(lambda address, msg: self._say(f"daemon: {msg}"))
+        s.changed.connect(self._show_settings)
+        self.temperature.edited.connect(lambda v: s.set("temperature", v))
+        self.top_k.edited.connect(lambda v: s.set("top_k", v))
+        self.top_p.edited.connect(lambda v: s.set("top_p", v))
+        self.seed.edited.connect(lambda v: s.set("seed", v))
+        self.variant_count.edited.connect(lambda v: s.set("variants", v))
+        self.bars.edited.connect(lambda v: s.set("bars", v))
+        self.order.activated.connect(lambda _: s.set("order", self.order.currentText()))
+        self.prompt.edited.connect(lambda v: s.set("prompt", v))
+        self.mode.currentIndexChanged.connect(lambda _: self._update_buttons())
+        self.first.valueChanged.connect(self._range_changed)
+        self.last.valueChanged.connect(self._range_changed)
+        self.open_button.clicked.connect(self.open_dialog)
+        self.save_button.clicked.connect(self.save_dialog)
+        self.run_button.clicked.connect(self.run_job)
+        self.cancel_button.clicked.connect(self.cancel_job)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.runner.started.connect(lambda job_id: self._say(f"job {job_id} running…"))
+        self.runner.progress.connect(self._show_progress)
+        self.runner.finished.connect(self._show_result)
+        self.runner.failed.connect(self._job_failed)
+        self.history.restore_requested.connect(self.restore_settings)
+
+    # ---- state shown ----------------------------------------------------------------------------
+    def _show_connection(self, connected: bool) -> None:
+        if connected:
+            caps = self.link.capabilities
+            model = (caps.get("model") or {}).get("name", "?")
+            self.connection_label.setText(f"connected to {self.link.target[0]}:{self.link.target[1]} · "
+                                          f"model {model} · {caps.get('provider', '?')}")
+        else:
+            self.connection_label.setText(NOT_RUNNING)
+            self.queue_label.setText("queue: –")
+            if self.runner.busy:
+                self.runner.cancel()
+        self._update_buttons()
+
+    def _show_capabilities(self, caps: dict) -> None:
+        model = caps.get("model") or {}
+        self.model_label.setText(f"model: {model.get('name', '?')}\nprovider: {caps.get('provider', '?')}")
+        self.prompt.set_prompts(normalise(caps.get("prompts") or []))
+        self.prompt.set_value(self.settings.get("prompt"))
+        self._show_connection(self.link.connected)
+
+    def _show_settings(self, values: dict) -> None:
+        self.temperature.set_value(values["temperature"])
+        self.top_k.set_value(values["top_k"])
+        self.top_p.set_value(values["top_p"])
+        self.seed.set_value(values["seed"])
+        self.variant_count.set_value(values["variants"])
+        self.bars.set_value(values["bars"])
+        self.order.setCurrentText(values.get("order") or "notagen")
+        self.prompt.set_value(values.get("prompt"))
+        self.store.setValue("settings/last", json.dumps(values))
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+
+    def _update_buttons(self) -> None:
+        connected, busy = self.link.connected, self.runner.busy
+        mode = self.mode.currentText()
+        needs_score = mode != "generate"
+        can_run = connected and not busy and (self.score is not None or not needs_score)
+        self.run_button.setEnabled(can_run)
+        self.run_action.setEnabled(can_run)
+        self.run_button.setToolTip("Run the job (Ctrl+Enter)" if can_run else
+                                   NOT_RUNNING if not connected else "a job is running" if busy else
+                                   f"open a score first: {mode} works on its measures")
+        self.cancel_button.setEnabled(busy)
+        for w in (self.first, self.last, self.staves):
+            w.setEnabled(self.score is not None and needs_score)
+        has_score = self.score is not None
+        self.save_button.setEnabled(has_score)
+        self.save_action.setEnabled(has_score)
+        playable = has_score and self.player.available
+        self.play_button.setEnabled(playable)
+        self.play_button.setToolTip(self.player.reason if not self.player.available else "Play the current score (Ctrl+P)")
+
+    # ---- settings -----------------------------------------------------------------------------
+    def restore_settings(self, values: dict) -> None:
+        known = {k: v for k, v in values.items() if k in self.settings.values}
+        self.settings.update(known)
+        self._say("settings restored from the history")
+
+    def _nudge(self, control: NumberControl, steps: int) -> None:
+        control.slider.setValue(control.slider.value() + steps)
+
+    # ---- files ---------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = str(self.store.value("files/last_dir", str(Path.home())))
+        path, _ = QFileDialog.getOpenFileName(self, "Open a score", start, document.OPEN_FILTER)
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: str | Path) -> bool:
+        from bridge.notation import NotationError
+
+        try:
+            excerpt = document.load(path)
+        except (NotationError, OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Cannot open", str(exc)) if self.isVisible() else None
+            self._say(f"cannot open {path}: {exc}")
+            return False
+        self.store.setValue("files/last_dir", str(Path(path).parent))
+        self.score_path = Path(path)
+        self._set_score(excerpt)
+        self.file_label.setText(self.score_path.name)
+        return True
+
+    def _set_score(self, excerpt: dict, marked: list[int] | None = None) -> None:
+        self.score = excerpt
+        low, high = document.index_range(excerpt)
+        for spin in (self.first, self.last):
+            spin.blockSignals(True)
+            spin.setRange(low, high)
+            spin.blockSignals(False)
+        selection = excerpt.get("selection") or {}
+        self.first.setValue(max(low, min(high, selection.get("start", low))))
+        self.last.setValue(max(low, min(high, selection.get("end", high + 1) - 1)))
+        self._render_score(marked or [])
+        self._update_buttons()
+
+    def _range_changed(self) -> None:
+        if self.last.value() < self.first.value():
+            self.last.setValue(self.first.value())
+        if self.score is not None:
+            self._render_score([])
+
+    def _render_score(self, marked: list[int]) -> None:
+        if self.score is None:
+            return
+        if not marked:   # show the chosen range in colour
+            marked = list(range(self.first.value(), self.last.value() + 1))
+        try:
+            self.score_view.show_pages(render_excerpt(self.score, marked))
+        except Exception as exc:  # verovio or the MusicXML writer: show why instead of crashing
+            self.score_view.show_text(f"cannot draw this score: {exc}")
+
+    def save_dialog(self) -> None:
+        if self.score is None:
+            return
+        suggested = str(self.score_path.with_name(self.score_path.stem + "-notabridge.musicxml")) if self.score_path \
+            else str(Path(str(self.store.value("files/last_dir", str(Path.home())))) / "notabridge.musicxml")
+        path, _ = QFileDialog.getSaveFileName(self, "Save the score", suggested, document.SAVE_FILTER)
+        if path:
+            self.save_file(path)
+
+    def save_file(self, path: str | Path) -> list[str]:
+        prompt = self.settings.get("prompt")
+        triple = (prompt["period"], prompt["composer"], prompt["instrumentation"]) if prompt else None
+        warnings = document.save(self.score, path, prompt=triple)
+        self._say(f"saved {path}" + (f" ({'; '.join(warnings)})" if warnings else ""))
+        return warnings
+
+    def toggle_play(self) -> None:
+        if self.score is not None and self.player.available:
+            self.player.play(self.score)
+
+    # ---- jobs ----------------------------------------------------------------------------------
+    def _staves(self) -> list[int] | None:
+        text = self.staves.text().replace(" ", "")
+        if not text:
+            return None
+        try:
+            return [int(x) for x in text.split(",") if x]
+        except ValueError:
+            self._say("staves: write numbers separated by commas, e.g. 1,2")
+            return None
+
+    def run_job(self) -> None:
+        if not self.run_button.isEnabled():
+            return
+        mode = self.mode.currentText()
+        start, end = self.first.value(), self.last.value() + 1
+        job = document.build_job(mode, self.score, start, end, self._staves())
+        self.last_job = dict(job, _end=end, _settings=dict(self.settings.values))
+        self.progress.setRange(0, max(1, int(self.settings.get("bars") or 1)))
+        self.progress.setValue(0)
+        self.runner.submit(job)
+        self._say(f"{mode}: sent to the daemon")
+        self._update_buttons()
+
+    def cancel_job(self) -> None:
+        if self.runner.busy:
+            self.runner.cancel()
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+
+    def _job_failed(self, kind: str, message: str) -> None:
+        self._say(f"job {kind}: {message}")
+        if self.last_job:
+            self.history.add(self.last_job["mode"], self.last_job["_settings"], kind)
+        self.progress.setValue(0)
+        self._update_buttons()
+
+    def _show_result(self, result: dict) -> None:
+        job = self.last_job or {"mode": "generate", "_end": 0, "_settings": dict(self.settings.values)}
+        mode, end = job["mode"], job["_end"]
+        self._clear_variants()
+        problems = []
+        for number, variant in enumerate(result.get("variants") or [], start=1):
+            try:
+                applied = document.apply_variant(mode, self.score, variant["excerpt"], end)
+                valid = variant.get("valid_first_try")
+                info = f"valid first try {valid:.0%}" if isinstance(valid, (int, float)) else ""
+                panel = VariantPanel(number, applied, info)
+            except Exception as exc:  # one unusable variant must not hide the others
+                problems.append(f"variant {number}: {exc}")
+                continue
+            panel.use.clicked.connect(lambda _=False, k=len(self.variants): self.use_variant(k))
+            self.variants.append(panel)
+            self.variants_area.addWidget(panel)
+        self.variants_placeholder.setVisible(not self.variants)
+        self.progress.setValue(self.progress.maximum())
+        text = f"{mode}: {len(self.variants)} variant(s) in {result.get('seconds', 0):.1f} s on {result.get('provider', '?')}"
+        warnings = list(result.get("warnings") or []) + problems
+        self._say(text + (" — " + "; ".join(warnings) if warnings else ""))
+        self.history.add(mode, job["_settings"], f"{len(self.variants)} variant(s)", job_id=result.get("id"))
+        self._update_buttons()
+
+    def _clear_variants(self) -> None:
+        for panel in self.variants:
+            panel.setParent(None)
+            panel.deleteLater()
+        self.variants = []
+        self.variants_placeholder.setVisible(True)
+
+    def use_variant(self, k: int) -> None:
+        if 0 <= k < len(self.variants):
+            applied = self.variants[k].applied
+            self._set_score(applied.excerpt, applied.new_indices)
+            if self.score_path is None:
+                self.file_label.setText("generated (not saved)")
+            self._say(f"variant {k + 1} is now the score; save it with Ctrl+S")
+
+    # ---- remembering -----------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        geometry = self.store.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = self.store.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        self.mode.setCurrentText(str(self.store.value("job/mode", "continue")))
+        try:
+            last = json.loads(str(self.store.value("settings/last", "{}")))
+        except ValueError:
+            last = {}
+        if isinstance(last, dict):   # shown until the daemon says otherwise; never sent
+            self.settings.values.update({k: v for k, v in last.items() if k in self.settings.values})
+        self._show_settings(self.settings.values)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.store.setValue("window/geometry", self.saveGeometry())
+        self.store.setValue("window/state", self.saveState())
+        self.store.setValue("job/mode", self.mode.currentText())
+        self.store.sync()
+        self.player.stop()
+        self.link.close()
+        super().closeEvent(event)

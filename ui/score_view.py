@@ -1,0 +1,120 @@
+"""Notation rendered by verovio, shown with Qt's SVG renderer; new bars drawn in colour.
+
+Qt's renderer implements SVG Tiny 1.2, which has no nested <svg>, no CSS and no nested
+<tspan>; `qt_friendly_svg` rewrites verovio's output into that subset.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from PyQt6.QtCore import QByteArray, Qt
+from PyQt6.QtSvgWidgets import QSvgWidget
+from PyQt6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+
+NEW_BAR_COLOUR = "#c0392b"
+_VEROVIO_OPTIONS = {"scale": 35, "pageWidth": 2100, "pageHeight": 60000, "adjustPageHeight": True,
+                    "breaks": "auto", "header": "none", "footer": "none", "pageMarginTop": 40,
+                    "pageMarginBottom": 40, "pageMarginLeft": 40, "pageMarginRight": 40}
+
+
+def render_musicxml(musicxml: bytes | str, marked: Iterable[int] = ()) -> list[str]:
+    """MusicXML -> one Qt-friendly SVG per page; measures at the given positions (0 = the first
+    measure in the file) are coloured."""
+    import verovio
+
+    toolkit = verovio.toolkit()
+    toolkit.setOptions(_VEROVIO_OPTIONS)
+    text = musicxml.decode("utf-8") if isinstance(musicxml, bytes) else musicxml
+    if not toolkit.loadData(text):
+        raise ValueError("verovio could not read the MusicXML")
+    marked = set(marked)
+    pages, position = [], 0
+    for page in range(1, toolkit.getPageCount() + 1):
+        svg, position = mark_measures(qt_friendly_svg(toolkit.renderToSVG(page)), marked, position)
+        pages.append(svg)
+    return pages
+
+
+def render_excerpt(excerpt: dict, marked_indices: Iterable[int] = ()) -> list[str]:
+    """An excerpt JSON -> SVG pages; measures whose `index` is in marked_indices are coloured."""
+    from bridge.notation import excerpt_to_musicxml
+
+    wanted = set(marked_indices)
+    positions = [i for i, m in enumerate(excerpt["measures"]) if m["index"] in wanted]
+    return render_musicxml(excerpt_to_musicxml(excerpt), positions)
+
+
+def qt_friendly_svg(svg: str) -> str:
+    svg = re.sub(r"<style.*?</style>", "", svg, flags=re.S)
+    inner = re.search(r'<svg class="definition-scale"[^>]*viewBox="([^"]+)"[^>]*>', svg)
+    if inner:
+        svg = svg[:inner.start()] + '<g fill="black" stroke="black">' + svg[inner.end():]
+        last = svg.rfind("</svg>")
+        inner_end = svg.rfind("</svg>", 0, last)
+        if inner_end >= 0:
+            svg = svg[:inner_end] + "</g>" + svg[inner_end + len("</svg>"):]
+        svg = svg.replace("<svg ", f'<svg viewBox="{inner.group(1)}" ', 1)
+    svg = re.sub(r"<text[^>]*/>", "", svg)   # empty text elements (Qt warns about their size)
+    return re.sub(r"<text([^>]*)>(.*?)</text>", _flatten_text, svg, flags=re.S)
+
+
+def _flatten_text(match: re.Match) -> str:
+    attrs, body = match.group(1), match.group(2)
+    size = re.search(r'font-size="([\d.]+)(?:px)?"', body)
+    content = re.sub(r"<[^>]+>", "", body).strip()
+    attrs = re.sub(r'font-size="[^"]*"', "", attrs)
+    if size:
+        attrs += f' font-size="{size.group(1)}"'
+    return f"<text{attrs}>{content}</text>"
+
+
+def mark_measures(svg: str, marked: set[int], first_position: int) -> tuple[str, int]:
+    """Colour the measures at `marked` positions; returns the SVG and the next position."""
+    position = first_position
+
+    def colour(match: re.Match) -> str:
+        nonlocal position
+        tag = match.group(0)
+        if position in marked:
+            tag = tag[:-1] + f' fill="{NEW_BAR_COLOUR}" stroke="{NEW_BAR_COLOUR}" data-new="1">'
+        position += 1
+        return tag
+
+    return re.sub(r'<g id="[^"]*" class="measure">', colour, svg), position
+
+
+class ScoreView(QScrollArea):
+    """Scrollable pages of notation, or a line of text when there is nothing to show."""
+
+    def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setMinimumHeight(120)
+        self.pages: list[str] = []
+        self.show_text(placeholder)
+
+    def show_text(self, text: str) -> None:
+        self.pages = []
+        label = QLabel(text)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        self.setWidget(label)
+
+    def show_pages(self, pages: list[str], zoom: float = 1.0) -> None:
+        self.pages = list(pages)
+        holder = QWidget()
+        holder.setStyleSheet("background: white")
+        layout = QVBoxLayout(holder)
+        for svg in pages:
+            widget = QSvgWidget()
+            widget.load(QByteArray(svg.encode("utf-8")))
+            size = widget.renderer().defaultSize()
+            widget.setFixedSize(int(size.width() * zoom), int(size.height() * zoom))
+            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(1)
+        self.setWidget(holder)
+
+    def svg_widgets(self) -> list[QSvgWidget]:
+        holder = self.widget()
+        return holder.findChildren(QSvgWidget) if holder is not None else []
