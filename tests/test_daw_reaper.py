@@ -139,6 +139,7 @@ def test_the_daemon_shared_settings_steer_the_script(daemon):
         _run_script(reaper, daemon)
         assert reaper.messages == []
         results.append(reaper.tracks[2].items[0].take.notes)
+        assert f"seed {seed}" in reaper.console[0] and "temperature 1.5" in reaper.console[0]
     assert results[0] == results[1]        # same shared seed: same accompaniment
     assert results[0] != results[2]        # another seed set in the daemon: another accompaniment
 

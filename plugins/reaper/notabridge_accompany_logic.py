@@ -57,6 +57,15 @@ class DaemonClient:
                               "Start it with `notabridge serve` and run the script again.") from None
 
 
+def describe_settings(settings: dict) -> str:
+    """The shared settings a job will use, in one line for REAPER's console."""
+    prompt = settings.get("prompt")
+    style = " / ".join(prompt.values()) if isinstance(prompt, dict) else "the model's choice"
+    seed = settings.get("seed")
+    return (f"temperature {settings.get('temperature')}, top-k {settings.get('top_k')}, top-p {settings.get('top_p')}, "
+            f"seed {'random' if seed is None else seed}, prompt {style}")
+
+
 def clip_midi_bytes(notes: list[ItemNote], origin_qn: float, numerator: int, denominator: int, bpm: float) -> bytes:
     """The item's notes as a Standard MIDI File whose tick 0 is the bar line at `origin_qn`."""
     import mido
@@ -109,6 +118,7 @@ class AccompanyRun:
             data = clip_midi_bytes(notes, self.origin_qn, numerator, denominator, bpm)
             self.clip = midi_clip.read_clip(data)
             excerpt = midi_clip.accompaniment_excerpt(self.clip, self.voices)
+            settings = self.client.call("GET", "/settings")
             job = self.client.call("POST", "/jobs", {"mode": "accompany", "excerpt": excerpt,
                                                      "staves": list(range(1, self.voices + 1))})
             self.job_id = job["id"]
@@ -117,7 +127,8 @@ class AccompanyRun:
             return False
         self.started = self.last_check = time.monotonic()
         self.reaper.status(f"NotaBridge: accompanying {self.clip.measures} bars "
-                           f"({self.clip.time}, key {self.clip.key_fifths:+d} fifths {self.clip.key_mode})...")
+                           f"({self.clip.time}, key {self.clip.key_fifths:+d} fifths {self.clip.key_mode}) "
+                           f"with the daemon's settings: {describe_settings(settings)}...")
         return True
 
     def poll(self) -> bool:
