@@ -278,10 +278,10 @@ class OscRouter:
 
     def _job_cancel(self, peer: Peer, args: list) -> None:
         job = self.daemon.queue.cancel(self._job_arg(args).id)
-        peer.send(PREFIX + "job/status", json.dumps(job.status_json()))
+        peer.send(PREFIX + "job/status", _status_text(peer, job))
 
     def _job_status(self, peer: Peer, args: list) -> None:
-        peer.send(PREFIX + "job/status", json.dumps(self._job_arg(args).status_json()))
+        peer.send(PREFIX + "job/status", _status_text(peer, self._job_arg(args)))
 
     def _job_result_get(self, peer: Peer, args: list) -> None:
         job = self._job_arg(args)
@@ -323,6 +323,13 @@ def _has_reply_port(name: str, args: list) -> bool:
     if name.startswith("settings/") and name[len("settings/"):] in SETTING_NAMES:   # settings/<name> value [port]
         return n == 2
     return False
+
+
+def _status_text(peer: Peer, job: Job) -> str:
+    status = job.status_json()
+    if peer.kind == "udp":   # the ABC written so far can outgrow a datagram: HTTP and TCP carry it
+        status.pop("partial_abc", None)
+    return json.dumps(status)
 
 
 def _is_int(value: Any) -> bool:
