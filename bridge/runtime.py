@@ -1,8 +1,11 @@
 """One step of each graph of a bundle, with its stacked KV cache kept where the provider runs.
 
-CPU provider: caches are numpy arrays handed to ONNX Runtime without copies.
-CUDA provider: caches stay on the GPU as OrtValues through I/O binding; only the patch
-hidden state ([B, d]) and the char logits ([B, T, 128]) come back to the host.
+Patch-decoder caches go through I/O binding and stay OrtValues between steps: on the CUDA
+provider they stay on the GPU; on the CPU provider this saves converting the whole present
+cache to a new numpy array every patch (measured: 0.1 s a patch at 2,000 patches of context
+for NotaGen-small). Only the patch hidden state ([B, d]) and the char logits ([B, T, 128])
+come back to the host as numpy. The char decoder's caches (at most 16 positions) are plain
+numpy on the CPU.
 Cache = (keys, values), each [layers, batch, heads, length, 64].
 """
 from __future__ import annotations
@@ -64,11 +67,8 @@ class Runner:
     def patch(self, ids: np.ndarray, cache: Cache) -> tuple[np.ndarray, Cache]:
         """ids [B, T, 16] -> hidden [B, T, d] (host), cache grown by T."""
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        if self.cuda:
-            (hidden,), present = self._run_bound(self.bundle.patch_session, {"patches": ids}, cache, ["hidden"])
-            return hidden, present
-        hidden, k, v = self.bundle.patch_session.run(None, {"patches": ids, "past_keys": cache[0], "past_values": cache[1]})
-        return hidden, (k, v)
+        (hidden,), present = self._run_bound(self.bundle.patch_session, {"patches": ids}, cache, ["hidden"])
+        return hidden, present
 
     def char(self, chars: np.ndarray, patch_hidden: np.ndarray, cache: Cache) -> tuple[np.ndarray, Cache]:
         """chars [B, T], patch_hidden [B, d] -> logits [B, T, 128] (host), cache grown by T."""
@@ -81,7 +81,7 @@ class Runner:
         return logits, (k, v)
 
     def _run_bound(self, session, feeds: dict, cache: Cache, host_outputs: list[str]):
-        """CUDA: inputs bound where they are, present caches left on the GPU, the rest to the host."""
+        """Inputs bound where they are, present caches left on the device as OrtValues, the rest to the host."""
         binding = session.io_binding()
         for name, value in feeds.items():
             binding.bind_cpu_input(name, value)
@@ -92,8 +92,9 @@ class Runner:
                 binding.bind_ortvalue_input(name, value)
         for name in host_outputs:
             binding.bind_output(name, "cpu")
-        binding.bind_output("present_keys", "cuda", 0)
-        binding.bind_output("present_values", "cuda", 0)
+        device = "cuda" if self.cuda else "cpu"
+        binding.bind_output("present_keys", device, 0)
+        binding.bind_output("present_values", device, 0)
         session.run_with_iobinding(binding)
         outs = binding.get_outputs()
         host = [o.numpy() for o in outs[:len(host_outputs)]]

@@ -78,6 +78,12 @@ def write_toy_bundle(out: Path, make_piece=None, name: str = "toy-two-voices") -
     return out
 
 
+_BUILT: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def toy_bundle(tmp_path_factory) -> Path:
-    return write_toy_bundle(tmp_path_factory.mktemp("toy") / "bundle")
+    """Built once per test session, even though each test module imports this fixture."""
+    if "toy" not in _BUILT:
+        _BUILT["toy"] = write_toy_bundle(tmp_path_factory.mktemp("toy") / "bundle")
+    return _BUILT["toy"]

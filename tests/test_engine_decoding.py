@@ -91,6 +91,11 @@ def test_accompany_forces_the_given_voice(engine):
     for v in variants:
         _assert_all_valid(v.bars)
         assert [parse_line(b)[1][0].content for b in v.bars] == ["B2 c2 d2", "g4 d2", "A6"]
+    # the lower voice given, the upper one written; the final barline of the given bar is kept
+    [v] = engine.accompany(PIECE, ["[V:2]G,6|\n", "[V:2]D,6|]\n"], Sampling(seed=3))
+    _assert_all_valid(v.bars)
+    assert [parse_line(b)[1][1].content for b in v.bars] == ["G,6", "D,6"]
+    assert v.bars[1].endswith("|]\n") and v.bars[1].count("|]") == 2
 
 
 def test_infill_ranks_candidates_by_the_likelihood_of_the_real_bars_after(engine):
