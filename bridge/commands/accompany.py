@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("melody", help="the melody as a Standard MIDI File (.mid), e.g. a clip exported from a DAW")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="where to write melody + accompaniment")
     parser.add_argument("--prompt", metavar="PERIOD|COMPOSER|INSTRUMENTATION",
-                        help='style prompt, e.g. "Baroque|Bach, Johann Sebastian|Choral" (default: the model\'s own choice)')
+                        help='style prompt, e.g. "Baroque|Bach, Johann Sebastian|Choral" (default: a choral prompt of the model)')
     parser.add_argument("--voices", type=int, default=DEFAULT_VOICES, metavar="N",
                         help=f"accompaniment voices under the melody (default {DEFAULT_VOICES}: alto, tenor, bass)")
     parser.add_argument("--model", metavar="BUNDLE", help="model bundle folder (default: the embedded model)")
@@ -39,6 +39,14 @@ def parse_prompt(text: str | None) -> tuple[str, str, str] | None:
     if len(fields) != 3 or not all(fields):
         raise UserError(f'--prompt needs three fields separated by "|": PERIOD|COMPOSER|INSTRUMENTATION, not {text!r}')
     return fields[0], fields[1], fields[2]
+
+
+def default_prompt(prompts: list) -> tuple[str, str, str] | None:
+    """A prompt the model knows for a melody with voices under it: a choral one when it has one
+    (a chorale is a melody over alto, tenor and bass), else its first; None when it lists none."""
+    known = [tuple(p) for p in prompts if len(p) == 3]
+    choral = [p for p in known if p[2].strip().lower() == "choral"]
+    return (choral or known or [None])[0]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +87,10 @@ def _compose(excerpt: dict, prompt: tuple[str, str, str] | None, args: argparse.
     from bridge.sampling import Sampling
 
     engine = _load_engine(args.model, args.device)
+    if prompt is None:
+        prompt = default_prompt(engine.info.get("prompts") or [])
+        if prompt:
+            print(f"prompt: {' | '.join(prompt)} (choose another with --prompt)", flush=True)
     staves = list(range(1, args.voices + 1))
     sampling = Sampling(seed=args.seed)
     if args.temperature is not None:
