@@ -150,7 +150,10 @@ class AccompanyRun:
             result = self.client.call("GET", f"/jobs/{self.job_id}/result")
         except DaemonError as exc:
             return self._fail(str(exc))
-        self.insert(result["variants"][0]["excerpt"])
+        try:
+            self.insert(result["variants"][0]["excerpt"])
+        except Exception as exc:   # never leave REAPER's defer loop with a traceback and no word
+            return self._fail(f"The accompaniment could not be inserted ({type(exc).__name__}: {exc}).")
         return True
 
     def insert(self, excerpt: dict) -> None:
