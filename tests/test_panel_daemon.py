@@ -1,0 +1,125 @@
+"""The Qt panel (offscreen, pytest-qt) against a real daemon running the toy model: settings
+travel both ways over OSC, a job on an opened file renders its variants, history restores."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PyQt6.QtWidgets")
+pytest.importorskip("verovio")
+
+from PyQt6.QtCore import Qt  # noqa: E402
+
+from tests.daemon_helpers import daemon_bundle, http_request, running_daemon, toy_excerpt  # noqa: F401,E402 (fixture)
+from tests.panel_helpers import make_window, osc_port_of  # noqa: E402
+
+PROMPT = {"period": "Baroque", "composer": "Bach, Johann Sebastian", "instrumentation": "Choral"}
+
+
+@pytest.fixture(scope="module")
+def daemon(daemon_bundle):
+    with running_daemon(daemon_bundle) as d:
+        yield d
+
+
+@pytest.fixture
+def window(qtbot, daemon, tmp_path):
+    http_request(daemon, "POST", "/settings", {"temperature": 1.2, "top_k": 9, "seed": None, "variants": 1,
+                                               "bars": 4, "prompt": None})
+    win = make_window(qtbot, osc_port_of(daemon), tmp_path / "panel.ini")
+    qtbot.waitUntil(lambda: bool(win.link.connected and win.link.capabilities), timeout=10000)
+    yield win
+    win.close()
+
+
+def daemon_settings(daemon) -> dict:
+    status, body = http_request(daemon, "GET", "/settings")
+    assert status == 200
+    return body
+
+
+def test_panel_shows_model_provider_and_queue(window, daemon):
+    text = window.connection_label.text()
+    assert "toy-two-voices" in text and daemon.engine.provider in text
+    assert window.queue_label.text() == "queue: 0"
+
+
+def test_temperature_slider_changes_the_daemons_setting(window, daemon, qtbot):
+    slider = window.temperature.slider
+    slider.setFocus()
+    for _ in range(10):   # ten steps of 0.05 down, as a user with the arrow keys
+        qtbot.keyClick(slider, Qt.Key.Key_Left)
+    assert window.temperature.spin.value() == pytest.approx(0.7)
+    qtbot.waitUntil(lambda: daemon_settings(daemon)["temperature"] == pytest.approx(0.7), timeout=5000)
+    qtbot.wait(600)   # echoes of the intermediate values must not pull either side back
+    assert daemon_settings(daemon)["temperature"] == pytest.approx(0.7)
+    assert window.temperature.spin.value() == pytest.approx(0.7)
+
+
+def test_change_over_http_shows_up_live(window, daemon, qtbot):
+    http_request(daemon, "POST", "/settings", {"temperature": 2.5, "top_k": 20, "seed": 42, "prompt": PROMPT})
+    qtbot.waitUntil(lambda: window.temperature.spin.value() == pytest.approx(2.5), timeout=5000)
+    assert window.top_k.spin.value() == 20
+    assert window.seed.lock.isChecked() and window.seed.spin.value() == 42
+    assert window.prompt.value() == PROMPT
+    qtbot.wait(500)
+    assert daemon_settings(daemon)["temperature"] == pytest.approx(2.5)   # the panel sent nothing back
+
+
+def test_prompt_pickers_offer_only_what_the_model_knows(window, daemon, qtbot):
+    period = window.prompt.period
+    assert [period.itemText(i) for i in range(period.count())] == ["(no prompt)", "Baroque"]
+    period.setCurrentIndex(1)
+    period.activated.emit(1)   # what a user's choice in the list emits
+    assert [window.prompt.composer.itemText(i) for i in range(window.prompt.composer.count())] == ["Bach, Johann Sebastian"]
+    qtbot.waitUntil(lambda: daemon_settings(daemon)["prompt"] == PROMPT, timeout=5000)
+
+
+def test_continue_on_an_opened_file_renders_variants(window, daemon, qtbot, tmp_path):
+    from bridge.notation import read_excerpt, write_excerpt
+
+    source = tmp_path / "toy.musicxml"
+    write_excerpt(toy_excerpt(4), source)
+    assert window.open_file(source)
+    assert window.score_view.svg_widgets(), "the opened score is drawn"
+    window.mode.setCurrentText("continue")
+    window.first.setValue(0)
+    window.last.setValue(3)
+    window.variant_count.spin.setValue(2)
+    window.bars.spin.setValue(2)
+    qtbot.waitUntil(lambda: daemon_settings(daemon)["variants"] == 2 and daemon_settings(daemon)["bars"] == 2, timeout=5000)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(window.variants) == 2 or "job error" in window.message.text(), timeout=90000)
+    assert len(window.variants) == 2, window.message.text()
+    for panel in window.variants:
+        assert panel.isVisible()
+        svgs = panel.view.svg_widgets()
+        assert svgs and all(w.renderer().isValid() for w in svgs)
+        assert any('data-new="1"' in page for page in panel.view.pages), "new bars are marked"
+        assert sorted(panel.applied.new_indices) == [4, 5]
+    assert window.progress.value() == window.progress.maximum()
+    entry = window.history.entries[0]
+    assert entry["mode"] == "continue" and entry["settings"]["variants"] == 2
+
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)   # use variant 2
+    assert len(window.score["measures"]) == 6
+    for suffix in ("musicxml", "mid", "abc"):
+        out = tmp_path / f"result.{suffix}"
+        window.save_file(out)
+        assert len(read_excerpt(out)["measures"]) == 6
+
+    # one click on the history entry brings its settings back
+    http_request(daemon, "POST", "/settings", {"variants": 1, "temperature": 3.0})
+    qtbot.waitUntil(lambda: window.variant_count.value() == 1, timeout=5000)
+    qtbot.mouseClick(window.history.restore_button(0), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: daemon_settings(daemon)["variants"] == 2, timeout=5000)
+    assert daemon_settings(daemon)["temperature"] == pytest.approx(entry["settings"]["temperature"])
+
+
+def test_generate_needs_no_file(window, daemon, qtbot):
+    window.mode.setCurrentText("generate")
+    window.bars.spin.setValue(2)
+    assert window.run_button.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(window.variants) == 1 or "job error" in window.message.text(), timeout=90000)
+    assert len(window.variants) == 1, window.message.text()
+    assert window.variants[0].view.svg_widgets()
