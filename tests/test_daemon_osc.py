@@ -119,3 +119,17 @@ def test_requests_that_cannot_work_get_errors(udp):
     assert "MIDI" in udp.receive(P + "error")[1][1]
     udp.send(P + "health")
     assert json.loads(udp.receive(P + "health")[1][0])["ok"] is True
+
+
+def test_stopping_the_daemon_cancels_running_and_waiting_jobs_and_tells_their_clients(daemon_bundle):
+    with running_daemon(daemon_bundle) as stopping:
+        tcp = OscTcpClient(stopping.osc_tcp.server_address[1])
+        for _ in range(2):
+            tcp.send(P + "job/submit", json.dumps({"mode": "generate", "bars": 32}))
+        ids = [tcp.receive(P + "job/queued")[1][0] for _ in range(2)]
+        tcp.receive(P + "job/progress")          # the first one is running
+        cancelled = stopping.stop()
+        assert sorted(job.id for job in cancelled) == sorted(ids)
+        told = {tcp.receive(P + "job/cancelled")[1][0] for _ in range(2)}
+        assert told == set(ids)
+        tcp.close()

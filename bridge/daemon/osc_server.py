@@ -140,7 +140,7 @@ class OscRouter:
         if udp_reply is not None and _has_reply_port(name, args):
             port = int(args.pop())
             if not 1 <= port <= 65535:
-                sender.send(PREFIX + "error", address, f"reply port {port} is not a UDP port (1-65535)")
+                _safe_send(sender, PREFIX + "error", address, f"reply port {port} is not a UDP port (1-65535)")
                 return
             peer = udp_reply(port)
         if name.startswith("settings/") and name[len("settings/"):] in SETTING_NAMES:

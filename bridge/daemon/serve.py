@@ -116,14 +116,16 @@ class Daemon:
                 self.say(f"MIDI off: {exc}")
 
     def stop(self) -> list[Job]:
-        """Close the doors, cancel waiting and running jobs; returns the jobs that were cancelled."""
+        """Cancel waiting and running jobs (their OSC clients hear it while the doors are still
+        open), then close the doors; returns the jobs that were cancelled."""
+        cancelled = self.queue.stop()
         for server in (self.http, self.osc_udp, self.osc_tcp):
             if server is not None:
                 server.shutdown()
                 server.server_close()
         if self.midi is not None:
             self.midi.stop()
-        return self.queue.stop()
+        return cancelled
 
     def banner(self) -> list[str]:
         lines = [f"model: {self.model_name}", f"execution provider: {self.engine.provider}"]
