@@ -160,7 +160,14 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0 or length > LIMITS["max_body_bytes"]:
             self.close_connection = True
             raise HttpError(413, f"the body is {length} bytes; the limit is {LIMITS['max_body_bytes']}")
-        raw = self.rfile.read(length)
+        try:
+            raw = self.rfile.read(length)
+        except OSError:   # the client stopped sending before the end of its body
+            self.close_connection = True
+            raise HttpError(408, "the body ended before its Content-Length; send it whole") from None
+        if len(raw) < length:
+            self.close_connection = True
+            raise HttpError(400, f"the body has {len(raw)} of the {length} bytes its Content-Length announced")
         try:
             return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
