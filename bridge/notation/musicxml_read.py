@@ -102,6 +102,11 @@ def excerpt_from_musicxml(source: Any) -> dict:
     if not parts:
         raise NotationError("the MusicXML score has no parts")
     measure_lists = [p.findall("measure") for p in parts]
+    # the excerpt carries notes only; say so when text that matters to a user is in the score
+    if root.find("part/measure/note/lyric") is not None:
+        add_warning(excerpt, "lyrics were left out")
+    if root.find("part/measure/harmony") is not None:
+        add_warning(excerpt, "chord symbols were left out")
     if len({len(m) for m in measure_lists}) > 1:
         raise NotationError("the parts of this MusicXML score have different numbers of measures")
 
