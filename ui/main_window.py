@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import QSettings, QSize, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                              QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter,
@@ -452,8 +452,9 @@ class MainWindow(QMainWindow):
         geometry = self.store.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
+        size = self.store.value("window/size")
+        # restoreGeometry shrinks a window to fit the screen it finds (offscreen: a small one)
+        self.resize(size if size is not None else QSize(1280, 800))
         state = self.store.value("window/state")
         if state is not None:
             self.restoreState(state)
@@ -469,6 +470,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         self.store.setValue("window/geometry", self.saveGeometry())
         self.store.setValue("window/state", self.saveState())
+        self.store.setValue("window/size", self.size())
         self.store.setValue("job/mode", self.mode.currentText())
         self.store.sync()
         self.player.stop()
