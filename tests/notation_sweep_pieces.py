@@ -131,7 +131,7 @@ def check_piece(piece: Piece) -> Outcome:
     start = time.perf_counter()
     try:
         original = piece.load()
-    except NotationError as exc:
+    except (NotationError, subprocess.SubprocessError, OSError) as exc:  # mscore3 export may fail too
         return Outcome(piece, False, f"reading the source: {exc}", time.perf_counter() - start)
     try:
         back = abc_to_excerpt(excerpt_to_abc(original), template=original)
