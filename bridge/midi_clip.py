@@ -445,7 +445,9 @@ def accompaniment_voice_names(voices: int) -> list[str]:
     return VOICE_NAMES.get(voices) or [f"Voice {n + 2}" for n in range(voices - 1)] + ["Bass"]
 
 
-_CLEFS = {"Bass": "BassClef", "Tenor": "Treble8vbClef"}
+# Clefs and abbreviations as the chorales NotaGen-style models learn from write them
+# (`V:3 bass nm="Tenor" snm="T."`), so the job's ABC header looks like their training data.
+_CLEFS = {"Bass": "BassClef", "Tenor": "BassClef"}
 # MIDI octave base of each voice's placeholder tonic (see score_for_accompaniment)
 _REGISTER = {"Alto": 60, "Tenor": 48, "Bass": 36}
 
@@ -465,11 +467,14 @@ def score_for_accompaniment(clip: MelodyClip, voices: int) -> Any:
 
     score = clip_to_score(clip)
     melody = score.parts[0]
-    melody.partName = "Melody"
+    melody.partName, melody.partAbbreviation = "Soprano", "S."
+    # NotaGen's training ABC has no Q: line; the tempo stays in the MIDI file, not in the job.
+    for mark in list(melody.recurse().getElementsByClass("MetronomeMark")):
+        mark.activeSite.remove(mark)
     tonic = key.KeySignature(clip.key_fifths).asKey(clip.key_mode).tonic.pitchClass
     for name in accompaniment_voice_names(voices):
         part = stream.Part()
-        part.partName = name
+        part.partName, part.partAbbreviation = name, name[0] + "."
         placeholder = _REGISTER.get(name, 60) + tonic
         for position, m in enumerate(melody.getElementsByClass(stream.Measure)):
             measure = stream.Measure(number=m.number)
