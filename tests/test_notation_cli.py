@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from music21 import corpus
 
 from bridge.cli import main
-from bridge.notation import NotationError, excerpt_from_musicxml, read_excerpt
+from bridge.notation import NotationError, excerpt_from_musicxml, excerpt_to_musicxml, read_excerpt
 from bridge.notation.compare import excerpt_differences
 from tests.notation_helpers import WHOLE_REST, two_part_xml, whole
 
@@ -109,3 +111,19 @@ def test_unequal_voice_lengths_in_musicxml_are_filled_not_crashing(tmp_path):
 
 def test_notation_error_is_a_value_error():
     assert issubclass(NotationError, ValueError)
+
+
+@pytest.mark.skipif(not shutil.which("mscore3"), reason="MuseScore 3 (mscore3) is not installed")
+def test_musescore_reads_the_musicxml_we_write(tmp_path):
+    """Our MusicXML opened by the real MuseScore 3 and exported again keeps every note."""
+    from tests.notation_helpers import piano_excerpt
+
+    ours = tmp_path / "ours.musicxml"
+    ours.write_bytes(excerpt_to_musicxml(piano_excerpt()))
+    back = tmp_path / "back.musicxml"
+    subprocess.run(["mscore3", "-o", str(back), str(ours)], check=True, capture_output=True, timeout=120,
+                   env={"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    result = excerpt_from_musicxml(back)
+    assert excerpt_differences(piano_excerpt(), result) == []
+    assert [m["time"] for m in result["measures"]] == ["3/4", "3/4", "4/4", "4/4"]
+    assert [s["clef"] for s in result["staves"]] == ["treble", "treble", "bass"]
