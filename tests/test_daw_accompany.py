@@ -108,3 +108,22 @@ def test_a_file_that_is_not_midi_is_a_one_line_error(tmp_path):
     assert done.returncode == 1
     assert "cannot read this MIDI file" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "o.mid").exists()
+
+
+DEFAULT_MODEL = ROOT / "models" / "default"
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL / "config.json").is_file(), reason="models/default has no bundle yet")
+def test_the_embedded_model_harmonises_a_chorale_melody_played_into_a_daw(tmp_path):
+    """What a user gets out of the box: no --model, the soprano of BWV 66.6 played with human
+    timing and no key signature, three voices under it, on its bars."""
+    from music21 import corpus
+
+    chorale = corpus.parse("bach/bwv66.6")
+    soprano = chorale.parts[0].stripTies()
+    tune = [(float(n.getOffsetInHierarchy(soprano)) + 3, float(n.quarterLength), n.pitch.midi) for n in soprano.recurse().notes]
+    melody = write_melody(tmp_path / "soprano.mid", tune, bpm=72, jitter=25, seed=1)
+    out = tmp_path / "chorale.mid"
+    done = _accompany(str(melody), "-o", str(out), "--seed", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    _check_accompanied(melody, out, voices=3, bar_ticks=1920, first_bar=1920, bars=9)
