@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 
 import mido
-import pytest
 
 from tests import daemon_midi_backend as fake_os
 from tests.daemon_helpers import daemon_bundle, OscUdpClient, http_request, running_daemon  # noqa: F401 (fixture)
