@@ -76,6 +76,7 @@ def test_prompt_pickers_offer_only_what_the_model_knows(window, daemon, qtbot):
 
 def test_continue_on_an_opened_file_renders_variants(window, daemon, qtbot, tmp_path):
     from bridge.notation import read_excerpt, write_excerpt
+    from ui.score_view import NEW_BAR_COLOUR
 
     source = tmp_path / "toy.musicxml"
     write_excerpt(toy_excerpt(4), source)
@@ -94,7 +95,8 @@ def test_continue_on_an_opened_file_renders_variants(window, daemon, qtbot, tmp_
         assert panel.isVisible()
         svgs = panel.view.svg_widgets()
         assert svgs and all(w.renderer().isValid() for w in svgs)
-        assert any('data-new="1"' in page for page in panel.view.pages), "new bars are marked"
+        marked = sum(page.count(f'data-marked="{NEW_BAR_COLOUR}"') for page in panel.view.pages)
+        assert marked == 2, "the two new bars, and only they, are drawn in colour"
         assert sorted(panel.applied.new_indices) == [4, 5]
     assert window.progress.value() == window.progress.maximum()
     entry = window.history.entries[0]

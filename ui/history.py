@@ -1,12 +1,14 @@
 """The generations made in this panel with the settings they used; one click restores them."""
 from __future__ import annotations
 
+import html
 import json
 import time
 from typing import Any
 
-from PyQt6.QtCore import QSettings, pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QWidget
+from PyQt6.QtCore import QSettings, QSize, pyqtSignal
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSizePolicy, QWidget
 
 MAX_ENTRIES = 100
 KEY = "history/entries"
@@ -16,14 +18,14 @@ def describe(entry: dict) -> str:
     s = entry.get("settings", {})
     prompt = s.get("prompt") or {}
     seed = s.get("seed")
-    parts = [time.strftime("%H:%M", time.localtime(entry.get("time", 0))), entry.get("mode", "?"),
-             f"T={s.get('temperature')}", f"k={s.get('top_k')}", f"p={s.get('top_p')}",
-             f"seed={'free' if seed is None else seed}", f"{s.get('variants')}x{s.get('bars')} bars"]
-    if prompt:
-        parts.append(prompt.get("composer", ""))
+    head = [time.strftime("%H:%M", time.localtime(entry.get("time", 0))), f"<b>{entry.get('mode', '?')}</b>"]
     if entry.get("outcome"):
-        parts.append(entry["outcome"])
-    return "  ".join(str(p) for p in parts)
+        head.append(entry["outcome"])
+    knobs = [f"T {s.get('temperature')}", f"k {s.get('top_k')}", f"p {s.get('top_p')}",
+             f"seed {'free' if seed is None else seed}", f"{s.get('variants')}×{s.get('bars')} bars"]
+    if prompt:
+        knobs.append(html.escape(prompt.get("composer", "")))
+    return " · ".join(str(p) for p in head) + "<br>" + " · ".join(str(k) for k in knobs)
 
 
 class HistoryList(QListWidget):
@@ -31,6 +33,7 @@ class HistoryList(QListWidget):
 
     def __init__(self, store: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.store = store
         try:
             self.entries: list[dict] = json.loads(str(store.value(KEY, "[]")))
@@ -54,6 +57,8 @@ class HistoryList(QListWidget):
         layout = QHBoxLayout(row)
         layout.setContentsMargins(4, 1, 4, 1)
         label = QLabel(describe(entry))
+        label.setWordWrap(True)
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         label.setToolTip(json.dumps(entry.get("settings", {}), indent=1))
         button = QPushButton("Restore")
         button.setToolTip("Make these the shared settings again")
@@ -61,7 +66,7 @@ class HistoryList(QListWidget):
         layout.addWidget(label, 1)
         layout.addWidget(button)
         item = QListWidgetItem()
-        item.setSizeHint(row.sizeHint())
+        item.setSizeHint(QSize(200, max(row.sizeHint().height(), 4 * label.fontMetrics().lineSpacing() + 10)))
         if at_top:
             self.insertItem(0, item)
         else:

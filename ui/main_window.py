@@ -17,7 +17,7 @@ from .jobs import JobRunner
 from .osc_link import OscLink
 from .player import Player
 from .prompt_choices import normalise
-from .score_view import ScoreView, render_excerpt
+from .score_view import NEW_BAR_COLOUR, RANGE_COLOUR, ScoreView, render_excerpt
 from .settings_model import SettingsModel
 from .widgets import NumberControl, PromptPicker, SeedControl
 
@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget("History", self)
         dock.setObjectName("history_dock")
         dock.setWidget(self.history)
+        self.history.setMinimumWidth(300)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
@@ -341,10 +342,11 @@ class MainWindow(QMainWindow):
     def _render_score(self, marked: list[int]) -> None:
         if self.score is None:
             return
-        if not marked:   # show the chosen range in colour
-            marked = list(range(self.first.value(), self.last.value() + 1))
+        colour = NEW_BAR_COLOUR
+        if not marked:   # show the chosen range instead, in its own colour
+            marked, colour = list(range(self.first.value(), self.last.value() + 1)), RANGE_COLOUR
         try:
-            self.score_view.show_pages(render_excerpt(self.score, marked))
+            self.score_view.show_pages(render_excerpt(self.score, marked, colour))
         except Exception as exc:  # verovio or the MusicXML writer: show why instead of crashing
             self.score_view.show_text(f"cannot draw this score: {exc}")
 

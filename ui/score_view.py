@@ -13,12 +13,13 @@ from PyQt6.QtSvgWidgets import QSvgWidget
 from PyQt6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 NEW_BAR_COLOUR = "#c0392b"
+RANGE_COLOUR = "#1f6fb2"   # the measure range chosen for the next job
 _VEROVIO_OPTIONS = {"scale": 35, "pageWidth": 2100, "pageHeight": 60000, "adjustPageHeight": True,
-                    "breaks": "auto", "header": "none", "footer": "none", "pageMarginTop": 40,
+                    "breaks": "auto", "adjustPageWidth": True, "header": "none", "footer": "none", "pageMarginTop": 40,
                     "pageMarginBottom": 40, "pageMarginLeft": 40, "pageMarginRight": 40}
 
 
-def render_musicxml(musicxml: bytes | str, marked: Iterable[int] = ()) -> list[str]:
+def render_musicxml(musicxml: bytes | str, marked: Iterable[int] = (), colour: str = NEW_BAR_COLOUR) -> list[str]:
     """MusicXML -> one Qt-friendly SVG per page; measures at the given positions (0 = the first
     measure in the file) are coloured."""
     import verovio
@@ -31,22 +32,25 @@ def render_musicxml(musicxml: bytes | str, marked: Iterable[int] = ()) -> list[s
     marked = set(marked)
     pages, position = [], 0
     for page in range(1, toolkit.getPageCount() + 1):
-        svg, position = mark_measures(qt_friendly_svg(toolkit.renderToSVG(page)), marked, position)
+        svg, position = mark_measures(qt_friendly_svg(toolkit.renderToSVG(page)), marked, position, colour)
         pages.append(svg)
     return pages
 
 
-def render_excerpt(excerpt: dict, marked_indices: Iterable[int] = ()) -> list[str]:
+def render_excerpt(excerpt: dict, marked_indices: Iterable[int] = (), colour: str = NEW_BAR_COLOUR) -> list[str]:
     """An excerpt JSON -> SVG pages; measures whose `index` is in marked_indices are coloured."""
     from bridge.notation import excerpt_to_musicxml
 
     wanted = set(marked_indices)
     positions = [i for i, m in enumerate(excerpt["measures"]) if m["index"] in wanted]
-    return render_musicxml(excerpt_to_musicxml(excerpt), positions)
+    return render_musicxml(excerpt_to_musicxml(excerpt), positions, colour)
 
 
 def qt_friendly_svg(svg: str) -> str:
     svg = re.sub(r"<style.*?</style>", "", svg, flags=re.S)
+    # verovio's CSS hides these markers; without CSS, drop them
+    svg = re.sub(r'<g [^>]*class="[^"]*\bplaceholder\b[^"]*"[^>]*/>', "", svg)
+    svg = re.sub(r'<g [^>]*class="[^"]*\bplaceholder\b[^"]*"[^>/]*>\s*<ellipse[^>]*/>\s*</g>', "", svg)
     inner = re.search(r'<svg class="definition-scale"[^>]*viewBox="([^"]+)"[^>]*>', svg)
     if inner:
         svg = svg[:inner.start()] + '<g fill="black" stroke="black">' + svg[inner.end():]
@@ -69,19 +73,20 @@ def _flatten_text(match: re.Match) -> str:
     return f"<text{attrs}>{content}</text>"
 
 
-def mark_measures(svg: str, marked: set[int], first_position: int) -> tuple[str, int]:
+def mark_measures(svg: str, marked: set[int], first_position: int,
+                  colour: str = NEW_BAR_COLOUR) -> tuple[str, int]:
     """Colour the measures at `marked` positions; returns the SVG and the next position."""
     position = first_position
 
-    def colour(match: re.Match) -> str:
+    def paint(match: re.Match) -> str:
         nonlocal position
         tag = match.group(0)
         if position in marked:
-            tag = tag[:-1] + f' fill="{NEW_BAR_COLOUR}" stroke="{NEW_BAR_COLOUR}" data-new="1">'
+            tag = tag[:-1] + f' fill="{colour}" stroke="{colour}" data-marked="{colour}">'
         position += 1
         return tag
 
-    return re.sub(r'<g id="[^"]*" class="measure">', colour, svg), position
+    return re.sub(r'<g id="[^"]*" class="measure">', paint, svg), position
 
 
 class ScoreView(QScrollArea):
@@ -101,7 +106,7 @@ class ScoreView(QScrollArea):
         label.setWordWrap(True)
         self.setWidget(label)
 
-    def show_pages(self, pages: list[str], zoom: float = 1.0) -> None:
+    def show_pages(self, pages: list[str]) -> None:
         self.pages = list(pages)
         holder = QWidget()
         holder.setStyleSheet("background: white")
@@ -109,11 +114,24 @@ class ScoreView(QScrollArea):
         for svg in pages:
             widget = QSvgWidget()
             widget.load(QByteArray(svg.encode("utf-8")))
-            size = widget.renderer().defaultSize()
-            widget.setFixedSize(int(size.width() * zoom), int(size.height() * zoom))
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(1)
         self.setWidget(holder)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Pages shrink to the view's width (never grow past their natural size), aspect kept."""
+        room = max(100, self.viewport().width() - 24)
+        for widget in self.svg_widgets():
+            size = widget.renderer().defaultSize()
+            if size.width() <= 0:
+                continue
+            scale = min(1.0, room / size.width())
+            widget.setFixedSize(int(size.width() * scale), int(size.height() * scale))
 
     def svg_widgets(self) -> list[QSvgWidget]:
         holder = self.widget()
