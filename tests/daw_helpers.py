@@ -1,7 +1,7 @@
 """Helpers for the DAW tests: melody MIDI files as DAWs write them, and a stand-in for REAPER.
 
-REAPER cannot run on this machine (no REAPER for Linux CI, no display), so the REAPER script is
-tested against `FakeReaper`: a small in-memory project that offers the RPR_* functions the
+REAPER cannot run on this machine (it is neither a Debian nor a PyPI package, and nothing else
+can be downloaded here or in CI), so the REAPER script is tested against `FakeReaper`: a small in-memory project that offers the RPR_* functions the
 script calls, with REAPER's Python return shapes (tuples echoing output parameters), a linear
 tempo map, MIDI takes counted in PPQ from the item start, and undo blocks that can be undone.
 """

@@ -1,7 +1,7 @@
 """The REAPER script (plugins/reaper/) against a stand-in for REAPER and a REAL daemon.
 
-REAPER cannot run here (it is not installable on this Linux CI machine and has no headless
-mode), so its ReaScript API is replaced by tests.daw_helpers.FakeReaper, which offers the RPR_*
+REAPER cannot run here (it is neither a Debian nor a PyPI package, and nothing else can be
+downloaded on this machine or in CI), so its ReaScript API is replaced by tests.daw_helpers.FakeReaper, which offers the RPR_*
 functions the script calls with REAPER's Python return shapes. Everything else is real: the
 script's own entry file runs as REAPER would run it (with `reaper_python` importable and
 RPR_defer driving the polling), and the daemon is `notabridge serve` in a subprocess with a tiny
