@@ -48,6 +48,20 @@ def abc_voice_slots(excerpt: dict) -> list[tuple[int, int]]:
     return [(s, v) for part in excerpt["parts"] for s in part["staves"] for v in used.get(s, [0]) if (s, v) in sounding]
 
 
+@functools.lru_cache(maxsize=1024)
+def _quarter_denominator(duration: str) -> int:
+    return (parse_fraction(duration) * 4).denominator
+
+
+@functools.lru_cache(maxsize=4096)
+def _ticks(length: Fraction, divisions: int) -> int:
+    """A length in whole notes -> MusicXML duration units."""
+    ticks = length * 4 * divisions
+    if ticks.denominator != 1:
+        raise NotationError("internal: duration does not fit the divisions")
+    return ticks.numerator
+
+
 def _divisions(excerpt: dict) -> int:
     denominators = {1}
     for measure in excerpt["measures"]:
@@ -55,7 +69,7 @@ def _divisions(excerpt: dict) -> int:
         for staff in measure["staves"]:
             for voice in staff["voices"]:
                 for event in voice["events"]:
-                    denominators.add((parse_fraction(event["duration"]) * 4).denominator)
+                    denominators.add(_quarter_denominator(event["duration"]))
     return math.lcm(*denominators)
 
 
@@ -151,9 +165,7 @@ def _mark_beams(specs: list[dict], beat: Fraction) -> None:
 
 def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: int | None) -> None:
     """Append the <note> elements of one notated piece (string building: this is the hot path)."""
-    duration = spec["sounding"] * 4 * divisions
-    if duration.denominator != 1:
-        raise NotationError("internal: duration does not fit the divisions")
+    duration = _ticks(spec["sounding"], divisions)
     tail = f"<voice>{voice}</voice><type>{spec['type']}</type>" + "<dot/>" * spec["dots"]
     if spec["ratio"]:
         tail += (f"<time-modification><actual-notes>{spec['ratio'][0]}</actual-notes>"
@@ -165,12 +177,12 @@ def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: i
         out.append("<note><chord/>" if k else "<note>")
         tied = ""
         if entry is None:
-            out.append(f"<rest/><duration>{duration.numerator}</duration>")
+            out.append(f"<rest/><duration>{duration}</duration>")
         else:
             pitch, tpc, starts, stops = entry
             step, alter = step_from_tpc(tpc)
             out.append(f"<pitch><step>{step}</step><alter>{alter}</alter><octave>{octave_from_midi(pitch, step, alter)}</octave></pitch>"
-                       f"<duration>{duration.numerator}</duration>")
+                       f"<duration>{duration}</duration>")
             if stops:
                 out.append('<tie type="stop"/>')
                 tied += '<tied type="stop"/>'
