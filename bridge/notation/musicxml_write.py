@@ -90,7 +90,7 @@ def _shapes(duration: str, hint: tuple[int, int] | None) -> tuple[tuple[str, int
     return tuple((*notated_value(piece), ratio, piece * Fraction(ratio[1], ratio[0]) if ratio else piece) for piece in pieces)
 
 
-def _note_specs(event: dict, excerpt: dict) -> list[dict]:
+def _note_specs(event: dict) -> list[dict]:
     """One event -> notated pieces (type, dots, tuplet ratio, sounding length); chords tie across pieces."""
     hint = event.get("tuplet")
     shapes = _shapes(event["duration"], (hint["actual"], hint["normal"]) if hint else None)
@@ -107,7 +107,9 @@ def _note_specs(event: dict, excerpt: dict) -> list[dict]:
 
 
 def _mark_tuplets(specs: list[dict]) -> None:
-    open_ratio, accumulated, start = None, Fraction(0), None
+    """Tuplet brackets: a group starts at the first note with a ratio and closes once its notes
+    add up to a plain (power-of-two) length, or when the ratio changes."""
+    open_ratio, accumulated = None, Fraction(0)
     for i, spec in enumerate(specs):
         ratio = spec["ratio"]
         if open_ratio is not None and ratio != open_ratio:
@@ -257,7 +259,7 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
                 entry = staff_entry(measure, staff)
                 voice = next((x for x in (entry or {}).get("voices", []) if x["voice"] == v), None)
                 events = voice["events"] if voice else [{"type": "rest", "duration": str(length)}]
-                specs = [spec for event in events for spec in _note_specs(event, excerpt)]
+                specs = [spec for event in events for spec in _note_specs(event)]
                 _mark_tuplets(specs)
                 _mark_beams(specs, beat)
                 for spec in specs:

@@ -10,8 +10,6 @@ from typing import Any
 
 from .errors import NotationError
 
-MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
-
 
 def read_mxl(data: bytes) -> bytes:
     """The score file inside a compressed .mxl archive, found through META-INF/container.xml.
