@@ -104,10 +104,15 @@ def test_continue_on_an_opened_file_renders_variants(window, daemon, qtbot, tmp_
 
     qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)   # use variant 2
     assert len(window.score["measures"]) == 6
-    for suffix in ("musicxml", "mid", "abc"):
+    for suffix in ("musicxml", "abc"):
         out = tmp_path / f"result.{suffix}"
         window.save_file(out)
         assert len(read_excerpt(out)["measures"]) == 6
+    import mido   # MIDI is checked with mido: reading MIDI back loses a part's trailing rest bar
+    window.save_file(tmp_path / "result.mid")
+    midi = mido.MidiFile(tmp_path / "result.mid")
+    notes = sum(1 for track in midi.tracks for msg in track if msg.type == "note_on" and msg.velocity > 0)
+    assert notes >= 12   # the 4 given bars alone hold 12 notes
 
     # one click on the history entry brings its settings back
     http_request(daemon, "POST", "/settings", {"variants": 1, "temperature": 3.0})
@@ -125,3 +130,27 @@ def test_generate_needs_no_file(window, daemon, qtbot):
     qtbot.waitUntil(lambda: len(window.variants) == 1 or "job error" in window.message.text(), timeout=90000)
     assert len(window.variants) == 1, window.message.text()
     assert window.variants[0].view.svg_widgets()
+
+
+def test_cancel_stops_a_long_job(window, daemon, qtbot, tmp_path):
+    from bridge.notation import write_excerpt
+
+    source = tmp_path / "toy.musicxml"
+    write_excerpt(toy_excerpt(4), source)
+    assert window.open_file(source)
+    if window.player.available:
+        assert window.play_button.isEnabled()
+    else:   # no synthesizer on this machine: the button says why instead of failing silently
+        assert not window.play_button.isEnabled() and "Install" in window.play_button.toolTip()
+    window.mode.setCurrentText("continue")
+    window.variant_count.spin.setValue(8)
+    window.bars.spin.setValue(32)
+    qtbot.waitUntil(lambda: daemon_settings(daemon)["bars"] == 32, timeout=5000)
+    window.run_job()
+    qtbot.waitUntil(lambda: window.progress.value() >= 1, timeout=30000)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: "job cancelled" in window.message.text(), timeout=30000)
+    assert window.progress.value() < window.progress.maximum()
+    assert window.run_button.isEnabled() and not window.cancel_button.isEnabled()
+    assert window.history.entries[0]["outcome"] == "cancelled"
+    assert not window.variants

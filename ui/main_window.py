@@ -8,7 +8,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings, QSize, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter,
+                             QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter,
                              QVBoxLayout, QWidget)
 
 from . import document
@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
     def _build_centre(self) -> None:
         self.open_button = QPushButton("Open…")
         self.file_label = QLabel("no score open (generate needs none)")
+        self.file_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.file_label.setMinimumWidth(80)
         self.first = QSpinBox()
         self.last = QSpinBox()
         for spin, tip in ((self.first, "first measure (index, 0 = the first measure in the file)"),
@@ -175,7 +177,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget("History", self)
         dock.setObjectName("history_dock")
         dock.setWidget(self.history)
-        self.history.setMinimumWidth(300)
+        self.history.setMinimumWidth(230)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
