@@ -84,7 +84,8 @@ class Daemon:
     # ---- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
         from bridge.daemon.http_server import DaemonHTTPServer
-        from bridge.daemon.osc_server import OscRouter, OscTcpServer, OscUdpServer
+        from bridge.daemon.osc_server import OscRouter
+        from bridge.daemon.osc_transport import OscTcpServer, OscUdpServer
 
         opts = self.options
         extra_hosts = set() if _is_loopback(opts.listen) else {opts.listen}
