@@ -83,6 +83,13 @@ def test_engine_style_abc_header_prefix_and_generated_bars_convert_back():
     assert [m["number"] for m in back["measures"]] == [0, 1, 2, 3, 4, 5]
     new = {"measures": back["measures"][4:]}
     assert excerpt_differences({"measures": [dict(excerpt["measures"][3], index=4)]}, {"measures": new["measures"][:1]}) == []
+    only_new = abc_to_excerpt(header + "".join(generated), template=excerpt, first_index=4)  # what compose does
+    assert [(m["index"], m["number"]) for m in only_new["measures"]] == [(4, 4), (5, 5)]
+    assert excerpt_differences({"measures": back["measures"][4:]}, only_new) == []
+    # bars after a key and meter change in the template, sent without the bars before them
+    infill = abc_to_excerpt(header + "".join(bars[3:]), template=excerpt, first_index=3)
+    assert excerpt_differences({"measures": excerpt["measures"][3:]}, infill) == []
+    assert (infill["measures"][0]["key"], infill["measures"][0]["time"]) == (-3, "4/4")
     flute_bar5 = next(s for s in back["measures"][5]["staves"] if s["staff"] == 0)
     assert all(e["type"] == "rest" for v in flute_bar5["voices"] for e in v["events"])
     assert validate_excerpt(back) == []

@@ -53,6 +53,9 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
     if reader not in ("auto", "fast", "abc2xml"):
         raise ValueError(f"reader must be 'auto', 'fast' or 'abc2xml', not {reader!r}")
     header, body = split_header_body(abc_text)
+    if template is not None:
+        header = _header_in_force(header, template, first_index)
+        abc_text = "".join(header + body)
     raw = None
     if reader in ("auto", "fast"):
         try:
@@ -78,6 +81,45 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
     return _onto_template(raw, template, [staff for part in score_layout(header) for staff in part], first_index)
 
 
+_MAJOR_KEYS = {-7: "Cb", -6: "Gb", -5: "Db", -4: "Ab", -3: "Eb", -2: "Bb", -1: "F", 0: "C", 1: "G", 2: "D",
+               3: "A", 4: "E", 5: "B", 6: "F#", 7: "C#"}
+
+
+def _header_in_force(header: list[str], template: dict, first_index: int | None) -> list[str]:
+    """The header with the key and meter in force where the ABC's bars start.
+
+    When the bars start after the template's first measure (the engine sends the header and
+    only the bars it generated), a key or meter change inside the template's earlier bars is
+    not in the text; the template says what holds.
+    """
+    # the template measure where the bars start (infill) or the last one before them (continue)
+    before = [m for m in template["measures"] if first_index is not None and m["index"] <= first_index]
+    if not before:
+        return header
+    key, time = before[-1]["key"], before[-1]["time"]
+    out = []
+    for line in header:
+        if line.startswith("K:"):
+            line = f"K:{_MAJOR_KEYS[key]}\n"
+        elif line.startswith("M:"):
+            line = f"M:{time}\n"
+        out.append(line)
+    return out
+
+
+def _measure_number(template: dict, index: int) -> int:
+    """The printed number of measure `index`: the template's, else counted on from its nearest measure."""
+    known = [(m["index"], m.get("number", m["index"] + 1)) for m in template["measures"]]
+    if not known:
+        return index + 1
+    for measure_index, number in known:
+        if measure_index == index:
+            return number
+    before = [(mi, n) for mi, n in known if mi < index]
+    ref_index, ref_number = before[-1] if before else known[0]
+    return ref_number + (index - ref_index)
+
+
 def _onto_template(raw: dict, template: dict, groups: list[list[int]], first_index: int | None) -> dict:
     slots = abc_voice_slots(template)
     result = new_excerpt(template.get("title", ""))
@@ -93,12 +135,9 @@ def _onto_template(raw: dict, template: dict, groups: list[list[int]], first_ind
                 raise NotationError(f"ABC voice V:{number} is not in the excerpt's header")
             voice_target[(staff, position)] = slots[number - 1]
     start = template["measures"][0]["index"] if first_index is None and template["measures"] else (first_index or 0)
-    numbers = {m["index"]: m.get("number") for m in template["measures"]}
-    last_number = template["measures"][0].get("number", 1) - 1 if template["measures"] else 0
     for i, measure in enumerate(raw["measures"]):
         index = start + i
-        number = numbers.get(index, last_number + 1)
-        last_number = number
+        number = _measure_number(template, index)
         staves: dict[int, list] = {}
         for staff_entry in measure["staves"]:
             for voice in staff_entry["voices"]:
