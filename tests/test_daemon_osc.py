@@ -133,3 +133,20 @@ def test_stopping_the_daemon_cancels_running_and_waiting_jobs_and_tells_their_cl
         told = {tcp.receive(P + "job/cancelled")[1][0] for _ in range(2)}
         assert told == set(ids)
         tcp.close()
+
+
+def test_a_large_result_never_makes_an_oversized_datagram():
+    from bridge.compose import ComposeResult
+    from bridge.daemon.jobs import Job
+    from bridge.daemon.results import compact_result_json
+
+    big_abc = "[V:1]" + "c2 d2 e2 f2 " * 300 + "|\n"        # ~3.6 KB per variant, 8 variants
+    job = Job(id="7-abcdef01", request=None, source="test", status="done",
+              result=ComposeResult(variants=[{"excerpt": {"measures": []}, "abc": big_abc, "valid_first_try": 1.0,
+                                              "log_likelihood": None}] * 8,
+                                   provider="CPUExecutionProvider", seconds=1.0, warnings=[]))
+    text = compact_result_json(job, 7800, "http://127.0.0.1:7878/jobs/7-abcdef01/result")
+    assert len(text.encode()) <= 7800
+    compact = json.loads(text)
+    assert compact["truncated"] and compact["url"].endswith("/result") and len(compact["variants"]) == 8
+    assert all("abc" not in v for v in compact["variants"])
