@@ -154,3 +154,25 @@ def test_cancel_stops_a_long_job(window, daemon, qtbot, tmp_path):
     assert window.run_button.isEnabled() and not window.cancel_button.isEnabled()
     assert window.history.entries[0]["outcome"] == "cancelled"
     assert not window.variants
+
+
+def test_accompany_marks_only_the_staff_it_wrote(window, daemon, qtbot, tmp_path):
+    from bridge.notation import write_excerpt
+    from ui.score_view import NEW_BAR_COLOUR
+
+    source = tmp_path / "toy.musicxml"
+    write_excerpt(toy_excerpt(4), source)
+    assert window.open_file(source)
+    window.mode.setCurrentText("accompany")
+    window.first.setValue(0)
+    window.last.setValue(3)
+    window.staves.setText("1")
+    window.run_job()
+    qtbot.waitUntil(lambda: len(window.variants) == 1 or "job error" in window.message.text(), timeout=60000)
+    assert len(window.variants) == 1, window.message.text()
+    panel = window.variants[0]
+    svg = "".join(panel.view.pages)
+    assert svg.count(f'class="staff" fill="{NEW_BAR_COLOUR}"') == 4   # the lower staff of the 4 bars
+    assert f'class="measure" fill="{NEW_BAR_COLOUR}"' not in svg     # the given melody stays black
+    upper_before = [m["staves"][0] for m in window.score["measures"]]
+    assert [m["staves"][0] for m in panel.applied.excerpt["measures"]] == upper_before

@@ -29,7 +29,8 @@ VIEW_MARGIN = 2   # measures shown around the new ones in a variant's view
 class VariantPanel(QWidget):
     """One variant: its notation with the new bars in colour, a line about it, and 'Use'."""
 
-    def __init__(self, number: int, applied: document.Applied, info: str, parent: QWidget | None = None) -> None:
+    def __init__(self, number: int, applied: document.Applied, info: str, staves: list[int] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.applied = applied
         self.title = QLabel(f"<b>Variant {number}</b>  {info}")
@@ -38,7 +39,7 @@ class VariantPanel(QWidget):
         self.view = ScoreView()
         start, end = min(applied.new_indices), max(applied.new_indices) + 1
         shown = document.measure_window(applied.excerpt, start, end, VIEW_MARGIN, VIEW_MARGIN)
-        self.view.show_pages(render_excerpt(shown, applied.new_indices))
+        self.view.show_pages(render_excerpt(shown, applied.new_indices, staves=staves))
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.use)
@@ -369,7 +370,9 @@ class MainWindow(QMainWindow):
         return warnings
 
     def toggle_play(self) -> None:
-        if self.score is not None and self.player.available:
+        if self.player.playing:
+            self.player.stop()
+        elif self.score is not None and self.player.available:
             self.player.play(self.score)
 
     # ---- jobs ----------------------------------------------------------------------------------
@@ -388,8 +391,9 @@ class MainWindow(QMainWindow):
             return
         mode = self.mode.currentText()
         start, end = self.first.value(), self.last.value() + 1
-        job = document.build_job(mode, self.score, start, end, self._staves())
-        self.last_job = dict(job, _end=end, _settings=dict(self.settings.values))
+        staves = self._staves()
+        job = document.build_job(mode, self.score, start, end, staves)
+        self.last_job = dict(job, _end=end, _settings=dict(self.settings.values), staves=staves)
         self.progress.setRange(0, max(1, int(self.settings.get("bars") or 1)))
         self.progress.setValue(0)
         self.runner.submit(job)
@@ -421,7 +425,8 @@ class MainWindow(QMainWindow):
                 applied = document.apply_variant(mode, self.score, variant["excerpt"], end)
                 valid = variant.get("valid_first_try")
                 info = f"valid first try {valid:.0%}" if isinstance(valid, (int, float)) else ""
-                panel = VariantPanel(number, applied, info)
+                written = job.get("staves") if mode in ("infill", "accompany") else None
+                panel = VariantPanel(number, applied, info, written)
             except Exception as exc:  # one unusable variant must not hide the others
                 problems.append(f"variant {number}: {exc}")
                 continue

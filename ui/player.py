@@ -47,6 +47,10 @@ class Player(QObject):
         self._process = QProcess(self)
         self._process.start(self.command[0], self.command[1:] + [str(path)])
 
+    @property
+    def playing(self) -> bool:
+        return self._process is not None and self._process.state() != QProcess.ProcessState.NotRunning
+
     def stop(self) -> None:
         if self._process is not None and self._process.state() != QProcess.ProcessState.NotRunning:
             self._process.kill()

@@ -19,9 +19,10 @@ _VEROVIO_OPTIONS = {"scale": 35, "pageWidth": 2100, "pageHeight": 60000, "adjust
                     "pageMarginBottom": 40, "pageMarginLeft": 40, "pageMarginRight": 40}
 
 
-def render_musicxml(musicxml: bytes | str, marked: Iterable[int] = (), colour: str = NEW_BAR_COLOUR) -> list[str]:
+def render_musicxml(musicxml: bytes | str, marked: Iterable[int] = (), colour: str = NEW_BAR_COLOUR,
+                    staves: Iterable[int] | None = None) -> list[str]:
     """MusicXML -> one Qt-friendly SVG per page; measures at the given positions (0 = the first
-    measure in the file) are coloured."""
+    measure in the file) are coloured, only their staves at positions `staves` when given."""
     import verovio
 
     toolkit = verovio.toolkit()
@@ -30,20 +31,27 @@ def render_musicxml(musicxml: bytes | str, marked: Iterable[int] = (), colour: s
     if not toolkit.loadData(text):
         raise ValueError("verovio could not read the MusicXML")
     marked = set(marked)
+    staff_set = set(staves) if staves is not None else None
     pages, position = [], 0
     for page in range(1, toolkit.getPageCount() + 1):
-        svg, position = mark_measures(qt_friendly_svg(toolkit.renderToSVG(page)), marked, position, colour)
+        svg, position = mark_measures(qt_friendly_svg(toolkit.renderToSVG(page)), marked, position, colour, staff_set)
         pages.append(svg)
     return pages
 
 
-def render_excerpt(excerpt: dict, marked_indices: Iterable[int] = (), colour: str = NEW_BAR_COLOUR) -> list[str]:
-    """An excerpt JSON -> SVG pages; measures whose `index` is in marked_indices are coloured."""
+def render_excerpt(excerpt: dict, marked_indices: Iterable[int] = (), colour: str = NEW_BAR_COLOUR,
+                   staves: Iterable[int] | None = None) -> list[str]:
+    """An excerpt JSON -> SVG pages; measures whose `index` is in marked_indices are coloured
+    (only the staves with these excerpt staff indices, when given)."""
     from bridge.notation import excerpt_to_musicxml
 
     wanted = set(marked_indices)
     positions = [i for i, m in enumerate(excerpt["measures"]) if m["index"] in wanted]
-    return render_musicxml(excerpt_to_musicxml(excerpt), positions, colour)
+    staff_positions = None
+    if staves is not None:
+        order = sorted(s["index"] for s in excerpt["staves"])
+        staff_positions = [order.index(s) for s in staves if s in order]
+    return render_musicxml(excerpt_to_musicxml(excerpt), positions, colour, staff_positions)
 
 
 def qt_friendly_svg(svg: str) -> str:
@@ -73,20 +81,24 @@ def _flatten_text(match: re.Match) -> str:
     return f"<text{attrs}>{content}</text>"
 
 
-def mark_measures(svg: str, marked: set[int], first_position: int,
-                  colour: str = NEW_BAR_COLOUR) -> tuple[str, int]:
-    """Colour the measures at `marked` positions; returns the SVG and the next position."""
-    position = first_position
+def mark_measures(svg: str, marked: set[int], first_position: int, colour: str = NEW_BAR_COLOUR,
+                  staves: set[int] | None = None) -> tuple[str, int]:
+    """Colour the measures at `marked` positions (whole measures, or only the staves at the
+    positions in `staves`); returns the SVG and the position after this page's last measure."""
+    position = first_position - 1
+    staff = 0
+    paint = f' fill="{colour}" stroke="{colour}" data-marked="{colour}">'
 
-    def paint(match: re.Match) -> str:
-        nonlocal position
+    def visit(match: re.Match) -> str:
+        nonlocal position, staff
         tag = match.group(0)
-        if position in marked:
-            tag = tag[:-1] + f' fill="{colour}" stroke="{colour}" data-marked="{colour}">'
-        position += 1
-        return tag
+        if match.group(1) == "measure":
+            position, staff = position + 1, 0
+            return tag[:-1] + paint if position in marked and staves is None else tag
+        staff += 1
+        return tag[:-1] + paint if position in marked and staves is not None and staff - 1 in staves else tag
 
-    return re.sub(r'<g id="[^"]*" class="measure">', paint, svg), position
+    return re.sub(r'<g id="[^"]*" class="(measure|staff)">', visit, svg), position + 1
 
 
 class ScoreView(QScrollArea):
