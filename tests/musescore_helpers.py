@@ -26,6 +26,11 @@ def mscore_env(home: Path, offscreen: bool = True) -> dict[str, str]:
     os.chmod(home / "run", 0o700)
     if offscreen:
         env["QT_QPA_PLATFORM"] = "offscreen"
+    else:
+        # MuseScore's window is a single instance per user, found through a socket in TMPDIR: a private
+        # TMPDIR keeps another MuseScore (another test run) from taking over the file we open
+        (home / "tmp").mkdir(parents=True, exist_ok=True)
+        env["TMPDIR"] = str(home / "tmp")
     return env
 
 
@@ -93,6 +98,10 @@ def voices_complete(measure) -> list[str]:
 
 # ------------------------------------------------------------------ fixtures (imported by the test modules)
 
+# Session fixtures imported into several test modules run once per module; what is slow to make
+# is kept here so it is made once per test session.
+_BUILT: dict[str, Any] = {}
+
 @pytest.fixture(scope="session")
 def ms_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("mscore_home")
@@ -116,8 +125,10 @@ def scores(tmp_path_factory, ms_home) -> dict[str, Path]:
         pytest.skip("MuseScore 3 (mscore3, Debian package musescore3) is not installed")
     from music21 import corpus, stream
 
+    if "scores" in _BUILT:            # several test modules import this fixture: build once
+        return _BUILT["scores"]
     folder = tmp_path_factory.mktemp("scores")
-    out = {}
+    out = _BUILT["scores"] = {}
     for name, work in (("chorale", "bach/bwv66.6"), ("rag", "joplin/maple_leaf_rag")):
         xml = folder / f"{name}.musicxml"
         corpus.parse(work).write("musicxml", str(xml))
@@ -135,9 +146,10 @@ def scores(tmp_path_factory, ms_home) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def originals(scores, ms_home) -> dict[str, list]:
-    return {name: staff_measures(parse_with_music21(path, ms_home)) for name, path in scores.items()}
-
-
+    """The scores as music21 reads them before any edit, [staff][measure]."""
+    if "originals" not in _BUILT:
+        _BUILT["originals"] = {name: staff_measures(parse_with_music21(path, ms_home)) for name, path in scores.items()}
+    return _BUILT["originals"]
 
 
 # ------------------------------------------------------------------ GUI tier (MuseScore's window under Xvfb)
@@ -232,7 +244,6 @@ def run_gui_batch(plugin_dir: Path, score: Path, batch: dict[str, Any], home: Pa
 
 
 
-_TOY: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="session")
@@ -242,8 +253,8 @@ def toy_daemon(tmp_path_factory):
     from tests.daemon_helpers import running_daemon
     from tests.engine_helpers import write_toy_bundle
 
-    if "bundle" not in _TOY:          # built once even though two test modules use this fixture
-        _TOY["bundle"] = write_toy_bundle(tmp_path_factory.mktemp("toy_model") / "bundle")
-    with running_daemon(_TOY["bundle"]) as d:
+    if "toy" not in _BUILT:
+        _BUILT["toy"] = write_toy_bundle(tmp_path_factory.mktemp("toy_model") / "bundle")
+    with running_daemon(_BUILT["toy"]) as d:
         host, port = d.http.server_address[:2]
         yield f"http://{host}:{port}"
