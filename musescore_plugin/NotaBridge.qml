@@ -22,7 +22,7 @@ MuseScore {
     NotaBridgePanel { id: panel; anchors.fill: parent; plugin: root; onClosed: root.quit() }
 
     onRun: {
-        if (NB.start(root, fio, panel) === "done")
+        if (NB.start(root, fio, panel, Qt.resolvedUrl(".")) === "done")
             root.quit();
     }
 }

@@ -20,7 +20,7 @@ MuseScore {
     NotaBridgePanel { id: panel; anchors.fill: parent; plugin: root; onClosed: Qt.quit() }
 
     onRun: {
-        if (NB.start(root, fio, panel) === "done")
+        if (NB.start(root, fio, panel, Qt.resolvedUrl(".")) === "done")
             Qt.quit();
     }
 }

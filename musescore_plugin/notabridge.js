@@ -690,12 +690,19 @@ function runBatch(ms, batch, readFile) {
     return report;
 }
 
+// The plugin's folder: MuseScore's filePath, else the header's own folder URL (Qt.resolvedUrl(".")).
+function pluginFolder(ms, folderUrl) {
+    if (ms.filePath) return String(ms.filePath);
+    var path = decodeURIComponent(String(folderUrl || "").replace(/^file:\/\//, "")).replace(/\/$/, "");
+    return /^\/[A-Za-z]:/.test(path) ? path.substring(1) : path;      // file:///C:/... on Windows
+}
+
 // The plugin's entry point. If a batch file sits beside the plugin, runs it: headless (returns "done",
 // the report is written) or, with "dialog": true, through the dialog's asynchronous path (returns
 // "dialog"). Without a batch file starts the dialog (returns "dialog").
 // fio: a FileIO item (MuseScore's file access for plugins); panel: the NotaBridgePanel.
-function start(ms, fio, panel) {
-    fio.source = ms.filePath + "/" + BATCH_FILE;
+function start(ms, fio, panel, folderUrl) {
+    fio.source = pluginFolder(ms, folderUrl) + "/" + BATCH_FILE;
     if (!fio.exists()) { panel.start(); return "dialog"; }
     var batch = null, report;
     try { batch = JSON.parse(fio.read()); }
@@ -704,7 +711,7 @@ function start(ms, fio, panel) {
     function readFile(path) { fio.source = path; return fio.exists() ? fio.read() : null; }
     if (batch) report = runBatch(ms, batch, readFile);
     console.log("NotaBridge batch: " + (report.ok ? "ok: " : "failed: ") + report.message);
-    fio.source = batch && batch.report ? batch.report : ms.filePath + "/notabridge-report.json";
+    fio.source = batch && batch.report ? batch.report : pluginFolder(ms, folderUrl) + "/notabridge-report.json";
     fio.write(JSON.stringify(report, null, 1));
     return "done";
 }
