@@ -1,6 +1,7 @@
 """One job at a time from the panel: submitted over OSC (with a tag to recognise the daemon's
 reply), progress and the end over OSC, the full result (excerpts of every variant) fetched by
-job id over HTTP on a worker thread."""
+job id over HTTP on a worker thread. While the job runs its status is also asked for now and
+then, so a lost UDP datagram cannot leave the panel waiting for ever."""
 from __future__ import annotations
 
 import itertools
@@ -9,7 +10,7 @@ import threading
 import urllib.error
 import urllib.request
 
-from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from .osc_link import OscLink
 
@@ -23,9 +24,13 @@ class JobRunner(QObject):
     failed = pyqtSignal(str, str)          # "error" | "cancelled", message
     _fetched = pyqtSignal(str, object)     # worker thread -> GUI thread: job id, result or error text
 
-    def __init__(self, link: OscLink, parent: QObject | None = None) -> None:
+    def __init__(self, link: OscLink, parent: QObject | None = None, poll_ms: int = 2000) -> None:
         super().__init__(parent)
         self.link = link
+        self._fetching = False
+        self._poll = QTimer(self)
+        self._poll.setInterval(poll_ms)
+        self._poll.timeout.connect(lambda: self.job_id and self.link.send("job/status", self.job_id))
         self.job_id: str | None = None
         self.tag: str | None = None
         self.job: dict | None = None
@@ -34,6 +39,7 @@ class JobRunner(QObject):
         link.job_result.connect(self._result)
         link.job_failed.connect(self._failed)
         link.request_error.connect(self._request_error)
+        link.job_status.connect(self._status)
         self._fetched.connect(self._on_fetched)
 
     @property
@@ -43,6 +49,8 @@ class JobRunner(QObject):
     def submit(self, job: dict) -> None:
         self.tag = f"panel-{next(_tags)}"
         self.job_id = None
+        self._fetching = False
+        self._poll.start()
         self.job = job
         self.link.submit_job(dict(job, tag=self.tag))
 
@@ -62,9 +70,22 @@ class JobRunner(QObject):
         if job_id == self.job_id:
             self.progress.emit(done, total)
 
-    def _result(self, job_id: str, compact: dict) -> None:
-        if job_id != self.job_id:
+    def _status(self, status: dict) -> None:
+        if status.get("id") != self.job_id or self.job_id is None:
             return
+        state = status.get("status")
+        progress = status.get("progress") or {}
+        if state == "running" and progress.get("bars_total"):
+            self.progress.emit(int(progress.get("bars_done", 0)), int(progress["bars_total"]))
+        if state == "done":
+            self._result(self.job_id, {})
+        elif state in ("error", "cancelled"):
+            self._failed(self.job_id, state, status.get("error") or state)
+
+    def _result(self, job_id: str, compact: dict) -> None:
+        if job_id != self.job_id or self._fetching:
+            return
+        self._fetching = True
         url = compact.get("url") or (f"{self.link.http_base()}jobs/{job_id}/result" if self.link.http_base() else None)
         if not url:
             self._end()
@@ -99,5 +120,7 @@ class JobRunner(QObject):
             self.failed.emit("error", message)
 
     def _end(self) -> None:
+        self._poll.stop()
+        self._fetching = False
         self.tag = None
         self.job_id = None

@@ -31,6 +31,7 @@ class OscLink(QObject):
     job_progress = pyqtSignal(str, int, int, int)  # id, bars done, bars total, variant (-1: all)
     job_result = pyqtSignal(str, dict)             # id, compact result (has "url" for the full one)
     job_failed = pyqtSignal(str, str, str)         # id, "error" | "cancelled", message
+    job_status = pyqtSignal(dict)                  # as GET /jobs/<id>
     request_error = pyqtSignal(str, str)           # address, message
     _arrived = pyqtSignal(str, list)               # listener thread -> GUI thread
 
@@ -154,6 +155,8 @@ class OscLink(QObject):
             self.job_result.emit(str(args[0]), json.loads(args[1]))
         elif name in ("job/error", "job/cancelled"):
             self.job_failed.emit(str(args[0]), name.split("/")[1], str(args[1]) if len(args) > 1 else "")
+        elif name == "job/status":
+            self.job_status.emit(json.loads(args[0]))
         elif name == "error":
             self.request_error.emit(str(args[0]), str(args[1]))
 
