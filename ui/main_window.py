@@ -254,6 +254,16 @@ class MainWindow(QMainWindow):
     def _show_capabilities(self, caps: dict) -> None:
         model = caps.get("model") or {}
         self.model_label.setText(f"model: {model.get('name', '?')}\nprovider: {caps.get('provider', '?')}")
+        ranges = caps.get("settings") or {}
+        for name, control in (("temperature", self.temperature), ("top_k", self.top_k), ("top_p", self.top_p),
+                              ("variants", self.variant_count), ("bars", self.bars)):
+            spec = ranges.get(name) or {}
+            if isinstance(spec.get("min"), (int, float)) and isinstance(spec.get("max"), (int, float)):
+                control.set_range(spec["min"], spec["max"])
+        modes = caps.get("modes") or MODES
+        for i, mode in enumerate(MODES):   # modes this daemon does not offer cannot be picked
+            item = self.mode.model().item(i)
+            item.setEnabled(mode in modes)
         self.prompt.set_prompts(normalise(caps.get("prompts") or []))
         self.prompt.set_value(self.settings.get("prompt"))
         self._show_connection(self.link.connected)

@@ -40,6 +40,15 @@ class NumberControl(QWidget):
     def value(self) -> float | int:
         return round(self.spin.value(), self.decimals) if self.decimals else int(self.spin.value())
 
+    def set_range(self, minimum: float, maximum: float) -> None:
+        """The range the daemon reports for this setting (its capabilities)."""
+        current = self.value()
+        self.minimum = minimum
+        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
+            self.slider.setRange(0, round((maximum - minimum) / self.step))
+            self.spin.setRange(minimum, maximum)  # type: ignore[arg-type]
+        self.set_value(min(max(current, minimum), maximum))
+
     def set_value(self, value: float | int) -> None:
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
             self.spin.setValue(value)
