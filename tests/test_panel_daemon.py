@@ -176,3 +176,22 @@ def test_accompany_marks_only_the_staff_it_wrote(window, daemon, qtbot, tmp_path
     assert f'class="measure" fill="{NEW_BAR_COLOUR}"' not in svg     # the given melody stays black
     upper_before = [m["staves"][0] for m in window.score["measures"]]
     assert [m["staves"][0] for m in panel.applied.excerpt["measures"]] == upper_before
+
+
+def test_infill_rewrites_the_range_in_place(window, daemon, qtbot, tmp_path):
+    from bridge.notation import write_excerpt
+
+    source = tmp_path / "toy.musicxml"
+    write_excerpt(toy_excerpt(4), source)
+    assert window.open_file(source)
+    window.mode.setCurrentText("infill")
+    window.first.setValue(1)
+    window.last.setValue(2)
+    window.run_job()
+    qtbot.waitUntil(lambda: len(window.variants) == 1 or "job error" in window.message.text(), timeout=60000)
+    assert len(window.variants) == 1, window.message.text()
+    applied = window.variants[0].applied
+    assert sorted(applied.new_indices) == [1, 2]
+    assert [m["index"] for m in applied.excerpt["measures"]] == [0, 1, 2, 3]   # nothing added or lost
+    assert applied.excerpt["measures"][0] == window.score["measures"][0]       # bars outside the range kept
+    assert applied.excerpt["measures"][3] == window.score["measures"][3]

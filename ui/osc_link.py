@@ -46,7 +46,9 @@ class OscLink(QObject):
         self._prompts: list = []
         dispatcher = Dispatcher()
         dispatcher.set_default_handler(self._on_message_thread)
-        self._server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        # a loopback socket cannot reach another machine: listen on all interfaces only then
+        local = "127.0.0.1" if host in ("127.0.0.1", "localhost", "::1") else "0.0.0.0"
+        self._server = BlockingOSCUDPServer((local, 0), dispatcher)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="notabridge-panel-osc", daemon=True)
         self._arrived.connect(self._dispatch)
