@@ -102,6 +102,11 @@ def test_hello_and_settings_over_udp(daemon, dump):
 def test_liblo_tcp_framing_is_understood(daemon, dump):
     tcp = f"osc.tcp://localhost:{daemon.osc_tcp.server_address[1]}"
     oscsend(tcp, P + "settings/set", "sf", "top_p", 0.7)
+    # each oscsend is its own TCP connection, handled on its own thread: wait for the set to land
+    deadline = time.monotonic() + 20
+    while http_request(daemon, "GET", "/settings")[1]["top_p"] != 0.7:
+        assert time.monotonic() < deadline, "the daemon never applied settings/set sent by liblo over TCP"
+        time.sleep(0.05)
     oscsend(tcp, P + "settings/get", "i", dump.port)
     assert dump.json_arg(P + "settings")["top_p"] == 0.7
 
