@@ -82,6 +82,18 @@ class BarCheck:
     length: Fraction | None = None # the bar's length in whole notes
 
 
+_KEY_VALUE = re.compile(r"^(?:[A-G][#b]?[A-Za-z]*|none|Hp|HP)$")
+
+
+def _changes_meter_or_key(content: str) -> bool:
+    """An inline [M:] or a key-signature [K:] (a clef-only [K:bass] is not a key change)."""
+    for m in INLINE_FIELD.finditer(content):
+        value = m.group(2).split()
+        if m.group(1) == "M" or (m.group(1) == "K" and value and _KEY_VALUE.match(value[0])):
+            return True
+    return False
+
+
 def parse_meter(text: str) -> Fraction | None:
     text = text.strip().split()[0] if text.strip() else ""
     if text in ("C", "c"):
@@ -233,8 +245,7 @@ def check_bar(line: str, ctx: BarContext, expected: Fraction | None = None, pick
         reasons.append(f"voices not in the header: {', '.join(unknown)}")
     if len(set(seen)) != len(seen):
         reasons.append("a voice appears twice")
-    if keep_meter_and_key and any(INLINE_FIELD.search(s.content) and
-                                  any(m.group(1) in "MK" for m in INLINE_FIELD.finditer(s.content)) for s in segments):
+    if keep_meter_and_key and any(_changes_meter_or_key(s.content) for s in segments):
         reasons.append("the bar changes meter or key")
     lengths, targets, states = {}, {}, {}
     for seg in segments:

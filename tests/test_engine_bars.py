@@ -84,6 +84,9 @@ def test_inline_meter_change_applies_from_that_bar_on():
     assert not check_bar("[V:1]A6|[V:2]A,6|\n", ctx).valid
     assert not check_bar("[V:1][M:2/4]G4|[V:2][M:2/4]G,4|\n", header_context(HEADER),
                          keep_meter_and_key=True).valid
+    assert not check_bar("[V:1][K:D]G6|[V:2]G,6|\n", header_context(HEADER), keep_meter_and_key=True).valid
+    # a clef change is written as [K:clef] by xml2abc: not a key change
+    assert check_bar("[V:1]G6|[V:2][K:tenor]G,6|\n", header_context(HEADER), keep_meter_and_key=True).valid
 
 
 def test_free_meter_and_common_time():
