@@ -80,6 +80,11 @@ def test_generate_from_a_prompt(engine):
     [variant] = result.variants
     assert variant["abc"].startswith("%Baroque\n%Bach, Johann Sebastian\n%Choral\n")
     assert len(variant["excerpt"]["measures"]) == 3
+    # meter and key asked for: M: and K: are forced in the header the model writes
+    job = ComposeJob(mode="generate", excerpt=None, bars=2, prompt=PROMPT, sampling=Sampling(seed=4), time="3/4", key=2)
+    [variant] = compose(job, engine).variants
+    assert "\nM:3/4\n" in variant["abc"] and "\nK:D\n" in variant["abc"]
+    assert variant["excerpt"]["measures"][-1]["key"] == 2
 
 
 @pytest.mark.parametrize("job, message", [
