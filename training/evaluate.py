@@ -135,7 +135,8 @@ def opening(pieces: list[Piece], prompt: tuple, given_bars: int) -> str | None:
 
 
 def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: int, seed: int, log,
-                         mode: str = "generate", openings: dict | None = None) -> dict:
+                         mode: str = "generate", openings: dict | None = None, temperature: float = 1.2,
+                         max_tries: int = 8) -> dict:
     """mode "generate": new pieces from the prompt alone (the model writes the header);
     "continue": `bars` bars after the opening of a real held-out piece of the prompt."""
     from bridge.sampling import Sampling
@@ -148,9 +149,11 @@ def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: in
                 start = (openings or {}).get(prompt)
                 if start is None:
                     continue
-                variants = engine.continue_(start, bars=bars, sampling=Sampling(seed=seed + i), variants=per_prompt)
+                variants = engine.continue_(start, bars=bars, sampling=Sampling(seed=seed + i, temperature=temperature),
+                                            variants=per_prompt, max_tries=max_tries)
             else:
-                variants = engine.generate(lines, bars=bars, sampling=Sampling(seed=seed + i), variants=per_prompt)
+                variants = engine.generate(lines, bars=bars, sampling=Sampling(seed=seed + i, temperature=temperature),
+                                           variants=per_prompt, max_tries=max_tries)
         except Exception as exc:  # noqa: BLE001 - a prompt whose generation fails is reported, not fatal
             log(f"  {' / '.join(prompt)}: generation failed: {exc}")
             out[prompt] = {"error": str(exc)}
@@ -194,10 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="generate,continue",
                    help="generate (from the prompt alone) and/or continue (after 2 bars of a real piece)")
     p.add_argument("--bars", type=int, default=8, help="bars per generated piece")
+    p.add_argument("--temperature", type=float, default=1.2, help="sampling temperature (NotaGen's default 1.2)")
+    p.add_argument("--max-tries", type=int, default=8, help="resamples of an invalid bar before a piece is given up")
     p.add_argument("--prompts", type=int, default=0, help="evaluate only the first N prompts of the bundle (0 = all)")
     p.add_argument("--real-pieces", type=int, default=40, help="real pieces per prompt for the reference statistics")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (1 is fastest on a busy machine)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-scoring", action="store_true", help="skip bits per char and the n-gram (generation only)")
     p.add_argument("--out", help="write the report as JSON here")
     args = p.parse_args(argv)
 
@@ -212,13 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     scored = valid if not args.max_pieces else rng.sample(valid, min(args.max_pieces, len(valid)))
     report: dict = {"bundle": str(args.bundle), "validation_pieces": len(scored)}
 
+    if args.no_scoring:
+        scored = []
     t = time.monotonic()
-    bpc, chars = validation_bpc(bundle, scored)
+    bpc, chars = validation_bpc(bundle, scored) if scored else (math.nan, 0)
     report["model_bits_per_char"] = bpc
     report["validation_chars"] = chars
     log(f"model: {bpc:.3f} bits/char on {len(scored)} validation pieces ({chars} chars, {time.monotonic() - t:.0f} s)")
     t = time.monotonic()
-    nbpc, used = ngram_bpc(train, scored, args.ngram_order, args.ngram_chars)
+    nbpc, used = ngram_bpc(train, scored, args.ngram_order, args.ngram_chars) if scored else (math.nan, 0)
     report["ngram"] = {"order": args.ngram_order, "training_chars": used, "bits_per_char": nbpc}
     log(f"{args.ngram_order}-gram baseline: {nbpc:.3f} bits/char (trained on {used} chars, {time.monotonic() - t:.0f} s)")
 
@@ -240,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         openings = {q: opening(valid, q, 2) or opening(train, q, 2) for q in prompts}
         for mode in args.modes.split(","):
             log(f"{mode}: {args.per_prompt} x {args.bars} bars for {len(prompts)} prompts")
-            generated = generate_for_prompts(engine, prompts, args.per_prompt, args.bars, args.seed, log, mode, openings)
+            generated = generate_for_prompts(engine, prompts, args.per_prompt, args.bars, args.seed, log, mode, openings,
+                                             args.temperature, args.max_tries)
             report[mode] = compare_with_real(generated, real, prompts, rng, args)
             print_generation_table(report[mode])
     if args.out:
@@ -262,7 +271,8 @@ def compare_with_real(generated: dict, real: dict, prompts: list[tuple], rng: ra
                      "matched": matched, "shuffled": shuffled, "shuffled_from": list(other),
                      "real_key_consistency": real[prompt]["in_key"] / max(1, real[prompt]["notes"]),
                      "unreadable": generated[prompt]["unreadable"], "seconds": generated[prompt]["seconds"]})
-    gen = {"per_prompt": args.per_prompt, "bars": args.bars, "rows": rows,
+    gen = {"per_prompt": args.per_prompt, "bars": args.bars, "temperature": args.temperature,
+           "max_tries": args.max_tries, "rows": rows,
            "failed_prompts": [[*q, generated[q]["error"]] for q in prompts if "error" in (generated.get(q) or {})],
            "samples": {" / ".join(q): generated[q]["abc"][:1] for q in prompts if "abc" in (generated.get(q) or {})}}
     if rows:

@@ -53,22 +53,29 @@ def corpus_section(stats: dict) -> str:
     return "\n".join(lines) + "\n\nCharacters: the original-key interleaved ABC without prompt lines.\n"
 
 
-def eval_section(report: dict) -> str:
-    out = [f"Held-out pieces ({report['validation_pieces']}, {report['validation_chars']:,} characters, "
+def eval_section(report: dict, first: bool = True) -> str:
+    out = []
+    if first:
+        out += [f"Held-out pieces ({report['validation_pieces']}, {report['validation_chars']:,} characters, "
            "scored with their prompt lines through ONNX Runtime, every patch after the first as in NotaGen's loss):",
            "",
            "| model | bits per character |", "|---|---:|",
            f"| this model | {report['model_bits_per_char']:.3f} |",
            f"| character {report['ngram']['order']}-gram (Witten-Bell), same training pieces "
            f"({report['ngram']['training_chars']:,} chars) | {report['ngram']['bits_per_char']:.3f} |", ""]
+    else:
+        setting = report.get("continue") or report.get("generate") or {}
+        out = [f"#### The same with temperature {setting.get('temperature')} and up to {setting.get('max_tries')} "
+               "resamples per bar", ""]
     titles = {"generate": "New pieces from the prompt alone (the model writes the header too)",
               "continue": "Continuations: new bars after the header and first 2 bars of a real held-out piece of the prompt"}
     for mode, title in titles.items():
         gen = report.get(mode)
         if not gen:
             continue
-        out += [f"### {title}", "", f"{gen['per_prompt']} pieces of {gen['bars']} bars per prompt (bridge.engine, default "
-                "sampling). Statistics against the real pieces of the same prompt, as Jensen-Shannon divergence in bits "
+        out += [f"### {title}", "", f"{gen['per_prompt']} pieces of {gen['bars']} bars per prompt (bridge.engine, "
+                f"temperature {gen.get('temperature', 1.2)}, top-k 9, top-p 0.9, an invalid bar resampled up to "
+                f"{gen.get('max_tries', 8)} times before the piece is given up). Statistics against the real pieces of the same prompt, as Jensen-Shannon divergence in bits "
                 "(lower = closer); *shuffled* = the pieces generated for a different prompt compared with this "
                 "prompt's real pieces (the baseline: if the prompt steers the music, matched < shuffled). Key "
                 "consistency = share of notes inside the key signature's scale (generated / real).", "",
@@ -84,9 +91,14 @@ def eval_section(report: dict) -> str:
             out.append(f"| **mean** | {gen['mean']['valid_first_try']:.2f} | {m['pcs']:.3f} / {s['pcs']:.3f} | "
                        f"{m['intervals']:.3f} / {s['intervals']:.3f} | {m['durations']:.3f} / {s['durations']:.3f} | "
                        f"{m['key_consistency']:.2f} / {gen['mean']['real_key_consistency']:.2f} |")
-        if gen.get("failed_prompts"):
-            out.append("\nPrompts whose generation failed: "
-                       + "; ".join(" / ".join(p[:3]) + f" ({p[3][:120]})" for p in gen["failed_prompts"]))
+        failed = gen.get("failed_prompts") or []
+        if failed:
+            kinds = {}
+            for f in failed:
+                what = "no valid header" if "valid header" in f[3] else "no valid bar" if "valid bar" in f[3] else f[3][:60]
+                kinds.setdefault(what, []).append(f[1])
+            out.append(f"\nNo piece for {len(failed)} of {len(failed) + len(gen['rows'])} prompts: "
+                       + " — ".join(f"{what} within the tries ({'; '.join(names)})" for what, names in kinds.items()))
         out.append("")
     return "\n".join(out) + "\n"
 
@@ -97,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("bundle")
     p.add_argument("--checkpoint", required=True, help="the training checkpoint the bundle was exported from")
     p.add_argument("--corpus", required=True, help="corpus directory (stats.json)")
-    p.add_argument("--eval", help="training.evaluate JSON report")
+    p.add_argument("--eval", action="append", default=[],
+                   help="training.evaluate JSON report (repeat for runs with other sampling settings)")
     p.add_argument("--notes", help="a Markdown file appended as 'How it was made' (size choice, run notes)")
     args = p.parse_args(argv)
 
@@ -139,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             "\n## Licence terms of the data\n", LICENCE,
             "\n## Evaluation\n",
             "`python -m training.evaluate` on this bundle:\n",
-            eval_section(json.loads(Path(args.eval).read_text())) if args.eval else "Not evaluated yet.\n"]
+            "\n".join(eval_section(json.loads(Path(e).read_text()), first=i == 0) for i, e in enumerate(args.eval))
+            if args.eval else "Not evaluated yet.\n"]
     if args.notes:
         text += ["\n## How it was made\n", Path(args.notes).read_text()]
     (bundle / "MODEL_CARD.md").write_text("\n".join(text))
