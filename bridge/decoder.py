@@ -205,8 +205,14 @@ class Decoder:
                     ban[ord(c)] = True
                 to_sample.append(i)
                 bans.append(ban)
-            if to_sample:
-                chosen[to_sample] = self.sampler.sample(logits[to_sample, -1], np.stack(bans))
+            if to_sample:  # rows resampling an invalid bar may ask for a cooler temperature
+                scales = [getattr(writers[i], "temperature_scale", 1.0) for i in to_sample]
+                for scale in sorted(set(scales)):
+                    part = [k for k, sc in enumerate(scales) if sc == scale]
+                    rows_part = [to_sample[k] for k in part]
+                    temperature = None if scale == 1.0 else self.sampler.settings.temperature * scale
+                    chosen[rows_part] = self.sampler.sample(logits[rows_part, -1], np.stack([bans[k] for k in part]),
+                                                            temperature)
             for i in range(n):
                 if done[i]:
                     continue

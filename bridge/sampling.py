@@ -8,7 +8,7 @@ same output. NaN or infinite logits are treated as impossible characters.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -114,9 +114,11 @@ class Sampler:
         self.settings = settings
         self.rng = np.random.default_rng(settings.seed)
 
-    def sample(self, logits: np.ndarray, banned: np.ndarray | None = None) -> np.ndarray:
-        """One id per row of logits [B, V] (int64 [B])."""
-        probs = distribution(logits, self.settings, banned)
+    def sample(self, logits: np.ndarray, banned: np.ndarray | None = None,
+               temperature: float | None = None) -> np.ndarray:
+        """One id per row of logits [B, V] (int64 [B]); `temperature` overrides the settings' one."""
+        settings = self.settings if temperature is None else replace(self.settings, temperature=temperature)
+        probs = distribution(logits, settings, banned)
         # inverse-CDF draw: one uniform per row keeps the stream reproducible for any batch size
         u = self.rng.random(probs.shape[0])[:, None]
         cdf = np.cumsum(probs, axis=-1)

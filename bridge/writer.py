@@ -21,6 +21,9 @@ from .patching import BOS_PATCH, EOS_ID, line_patches
 
 EOS = chr(EOS_ID)
 MAX_HEADER_LINES = 40
+# each retry of an invalid bar samples cooler: temperature x RETRY_COOLING ** tries (a weak model
+# writes valid bars far more often at low temperature; the first try keeps the user's setting)
+RETRY_COOLING = 0.7
 MAX_HEADER_LINE_PATCHES = 8
 
 
@@ -270,6 +273,10 @@ class BarWriter:
                            f"{'; '.join(reasons)}): try another temperature, prompt or model")
         self._reset_line()
         return back
+
+    @property
+    def temperature_scale(self) -> float:
+        return RETRY_COOLING ** self.tries
 
     @property
     def valid_first_try(self) -> float:

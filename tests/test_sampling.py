@@ -89,3 +89,10 @@ def test_banned_characters_are_not_drawn():
 def test_bad_settings_are_refused_with_a_reason(bad):
     with pytest.raises(ValueError, match="must"):
         Sampler(bad)
+
+
+def test_temperature_override_draws_as_that_temperature():
+    logits = np.random.default_rng(2).normal(size=(200, 128))
+    cool = Sampler(Sampling(temperature=0.3, seed=9)).sample(logits)
+    overridden = Sampler(Sampling(temperature=1.2, seed=9)).sample(logits, temperature=0.3)
+    assert np.array_equal(cool, overridden)
