@@ -161,19 +161,26 @@ needs_gui = pytest.mark.skipif(MSCORE is None or XVFB is None or XDOTOOL is None
 
 @pytest.fixture(scope="session")
 def display():
-    """A private X server for MuseScore's window."""
+    """A private X server for MuseScore's window. A display is ours only if our Xvfb still runs once
+    its socket exists (another test run may have taken the number first)."""
+    import random
     import time
 
-    for number in range(140, 180):
-        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+    for number in random.Random().sample(range(200, 900), 20):
+        if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
+            continue
+        proc = subprocess.Popen([XVFB, f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and not Path(f"/tmp/.X11-unix/X{number}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        if proc.poll() is None and Path(f"/tmp/.X11-unix/X{number}").exists():
             break
-    proc = subprocess.Popen([XVFB, f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.skip("Xvfb did not start")
-        time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+    else:
+        pytest.skip("Xvfb did not start")
     yield f":{number}"
     proc.terminate()
     proc.wait(timeout=10)
@@ -219,7 +226,8 @@ def run_gui_batch(plugin_dir: Path, score: Path, batch: dict[str, Any], home: Pa
                 names = subprocess.run([XDOTOOL, "search", "--name", ".", "getwindowname", "%@"], env=env,
                                        capture_output=True, text=True, timeout=20)
                 assert proc.poll() is None and time.monotonic() < deadline, (
-                    f"MuseScore's score window did not appear (windows: {names.stdout.splitlines()}); "
+                    f"MuseScore's score window did not appear on {display} (windows: {names.stdout.splitlines()}, "
+                    f"xdotool: {names.stderr.strip()[-300:]!r}); "
                     f"MuseScore said:\n{(home / 'mscore_gui.log').read_text()[-3000:]}")
                 time.sleep(0.5)
         time.sleep(1.0)           # let the score view finish its first layout
