@@ -112,6 +112,35 @@ def parse_unit(text: str) -> Fraction:
     return Fraction(int(num), int(den or 1))
 
 
+def _or_none(parse, text: str):
+    try:
+        return parse(text)
+    except (ValueError, ZeroDivisionError, IndexError):
+        return None
+
+
+def _readable(parse, text: str) -> bool:
+    try:
+        parse(text)
+        return True
+    except (ValueError, ZeroDivisionError, IndexError):
+        return False
+
+
+def header_problems(header: list[str]) -> list[str]:
+    """What a header lacks to be read as a piece: a readable meter, unit and key, and a voice."""
+    problems = []
+    for field, what in (("M:", "meter (M:)"), ("K:", "key (K:)"), ("V:", "voice (V:)")):
+        if not any(line.startswith(field) for line in header):
+            problems.append(f"the header has no {what}")
+    for line in header:
+        if line.startswith("M:") and not _readable(parse_meter, line[2:]):
+            problems.append(f"the header's meter cannot be read: {line.strip()!r}")
+        if line.startswith("L:") and not _readable(parse_unit, line[2:]):
+            problems.append(f"the header's unit length cannot be read: {line.strip()!r}")
+    return problems
+
+
 def header_context(header: list[str] | str) -> BarContext:
     """L:, M:, K: and the V: lines of a header (a list of lines or one text)."""
     lines = header.splitlines() if isinstance(header, str) else [line.rstrip("\n") for line in header]
@@ -121,9 +150,9 @@ def header_context(header: list[str] | str) -> BarContext:
     voices: list[str] = []
     for line in lines:
         if line.startswith("M:"):
-            meter = parse_meter(line[2:])
+            meter = _or_none(parse_meter, line[2:])
         elif line.startswith("L:"):
-            unit = parse_unit(line[2:])
+            unit = _or_none(parse_unit, line[2:])
         elif line.startswith("K:"):
             key = line[2:].strip()
         elif line.startswith("V:"):

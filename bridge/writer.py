@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
-from .bars import BarContext, Segment, check_bar, follow_line, header_context, voice_duration
+from .bars import VOICE_MARK, BarContext, Segment, check_bar, follow_line, header_context, header_problems, voice_duration
 from .decoder import DONE
 from .errors import JobError
 from .patching import BOS_PATCH, EOS_ID, line_patches
@@ -24,6 +24,10 @@ MAX_HEADER_LINES = 40
 # each retry of an invalid bar samples cooler: temperature x RETRY_COOLING ** tries (a weak model
 # writes valid bars far more often at low temperature; the first try keeps the user's setting)
 RETRY_COOLING = 0.7
+# generate: the header lines start as in every NotaGen training header (xml2abc's order); the
+# model writes the rest of each line (a good model writes exactly these; a weak one is kept on track)
+HEADER_SCAFFOLD = ("%%score ", "L:", "M:", "K:")
+MAX_HEADER_RESTARTS = 2   # generate: a header under which no first bar is valid is written again
 MAX_HEADER_LINE_PATCHES = 8
 
 
@@ -90,6 +94,8 @@ class BarWriter:
         self.rejects = 0
         self.last_reasons: list[str] = []
         self.header_patches = 0
+        self.writes_header = header is None
+        self.header_restarts = 0
         self.done = False
         self._reset_line()
 
@@ -108,6 +114,7 @@ class BarWriter:
         self.slot_index = 0
         self.slot_start = 0
         self.slots = self._plan() if self.phase == "body" and not self.done else None
+        self._bar_target = self.expected_length() if self.slots is not None else None
 
     def _plan(self) -> list[Slot] | None:
         """Accompany: one slot per header voice, given voices with their notes."""
@@ -177,12 +184,27 @@ class BarWriter:
         if self.phase == "header":
             if text.startswith("["):
                 return self._force(self._line_prefix(self.n_prefix), text)
+            lead = HEADER_SCAFFOLD[len(self.header)] if len(self.header) < len(HEADER_SCAFFOLD) else ""
+            if len(text) < len(lead):
+                return lead[len(text)], ""
             for head, full in self.forced_header.items():
                 if text.startswith(head) and len(text) < len(full):
                     return full[len(text)], ""
+            if not text:  # keep the header's order: meter and key before voices, voices before bars
+                has = {field for field in ("M:", "K:", "V:") if any(line.startswith(field) for line in self.header)}
+                banned = "" if {"M:", "K:"} <= has else "V"
+                return None, banned + ("" if has == {"M:", "K:", "V:"} else "[")
             return None, ""
         if self.slots is None:
-            return self._force(self._line_prefix(self.n_prefix + len(self.new_bars)), text)
+            prefix = self._line_prefix(self.n_prefix + len(self.new_bars))
+            if len(text) < len(prefix):
+                return prefix[len(text)], ""
+            mark = None
+            for mark in VOICE_MARK.finditer(text):
+                pass
+            if mark is None or (self.pickup_ok and self.n_prefix == 0 and not self.new_bars):
+                return None, ""
+            return self._fill_bar(mark.group(1), text[mark.end():], "|")
         slot = self.slots[self.slot_index]
         pos = len(text) - self.slot_start
         if pos < len(slot.prefix):
@@ -191,13 +213,31 @@ class BarWriter:
             full = slot.prefix + slot.given + slot.suffix
             return (full[pos] if pos < len(full) else EOS), ""
         content = text[self.slot_start + len(slot.prefix):]
-        if not slot.suffix:
-            return None, "|\n"       # the barline starts the next voice's segment
+        if not slot.suffix:          # the barline starts the next voice's segment
+            forced, banned = self._fill_bar(slot.voice, content, EOS)
+            return forced, banned + "|\n"
         start = barline_start(content)
-        if start is None:
-            return None, "\n" + EOS  # the last voice ends with the bar's barline and a newline
+        if start is None:            # the last voice ends with the bar's barline and a newline
+            forced, banned = self._fill_bar(slot.voice, content, slot.suffix[0])
+            return forced, banned + "\n" + EOS
         typed = content[start:]
         return (slot.suffix[len(typed)] if len(typed) < len(slot.suffix) else EOS), ""
+
+    def _fill_bar(self, voice: str, content: str, end: str) -> tuple[str | None, str]:
+        """Steer one voice to fill its bar exactly: `end` (what closes the voice: its barline or
+        eos) is banned while the notes so far are shorter than the bar, and forced once they
+        fill it. Partial notes (an open chord, tuplet, decoration) are left alone."""
+        if self.ctx is None or voice not in self.ctx.voices or barline_start(content) is not None:
+            return None, ""
+        if not content.strip() or content.rstrip()[-1] in '([{!"<>&+.~':
+            return None, ""
+        duration, after = voice_duration(content, self.ctx.state(voice))
+        target = self._bar_target if self._bar_target is not None else after.bar
+        if duration is None or target is None:
+            return None, ""
+        if duration == target:
+            return end, ""
+        return (None, end) if duration < target else (None, "")  # too long already: let it end and fail fast
 
     @staticmethod
     def _force(prefix: str, text: str) -> tuple[str | None, str]:
@@ -264,6 +304,12 @@ class BarWriter:
         self.rejects += 1
         self.last_reasons = reasons
         back = len(self.line_patches)
+        if (self.tries > self.max_tries and self.writes_header and not whole_header and not self.new_bars
+                and self.header_restarts < MAX_HEADER_RESTARTS):
+            # no first bar fits the header the model wrote: write the header again
+            self.header_restarts += 1
+            self.tries = 0
+            whole_header = True
         if whole_header:
             back += self.header_patches
             self.header, self.header_patches, self.phase, self.ctx = [], 0, "header", None
@@ -281,16 +327,3 @@ class BarWriter:
     @property
     def valid_first_try(self) -> float:
         return sum(self.first_try) / len(self.first_try) if self.first_try else 0.0
-
-
-def header_problems(header: list[str]) -> list[str]:
-    """What a header lacks to be read as a piece: a meter, a key and at least one voice."""
-    problems = []
-    for field, what in (("M:", "meter (M:)"), ("K:", "key (K:)"), ("V:", "voice (V:)")):
-        if not any(line.startswith(field) for line in header):
-            problems.append(f"the header has no {what}")
-    if not problems:
-        ctx = header_context(header)
-        if ctx.default.bar is None:
-            problems.append("the header's meter cannot be read")
-    return problems

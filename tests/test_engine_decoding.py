@@ -128,12 +128,19 @@ def test_cached_suffix_likelihood_equals_full_recompute(engine):
     assert cached == pytest.approx(float(full_nats[split - 1:].sum()), rel=1e-4)
 
 
-def test_impossible_meter_ends_in_a_clear_error_after_bounded_tries(engine):
-    # the toy model only ever wrote 3/4 bars; a 5/4 piece cannot be continued by it
+def test_a_constraint_the_model_cannot_meet_ends_in_a_clear_error_after_bounded_tries(engine):
+    # a bar of a sixteenth: the toy model only ever wrote notes of an eighth or longer
+    piece = PIECE.replace("M:3/4", "M:1/16")
+    with pytest.raises(JobError, match=r"no valid bar 1 in 4 tries \(last problem: voice 1 lasts"):
+        engine.continue_(piece, 2, Sampling(seed=1), max_tries=3)
+
+
+def test_bars_are_steered_to_fill_the_meter(engine):
+    # the toy model only ever saw 3/4; in 5/4 the barline is held back until a voice fills the bar
     piece = PIECE.replace("M:3/4", "M:5/4").replace("B2|", "B2 c4|").replace("G,6|", "G,10|")
     piece = piece.replace("d6|", "d10|").replace("D,6|", "D,10|")
-    with pytest.raises(JobError, match=r"no valid bar 1 in 4 tries"):
-        engine.continue_(piece, 2, Sampling(seed=1), max_tries=3)
+    [v] = engine.continue_(piece, 3, Sampling(seed=1))
+    _assert_all_valid(v.bars, piece.split("[V:1]")[0].replace(PROMPT, ""))
 
 
 def test_random_model_garbage_is_never_returned(tiny_bundle):
