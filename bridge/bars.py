@@ -37,6 +37,32 @@ _TOKEN = re.compile("|".join([
 ]))
 
 
+_PITCH = re.compile(r"(\^{1,2}|_{1,2}|=)?([A-Ga-g])([,']*)")
+_STEP = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_ACCIDENTAL = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0, None: 0}
+LOWEST, HIGHEST = 21, 108   # A0 .. C8: what orchestral instruments play (MIDI numbers)
+
+
+def out_of_range(content: str) -> str | None:
+    """The first note written outside A0..C8 (a weak model's `C,,,,,,`), or None."""
+    pos = 0
+    while pos < len(content):
+        m = _TOKEN.match(content, pos)
+        if not m or m.end() == pos:
+            return None
+        token = m.group(0)
+        pos = m.end()
+        if token[0] in '!"+' or INLINE_FIELD.fullmatch(token):
+            continue
+        for note in _PITCH.finditer(token):
+            acc, letter, marks = note.groups()
+            pitch = 60 + _STEP[letter.upper()] + (12 if letter.islower() else 0) + _ACCIDENTAL[acc] \
+                + 12 * (marks.count("'") - marks.count(","))
+            if not LOWEST <= pitch <= HIGHEST:
+                return note.group(0)
+    return None
+
+
 def unreadable(content: str) -> str | None:
     """The first part of a voice's bar that is not ABC music, or None when all of it is."""
     pos = 0
@@ -281,6 +307,10 @@ def check_bar(line: str, ctx: BarContext, expected: Fraction | None = None, pick
         junk = unreadable(seg.content)
         if junk is not None:
             reasons.append(f"voice {seg.voice}: not ABC music at {junk!r}")
+            continue
+        wild = out_of_range(seg.content)
+        if wild is not None:
+            reasons.append(f"voice {seg.voice}: note {wild} is outside what instruments play (A0..C8)")
             continue
         dur, after = voice_duration(seg.content, ctx.state(seg.voice))
         if dur is None:

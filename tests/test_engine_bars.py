@@ -70,6 +70,7 @@ def test_hand_checked_bars_are_valid(line, length):
     ("[V:1]G6|[V:1]G6|\n", "twice"),
     ("[V:1]G6|[V:2]'9ez5|\n", "not ABC music"),
     ("[V:1]G6|[V:2]G,6", "unfinished"),
+    ("[V:1]G6|[V:2]C,,,,,,6|\n", "outside what instruments play"),      # a weak model's octave marks
 ])
 def test_broken_bars_are_refused_with_a_reason(line, reason):
     result = check_bar(line, header_context(HEADER))
