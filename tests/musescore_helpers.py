@@ -27,6 +27,7 @@ def mscore_env(home: Path, offscreen: bool = True) -> dict[str, str]:
     if offscreen:
         env["QT_QPA_PLATFORM"] = "offscreen"
     else:
+        env["QT_QPA_PLATFORM"] = "xcb"      # a window on the X display, whatever other tests set
         # MuseScore's window is a single instance per user, found through a socket in TMPDIR: a private
         # TMPDIR keeps another MuseScore (another test run) from taking over the file we open
         (home / "tmp").mkdir(parents=True, exist_ok=True)
