@@ -17,18 +17,11 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 
 
-_toy_bundle: Any = None
-
-
 @pytest.fixture(scope="session")
 def daemon_bundle(tmp_path_factory) -> Any:
-    """The toy bundle, built once per session however many test modules import this fixture
-    (a session fixture imported into several modules would otherwise be built once per module)."""
-    global _toy_bundle
-    if _toy_bundle is None:
-        from tests.engine_helpers import write_toy_bundle
-        _toy_bundle = write_toy_bundle(tmp_path_factory.mktemp("daemon-toy") / "bundle")
-    return _toy_bundle
+    """The engine tests' toy bundle: one build per session, shared with every module."""
+    from tests.engine_helpers import shared_toy_bundle
+    return shared_toy_bundle(tmp_path_factory)
 
 
 @contextlib.contextmanager

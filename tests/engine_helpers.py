@@ -81,9 +81,14 @@ def write_toy_bundle(out: Path, make_piece=None, name: str = "toy-two-voices") -
 _BUILT: dict[str, Path] = {}
 
 
-@pytest.fixture(scope="session")
-def toy_bundle(tmp_path_factory) -> Path:
-    """Built once per test session, even though each test module imports this fixture."""
+def shared_toy_bundle(tmp_path_factory) -> Path:
+    """The toy bundle, built once per test session for every fixture and module that asks."""
     if "toy" not in _BUILT:
         _BUILT["toy"] = write_toy_bundle(tmp_path_factory.mktemp("toy") / "bundle")
     return _BUILT["toy"]
+
+
+@pytest.fixture(scope="session")
+def toy_bundle(tmp_path_factory) -> Path:
+    """Built once per test session, even though each test module imports this fixture."""
+    return shared_toy_bundle(tmp_path_factory)
