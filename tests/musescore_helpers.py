@@ -260,10 +260,8 @@ def toy_daemon(tmp_path_factory):
     """A daemon on the engine's toy test model (tests/engine_helpers.py: trained in the fixture to
     write 3/4 bars of two voices), for the end-to-end runs on the two-staff chorale `duo`."""
     from tests.daemon_helpers import running_daemon
-    from tests.engine_helpers import write_toy_bundle
+    from tests.engine_helpers import shared_toy_bundle
 
-    if "toy" not in _BUILT:
-        _BUILT["toy"] = write_toy_bundle(tmp_path_factory.mktemp("toy_model") / "bundle")
-    with running_daemon(_BUILT["toy"]) as d:
+    with running_daemon(shared_toy_bundle(tmp_path_factory)) as d:      # one build for the whole session
         host, port = d.http.server_address[:2]
         yield f"http://{host}:{port}"
