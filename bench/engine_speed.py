@@ -1,6 +1,6 @@
 """Engine speed against NotaGen's reference decoding, on the same weights, in the same run.
 
-    nice -n 10 python bench/engine_speed.py [--checkpoint X.pth] [--contexts 64 256 1024]
+    nice -n 10 python bench/engine_speed.py [--checkpoint X.pth] [--contexts 64 256 1024] [--no-reference]
 
 Model: a random NotaGen-small-shaped checkpoint (d 768, 12 patch / 3 char layers, context 2048),
 exported to a bundle once (cached under --work), or a real checkpoint with --checkpoint.
@@ -165,6 +165,8 @@ def main() -> int:
     ap.add_argument("--patches", type=int, default=6, help="new patches timed per engine measurement")
     ap.add_argument("--reference-patches", type=int, default=2, help="new patches timed per reference measurement")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each measure keeps its minimum")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="time the engine only (the reference takes seconds a patch; its code does not change)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
@@ -200,7 +202,8 @@ def main() -> int:
     for round_ in range(args.rounds):
         for ctx in args.contexts:
             keep(("engine", ctx), engine_per_patch(engine, ctx, args.patches))
-            keep(("reference", ctx), reference_per_patch(model, ctx, args.reference_patches))
+            if not args.no_reference:
+                keep(("reference", ctx), reference_per_patch(model, ctx, args.reference_patches))
         keep(("engine", end_ctx), engine_per_patch(engine, end_ctx, args.patches))
         keep(("batch", 1), engine_per_patch(engine, 256, args.patches, variants=1))
         keep(("batch", 4), engine_per_patch(engine, 256, args.patches, variants=4))
@@ -208,7 +211,7 @@ def main() -> int:
 
     rows = []
     for ctx in args.contexts:
-        eng, ref = best[("engine", ctx)], best[("reference", ctx)]
+        eng, ref = best[("engine", ctx)], best.get(("reference", ctx), float("nan"))
         rows.append({"context": ctx, "engine_s": eng, "reference_s": ref, "ratio": ref / eng, "vs_floor": eng / floor})
         print(f"context {ctx:5d}: engine {eng * 1000:7.0f} ms/patch  reference {ref * 1000:8.0f} ms/patch  "
               f"ratio {ref / eng:6.1f}x  engine/floor {eng / floor:4.2f}", flush=True)

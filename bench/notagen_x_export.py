@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.bundle import load_bundle  # noqa: E402
+from bridge.bundle import cache_names, load_bundle  # noqa: E402
 from onnx_export.checkpoint import load_model  # noqa: E402
 from onnx_export.export import export_bundle  # noqa: E402
 from onnx_export.model import ModelSizes, NotaGenModel, count_parameters  # noqa: E402
@@ -93,13 +93,15 @@ def measure(model: NotaGenModel, bundle, past: int, repeats: int) -> dict:
     char_cache = rng.standard_normal((sizes.char_num_layers, 1, heads, 8, 64)).astype(np.float32)
     hidden = rng.standard_normal((1, d)).astype(np.float32)
     new_patch = history[:, -1:]
+    # the bundle's caches are per layer (docs/bundle.md); keys and values share the random data here
+    patch_feeds = dict(zip(cache_names("past", sizes.patch_num_layers), (c for c in patch_cache for _ in "kv")))
+    char_feeds = dict(zip(cache_names("past", sizes.char_num_layers), (c for c in char_cache for _ in "kv")))
 
     def ort_patch():
-        bundle.patch_session.run(None, {"patches": new_patch, "past_keys": patch_cache, "past_values": patch_cache})
+        bundle.patch_session.run(None, {"patches": new_patch} | patch_feeds)
 
     def ort_char():
-        bundle.char_session.run(None, {"chars": np.array([[65]]), "patch_hidden": hidden,
-                                       "past_keys": char_cache, "past_values": char_cache})
+        bundle.char_session.run(None, {"chars": np.array([[65]]), "patch_hidden": hidden} | char_feeds)
 
     pk, pc = torch.from_numpy(patch_cache), torch.from_numpy(char_cache)
     tp, th = torch.from_numpy(new_patch), torch.from_numpy(hidden)

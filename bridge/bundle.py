@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "notabridge-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: one cache input/output per layer (1 stacked them over layers)
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "default"
 REQUIRED_KEYS = ("hidden_size", "patch_num_layers", "char_num_layers", "num_heads", "head_dim",
                  "patch_length", "patch_size", "vocab_size", "special_ids", "precision", "graphs")
@@ -61,6 +61,19 @@ def physical_cores() -> int:
         n = 0
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(n or available, available))
+
+
+def cache_names(prefix: str, layers: int) -> list[str]:
+    """A graph's per-layer cache names in graph order: `{prefix}_key_0`, `{prefix}_value_0`, `{prefix}_key_1`, ...
+    (prefix `past` for inputs, `present` for outputs)."""
+    return [f"{prefix}_{kind}_{i}" for i in range(layers) for kind in ("key", "value")]
+
+
+def empty_cache(config: dict, level: str, batch: int) -> tuple:
+    """The empty per-layer cache of the `patch` or `char` graph (length 0), in graph order."""
+    dtype = np.float16 if config["precision"] == "fp16" else np.float32
+    z = np.zeros((batch, config["num_heads"], 0, config["head_dim"]), dtype=dtype)
+    return (z,) * (2 * config[f"{level}_num_layers"])
 
 
 def sha256_file(path: Path) -> str:

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .bundle import Bundle
+from .bundle import Bundle, cache_names, empty_cache
 from .patching import BOS_ID, PAD_ID, PATCH_SIZE, encode
 
 # ids [N, 16] with N <= the model's context -> char logits [N-1, 17, 128]
@@ -51,21 +51,20 @@ def bundle_logits_fn(bundle: Bundle) -> LogitsFn:
     cfg = bundle.config
     dtype = np.float16 if cfg["precision"] == "fp16" else np.float32
 
-    def empty_cache(layers: int, batch: int) -> np.ndarray:
-        return np.zeros((layers, batch, cfg["num_heads"], 0, cfg["head_dim"]), dtype=dtype)
+    def empty(level: str, batch: int) -> dict:
+        names = cache_names("past", cfg[f"{level}_num_layers"])
+        return dict(zip(names, empty_cache(cfg, level, batch)))
 
     def logits(ids: np.ndarray) -> np.ndarray:
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        cache = empty_cache(cfg["patch_num_layers"], 1)
-        hidden, _, _ = bundle.patch_session.run(None, {"patches": ids[None], "past_keys": cache, "past_values": cache})
+        hidden = bundle.patch_session.run(["hidden"], {"patches": ids[None]} | empty("patch", 1))[0]
         targets = ids[1:]
         chars = np.concatenate([np.full((len(targets), 1), BOS_ID, dtype=np.int64), targets], axis=1)
         out = []
         for start in range(0, len(targets), CHAR_BATCH):
             part = slice(start, start + CHAR_BATCH)
-            cache = empty_cache(cfg["char_num_layers"], len(chars[part]))
-            step, _, _ = bundle.char_session.run(None, {"chars": chars[part], "patch_hidden": hidden[0, :-1][part],
-                                                        "past_keys": cache, "past_values": cache})
+            step = bundle.char_session.run(["logits"], {"chars": chars[part], "patch_hidden": hidden[0, :-1][part]}
+                                           | empty("char", len(chars[part])))[0]
             out.append(step)
         return np.concatenate(out) if out else np.zeros((0, PATCH_SIZE + 1, 128), dtype=dtype)
 

@@ -1,6 +1,7 @@
 """Write a model bundle (docs/bundle.md) from a NotaGen `.pth` checkpoint.
 
-Two one-step graphs with stacked key/value caches, exported with torch's dynamo-based ONNX
+Two one-step graphs with per-layer key/value caches (one input and one output per layer and
+kind: no Gather of a layer's slice, no restacking of the presents), exported with torch's dynamo-based ONNX
 exporter (`torch.onnx.export(..., dynamo=True)`, the maintained one; the TorchScript exporter
 is deprecated). Batch and lengths are symbolic dims, so one graph serves an empty (length 0)
 cache, a prompt of many patches and single steps. The exporter's optimiser shares the tied
@@ -20,39 +21,49 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bridge.bundle import sha256_file
+from bridge.bundle import cache_names, sha256_file
 
 from .checkpoint import describe, load_model
 from .model import BOS_ID, EOS_ID, PAD_ID, NotaGenModel, count_parameters
 
 OPSET = 18
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: caches stacked over layers; 2: one cache input/output per layer
 PATCH_GRAPH = "patch_decoder.onnx"
 CHAR_GRAPH = "char_decoder.onnx"
 # protobuf refuses messages of 2 GiB; keep a margin for the graph itself
 _SINGLE_FILE_LIMIT = 2**31 - 64 * 2**20
 
 
+def _split(past: tuple) -> tuple[tuple, tuple]:
+    return past[0::2], past[1::2]
+
+
+def _interleave(keys: tuple, values: tuple) -> tuple:
+    return tuple(t for pair in zip(keys, values) for t in pair)
+
+
 class PatchStep(nn.Module):
-    """patches [B,T,16], past [Lp,B,H,P,64] x2 -> hidden [B,T,d], present x2."""
+    """patches [B,T,16], past (k0, v0, k1, ...) each [B,H,P,64] -> hidden [B,T,d], present k0, v0, ..."""
 
     def __init__(self, model: NotaGenModel):
         super().__init__()
         self.decoder = model.patch_level_decoder
 
-    def forward(self, patches, past_keys, past_values):
-        return self.decoder(patches, past_keys, past_values)
+    def forward(self, patches, past):
+        hidden, keys, values = self.decoder(patches, *_split(past))
+        return (hidden, *_interleave(keys, values))
 
 
 class CharStep(nn.Module):
-    """chars [B,T], patch_hidden [B,d], past [Lc,B,H,P,64] x2 -> logits [B,T,128], present x2."""
+    """chars [B,T], patch_hidden [B,d], past (k0, v0, ...) each [B,H,P,64] -> logits [B,T,128], present k0, v0, ..."""
 
     def __init__(self, model: NotaGenModel):
         super().__init__()
         self.decoder = model.char_level_decoder
 
-    def forward(self, chars, patch_hidden, past_keys, past_values):
-        return self.decoder(chars, patch_hidden, past_keys, past_values)
+    def forward(self, chars, patch_hidden, past):
+        logits, keys, values = self.decoder(chars, patch_hidden, *_split(past))
+        return (logits, *_interleave(keys, values))
 
 
 def export_bundle(checkpoint_path: str | Path, out_dir: str | Path, fp16: bool = False,
@@ -70,14 +81,15 @@ def export_bundle(checkpoint_path: str | Path, out_dir: str | Path, fp16: bool =
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = count_parameters(model.state_dict())
     sizes = model.sizes
+    lp, lc = sizes.patch_num_layers, sizes.char_num_layers
     graphs = {
         "patch_decoder": _export_graph(PatchStep(model), _patch_example(model), PATCH_GRAPH,
-                                       ["patches", "past_keys", "past_values"],
-                                       ["hidden", "present_keys", "present_values"],
+                                       ["patches"], cache_names("past", lp),
+                                       ["hidden", *cache_names("present", lp)],
                                        {"patches": {0: "batch", 1: "new_patches"}}, out_dir),
         "char_decoder": _export_graph(CharStep(model), _char_example(model), CHAR_GRAPH,
-                                      ["chars", "patch_hidden", "past_keys", "past_values"],
-                                      ["logits", "present_keys", "present_values"],
+                                      ["chars", "patch_hidden"], cache_names("past", lc),
+                                      ["logits", *cache_names("present", lc)],
                                       {"chars": {0: "batch", 1: "new_chars"}, "patch_hidden": {0: "batch"}},
                                       out_dir),
     }
@@ -100,34 +112,37 @@ def export_bundle(checkpoint_path: str | Path, out_dir: str | Path, fp16: bool =
 def _patch_example(model: NotaGenModel):
     dtype = model.patch_level_decoder.patch_embedding.weight.dtype
     keys, values = _example_cache(model, "patch", dtype)
-    return (torch.full((2, 3, model.sizes.patch_size), 5, dtype=torch.long), keys, values)
+    return (torch.full((2, 3, model.sizes.patch_size), 5, dtype=torch.long), _interleave(keys, values))
 
 
 def _char_example(model: NotaGenModel):
     dtype = model.patch_level_decoder.patch_embedding.weight.dtype
     keys, values = _example_cache(model, "char", dtype)
     hidden = torch.zeros(2, model.sizes.hidden_size, dtype=dtype)
-    return (torch.full((2, 3), 5, dtype=torch.long), hidden, keys, values)
+    return (torch.full((2, 3), 5, dtype=torch.long), hidden, _interleave(keys, values))
 
 
 def _example_cache(model: NotaGenModel, level: str, dtype):
-    """A non-empty cache to trace with (length 2), so no shape gets specialised to 0 or 1."""
-    keys, values = model.empty_cache(level, 2, dtype)
-    shape = list(keys.shape)
-    shape[3] = 2
-    return torch.zeros(shape, dtype=dtype), torch.zeros(shape, dtype=dtype)
+    """A non-empty per-layer cache to trace with (length 2), so no shape gets specialised to 0 or 1."""
+    keys, _ = model.empty_cache(level, 2, dtype)
+    layers, batch, heads, _, head_dim = keys.shape
+    zeros = [torch.zeros(batch, heads, 2, head_dim, dtype=dtype) for _ in range(layers)]
+    return tuple(zeros), tuple(torch.zeros_like(z) for z in zeros)
 
 
-def _export_graph(module: nn.Module, example: tuple, filename: str, inputs: list[str], outputs: list[str],
-                  dynamic: dict, out_dir: Path) -> dict:
-    """Export with torch's dynamo exporter; `dynamic` maps input name -> {axis: dim name}."""
+def _export_graph(module: nn.Module, example: tuple, filename: str, inputs: list[str], cache_inputs: list[str],
+                  outputs: list[str], dynamic: dict, out_dir: Path) -> dict:
+    """Export with torch's dynamo exporter; `dynamic` maps input name -> {axis: dim name}.
+    The module's last argument is the tuple of cache tensors named `cache_inputs`."""
     dims: dict[str, torch.export.Dim] = {}
-    shapes = []
-    for name in inputs:
-        axes = dynamic.get(name) or {1: "batch", 3: "past_length"}  # the caches
-        shapes.append({axis: dims.setdefault(dim, torch.export.Dim(dim)) for axis, dim in axes.items()})
+
+    def axes(spec: dict) -> dict:
+        return {axis: dims.setdefault(dim, torch.export.Dim(dim)) for axis, dim in spec.items()}
+
+    shapes = [axes(dynamic[name]) for name in inputs]
+    shapes.append(tuple(axes({0: "batch", 2: "past_length"}) for _ in cache_inputs))
     with _quiet(), torch.no_grad():
-        program = torch.onnx.export(module, example, None, input_names=inputs, output_names=outputs,
+        program = torch.onnx.export(module, example, None, input_names=inputs + cache_inputs, output_names=outputs,
                                     dynamic_shapes=tuple(shapes), opset_version=OPSET, dynamo=True,
                                     optimize=True, verbose=False)
     return _save_graph(program, out_dir, filename)

@@ -5,8 +5,9 @@ Conv1D weights stored [in, out]) so that a released NotaGen `.pth` loads with a 
 check. Every forward takes and returns a stacked key/value cache so the same code serves
 full-sequence scoring (empty cache) and the one-step graphs exported to ONNX.
 
-Cache layout, shared with the ONNX bundle: keys and values are each [layers, batch, heads,
-length, 64].
+Cache layout: keys and values are each [layers, batch, heads, length, 64] (stacked tensors), or
+per layer: sequences of [batch, heads, length, 64] tensors, as the ONNX bundle has them
+(docs/bundle.md: one graph input/output per layer, so the graph slices and restacks nothing).
 """
 from __future__ import annotations
 
@@ -112,9 +113,10 @@ class GPT2Stack(nn.Module):
         nn.init.normal_(self.wte.weight, std=0.02)
         nn.init.normal_(self.wpe.weight, std=0.01)
 
-    def forward(self, embeds: torch.Tensor, past_keys: torch.Tensor, past_values: torch.Tensor):
-        """embeds [B, T, d] without positions; past_* [L, B, H, P, 64]. Returns hidden after ln_f and presents."""
-        p = past_keys.shape[3]
+    def forward(self, embeds: torch.Tensor, past_keys, past_values):
+        """embeds [B, T, d] without positions; past_* [L, B, H, P, 64] stacked, or per-layer sequences
+        of [B, H, P, 64]. Returns hidden after ln_f and presents, stacked or per layer as given."""
+        p = cache_length(past_keys)
         positions = torch.arange(embeds.shape[1], device=embeds.device) + p
         x = embeds + self.wpe(positions)
         keys, values = [], []
@@ -122,7 +124,14 @@ class GPT2Stack(nn.Module):
             x, k, v = block(x, past_keys[i], past_values[i])
             keys.append(k)
             values.append(v)
-        return self.ln_f(x), torch.stack(keys), torch.stack(values)
+        if isinstance(past_keys, torch.Tensor):
+            return self.ln_f(x), torch.stack(keys), torch.stack(values)
+        return self.ln_f(x), tuple(keys), tuple(values)
+
+
+def cache_length(past_keys) -> int:
+    """Cached positions of a stacked [L, B, H, P, 64] or per-layer ([B, H, P, 64], ...) cache."""
+    return past_keys.shape[3] if isinstance(past_keys, torch.Tensor) else past_keys[0].shape[2]
 
 
 class PatchLevelDecoder(nn.Module):
@@ -154,7 +163,7 @@ class CharLevelDecoder(nn.Module):
         """chars [B, T] at absolute positions P..P+T-1; position 0's input is patch_hidden [B, d]."""
         t = chars.shape[1]
         embeds = self.base.transformer.wte(chars)
-        positions = torch.arange(t, device=chars.device) + past_keys.shape[3]
+        positions = torch.arange(t, device=chars.device) + cache_length(past_keys)
         first = (positions == 0).view(1, t, 1)
         embeds = torch.where(first, patch_hidden.unsqueeze(1).to(embeds.dtype), embeds)
         hidden, keys, values = self.base.transformer(embeds, past_keys, past_values)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 
-from bridge.bundle import load_bundle, sha256_file
+from bridge.bundle import cache_names, load_bundle, sha256_file
 from bridge.scoring import patch_nats
 from onnx_export import export as exporter
 from onnx_export.checkpoint import load_model
@@ -76,13 +76,23 @@ def test_torch_model_matches_hf_gpt2(tiny_checkpoint_session, model, patches):
     assert abs(nats.sum() / counts.sum() - loss.item()) <= 1e-5
 
 
-def run_patch(bundle, patches: np.ndarray, keys, values):
-    hidden, keys, values = bundle.patch_session.run(None, {"patches": patches, "past_keys": keys, "past_values": values})
-    return hidden, keys, values
+def run_patch(bundle, patches: np.ndarray, cache: list):
+    """One patch-graph run; `cache` is the per-layer cache in graph order (key 0, value 0, ...)."""
+    hidden, *present = bundle.patch_session.run(None, {"patches": patches} | feeds(cache))
+    return hidden, present
 
 
-def empty(layers: int, batch: int, dtype=np.float32) -> np.ndarray:
-    return np.zeros((layers, batch, TINY.num_heads, 0, 64), dtype=dtype)
+def run_char(bundle, chars: np.ndarray, patch_hidden: np.ndarray, cache: list):
+    logits, *present = bundle.char_session.run(None, {"chars": chars, "patch_hidden": patch_hidden} | feeds(cache))
+    return logits, present
+
+
+def feeds(cache: list) -> dict:
+    return dict(zip(cache_names("past", len(cache) // 2), cache))
+
+
+def empty(layers: int, batch: int, dtype=np.float32) -> list:
+    return [np.zeros((batch, TINY.num_heads, 0, 64), dtype=dtype)] * (2 * layers)
 
 
 def test_onnx_steps_with_caches_match_torch_full_sequence(tiny_bundle, model, patches):
@@ -94,22 +104,21 @@ def test_onnx_steps_with_caches_match_torch_full_sequence(tiny_bundle, model, pa
     with torch.inference_mode():
         expected = np.stack([model.char_logits(p).numpy() for p in batch])  # [2, N-1, 17, 128]
     ids = batch.numpy()
-    keys = values = empty(TINY.patch_num_layers, 2)
-    hidden, keys, values = run_patch(bundle, ids[:, :10], keys, values)
+    hidden, cache = run_patch(bundle, ids[:, :10], empty(TINY.patch_num_layers, 2))
     hiddens = [hidden]
     for i in range(10, N_PATCHES - 1):
-        hidden, keys, values = run_patch(bundle, ids[:, i:i + 1], keys, values)
+        hidden, cache = run_patch(bundle, ids[:, i:i + 1], cache)
         hiddens.append(hidden)
     hiddens = np.concatenate(hiddens, axis=1)  # [2, N-1, d]: the state after each patch but the last
-    assert keys.shape == (TINY.patch_num_layers, 2, TINY.num_heads, N_PATCHES - 1, 64)
+    assert len(cache) == 2 * TINY.patch_num_layers
+    assert all(c.shape == (2, TINY.num_heads, N_PATCHES - 1, 64) for c in cache)
 
     worst, steps = 0.0, 0
     for i in range(N_PATCHES - 1):
         chars = np.concatenate([np.ones((2, 1), np.int64), ids[:, i + 1]], axis=1)  # bos, then the patch
-        ck = cv = empty(TINY.char_num_layers, 2)
+        char_cache = empty(TINY.char_num_layers, 2)
         for j in range(17):
-            logits, ck, cv = bundle.char_session.run(None, {"chars": chars[:, j:j + 1], "patch_hidden": hiddens[:, i],
-                                                            "past_keys": ck, "past_values": cv})
+            logits, char_cache = run_char(bundle, chars[:, j:j + 1], hiddens[:, i], char_cache)
             worst = max(worst, float(np.abs(logits[:, 0] - expected[:, i, j]).max()))
             steps += 1
     assert steps == (N_PATCHES - 1) * 17
@@ -118,7 +127,7 @@ def test_onnx_steps_with_caches_match_torch_full_sequence(tiny_bundle, model, pa
 
 def test_bundle_files_follow_the_format(tiny_bundle, tiny_checkpoint_session):
     config = json.loads((tiny_bundle / "config.json").read_text())
-    assert config["format"] == "notabridge-bundle" and config["format_version"] == 1
+    assert config["format"] == "notabridge-bundle" and config["format_version"] == 2
     assert (config["hidden_size"], config["patch_num_layers"], config["char_num_layers"], config["patch_length"]) == (
         TINY.hidden_size, TINY.patch_num_layers, TINY.char_num_layers, TINY.patch_length)
     assert config["num_heads"] == 2 and config["head_dim"] == 64 and config["precision"] == "fp32"
@@ -133,9 +142,13 @@ def test_bundle_files_follow_the_format(tiny_bundle, tiny_checkpoint_session):
     io = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
           for v in list(graph.graph.input) + list(graph.graph.output)}
     assert io["chars"] == ["batch", "new_chars"] and io["patch_hidden"] == ["batch", 128]
-    assert io["past_keys"] == [2, "batch", 2, "past_length", 64]
+    assert [v.name for v in graph.graph.input] == ["chars", "patch_hidden", "past_key_0", "past_value_0",
+                                                   "past_key_1", "past_value_1"]
+    assert [v.name for v in graph.graph.output] == ["logits", "present_key_0", "present_value_0",
+                                                    "present_key_1", "present_value_1"]
+    assert io["past_key_1"] == ["batch", 2, "past_length", 64]
     assert io["logits"][0] == "batch" and io["logits"][2] == 128
-    assert io["present_keys"][3] not in ("", 0, 1)  # a symbolic length
+    assert io["present_value_1"][2] not in ("", 0, 1)  # a symbolic length
     # lm_head is tied to the char embedding: the graph holds that matrix once, not twice
     wte = torch.load(tiny_checkpoint_session, weights_only=True)["model"]["char_level_decoder.base.lm_head.weight"]
     copies = [t for t in graph.graph.initializer
@@ -153,7 +166,7 @@ def test_graph_over_the_single_file_limit_keeps_weights_in_a_data_file(tmp_path,
         assert data.stat().st_size > (tmp_path / "big" / entry["file"]).stat().st_size
         assert sha256_file(data) == entry["data"]["sha256"]
     bundle = load_bundle(tmp_path / "big", device="cpu")
-    hidden, _, _ = run_patch(bundle, random_patches(5).numpy()[None], *[empty(TINY.patch_num_layers, 1)] * 2)
+    hidden, _ = run_patch(bundle, random_patches(5).numpy()[None], empty(TINY.patch_num_layers, 1))
     with torch.inference_mode():
         k, v = load_model(tiny_checkpoint).empty_cache("patch", 1)
         expected = load_model(tiny_checkpoint).patch_level_decoder(random_patches(5)[None], k, v)[0].numpy()
@@ -165,12 +178,10 @@ def test_fp16_bundle_runs_in_onnxruntime_on_cpu(tmp_path, tiny_checkpoint, tiny_
     assert config["precision"] == "fp16"
     bundle = load_bundle(tmp_path / "half", device="cpu")
     ids = patches[:12].numpy()
-    hidden, keys, _ = run_patch(bundle, ids[None], *[empty(TINY.patch_num_layers, 1, np.float16)] * 2)
-    assert hidden.dtype == np.float16 and keys.dtype == np.float16
+    hidden, cache = run_patch(bundle, ids[None], empty(TINY.patch_num_layers, 1, np.float16))
+    assert hidden.dtype == np.float16 and cache[0].dtype == np.float16
     chars = np.concatenate([np.ones((11, 1), np.int64), ids[1:]], axis=1)
-    logits, _, _ = bundle.char_session.run(None, {"chars": chars, "patch_hidden": hidden[0, :-1],
-                                                  "past_keys": empty(TINY.char_num_layers, 11, np.float16),
-                                                  "past_values": empty(TINY.char_num_layers, 11, np.float16)})
+    logits, _ = run_char(bundle, chars, hidden[0, :-1], empty(TINY.char_num_layers, 11, np.float16))
     with torch.inference_mode():
         expected = model.char_logits(patches[:12]).numpy()
     assert logits.dtype == np.float16
