@@ -93,8 +93,11 @@ def measure(model: NotaGenModel, bundle, past: int, repeats: int) -> dict:
     char_cache = rng.standard_normal((sizes.char_num_layers, 1, heads, 8, 64)).astype(np.float32)
     hidden = rng.standard_normal((1, d)).astype(np.float32)
     new_patch = history[:, -1:]
-    # the bundle's caches are per layer (docs/bundle.md); keys and values share the random data here
-    patch_feeds = dict(zip(cache_names("past", sizes.patch_num_layers), (c for c in patch_cache for _ in "kv")))
+    # the bundle's caches are per layer (docs/bundle.md); keys and values share the random data here.
+    # The patch graph's are buffers with room for the new patch, `past` positions cached.
+    buffers = np.concatenate([patch_cache, np.zeros_like(patch_cache[:, :, :, :1])], axis=3)
+    patch_feeds = dict(zip(cache_names("past", sizes.patch_num_layers), (c for c in buffers for _ in "kv")))
+    patch_feeds["past_length"] = np.array(past, dtype=np.int64)
     char_feeds = dict(zip(cache_names("past", sizes.char_num_layers), (c for c in char_cache for _ in "kv")))
 
     def ort_patch():

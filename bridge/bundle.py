@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "notabridge-bundle"
-FORMAT_VERSION = 2  # 2: one cache input/output per layer (1 stacked them over layers)
+# 1 stacked the caches over layers; 2 gave each layer its own; 3: the patch graph's per-layer
+# caches are fixed-capacity buffers updated in place, with a `past_length` input
+FORMAT_VERSION = 3
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "default"
 REQUIRED_KEYS = ("hidden_size", "patch_num_layers", "char_num_layers", "num_heads", "head_dim",
                  "patch_length", "patch_size", "vocab_size", "special_ids", "precision", "graphs")
@@ -69,10 +71,11 @@ def cache_names(prefix: str, layers: int) -> list[str]:
     return [f"{prefix}_{kind}_{i}" for i in range(layers) for kind in ("key", "value")]
 
 
-def empty_cache(config: dict, level: str, batch: int) -> tuple:
-    """The empty per-layer cache of the `patch` or `char` graph (length 0), in graph order."""
+def empty_cache(config: dict, level: str, batch: int, capacity: int = 0) -> tuple:
+    """An empty per-layer cache of the `patch` or `char` graph, in graph order: length 0 for the
+    char graph; for the patch graph, buffers of `capacity` positions (at least the patches to come)."""
     dtype = np.float16 if config["precision"] == "fp16" else np.float32
-    z = np.zeros((batch, config["num_heads"], 0, config["head_dim"]), dtype=dtype)
+    z = np.zeros((batch, config["num_heads"], capacity, config["head_dim"]), dtype=dtype)
     return (z,) * (2 * config[f"{level}_num_layers"])
 
 

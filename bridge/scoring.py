@@ -51,13 +51,14 @@ def bundle_logits_fn(bundle: Bundle) -> LogitsFn:
     cfg = bundle.config
     dtype = np.float16 if cfg["precision"] == "fp16" else np.float32
 
-    def empty(level: str, batch: int) -> dict:
+    def empty(level: str, batch: int, capacity: int = 0) -> dict:
         names = cache_names("past", cfg[f"{level}_num_layers"])
-        return dict(zip(names, empty_cache(cfg, level, batch)))
+        return dict(zip(names, empty_cache(cfg, level, batch, capacity)))
 
     def logits(ids: np.ndarray) -> np.ndarray:
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        hidden = bundle.patch_session.run(["hidden"], {"patches": ids[None]} | empty("patch", 1))[0]
+        feeds = {"patches": ids[None], "past_length": np.array(0, dtype=np.int64)} | empty("patch", 1, len(ids))
+        hidden = bundle.patch_session.run(["hidden"], feeds)[0]
         targets = ids[1:]
         chars = np.concatenate([np.full((len(targets), 1), BOS_ID, dtype=np.int64), targets], axis=1)
         out = []

@@ -18,16 +18,20 @@ import logging
 import warnings
 from pathlib import Path
 
+import onnx
 import torch
 from torch import nn
 
 from bridge.bundle import cache_names, sha256_file
 
 from .checkpoint import describe, load_model
-from .model import BOS_ID, EOS_ID, PAD_ID, NotaGenModel, count_parameters
+from .model import BOS_ID, EOS_ID, HEAD_DIM, PAD_ID, NotaGenModel, count_parameters
 
 OPSET = 18
-FORMAT_VERSION = 2  # 1: caches stacked over layers; 2: one cache input/output per layer
+# 1: caches stacked over layers; 2: one cache input/output per layer; 3: the patch graph's
+# caches are fixed-capacity buffers updated in place (GroupQueryAttention) + `past_length`
+FORMAT_VERSION = 3
+MS_DOMAIN = "com.microsoft"
 PATCH_GRAPH = "patch_decoder.onnx"
 CHAR_GRAPH = "char_decoder.onnx"
 # protobuf refuses messages of 2 GiB; keep a margin for the graph itself
@@ -43,15 +47,48 @@ def _interleave(keys: tuple, values: tuple) -> tuple:
 
 
 class PatchStep(nn.Module):
-    """patches [B,T,16], past (k0, v0, k1, ...) each [B,H,P,64] -> hidden [B,T,d], present k0, v0, ..."""
+    """patches [B,T,16], past_length [], cache buffers (k0, v0, k1, ...) each [B,H,capacity,64]
+    -> hidden [B,T,d], the buffers with the new positions written (k0, v0, ...)."""
 
     def __init__(self, model: NotaGenModel):
         super().__init__()
         self.decoder = model.patch_level_decoder
 
-    def forward(self, patches, past):
-        hidden, keys, values = self.decoder(patches, *_split(past))
+    def forward(self, patches, past_length, past):
+        hidden, keys, values = self.decoder(patches, *_split(past), past_length)
         return (hidden, *_interleave(keys, values))
+
+
+def _gqa_schema() -> None:
+    """onnxscript emits only ops whose schema it knows; ONNX Runtime's contrib op
+    com.microsoft GroupQueryAttention is not in onnx's registry, so declare the part we use."""
+    if onnx.defs.has("GroupQueryAttention", MS_DOMAIN):
+        return
+    P = onnx.defs.OpSchema
+    inputs = [("query", "T"), ("key", "T"), ("value", "T"), ("past_key", "T"), ("past_value", "T"),
+              ("seqlens_k", "M"), ("total_sequence_length", "M")]
+    onnx.defs.register_schema(P(
+        "GroupQueryAttention", MS_DOMAIN, 1,
+        inputs=[P.FormalParameter(n, t) for n, t in inputs],
+        outputs=[P.FormalParameter(n, "T") for n in ("output", "present_key", "present_value")],
+        type_constraints=[("T", ["tensor(float)", "tensor(float16)"], ""), ("M", ["tensor(int32)"], "")],
+        attributes=[P.Attribute("num_heads", P.AttrType.INT, ""), P.Attribute("kv_num_heads", P.AttrType.INT, "")]))
+
+
+def _buffered_attention_onnx(q, k, v, key_buffer, value_buffer, past_length):
+    """notabridge::buffered_attention as ORT's GroupQueryAttention: with the present bound to the
+    past's buffer (bridge/runtime.py) it writes the new positions in place and reads the first
+    past_length + T positions: no copy of the cache per step."""
+    import onnxscript
+    from onnxscript import opset18 as op
+
+    heads = q.shape[2] // HEAD_DIM
+    int32 = onnx.TensorProto.INT32
+    total = op.Add(past_length, op.Shape(q, start=1, end=2))  # [1], int64
+    seqlens = op.Cast(op.Expand(op.Sub(total, op.Constant(value_int=1)), op.Shape(q, start=0, end=1)), to=int32)
+    ms = onnxscript.values.Opset(MS_DOMAIN, 1)
+    return ms.GroupQueryAttention(q, k, v, key_buffer, value_buffer, seqlens, op.Cast(op.Squeeze(total), to=int32),
+                                  num_heads=heads, kv_num_heads=heads)
 
 
 class CharStep(nn.Module):
@@ -84,9 +121,10 @@ def export_bundle(checkpoint_path: str | Path, out_dir: str | Path, fp16: bool =
     lp, lc = sizes.patch_num_layers, sizes.char_num_layers
     graphs = {
         "patch_decoder": _export_graph(PatchStep(model), _patch_example(model), PATCH_GRAPH,
-                                       ["patches"], cache_names("past", lp),
+                                       ["patches", "past_length"], cache_names("past", lp),
                                        ["hidden", *cache_names("present", lp)],
-                                       {"patches": {0: "batch", 1: "new_patches"}}, out_dir),
+                                       {"patches": {0: "batch", 1: "new_patches"}, "past_length": {}}, out_dir,
+                                       cache_length="cache_capacity"),
         "char_decoder": _export_graph(CharStep(model), _char_example(model), CHAR_GRAPH,
                                       ["chars", "patch_hidden"], cache_names("past", lc),
                                       ["logits", *cache_names("present", lc)],
@@ -111,8 +149,9 @@ def export_bundle(checkpoint_path: str | Path, out_dir: str | Path, fp16: bool =
 
 def _patch_example(model: NotaGenModel):
     dtype = model.patch_level_decoder.patch_embedding.weight.dtype
-    keys, values = _example_cache(model, "patch", dtype)
-    return (torch.full((2, 3, model.sizes.patch_size), 5, dtype=torch.long), _interleave(keys, values))
+    keys, values = _example_cache(model, "patch", dtype, length=8)  # buffers: 2 cached + 3 new fit
+    return (torch.full((2, 3, model.sizes.patch_size), 5, dtype=torch.long), torch.tensor(2),
+            _interleave(keys, values))
 
 
 def _char_example(model: NotaGenModel):
@@ -122,16 +161,16 @@ def _char_example(model: NotaGenModel):
     return (torch.full((2, 3), 5, dtype=torch.long), hidden, _interleave(keys, values))
 
 
-def _example_cache(model: NotaGenModel, level: str, dtype):
-    """A non-empty per-layer cache to trace with (length 2), so no shape gets specialised to 0 or 1."""
+def _example_cache(model: NotaGenModel, level: str, dtype, length: int = 2):
+    """A non-empty per-layer cache to trace with, so no shape gets specialised to 0 or 1."""
     keys, _ = model.empty_cache(level, 2, dtype)
     layers, batch, heads, _, head_dim = keys.shape
-    zeros = [torch.zeros(batch, heads, 2, head_dim, dtype=dtype) for _ in range(layers)]
+    zeros = [torch.zeros(batch, heads, length, head_dim, dtype=dtype) for _ in range(layers)]
     return tuple(zeros), tuple(torch.zeros_like(z) for z in zeros)
 
 
 def _export_graph(module: nn.Module, example: tuple, filename: str, inputs: list[str], cache_inputs: list[str],
-                  outputs: list[str], dynamic: dict, out_dir: Path) -> dict:
+                  outputs: list[str], dynamic: dict, out_dir: Path, cache_length: str = "past_length") -> dict:
     """Export with torch's dynamo exporter; `dynamic` maps input name -> {axis: dim name}.
     The module's last argument is the tuple of cache tensors named `cache_inputs`."""
     dims: dict[str, torch.export.Dim] = {}
@@ -139,10 +178,13 @@ def _export_graph(module: nn.Module, example: tuple, filename: str, inputs: list
     def axes(spec: dict) -> dict:
         return {axis: dims.setdefault(dim, torch.export.Dim(dim)) for axis, dim in spec.items()}
 
-    shapes = [axes(dynamic[name]) for name in inputs]
-    shapes.append(tuple(axes({0: "batch", 2: "past_length"}) for _ in cache_inputs))
+    shapes = [axes(dynamic[name]) or None for name in inputs]
+    shapes.append(tuple(axes({0: "batch", 2: cache_length}) for _ in cache_inputs))
+    _gqa_schema()
     with _quiet(), torch.no_grad():
         program = torch.onnx.export(module, example, None, input_names=inputs + cache_inputs, output_names=outputs,
+                                    custom_translation_table={
+                                        torch.ops.notabridge.buffered_attention.default: _buffered_attention_onnx},
                                     dynamic_shapes=tuple(shapes), opset_version=OPSET, dynamo=True,
                                     optimize=True, verbose=False)
     return _save_graph(program, out_dir, filename)

@@ -61,20 +61,59 @@ class Attention(nn.Module):
         self.c_attn = Conv1D(d, 3 * d)
         self.c_proj = Conv1D(d, d)
 
-    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor):
+    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor, past_length=None):
+        """past_length None: past_k/v hold exactly the cached positions and the presents are them
+        grown by T. A tensor: past_k/v are buffers of a fixed capacity whose first `past_length`
+        positions are the cache; the presents are the buffers with the new positions written
+        (the bundle's patch graph, where ONNX Runtime does that in place)."""
         b, t, d = x.shape
         q, k, v = self.c_attn(x).split(d, dim=2)
-        q, k, v = (z.reshape(b, t, self.heads, HEAD_DIM).transpose(1, 2) for z in (q, k, v))
+        if past_length is not None:
+            y, k, v = torch.ops.notabridge.buffered_attention(q, k, v, past_k, past_v, past_length)
+            return self.c_proj(y), k, v
+        q, k, v = (heads(z) for z in (q, k, v))
         k = torch.cat([past_k, k], dim=2)
         v = torch.cat([past_v, v], dim=2)
-        p = k.shape[2] - t
-        # query i (absolute position p+i) sees keys 0..p+i
-        scores = (q @ k.transpose(-1, -2)) / math.sqrt(HEAD_DIM)
-        rows = torch.arange(t, device=x.device).unsqueeze(1) + p
-        cols = torch.arange(k.shape[2], device=x.device).unsqueeze(0)
-        scores = scores.masked_fill(cols > rows, torch.finfo(scores.dtype).min)
-        y = torch.softmax(scores, dim=-1) @ v
+        y = attend(q, k, v)
         return self.c_proj(y.transpose(1, 2).reshape(b, t, d)), k, v
+
+
+def heads(z: torch.Tensor) -> torch.Tensor:
+    """[B, T, d] -> [B, H, T, 64]"""
+    b, t, d = z.shape
+    return z.reshape(b, t, d // HEAD_DIM, HEAD_DIM).transpose(1, 2)
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Causal attention of the T queries at the last T of k's positions: q [B,H,T,64], k/v [B,H,P+T,64]."""
+    t, p = q.shape[2], k.shape[2] - q.shape[2]
+    # query i (absolute position p+i) sees keys 0..p+i
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(HEAD_DIM)
+    rows = torch.arange(t, device=q.device).unsqueeze(1) + p
+    cols = torch.arange(k.shape[2], device=q.device).unsqueeze(0)
+    scores = scores.masked_fill(cols > rows, torch.finfo(scores.dtype).min)
+    return torch.softmax(scores, dim=-1) @ v
+
+
+@torch.library.custom_op("notabridge::buffered_attention", mutates_args=())
+def buffered_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_buffer: torch.Tensor,
+                       value_buffer: torch.Tensor, past_length: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """q/k/v [B, T, d] of the new positions; buffers [B, H, capacity, 64] holding `past_length`
+    cached positions. Returns y [B, T, d] and the buffers with positions past_length.. written.
+    Exported as ONNX Runtime's GroupQueryAttention (onnx_export/export.py)."""
+    b, t, d = q.shape
+    p = int(past_length)
+    keys, values = key_buffer.clone(), value_buffer.clone()
+    keys[:, :, p:p + t] = heads(k)
+    values[:, :, p:p + t] = heads(v)
+    y = attend(heads(q), keys[:, :, :p + t], values[:, :, :p + t])
+    return y.transpose(1, 2).reshape(b, t, d), keys, values
+
+
+@buffered_attention.register_fake
+def _(q, k, v, key_buffer, value_buffer, past_length):
+    return torch.empty_like(q), torch.empty_like(key_buffer), torch.empty_like(value_buffer)
 
 
 class MLP(nn.Module):
@@ -95,8 +134,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(d, eps=1e-5)
         self.mlp = MLP(d)
 
-    def forward(self, x, past_k, past_v):
-        a, k, v = self.attn(self.ln_1(x), past_k, past_v)
+    def forward(self, x, past_k, past_v, past_length=None):
+        a, k, v = self.attn(self.ln_1(x), past_k, past_v, past_length)
         x = x + a
         return x + self.mlp(self.ln_2(x)), k, v
 
@@ -113,15 +152,17 @@ class GPT2Stack(nn.Module):
         nn.init.normal_(self.wte.weight, std=0.02)
         nn.init.normal_(self.wpe.weight, std=0.01)
 
-    def forward(self, embeds: torch.Tensor, past_keys, past_values):
+    def forward(self, embeds: torch.Tensor, past_keys, past_values, past_length=None):
         """embeds [B, T, d] without positions; past_* [L, B, H, P, 64] stacked, or per-layer sequences
-        of [B, H, P, 64]. Returns hidden after ln_f and presents, stacked or per layer as given."""
-        p = cache_length(past_keys)
+        of [B, H, P, 64]. Returns hidden after ln_f and presents, stacked or per layer as given.
+        With `past_length` (a 0-d int64 tensor) the per-layer caches are fixed-capacity buffers
+        (Attention.forward)."""
+        p = cache_length(past_keys) if past_length is None else past_length
         positions = torch.arange(embeds.shape[1], device=embeds.device) + p
         x = embeds + self.wpe(positions)
         keys, values = [], []
         for i, block in enumerate(self.h):
-            x, k, v = block(x, past_keys[i], past_values[i])
+            x, k, v = block(x, past_keys[i], past_values[i], past_length)
             keys.append(k)
             values.append(v)
         if isinstance(past_keys, torch.Tensor):
@@ -147,8 +188,8 @@ class PatchLevelDecoder(nn.Module):
         one_hot = F.one_hot(patches, VOCAB_SIZE).to(self.patch_embedding.weight.dtype)
         return self.patch_embedding(one_hot.flatten(2))
 
-    def forward(self, patches, past_keys, past_values):
-        return self.base(self.embed(patches), past_keys, past_values)
+    def forward(self, patches, past_keys, past_values, past_length=None):
+        return self.base(self.embed(patches), past_keys, past_values, past_length)
 
 
 class CharLevelDecoder(nn.Module):

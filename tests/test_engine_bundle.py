@@ -15,7 +15,7 @@ def bundle_copy(tiny_bundle, tmp_path):
 def test_loads_once_on_the_cpu_and_reports_it(tiny_bundle):
     bundle = load_bundle(tiny_bundle, device="auto")
     assert bundle.provider == "CPUExecutionProvider"     # no GPU on this machine
-    assert [i.name for i in bundle.patch_session.get_inputs()] == ["patches", "past_key_0", "past_value_0",
+    assert [i.name for i in bundle.patch_session.get_inputs()] == ["patches", "past_length", "past_key_0", "past_value_0",
                                                                    "past_key_1", "past_value_1"]
     assert bundle.info["name"] == "tiny-test" and len(bundle.prompts) == 2
 

@@ -76,10 +76,34 @@ def test_torch_model_matches_hf_gpt2(tiny_checkpoint_session, model, patches):
     assert abs(nats.sum() / counts.sum() - loss.item()) <= 1e-5
 
 
-def run_patch(bundle, patches: np.ndarray, cache: list):
-    """One patch-graph run; `cache` is the per-layer cache in graph order (key 0, value 0, ...)."""
-    hidden, *present = bundle.patch_session.run(None, {"patches": patches} | feeds(cache))
+@torch.inference_mode()
+def test_torch_buffered_cache_matches_full_sequence(model, patches):
+    """The buffered-cache path the patch graph is exported from (fixed-capacity buffers and a
+    past length, as the bundle's GroupQueryAttention has them) gives the full-sequence states."""
+    k, v = model.empty_cache("patch", 1)
+    expected = model.patch_level_decoder(patches[None], k, v)[0][0]
+    layers = TINY.patch_num_layers
+    keys = [torch.zeros(1, TINY.num_heads, N_PATCHES, 64) for _ in range(layers)]
+    values = [torch.zeros_like(b) for b in keys]
+    hidden, keys, values = model.patch_level_decoder(patches[None, :5], keys, values, torch.tensor(0))
+    states = [hidden[0]]
+    for i in range(5, N_PATCHES):
+        hidden, keys, values = model.patch_level_decoder(patches[None, i:i + 1], keys, values, torch.tensor(i))
+        states.append(hidden[0])
+    assert (torch.cat(states) - expected).abs().max() <= 1e-5
+
+
+def run_patch(bundle, patches: np.ndarray, cache: list, past_length: int):
+    """One patch-graph run; `cache` is the per-layer buffers in graph order (key 0, value 0, ...)
+    holding `past_length` patches; returns the buffers with the new patches written."""
+    lengths = {"past_length": np.array(past_length, dtype=np.int64)}
+    hidden, *present = bundle.patch_session.run(None, {"patches": patches} | lengths | feeds(cache))
     return hidden, present
+
+
+def buffers(batch: int, capacity: int, dtype=np.float32) -> list:
+    """Empty patch-graph cache: per-layer buffers of `capacity` positions."""
+    return [np.zeros((batch, TINY.num_heads, capacity, 64), dtype=dtype)] * (2 * TINY.patch_num_layers)
 
 
 def run_char(bundle, chars: np.ndarray, patch_hidden: np.ndarray, cache: list):
@@ -104,14 +128,14 @@ def test_onnx_steps_with_caches_match_torch_full_sequence(tiny_bundle, model, pa
     with torch.inference_mode():
         expected = np.stack([model.char_logits(p).numpy() for p in batch])  # [2, N-1, 17, 128]
     ids = batch.numpy()
-    hidden, cache = run_patch(bundle, ids[:, :10], empty(TINY.patch_num_layers, 2))
+    hidden, cache = run_patch(bundle, ids[:, :10], buffers(2, N_PATCHES), 0)
     hiddens = [hidden]
     for i in range(10, N_PATCHES - 1):
-        hidden, cache = run_patch(bundle, ids[:, i:i + 1], cache)
+        hidden, cache = run_patch(bundle, ids[:, i:i + 1], cache, i)
         hiddens.append(hidden)
     hiddens = np.concatenate(hiddens, axis=1)  # [2, N-1, d]: the state after each patch but the last
     assert len(cache) == 2 * TINY.patch_num_layers
-    assert all(c.shape == (2, TINY.num_heads, N_PATCHES - 1, 64) for c in cache)
+    assert all(c.shape == (2, TINY.num_heads, N_PATCHES, 64) for c in cache)
 
     worst, steps = 0.0, 0
     for i in range(N_PATCHES - 1):
@@ -127,7 +151,7 @@ def test_onnx_steps_with_caches_match_torch_full_sequence(tiny_bundle, model, pa
 
 def test_bundle_files_follow_the_format(tiny_bundle, tiny_checkpoint_session):
     config = json.loads((tiny_bundle / "config.json").read_text())
-    assert config["format"] == "notabridge-bundle" and config["format_version"] == 2
+    assert config["format"] == "notabridge-bundle" and config["format_version"] == 3
     assert (config["hidden_size"], config["patch_num_layers"], config["char_num_layers"], config["patch_length"]) == (
         TINY.hidden_size, TINY.patch_num_layers, TINY.char_num_layers, TINY.patch_length)
     assert config["num_heads"] == 2 and config["head_dim"] == 64 and config["precision"] == "fp32"
@@ -137,6 +161,12 @@ def test_bundle_files_follow_the_format(tiny_bundle, tiny_checkpoint_session):
         assert "data" not in entry  # small graphs are single files
     assert json.loads((tiny_bundle / "prompts.json").read_text()) == [list(p) for p in TINY_PROMPTS]
     assert "tiny.pth" in (tiny_bundle / "MODEL_CARD.md").read_text()
+
+    patch = onnx.load(str(tiny_bundle / "patch_decoder.onnx"))
+    assert [v.name for v in patch.graph.input] == ["patches", "past_length", "past_key_0", "past_value_0",
+                                                   "past_key_1", "past_value_1"]
+    # the cache is updated in place by ONNX Runtime's attention op, one per layer
+    assert [n.op_type for n in patch.graph.node].count("GroupQueryAttention") == TINY.patch_num_layers
 
     graph = onnx.load(str(tiny_bundle / "char_decoder.onnx"))
     io = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
@@ -166,7 +196,7 @@ def test_graph_over_the_single_file_limit_keeps_weights_in_a_data_file(tmp_path,
         assert data.stat().st_size > (tmp_path / "big" / entry["file"]).stat().st_size
         assert sha256_file(data) == entry["data"]["sha256"]
     bundle = load_bundle(tmp_path / "big", device="cpu")
-    hidden, _ = run_patch(bundle, random_patches(5).numpy()[None], empty(TINY.patch_num_layers, 1))
+    hidden, _ = run_patch(bundle, random_patches(5).numpy()[None], buffers(1, 5), 0)
     with torch.inference_mode():
         k, v = load_model(tiny_checkpoint).empty_cache("patch", 1)
         expected = load_model(tiny_checkpoint).patch_level_decoder(random_patches(5)[None], k, v)[0].numpy()
@@ -178,7 +208,7 @@ def test_fp16_bundle_runs_in_onnxruntime_on_cpu(tmp_path, tiny_checkpoint, tiny_
     assert config["precision"] == "fp16"
     bundle = load_bundle(tmp_path / "half", device="cpu")
     ids = patches[:12].numpy()
-    hidden, cache = run_patch(bundle, ids[None], empty(TINY.patch_num_layers, 1, np.float16))
+    hidden, cache = run_patch(bundle, ids[None], buffers(1, 12, np.float16), 0)
     assert hidden.dtype == np.float16 and cache[0].dtype == np.float16
     chars = np.concatenate([np.ones((11, 1), np.int64), ids[1:]], axis=1)
     logits, _ = run_char(bundle, chars, hidden[0, :-1], empty(TINY.char_num_layers, 11, np.float16))
