@@ -144,19 +144,21 @@ def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: in
     for i, prompt in enumerate(prompts):
         started = time.monotonic()
         lines = [f"%{x}\n" for x in prompt]
-        try:
-            if mode == "continue":
-                start = (openings or {}).get(prompt)
-                if start is None:
-                    continue
-                variants = engine.continue_(start, bars=bars, sampling=Sampling(seed=seed + i, temperature=temperature),
-                                            variants=per_prompt, max_tries=max_tries)
-            else:
-                variants = engine.generate(lines, bars=bars, sampling=Sampling(seed=seed + i, temperature=temperature),
-                                           variants=per_prompt, max_tries=max_tries)
-        except Exception as exc:  # noqa: BLE001 - a prompt whose generation fails is reported, not fatal
-            log(f"  {' / '.join(prompt)}: generation failed: {exc}")
-            out[prompt] = {"error": str(exc)}
+        variants, errors = [], []
+        if mode == "continue" and (openings or {}).get(prompt) is None:
+            continue
+        for j in range(per_prompt):  # one piece per call: a failed piece does not sink the others
+            sampling = Sampling(seed=seed + 1000 * i + j, temperature=temperature)
+            try:
+                if mode == "continue":
+                    variants += engine.continue_(openings[prompt], bars=bars, sampling=sampling, max_tries=max_tries)
+                else:
+                    variants += engine.generate(lines, bars=bars, sampling=sampling, max_tries=max_tries)
+            except Exception as exc:  # noqa: BLE001 - a piece the model could not finish is counted
+                errors.append(str(exc))
+        if not variants:
+            log(f"  {' / '.join(prompt)}: no piece finished: {errors[-1]}")
+            out[prompt] = {"error": errors[-1], "failed_pieces": len(errors)}
             continue
         stats, failed = [], 0
         for v in variants:
@@ -167,8 +169,8 @@ def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: in
         out[prompt] = {"valid_first_try": float(np.mean([v.valid_first_try for v in variants])),
                        "stats": merge(stats) if stats else None, "unreadable": failed,
                        "seconds": time.monotonic() - started, "abc": [v.abc for v in variants],
-                       "rejected_bars": sum(v.rejected_bars for v in variants)}
-        log(f"  {' / '.join(prompt)}: {len(variants)} pieces, valid first try "
+                       "rejected_bars": sum(v.rejected_bars for v in variants), "failed_pieces": len(errors)}
+        log(f"  {' / '.join(prompt)}: {len(variants)} pieces ({len(errors)} not finished), valid first try "
             f"{out[prompt]['valid_first_try']:.2f}, {out[prompt]['seconds']:.1f} s")
     return out
 
@@ -268,6 +270,7 @@ def compare_with_real(generated: dict, real: dict, prompts: list[tuple], rng: ra
         shuffled = distances(generated[other]["stats"], real[prompt])
         rows.append({"prompt": list(prompt), "valid_first_try": generated[prompt]["valid_first_try"],
                      "rejected_bars": generated[prompt]["rejected_bars"],
+                     "finished": f"{args.per_prompt - generated[prompt]['failed_pieces']}/{args.per_prompt}",
                      "matched": matched, "shuffled": shuffled, "shuffled_from": list(other),
                      "real_key_consistency": real[prompt]["in_key"] / max(1, real[prompt]["notes"]),
                      "unreadable": generated[prompt]["unreadable"], "seconds": generated[prompt]["seconds"]})

@@ -79,16 +79,16 @@ def eval_section(report: dict, first: bool = True) -> str:
                 "(lower = closer); *shuffled* = the pieces generated for a different prompt compared with this "
                 "prompt's real pieces (the baseline: if the prompt steers the music, matched < shuffled). Key "
                 "consistency = share of notes inside the key signature's scale (generated / real).", "",
-                "| prompt | bars valid on 1st try | pitch class (matched / shuffled) | interval | duration | in key (gen / real) |",
-                "|---|---:|---:|---:|---:|---:|"]
+                "| prompt | pieces finished | bars valid on 1st try | pitch class (matched / shuffled) | interval | duration | in key (gen / real) |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
         for r in gen["rows"]:
             m, s = r["matched"], r["shuffled"]
-            out.append(f"| {' / '.join(r['prompt'])} | {r['valid_first_try']:.2f} | {m['pcs']:.3f} / {s['pcs']:.3f} | "
+            out.append(f"| {' / '.join(r['prompt'])} | {r.get('finished', '')} | {r['valid_first_try']:.2f} | {m['pcs']:.3f} / {s['pcs']:.3f} | "
                        f"{m['intervals']:.3f} / {s['intervals']:.3f} | {m['durations']:.3f} / {s['durations']:.3f} | "
                        f"{m['key_consistency']:.2f} / {r['real_key_consistency']:.2f} |")
         if "mean" in gen:
             m, s = gen["mean"]["matched"], gen["mean"]["shuffled"]
-            out.append(f"| **mean** | {gen['mean']['valid_first_try']:.2f} | {m['pcs']:.3f} / {s['pcs']:.3f} | "
+            out.append(f"| **mean** | | {gen['mean']['valid_first_try']:.2f} | {m['pcs']:.3f} / {s['pcs']:.3f} | "
                        f"{m['intervals']:.3f} / {s['intervals']:.3f} | {m['durations']:.3f} / {s['durations']:.3f} | "
                        f"{m['key_consistency']:.2f} / {gen['mean']['real_key_consistency']:.2f} |")
         failed = gen.get("failed_prompts") or []
