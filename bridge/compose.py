@@ -66,6 +66,11 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
         variants = _run_mode(job, engine, notation, warnings, _progress_adapter(job, progress), cancel)
     except NotationError as exc:
         raise JobError(str(exc)) from None
+    if len(variants) < job.variants:
+        failures = engine.last_run.stats.failures
+        reason = f": {next(iter(failures.values()))}" if failures else ""
+        warnings.append(f"{job.variants - len(variants)} of {job.variants} variants gave up{reason}; "
+                        f"here are the other {len(variants)}")
     return ComposeResult(variants=variants, provider=engine.provider, seconds=time.perf_counter() - start,
                          warnings=warnings)
 

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import Cancelled
+from .errors import Cancelled, JobError
 from .patching import EOS_ID, PATCH_SIZE, patches_to_ids
 from .runtime import Cache, Runner
 from .sampling import Sampler
@@ -50,6 +50,7 @@ class DecodeStats:
     slides: int = 0
     rollbacks: int = 0
     patches_per_row: list[int] = field(default_factory=list)
+    failures: dict[int, Exception] = field(default_factory=dict)  # row -> why it gave up
 
 
 class Decoder:
@@ -78,6 +79,8 @@ class Decoder:
                 continue
             groups.extend(self._step(group))
             groups = self._merge(groups)
+        if self.stats.failures and len(self.stats.failures) == len(writers):
+            raise self.stats.failures[min(self.stats.failures)]
         return self.stats
 
     # -- internals ----------------------------------------------------------------------------
@@ -124,7 +127,11 @@ class Decoder:
         for i, row in enumerate(group.rows):
             self.hiddens[row].append(hidden[i, 0])
             self.stats.patches_per_row[row] += 1
-            action = self.writers[row].on_patch(texts[i], eos[i])
+            try:
+                action = self.writers[row].on_patch(texts[i], eos[i])
+            except JobError as exc:  # this variant gave up; the others go on
+                self.stats.failures[row] = exc
+                continue
             if action is None:
                 keep.append(i)
             elif action == DONE:

@@ -155,6 +155,8 @@ class Engine:
         decoder = Decoder(self.runner, sampler)
         stats = decoder.run(writers, cancel)
         self.last_run = RunInfo(time.perf_counter() - start, stats)
+        # variants that gave up are left out (the run raised if all did); last_run.stats.failures says why
         return [Variant(header=w.header_text(), bars=list(w.new_bars), abc=w.abc(), valid_first_try=w.valid_first_try,
                         rejected_bars=w.rejects,
-                        log_likelihood=None if w.suffix_nats is None else -w.suffix_nats) for w in writers]
+                        log_likelihood=None if w.suffix_nats is None else -w.suffix_nats)
+                for row, w in enumerate(writers) if row not in stats.failures]

@@ -135,6 +135,26 @@ def test_a_constraint_the_model_cannot_meet_ends_in_a_clear_error_after_bounded_
         engine.continue_(piece, 2, Sampling(seed=1), max_tries=3)
 
 
+def test_a_variant_that_gives_up_does_not_sink_the_others(engine):
+    """Hot sampling with no retries: some variants give up. The user still gets the ones that
+    finished (all valid), and the job fails only when every variant gave up."""
+    partial = 0
+    for seed in range(6):
+        sampling = Sampling(seed=seed, temperature=1.5, top_k=0, top_p=1.0)
+        try:
+            variants = engine.continue_(PIECE, 2, sampling, variants=4, max_tries=0)
+        except JobError as exc:
+            assert "no valid bar" in str(exc)
+            continue
+        failures = engine.last_run.stats.failures
+        assert len(variants) + len(failures) == 4
+        partial += bool(failures)
+        for v in variants:
+            assert len(v.bars) == 2
+            _assert_all_valid(v.bars)
+    assert partial, "no seed left some variants standing: the test no longer exercises partial failure"
+
+
 def test_bars_are_steered_to_fill_the_meter(engine):
     # the toy model only ever saw 3/4; in 5/4 the barline is held back until a voice fills the bar
     piece = PIECE.replace("M:3/4", "M:5/4").replace("B2|", "B2 c4|").replace("G,6|", "G,10|")
