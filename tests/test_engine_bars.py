@@ -100,3 +100,18 @@ def test_free_meter_and_common_time():
 def test_unreadable_points_at_the_garbage():
     assert unreadable("G2 A2 B2") is None
     assert unreadable("G2 A2 %%B2") == "%%B2"
+
+
+def test_broken_rhythms_count_as_the_notation_layer_reads_them():
+    """`B>F/` is a dotted B and a halved F/: 7/4 of the unit, not 3/2 (abctoolkit ignores the
+    arrow). A bar the engine calls valid must import as a full bar (seen: 33/32 in 4/4)."""
+    from bridge import notation
+
+    ctx = header_context(["L:1/8\n", "M:4/4\n", "K:C\n", "V:1 treble\n"])
+    too_long = "[V:1]A2 B>F/ c4 z/|\n"
+    assert not check_bar(too_long, ctx).valid
+    full = "[V:1]A2 B>F/ c4 z//|\n"
+    assert check_bar(full, ctx).valid
+    excerpt = notation.abc_to_excerpt("L:1/8\nM:4/4\nK:C\nV:1 treble\n" + full, first_index=0)
+    events = excerpt["measures"][0]["staves"][0]["voices"][0]["events"]
+    assert sum(Fraction(e["duration"]) for e in events) == 1
