@@ -123,6 +123,16 @@ def test_midi_round_trip_keeps_pitches_meter_and_tempo():
     assert any("quantised" in w for w in back["warnings"])
 
 
+def test_midi_round_trip_of_a_part_that_ends_in_silence():
+    """MIDI keeps no trailing rests: the silent part's last bar comes back as a rest bar, not as
+    a score with parts of different lengths (seen when the panel saved a result as .mid)."""
+    abc = "L:1/8\nM:3/4\nK:G\nV:1 treble\nV:2 bass\n[V:1]G2 A2 B2|[V:2]G,6|\n[V:1]d6|[V:2]z6|\n"
+    back = excerpt_from_midi(excerpt_to_midi(abc_to_excerpt(abc, first_index=0)))
+    assert len(back["measures"]) == 2
+    last_bass = back["measures"][1]["staves"][1]["voices"][0]["events"]
+    assert [(e["type"], e["duration"]) for e in last_bass] == [("rest", "3/4")]
+
+
 def test_cut_keeps_context_and_records_selection():
     excerpt = piano_excerpt()
     start, end = indices_for_numbers(excerpt, 2, 3)

@@ -37,9 +37,32 @@ def excerpt_from_midi(source: Any) -> dict:
         raise NotationError(f"cannot read this MIDI file: {exc}") from exc
     if not score.recurse().notes:
         raise NotationError("the MIDI file has no notes")
+    _pad_parts_to_equal_length(score)
     excerpt = excerpt_from_score(score)
     add_warning(excerpt, "MIDI input: note times were quantised to sixteenths and eighth-note triplets; spelling was guessed")
     return excerpt
+
+
+def _pad_parts_to_equal_length(score) -> None:
+    """MIDI keeps no trailing rests, so a part that ends in silence comes back shorter than the
+    others: give it whole-measure rests up to the longest part's last measure."""
+    from music21 import note, stream
+
+    parts = list(score.parts)
+    counts = [len(p.getElementsByClass(stream.Measure)) for p in parts]
+    longest = max(counts, default=0)
+    for part, count in zip(parts, counts):
+        measures = list(part.getElementsByClass(stream.Measure))
+        if not measures or count == longest:
+            continue
+        last = measures[-1]
+        length = last.barDuration.quarterLength
+        offset = last.offset + length
+        for number in range(last.number + 1, last.number + 1 + longest - count):
+            filler = stream.Measure(number=number)
+            filler.append(note.Rest(quarterLength=length))
+            part.insert(offset, filler)
+            offset += length
 
 
 def excerpt_to_midi(excerpt: dict) -> bytes:
