@@ -116,9 +116,7 @@ DEFAULT_MODEL = ROOT / "models" / "default"
 @pytest.mark.skipif(not (DEFAULT_MODEL / "config.json").is_file(), reason="models/default has no bundle yet")
 def test_the_embedded_model_on_a_chorale_melody_played_into_a_daw(tmp_path):
     """What a user gets out of the box: no --model, the soprano of BWV 66.6 played with human
-    timing and no key signature, three voices under it. The small embedded model does not always
-    manage valid bars (docs/daw.md): then the command must fail in one line and write nothing;
-    when it succeeds, the voices must sit on the melody's bars."""
+    timing and no key signature, three voices under it, on the melody's bars."""
     from music21 import corpus
 
     chorale = corpus.parse("bach/bwv66.6")
@@ -127,8 +125,5 @@ def test_the_embedded_model_on_a_chorale_melody_played_into_a_daw(tmp_path):
     melody = write_melody(tmp_path / "soprano.mid", tune, bpm=72, jitter=25, seed=1)
     out = tmp_path / "chorale.mid"
     done = _accompany(str(melody), "-o", str(out), "--seed", "1")
-    assert "Traceback" not in done.stderr
-    if done.returncode != 0:
-        assert done.returncode == 1 and "no valid bar" in done.stderr and not out.exists()
-        pytest.xfail(f"the embedded model wrote no valid accompaniment: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
     _check_accompanied(melody, out, voices=3, bar_ticks=1920, first_bar=1920, bars=9)
