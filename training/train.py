@@ -113,6 +113,9 @@ class Dist:
 
     def close(self) -> None:
         if self.world > 1:
+            # wait for rank 0's last checkpoint write: a rank that tears gloo down while its peer
+            # is still busy can abort ("terminate called without an active exception")
+            torch.distributed.barrier()
             torch.distributed.destroy_process_group()
 
 
