@@ -231,22 +231,14 @@ def notes_duration(text: str) -> Fraction | None:
     if "<" in text or ">" in text:
         # abctoolkit ignores broken rhythms (B>F/ counts as B + F/); the notation layer's reader,
         # which turns these bars into notes, applies them: measure with the same reader
-        return _broken_rhythm_duration(text)
+        from .notation.abc_fast import notes_length
+
+        return notes_length(text)
     try:
         dur = _abc_duration.calculate_bartext_duration(text)
     except Exception:
         return None
     return None if dur is None else Fraction(dur)
-
-
-def _broken_rhythm_duration(text: str) -> Fraction | None:
-    from .notation.abc_fast import Unsupported, _Voice, parse_bar
-
-    try:
-        events = parse_bar(text, _Voice(0, Fraction(1), None), {"warnings": []}, {})
-    except (Unsupported, ValueError, KeyError):
-        return None
-    return sum((e["_length"] for e in events), Fraction(0))
 
 
 def voice_duration(content: str, state: VoiceState) -> tuple[Fraction | None, VoiceState]:

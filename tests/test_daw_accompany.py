@@ -71,14 +71,10 @@ def test_quantised_three_four_melody_without_upbeat(tmp_path, daemon_bundle):
 def test_an_essen_folk_tune_in_three_four(tmp_path, daemon_bundle):
     """A real tune from music21's corpus, written to MIDI by music21 (no DAW grid: upbeat at 0)."""
     from music21 import corpus
-    from music21 import midi as m21midi
 
     tune = corpus.parse("essenFolksong/altdeu10", number=27)     # "Zwei Koenigskinder", 3/4, upbeat
     melody = tmp_path / "koenigskinder.mid"
-    writer = m21midi.translate.music21ObjectToMidiFile(tune)
-    writer.open(str(melody), "wb")
-    writer.write()
-    writer.close()
+    tune.write("midi", fp=str(melody))
     measures = list(tune.parts[0].getElementsByClass("Measure"))
     upbeat = measures[0].duration.quarterLength
     out = tmp_path / "out.mid"

@@ -102,14 +102,11 @@ def test_unreadable_and_empty_files_say_what_to_do(tmp_path):
 
 def test_an_essen_folk_tune_written_by_music21_survives_as_its_melody(tmp_path):
     """A real tune nobody here wrote: music21's Essen corpus -> MIDI (music21's writer) -> clip."""
-    from music21 import corpus, midi as m21midi
+    from music21 import corpus
 
     tune = corpus.parse("essenFolksong/altdeu10", number=32)   # "Herr von Falkenstein", 4/4, upbeat
     path = tmp_path / "falkenstein.mid"
-    writer = m21midi.translate.music21ObjectToMidiFile(tune)
-    writer.open(str(path), "wb")
-    writer.write()
-    writer.close()
+    tune.write("midi", fp=str(path))
     first = tune.parts[0].getElementsByClass("Measure")[0]
     upbeat = Fraction(first.duration.quarterLength)
     clip = midi_clip.read_clip(path, pickup_quarters=upbeat)   # music21 starts the file on the upbeat

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from bridge.cli import UserError
+from bridge.commands.torch_side import require_torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,12 +47,10 @@ def bundle_info(path: Path) -> dict:
 
 
 def checkpoint_info(path: Path) -> dict:
-    try:
-        from onnx_export.checkpoint import CheckpointError, check_state_dict, infer_sizes, read_state_dict
-        from onnx_export.model import count_parameters
-    except ImportError as exc:
-        raise UserError(f"reading a .pth checkpoint needs torch ({exc.name} is missing): "
-                        "pip install 'notabridge[export]', or inspect an exported bundle instead") from None
+    require_torch("reading a .pth checkpoint", "inspect an exported bundle instead")
+    from onnx_export.checkpoint import CheckpointError, check_state_dict, infer_sizes, read_state_dict
+    from onnx_export.model import count_parameters
+
     try:
         state = read_state_dict(path)
         sizes = infer_sizes(state)

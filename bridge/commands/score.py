@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from bridge.cli import UserError
+from bridge.commands.torch_side import require_torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,12 +64,10 @@ def _open_model(path: Path, device: str):
         return bundle, bundle.config["patch_length"], f"bundle {path} ({bundle.provider})"
     if not path.is_file():
         raise UserError(f"{path}: no such file or folder")
-    try:
-        from onnx_export.checkpoint import CheckpointError, load_model
-        from onnx_export.torch_scoring import model_logits_fn
-    except ImportError as exc:
-        raise UserError(f"scoring with a .pth checkpoint needs torch ({exc.name} is missing): "
-                        "pip install 'notabridge[export]', or score with an exported bundle") from None
+    require_torch("scoring with a .pth checkpoint", "score with an exported bundle")
+    from onnx_export.checkpoint import CheckpointError, load_model
+    from onnx_export.torch_scoring import model_logits_fn
+
     try:
         model = load_model(path)
     except CheckpointError as exc:

@@ -267,6 +267,16 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
     return events
 
 
+def notes_length(text: str) -> Fraction | None:
+    """Length of one voice's notes in units of L (broken rhythms, tuplets and chords applied),
+    or None when the text is not ABC this reader knows."""
+    try:
+        events = parse_bar(text, _Voice(0, Fraction(1), None), {"warnings": []}, {})
+    except (Unsupported, ValueError, KeyError):
+        return None
+    return sum((e["_length"] for e in events), Fraction(0))
+
+
 def _finish(event: dict) -> dict:
     length = event.pop("_length")
     ratio = event.pop("_ratio")
