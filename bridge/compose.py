@@ -14,7 +14,7 @@ from typing import Callable
 from .errors import JobError
 from .sampling import Sampling
 
-MODES = ("generate", "continue", "infill", "accompany")
+MODES = ("generate", "continue", "infill", "accompany", "suggest")   # suggest: name the selection's style
 MAX_BARS = 64
 MAX_VARIANTS = 8
 CONTEXT_MEASURES = 32      # measures before the selection the model reads
@@ -49,6 +49,7 @@ class ComposeResult:
     provider: str
     seconds: float
     warnings: list[str]
+    suggestions: dict | None = None   # mode suggest: bridge.suggest.suggest's answer (no variants)
 
 
 def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None = None,
@@ -59,6 +60,12 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
 
     start = time.perf_counter()
     _check(job)
+    if job.mode == "suggest":
+        from .suggest import suggest
+
+        answer = suggest(engine, job.excerpt)
+        return ComposeResult(variants=[], provider=engine.provider, seconds=time.perf_counter() - start,
+                             warnings=answer.pop("warnings"), suggestions=answer)
     warnings: list[str] = []
     if job.prompt and engine.info.get("prompts") and list(job.prompt) not in [list(p) for p in engine.info["prompts"]]:
         warnings.append(f"the model was not trained on the prompt {' / '.join(job.prompt)}; it may ignore it")

@@ -10,7 +10,7 @@ from typing import Any
 
 from bridge.daemon.settings import SETTING_RANGES, SettingsError, validate_setting
 
-MODES = ("generate", "continue", "infill", "accompany")
+MODES = ("generate", "continue", "infill", "accompany", "suggest")
 LIMITS: dict[str, int] = {
     "max_body_bytes": 2_000_000,        # HTTP body and OSC-over-TCP frame
     "max_udp_reply_bytes": 8000,        # no UDP datagram we send is larger

@@ -26,8 +26,11 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
         if "musicxml" in formats:
             item["musicxml"] = _musicxml(job, index, variant)
         variants.append(item)
-    return {"id": job.id, "status": job.status, "variants": variants, "provider": result.provider,
-            "seconds": result.seconds, "warnings": list(result.warnings)}
+    out = {"id": job.id, "status": job.status, "variants": variants, "provider": result.provider,
+           "seconds": result.seconds, "warnings": list(result.warnings)}
+    if getattr(result, "suggestions", None) is not None:   # mode suggest: the prompts ranked
+        out["suggestions"] = result.suggestions
+    return out
 
 
 def compact_result_json(job: Job, limit: int, url: str | None) -> str:
