@@ -19,6 +19,7 @@ from .player import Player
 from .prompt_choices import normalise
 from .score_view import NEW_BAR_COLOUR, RANGE_COLOUR, ScoreView, render_excerpt
 from .settings_model import SettingsModel
+from .suggestions import SuggestBox
 from .widgets import NumberControl, PromptPicker, SeedControl
 
 MODES = ("continue", "infill", "accompany", "generate")
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         form.addRow("Order", self.order)
         style = QGroupBox("Style prompt")
         QVBoxLayout(style).addWidget(self.prompt)
+        self.suggest = SuggestBox(self._suggest_excerpt, self.link.http_base)   # issue 18: style from the measures
+        style.layout().addWidget(self.suggest)
         form.addRow(style)
         self.model_label = QLabel("model: –")
         self.model_label.setWordWrap(True)
@@ -236,6 +239,7 @@ class MainWindow(QMainWindow):
         self.runner.finished.connect(self._show_result)
         self.runner.failed.connect(self._job_failed)
         self.history.restore_requested.connect(self.restore_settings)
+        self.suggest.chosen.connect(lambda prompt: (s.set("prompt", prompt), self.prompt.set_value(prompt)))
 
     # ---- state shown ----------------------------------------------------------------------------
     def _show_connection(self, connected: bool) -> None:
@@ -395,6 +399,13 @@ class MainWindow(QMainWindow):
         except ValueError:
             self._say("staves: write numbers separated by commas, e.g. 1,2")
             return None
+
+    def _suggest_excerpt(self) -> dict | None:
+        """The chosen measures (and staves) as a suggest request's excerpt; None without a score."""
+        if self.score is None:
+            return None
+        return document.build_job("continue", self.score, self.first.value(), self.last.value() + 1,
+                                  self._staves())["excerpt"]
 
     def run_job(self) -> None:
         if not self.run_button.isEnabled():
