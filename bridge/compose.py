@@ -73,6 +73,7 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
         variants = _run_mode(job, engine, notation, warnings, _progress_adapter(job, progress), cancel)
     except NotationError as exc:
         raise JobError(str(exc)) from None
+    _add_originality(job, engine, variants, warnings)
     if len(variants) < job.variants:
         failures = engine.last_run.stats.failures
         reason = f": {next(iter(failures.values()))}" if failures else ""
@@ -80,6 +81,27 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
                         f"here are the other {len(variants)}")
     return ComposeResult(variants=variants, provider=engine.provider, seconds=time.perf_counter() - start,
                          warnings=warnings)
+
+
+def _add_originality(job: ComposeJob, engine, variants: list[dict], warnings: list[str]) -> None:
+    """Each variant's `originality` (bridge.originality): its longest run of bars shared with the
+    model's training pieces and with the rest of the user's score; a warning from 2 bars on.
+    Only the voices the model wrote are checked (accompany's given voices are the user's)."""
+    from .originality import bundle_index, originality
+
+    training = bundle_index(engine.info.get("path"))
+    sel = (job.excerpt or {}).get("selection") or {}
+    rewrites = job.mode in ("infill", "accompany")
+    staves = (job.staves if job.staves is not None else sel.get("staves")) if rewrites else None
+    skip = (sel["start"], sel["end"]) if rewrites and sel else None
+    for number, variant in enumerate(variants, start=1):
+        try:
+            variant["originality"] = originality(variant["excerpt"], training, job.excerpt, skip, staves)
+        except Exception as exc:  # noqa: BLE001 - a check that fails must not cost the user the music
+            variant["originality"] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        if variant["originality"]["warning"]:
+            warnings.append(f"variant {number}: {variant['originality']['warning']}")
 
 
 def _check(job: ComposeJob) -> None:

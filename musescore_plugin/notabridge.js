@@ -610,6 +610,11 @@ function jobBody(mode, excerpt, settings) {
     return body;
 }
 
+// " Warning: 4 bars ... are the same as ..." when a variant copies 2 bars or more (its `originality`).
+function originalityText(originality) {
+    return originality && originality.warning ? " Warning: " + originality.warning + "." : "";
+}
+
 // "1. Baroque / Bach, Johann Sebastian / Choral, 2. ..." for a /suggest answer's "suggestions" object.
 function suggestionText(answer) {
     var items = (answer && answer.suggestions) || [];
@@ -685,6 +690,7 @@ function runBatch(ms, batch, readFile) {
             var variant = answer.variants[batch.variant || 0];
             if (!variant) throw new Error("the daemon returned no variant " + (batch.variant || 0));
             result = variant.excerpt;
+            report.originality = variant.originality || null;
             report.job = { provider: answer.provider, seconds: answer.seconds, variants: answer.variants.length, warnings: answer.warnings || [] };
             report.result = result;
         }

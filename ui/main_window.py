@@ -446,6 +446,9 @@ class MainWindow(QMainWindow):
                 applied = document.apply_variant(mode, self.score, variant["excerpt"], end)
                 valid = variant.get("valid_first_try")
                 info = f"valid first try {valid:.0%}" if isinstance(valid, (int, float)) else ""
+                copied = (variant.get("originality") or {}).get("max_bars") or 0
+                if copied >= 2:   # issue 18: say it where the variant is shown, not only in the message line
+                    info += f"  ⚠ {copied} bars copied (see the message)"
                 written = job.get("staves") if mode in ("infill", "accompany") else None
                 panel = VariantPanel(number, applied, info, written)
             except Exception as exc:  # one unusable variant must not hide the others

@@ -151,7 +151,8 @@ Rectangle {
             lastWritten = done.written;
             say("Variant " + (i + 1) + " of " + variants.length + " written in the score (" + done.written.length + " measures)." +
                 (variants.length > 1 ? " Step through with < >, then Keep." : " Keep it or Discard.") +
-                (done.warnings.length ? " Note: " + done.warnings.join(" ") : ""));
+                (done.warnings.length ? " Note: " + done.warnings.join(" ") : "") +
+                NB.originalityText(variants[i].originality));
         } catch (e) { variantIndex = i; say(e.message); if (auto) autoFinish(false); }
     }
 
