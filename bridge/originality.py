@@ -26,7 +26,7 @@ from typing import Iterable
 import numpy as np
 
 INDEX_FILE = "bar_index.npz"
-MIN_ONSETS = 2          # a bar needs this many new notes (chords count once) to count
+MIN_ONSETS = 3          # a bar needs this many new notes (chords count once) to count: see docs/styles.md
 WARN_BARS = 2           # runs this long or longer are reported to the user
 NO_LINK = -128          # the voice had no note before this bar
 Voice = tuple[int, int]  # (staff, voice) of an excerpt

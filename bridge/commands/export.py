@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def write_index(corpus: str, bundle_dir: Path) -> None:
     from bridge.originality import INDEX_FILE
 
     skipped: list[str] = []
-    bar = tqdm(desc="bar index", unit="piece", leave=False)
+    bar = tqdm(desc="bar index", unit="piece", leave=False, mininterval=5, disable=not sys.stderr.isatty())
 
     def progress(done: int, total: int) -> None:
         bar.total, bar.n = total, done
