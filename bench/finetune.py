@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from bench.suggest import first_bars
-    from bridge.bundle import DEFAULT_BUNDLE, load_bundle
-    from bridge.cli import main as cli
-    from bridge.runtime import Runner
-    from bridge.suggest import rank_prompts
+    from notabridge.engine.bundle import DEFAULT_BUNDLE, load_bundle
+    from notabridge.cli.main import main as cli
+    from notabridge.engine.runtime import Runner
+    from notabridge.suggest import rank_prompts
     from training.finetune import full_abc, held_out_bits
     from training.corpus import transposed
 

@@ -2,12 +2,12 @@
 
 The pieces are the embedded model's validation pieces (training.corpus's split by piece id,
 rebuilt by training.heldout, or read from a corpus folder with --corpus): for each, the header
-and its first 8 bars are ranked under every prompt of the bundle (bridge.suggest, one batched
+and its first 8 bars are ranked under every prompt of the bundle (notabridge.suggest, one batched
 pass); pieces whose prompt the bundle does not list are skipped. Prints top-1 / top-3 accuracy
 per prompt and overall, against chance (k / number of prompts), and the time per piece: wall
 clock and this process's CPU time (the machine is shared; CPU time is what the work costs),
 with the ratio to the baseline measured in the same run: the same bars scored under ONE prompt
-by the plain scorer (bridge.scoring.score_abc), what a single likelihood costs.
+by the plain scorer (notabridge.engine.scoring.score_abc), what a single likelihood costs.
 
     python bench/suggest.py [--model BUNDLE] [--corpus work_data/corpus] [--bars 8] [--limit 0]
 
@@ -39,9 +39,9 @@ PATH_NAMES = {"excerpt": "excerpt path (what a score from MuseScore goes through
 
 def excerpt_text(abc: str) -> str:
     """The bars as a user's score would reach the model: ABC -> excerpt JSON -> ABC again
-    (bridge.notation; minor modes, fermatas and the %%score bracketing do not survive)."""
-    from bridge.notation import abc_to_excerpt
-    from bridge.suggest import selection_abc
+    (notabridge.notation; minor modes, fermatas and the %%score bracketing do not survive)."""
+    from notabridge.notation import abc_to_excerpt
+    from notabridge.suggest import selection_abc
 
     excerpt = abc_to_excerpt(abc, first_index=0)
     excerpt["selection"] = {"start": 0, "end": len(excerpt["measures"]), "staves": [s["index"] for s in excerpt["staves"]]}
@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: physical cores)")
     args = p.parse_args(argv)
 
-    from bridge.bundle import load_bundle
-    from bridge.runtime import Runner
-    from bridge.scoring import score_abc
-    from bridge.suggest import rank_prompts, prompt_text
+    from notabridge.engine.bundle import load_bundle
+    from notabridge.engine.runtime import Runner
+    from notabridge.engine.scoring import score_abc
+    from notabridge.suggest import rank_prompts, prompt_text
     from training.heldout import validation_pieces
 
     bundle = load_bundle(args.model, device="cpu", threads=args.threads)

@@ -5,9 +5,9 @@ NotaGen puts the prompt lines first (bos patch, `%period`, `%composer`, `%instru
 then the header and the bars), so the bars' patches have a different history under every
 prompt and no KV cache can be shared between prompts (only the bos patch is common). What is
 shared is the char decoder's work, where nearly all the cost is: every scored patch of every
-prompt goes through it in large batches of rows of similar length (bridge.runtime.Runner). The score
+prompt goes through it in large batches of rows of similar length (notabridge.engine.runtime.Runner). The score
 of a prompt is the log-likelihood of the header and bar patches after its prompt lines, summed
-as in NotaGen's training loss (bridge.scoring.patch_nats); the prompt lines' own likelihood is
+as in NotaGen's training loss (notabridge.engine.scoring.patch_nats); the prompt lines' own likelihood is
 left out (it would favour short, frequent prompts whatever the music).
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import JobError
-from .patching import PAD_ID, PATCH_SIZE, line_patches, patches_to_ids, piece_patches
-from .runtime import Runner
+from .abc.patching import PAD_ID, PATCH_SIZE, line_patches, patches_to_ids, piece_patches
+from .engine.runtime import Runner
 
 Prompt = tuple[str, str, str]
 CHAR_ROWS = 512       # char-decoder rows per call: large batches, bounded memory
@@ -86,7 +86,7 @@ def _score_after(runner: Runner, pieces: list[tuple[np.ndarray, int]]) -> tuple[
     The patch decoder runs once per piece (batch 1: ORT's attention over many new positions is
     much slower in batches than one row at a time); the char decoder then scores every target
     patch of every piece in large batches."""
-    from .scoring import patch_nats
+    from .engine.scoring import patch_nats
 
     befores, targets, owner = [], [], []
     for row, (ids, first) in enumerate(pieces):

@@ -16,7 +16,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from bridge.bundle import read_config
+from notabridge.engine.bundle import read_config
 
 from .checkpoint import check_state_dict, infer_sizes
 

@@ -25,7 +25,7 @@ G2 A2 B2 | c2 B2 A2 | {a} B2 c2 | d6 | B2 A2 G2 | A2 B2 c2 | B2 A2 G2 | G6 |]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "notabridge.cli.main", *args], capture_output=True, text=True, cwd=ROOT,
                           timeout=900)
 
 
@@ -37,11 +37,11 @@ def _folder(path: Path, n: int = 4) -> Path:
 
 
 def test_bundle_weights_read_back_give_the_same_likelihoods(tiny_bundle, tmp_path):
-    from bridge.bundle import load_bundle
-    from bridge.scoring import score_abc
-    from onnx_export.checkpoint import load_model
-    from onnx_export.from_bundle import bundle_to_checkpoint
-    from onnx_export.torch_scoring import model_logits_fn
+    from notabridge.engine.bundle import load_bundle
+    from notabridge.engine.scoring import score_abc
+    from notabridge.onnx_export.checkpoint import load_model
+    from notabridge.onnx_export.from_bundle import bundle_to_checkpoint
+    from notabridge.onnx_export.torch_scoring import model_logits_fn
 
     model = load_model(bundle_to_checkpoint(tiny_bundle, tmp_path / "back.pth"))
     piece = "%%score 1\nL:1/8\nM:3/4\nK:G\nV:1 treble\n[V:1]G2 A2 B2|\n[V:1]c2 B2 A2|\n"

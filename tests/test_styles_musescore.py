@@ -10,7 +10,7 @@ from tests.musescore_helpers import ms_home, needs_mscore, plugin_dir, run_batch
 
 @pytest.fixture(scope="module")
 def default_daemon_url():
-    from bridge.bundle import DEFAULT_BUNDLE
+    from notabridge.engine.bundle import DEFAULT_BUNDLE
     from tests.daemon_helpers import running_daemon
 
     with running_daemon(DEFAULT_BUNDLE) as d:
@@ -28,7 +28,7 @@ def test_plugin_suggests_styles_for_the_selected_measures(plugin_dir, scores, ms
     assert len(top) == 3 and report["suggestions"]["bars_scored"] == 8
     assert report["message"].startswith("Styles that fit the selection best: 1. " + " / ".join(top[0]["prompt"]))
     import json
-    from bridge.bundle import DEFAULT_BUNDLE
+    from notabridge.engine.bundle import DEFAULT_BUNDLE
     known = json.loads((DEFAULT_BUNDLE / "prompts.json").read_text())
     assert all(item["prompt"] in known for item in top)
     assert report["written"] == [] and scores["chorale"].read_bytes() == before

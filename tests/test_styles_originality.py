@@ -39,7 +39,7 @@ def _make_piece(rng, bars: int) -> str:
 def copying_bundle(tmp_path_factory) -> Path:
     import torch
 
-    from onnx_export.export import export_bundle
+    from notabridge.onnx_export.export import export_bundle
     from tests.engine_helpers import train_toy_model
 
     root = tmp_path_factory.mktemp("copying")
@@ -57,13 +57,13 @@ def copying_bundle(tmp_path_factory) -> Path:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "notabridge.cli.main", *args], capture_output=True, text=True, cwd=ROOT,
                           timeout=600)
 
 
 def test_fingerprints_ignore_transposition_and_notice_one_changed_note():
-    from bridge.notation import abc_to_excerpt
-    from bridge.originality import BarIndex, longest_shared
+    from notabridge.notation import abc_to_excerpt
+    from notabridge.originality import BarIndex, longest_shared
 
     index = BarIndex.build([("memorised", abc_to_excerpt(memorised_piece(), first_index=0))])
     up_a_third = abc_to_excerpt(memorised_piece().replace("K:G", "K:Bb").replace("G2 A2 B2", "B2 c2 d2")
@@ -79,7 +79,7 @@ def test_fingerprints_ignore_transposition_and_notice_one_changed_note():
 def test_accompaniment_copied_from_the_training_piece_is_named(copying_bundle):
     """The upper voice of the training piece is given; the model writes the lower one, which it
     learnt note for note with that melody: the lower voice is reported, the given one is not."""
-    from bridge.notation import abc_to_excerpt
+    from notabridge.notation import abc_to_excerpt
 
     score = abc_to_excerpt(memorised_piece(8), first_index=0)
     score["selection"] = {"start": 1, "end": 7, "staves": [1]}
@@ -103,10 +103,10 @@ def test_accompaniment_copied_from_the_training_piece_is_named(copying_bundle):
 
 
 def test_without_an_index_only_the_own_score_is_checked(tmp_path_factory):
-    from bridge.compose import ComposeJob, compose
-    from bridge.engine import Engine
-    from bridge.notation import abc_to_excerpt
-    from bridge.sampling import Sampling
+    from notabridge.jobs.compose import ComposeJob, compose
+    from notabridge.engine import Engine
+    from notabridge.notation import abc_to_excerpt
+    from notabridge.engine.sampling import Sampling
     from tests.engine_helpers import shared_toy_bundle
 
     score = abc_to_excerpt(memorised_piece(8), first_index=0)

@@ -17,13 +17,13 @@ from tests.test_styles_suggest import HAYDN, _haydn_excerpt  # noqa: E402
 
 @pytest.fixture(scope="module")
 def daemon():
-    from bridge.bundle import DEFAULT_BUNDLE
+    from notabridge.engine.bundle import DEFAULT_BUNDLE
     with running_daemon(DEFAULT_BUNDLE) as d:
         yield d
 
 
 def test_suggest_then_one_click_sets_the_style(qtbot, daemon, tmp_path):
-    from bridge.notation import write_excerpt
+    from notabridge.notation import write_excerpt
 
     http_request(daemon, "POST", "/settings", {"prompt": None})
     window = make_window(qtbot, osc_port_of(daemon), tmp_path / "panel.ini")

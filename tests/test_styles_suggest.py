@@ -28,7 +28,7 @@ def _corpus_file(name: str) -> Path:
 
 
 def _haydn_excerpt(measures: int = 8) -> dict:
-    from bridge.notation import cut_measures, read_excerpt
+    from notabridge.notation import cut_measures, read_excerpt
 
     score = read_excerpt(_corpus_file("haydn/opus74no1/movement4.mxl"))
     first = score["measures"][0]["index"]
@@ -42,7 +42,7 @@ def test_the_held_out_piece_really_is_held_out():
 
 
 def test_cli_names_the_style_of_a_held_out_quartet():
-    out = subprocess.run([sys.executable, "-m", "bridge.cli", "suggest-prompt",
+    out = subprocess.run([sys.executable, "-m", "notabridge.cli.main", "suggest-prompt",
                           str(_corpus_file("haydn/opus74no1/movement4.mxl")), "--measures", "1-8", "--device", "cpu"],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -53,7 +53,7 @@ def test_cli_names_the_style_of_a_held_out_quartet():
 
 
 def test_cli_refuses_measures_outside_the_score(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "bridge.cli", "suggest-prompt",
+    out = subprocess.run([sys.executable, "-m", "notabridge.cli.main", "suggest-prompt",
                           str(_corpus_file("haydn/opus74no1/movement4.mxl")), "--measures", "500-508"],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 1
@@ -63,11 +63,11 @@ def test_cli_refuses_measures_outside_the_score(tmp_path):
 def test_batched_ranking_equals_scoring_each_prompt_on_its_own():
     """The one batched pass (char decoder rows of every prompt together, cut to their length)
     gives the same log-likelihoods as the plain scorer run once per prompt."""
-    from bridge.bundle import load_bundle
-    from bridge.patching import encode
-    from bridge.runtime import Runner
-    from bridge.scoring import bundle_logits_fn, patch_nats
-    from bridge.suggest import _prompt_patches, prompt_text, rank_prompts, selection_abc
+    from notabridge.engine.bundle import load_bundle
+    from notabridge.abc.patching import encode
+    from notabridge.engine.runtime import Runner
+    from notabridge.engine.scoring import bundle_logits_fn, patch_nats
+    from notabridge.suggest import _prompt_patches, prompt_text, rank_prompts, selection_abc
 
     bundle = load_bundle(None, device="cpu")
     prompts = [tuple(p) for p in bundle.prompts]
@@ -86,7 +86,7 @@ def test_batched_ranking_equals_scoring_each_prompt_on_its_own():
 
 @pytest.fixture(scope="module")
 def default_daemon():
-    from bridge.bundle import DEFAULT_BUNDLE
+    from notabridge.engine.bundle import DEFAULT_BUNDLE
     with running_daemon(DEFAULT_BUNDLE) as daemon:
         yield daemon
 

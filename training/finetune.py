@@ -3,12 +3,12 @@
     notabridge finetune FOLDER --name "My style" -o models/mine [--base BUNDLE_OR_PTH] [--minutes 15]
 
 1. Every score of FOLDER (MusicXML, .mxl, MIDI, ABC) is converted as the training corpus is
-   (bridge.notation.to_abc, NotaGen's interleaving and rest reduction), with two extra copies
+   (notabridge.notation.to_abc, NotaGen's interleaving and rest reduction), with two extra copies
    within +-3 semitones (NotaGen's fine-tuning augmentation), and labelled with the new prompt
    (PERIOD / NAME / INSTRUMENTATION). A tenth of the pieces (at least one) is held out to pick
    the best checkpoint and to measure bits per character before and after.
 2. The base model's weights: a .pth, or an exported bundle's graphs read back
-   (onnx_export.from_bundle; the embedded model ships no checkpoint).
+   (notabridge.onnx_export.from_bundle; the embedded model ships no checkpoint).
 3. training.train's prompt fine-tuning phase from those weights (full fine-tuning: at 5 M
    parameters low-rank adapters save nothing that matters), with its progress bar; OUT/.finetune
    keeps the corpus and the checkpoints, so running the same command again resumes.
@@ -24,8 +24,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.corpus_index import SCORE_TYPES, score_files
-from bridge.originality import INDEX_FILE, BarIndex
+from notabridge.corpus_index import SCORE_TYPES, score_files
+from notabridge.originality import INDEX_FILE, BarIndex
 
 from .corpus import augmentation_keys, is_validation, transposed
 
@@ -49,7 +49,7 @@ class FinetuneResult:
 
 def full_abc(path: Path) -> str:
     """Interleaved ABC without rest reduction (what training.corpus transposes) of one score file."""
-    from bridge.notation import excerpt_to_musicxml, read_excerpt, to_abc
+    from notabridge.notation import excerpt_to_musicxml, read_excerpt, to_abc
 
     suffix = path.suffix.lower()
     if suffix in (".musicxml", ".xml", ".mxl"):
@@ -102,8 +102,8 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
 
 def held_out_bits(bundle_dir: Path, records: list[dict], prompt: tuple[str, str, str] | None) -> float:
     """Bits per character of the held-out pieces under a bundle (prompt lines first when given)."""
-    from bridge.bundle import load_bundle
-    from bridge.scoring import score_abc
+    from notabridge.engine.bundle import load_bundle
+    from notabridge.engine.scoring import score_abc
 
     bundle = load_bundle(bundle_dir, device="cpu")
     nats = chars = 0.0
@@ -117,7 +117,7 @@ def held_out_bits(bundle_dir: Path, records: list[dict], prompt: tuple[str, str,
 def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | None = None,
              period: str = "Custom", instrumentation: str = "Custom", minutes: float = 15.0, lr: float = 3e-4,
              threads: int = 1, quiet: bool = False, say=print) -> FinetuneResult:
-    from bridge.bundle import DEFAULT_BUNDLE, read_config
+    from notabridge.engine.bundle import DEFAULT_BUNDLE, read_config
 
     folder, out = Path(folder), Path(out)
     if not folder.is_dir():
@@ -159,7 +159,7 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
         base_prompts = json.loads((base / "prompts.json").read_text()) if (base / "prompts.json").is_file() else []
         checkpoint = work / "base.pth"
         if not checkpoint.is_file():
-            from onnx_export.from_bundle import bundle_to_checkpoint
+            from notabridge.onnx_export.from_bundle import bundle_to_checkpoint
             bundle_to_checkpoint(base, checkpoint)
         before = held_out_bits(base, held, None) if held else float("nan")
     else:
@@ -181,7 +181,7 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
         raise FinetuneError(f"training stopped with code {code}; see {run / 'train.log'}")
     progress = _progress(run)
 
-    from onnx_export.export import export_bundle
+    from notabridge.onnx_export.export import export_bundle
 
     prompts = [tuple(p) for p in base_prompts if tuple(p) != prompt] + [prompt]
     staging = work / "bundle"
@@ -207,7 +207,7 @@ def _progress(run: Path) -> dict:
 
 def _index(base: Path, records: list[dict]) -> BarIndex | None:
     """The base bundle's index (if any) plus the user's pieces."""
-    from bridge.notation import abc_to_excerpt
+    from notabridge.notation import abc_to_excerpt
 
     mine = BarIndex.build((r["id"], abc_to_excerpt(r["abc"], first_index=0)) for r in records)
     if base.is_dir() and (base / INDEX_FILE).is_file():

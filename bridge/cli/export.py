@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +36,8 @@ def write_index(corpus: str, bundle_dir: Path) -> None:
     """Build the bar index of `corpus` into `bundle_dir` (no torch needed)."""
     from tqdm import tqdm
 
-    from bridge.corpus_index import CorpusError, build_index
-    from bridge.originality import INDEX_FILE
+    from notabridge.corpus_index import CorpusError, build_index
+    from notabridge.originality import INDEX_FILE
 
     skipped: list[str] = []
     bar = tqdm(desc="bar index", unit="piece", leave=False, mininterval=5, disable=not sys.stderr.isatty())
@@ -58,7 +58,7 @@ def write_index(corpus: str, bundle_dir: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnx_export.prompts import PromptsError, read_prompts
+    from notabridge.onnx_export.prompts import PromptsError, read_prompts
 
     if args.out_dir is None:
         if not args.index_corpus:
@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     except PromptsError as exc:
         raise UserError(str(exc)) from None
     try:
-        from onnx_export.checkpoint import CheckpointError
-        from onnx_export.export import export_bundle
+        from notabridge.onnx_export.checkpoint import CheckpointError
+        from notabridge.onnx_export.export import export_bundle
     except ImportError as exc:
         raise UserError(f"export needs torch and onnx ({exc.name} is missing): pip install 'notabridge[export]'") from None
     started = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,11 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.commands.continue_ import parse_measures
-    from bridge.commands.generate import load_engine
-    from bridge.errors import JobError
-    from bridge.notation import NotationError, indices_for_numbers, read_excerpt
-    from bridge.suggest import suggest
+    from notabridge.cli.continue_ import parse_measures
+    from notabridge.cli.generate import load_engine
+    from notabridge.errors import JobError
+    from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
+    from notabridge.suggest import suggest
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
