@@ -1,5 +1,5 @@
-"""OSC front door under /notabridge/ (python-osc parses and builds the messages; the UDP and TCP
-transports are in bridge.daemon.osc_transport).
+"""OSC front door under /notabridge/ (bridge.daemon.osc_parse reads packets with bounded work,
+python-osc builds the replies; the UDP and TCP transports are in bridge.daemon.osc_transport).
 
 Replies go to the sender's address and port, or, when a request ends with an extra integer
 argument, to that UDP port on the sender's host (so a send-only tool such as liblo's oscsend and
@@ -14,15 +14,16 @@ import logging
 import threading
 from typing import Any, Callable
 
-from pythonosc.osc_packet import OscPacket
-
 from bridge.daemon.job_request import LIMITS, RequestError
 from bridge.daemon.jobs import CANCELLED, DONE, ERROR, Job, QueueFull
+from bridge.daemon.osc_parse import OscParseError, parse_packet
+from bridge.daemon.ratelimit import RateLimitedLog
 from bridge.daemon.osc_transport import PREFIX, Peer
 from bridge.daemon.results import compact_result_json, result_json
 from bridge.daemon.settings import SETTING_NAMES, SettingsError
 
 log = logging.getLogger("notabridge.osc")
+_limited_log = RateLimitedLog(log)
 MAX_SUBSCRIBERS = 64
 
 
@@ -49,12 +50,13 @@ class OscRouter:
     def handle_packet(self, data: bytes, sender: Peer, udp_reply: Callable[[int], Peer] | None) -> None:
         """Parse one packet (message or bundle) and answer each message; malformed packets are dropped."""
         try:
-            messages = [timed.message for timed in OscPacket(data).messages]
-        except Exception:   # anything malformed: drop it, a fuzzer must not reach the handlers
-            log.debug("dropped a malformed OSC packet of %d bytes", len(data))
+            messages = parse_packet(data)
+        except OscParseError as exc:   # malformed: dropped, a fuzzer must not reach the handlers
+            _limited_log.log(logging.WARNING, "malformed", "dropped a malformed OSC packet of %d bytes from %s: %s",
+                             len(data), _describe(sender), exc)
             return
-        for message in messages:
-            self._handle_message(message.address, list(message.params), sender, udp_reply)
+        for address, args in messages:
+            self._handle_message(address, args, sender, udp_reply)
 
     def _handle_message(self, address: str, args: list, sender: Peer, udp_reply: Callable[[int], Peer] | None) -> None:
         if not isinstance(address, str) or not address.startswith(PREFIX):
@@ -247,6 +249,10 @@ def _has_reply_port(name: str, args: list) -> bool:
     if name.startswith("settings/") and name[len("settings/"):] in SETTING_NAMES:   # settings/<name> value [port]
         return n == 2
     return False
+
+
+def _describe(peer: Peer) -> str:
+    return f"{peer.address[0]}:{peer.address[1]}" if hasattr(peer, "address") else peer.kind
 
 
 def _status_text(peer: Peer, job: Job) -> str:
