@@ -91,7 +91,7 @@ LIMITS: dict[str, int | float] = {
     "replies_per_second_per_peer": 200,      # answers to one peer's requests; beyond, dropped
     "reply_burst_per_peer": 400,
     "log_lines_per_second": 5,               # per kind of log line; the rest is counted, not written
-    "log_burst": 20,
+    "log_burst": 5,
     "log_file_bytes": 5_000_000,             # --log-file rotates at this size ...
     "log_file_backups": 3,                   # ... keeping this many old files
     # a running job is ended (status error) once it runs past

@@ -83,8 +83,10 @@ def test_a_flood_of_malformed_packets_logs_a_few_lines(daemon):
     logger.addHandler(handler)
     client = OscUdpClient(daemon.osc_udp.server_address[1])
     try:
-        for _ in range(2000):
+        for n in range(2000):
             client.send_raw(NEGATIVE_BUNDLE)
+            if n % 100 == 99:
+                time.sleep(0.01)   # paced: the daemon's socket buffer must not drop the health request
         client.send(P + "health")
         client.receive(P + "health", timeout=5)   # every datagram before it has been handled
     finally:
@@ -93,3 +95,60 @@ def test_a_flood_of_malformed_packets_logs_a_few_lines(daemon):
     dropped = [line for line in lines if "malformed OSC packet" in line]
     assert 1 <= len(dropped) <= 50, len(dropped)
     assert "element size -8" in dropped[0]
+
+
+def test_a_reply_port_that_is_the_daemons_own_is_refused(daemon):
+    client = OscUdpClient(daemon.osc_udp.server_address[1])
+    for own in (daemon.osc_udp.server_address[1], daemon.osc_tcp.server_address[1], daemon.http.server_address[1]):
+        client.send(P + "health", own)
+        address, args, _ = client.receive(timeout=2)
+        assert address == P + "error" and f"reply port {own} is one of this daemon's own ports" in args[1]
+    client.close()
+    _health_within_one_second(daemon)
+    assert _cpu_seconds_while_idle() < 0.5
+
+
+def test_two_daemons_pointed_at_each_other_stop_after_one_error(daemon, daemon_bundle):
+    with running_daemon(daemon_bundle) as other:
+        other_port = other.osc_udp.server_address[1]
+        client = OscUdpClient(daemon.osc_udp.server_address[1])
+        # the first daemon answers /health to the second's port; the second must not answer with a reply
+        for request in (("health",), ("hello",), ("settings/get",), ("job/status", "x"), ("nope",)):
+            client.send(P + request[0], *request[1:], other_port)
+        client.close()
+        time.sleep(0.3)
+        assert _cpu_seconds_while_idle() < 0.5
+        _health_within_one_second(daemon)
+        _health_within_one_second(other)
+
+
+def test_one_peer_gets_at_most_the_reply_rate(daemon):
+    from bridge.limits import LIMITS
+
+    client = OscUdpClient(daemon.osc_udp.server_address[1])
+    client.sock.settimeout(0)
+    sent = answers = 0
+    start = time.monotonic()
+    while sent < 3000:   # paced so that no socket buffer overflows: only the limit drops anything
+        for _ in range(50):
+            client.send(P + "settings/get")
+        sent += 50
+        time.sleep(0.02)
+        answers += _drain(client.sock)
+    elapsed = time.monotonic() - start
+    client.sock.settimeout(0.5)
+    answers += _drain(client.sock)
+    client.close()
+    budget = LIMITS["reply_burst_per_peer"] + LIMITS["replies_per_second_per_peer"] * (elapsed + 0.5)
+    assert LIMITS["reply_burst_per_peer"] <= answers <= budget < sent, (answers, budget, elapsed)
+    _health_within_one_second(daemon)   # another peer is answered at once
+
+
+def _drain(sock: socket.socket) -> int:
+    n = 0
+    try:
+        while True:
+            sock.recv(65536)
+            n += 1
+    except (BlockingIOError, socket.timeout):
+        return n

@@ -17,14 +17,19 @@ from typing import Any, Callable
 from bridge.daemon.job_request import LIMITS, RequestError
 from bridge.daemon.jobs import CANCELLED, DONE, ERROR, Job, QueueFull
 from bridge.daemon.osc_parse import OscParseError, parse_packet
-from bridge.daemon.ratelimit import RateLimitedLog
+from bridge.daemon.ratelimit import RateLimit, RateLimitedLog
 from bridge.daemon.osc_transport import PREFIX, Peer
 from bridge.daemon.results import compact_result_json, result_json
 from bridge.daemon.settings import SETTING_NAMES, SettingsError
+from bridge.limits import LIMITS as ALL_LIMITS
 
 log = logging.getLogger("notabridge.osc")
 _limited_log = RateLimitedLog(log)
 MAX_SUBSCRIBERS = 64
+# what the daemon itself sends: arriving here they are another daemon's (or our own) replies, and
+# answering them (even with an error) could start an endless exchange between two daemons
+REPLY_ONLY = {"error", "capabilities", "prompts", "settings", "queue", "unsubscribed", "job/queued",
+              "job/progress", "job/result", "job/error", "job/cancelled", "midi/status"}
 
 
 class OscRouter:
@@ -34,6 +39,7 @@ class OscRouter:
         self.daemon = daemon
         self._subscribers: dict[Any, Peer] = {}
         self._lock = threading.Lock()
+        self._answers = RateLimit(ALL_LIMITS["replies_per_second_per_peer"], ALL_LIMITS["reply_burst_per_peer"])
         daemon.settings.subscribe(self._settings_changed)
         daemon.queue.add_queue_listener(self._queue_changed)
         self._handlers: dict[str, Callable[[Peer, list], None]] = {
@@ -62,13 +68,31 @@ class OscRouter:
         if not isinstance(address, str) or not address.startswith(PREFIX):
             return   # not for us: stay quiet rather than answer strangers
         name = address[len(PREFIX):]
+        if name in REPLY_ONLY:
+            return
+        if self._is_own(sender):   # only reachable by a spoofed source address: never answer ourselves
+            _limited_log.log(logging.WARNING, "own", "dropped %s claiming to come from this daemon's own port", address)
+            return
         peer = sender
         if udp_reply is not None and _has_reply_port(name, args):
             port = int(args.pop())
-            if not 1 <= port <= 65535:
-                _safe_send(sender, PREFIX + "error", address, f"reply port {port} is not a UDP port (1-65535)")
+            problem = (f"reply port {port} is not a UDP port (1-65535)" if not 1 <= port <= 65535 else
+                       f"reply port {port} is one of this daemon's own ports; name the port your client listens on"
+                       if port in self._own_ports() else None)
+            if problem:
+                if self._answers.allow(sender.key):
+                    _safe_send(sender, PREFIX + "error", address, problem)
                 return
             peer = udp_reply(port)
+        if not self._answers.allow(peer.key):   # a reply storm towards one peer is cut off here
+            _limited_log.log(logging.WARNING, "storm", "more than %s requests a second answered to %s; dropping",
+                             ALL_LIMITS["replies_per_second_per_peer"], _describe(peer))
+            return
+        if name in _FIXED_ARGS and len(args) != _FIXED_ARGS[name]:
+            n = _FIXED_ARGS[name]
+            _safe_send(peer, PREFIX + "error", address, f"{name} takes {n or 'no'} argument{'' if n == 1 else 's'} "
+                       f"(plus an optional integer reply port), not {len(args)}; see docs/osc.md")
+            return
         if name.startswith("settings/") and name[len("settings/"):] in SETTING_NAMES:
             args, name = [name[len("settings/"):], *args], "settings/set"   # /notabridge/settings/<name> value
         handler = self._handlers.get(name)
@@ -81,6 +105,16 @@ class OscRouter:
         except Exception as exc:   # a bug answers an error and the server keeps going
             log.exception("OSC %s failed", address)
             _safe_send(peer, PREFIX + "error", address, f"internal error ({type(exc).__name__}); the daemon keeps running")
+
+    def _own_ports(self) -> set[int]:
+        ports = set()
+        for server in (self.daemon.http, self.daemon.osc_udp, self.daemon.osc_tcp):
+            if server is not None:
+                ports.add(server.server_address[1])
+        return ports
+
+    def _is_own(self, peer: Peer) -> bool:
+        return peer.kind == "udp" and peer.address[1] in self._own_ports()
 
     # ---- discovery --------------------------------------------------------------------------
     def _hello(self, peer: Peer, args: list) -> None:
