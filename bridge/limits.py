@@ -9,6 +9,7 @@ the CLI and the panel all read from here, so a limit is changed in one place.
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -37,9 +38,19 @@ class Bound:
         return None
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:20] + "..." + text[-8:] + f" ({len(text)} characters)"
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 40
+_REPR.maxlevel = 2
+
+
+def short_repr(value: Any) -> str:
+    """A value as error messages quote it: short, whatever its size or depth."""
+    if isinstance(value, int) and value.bit_length() > 64:   # never format a 400-digit integer in full
+        return f"a {len(str(value)) if value.bit_length() < 10_000 else 'very long'}-digit integer"
+    return _REPR.repr(value)
+
+
+_short = short_repr
 
 
 BOUNDS: dict[str, Bound] = {
@@ -47,8 +58,8 @@ BOUNDS: dict[str, Bound] = {
     "bars": Bound(1, 64),                    # new bars per job
     "variants": Bound(1, 8),
     "top_k": Bound(0, 128),                  # 0: no limit
-    "top_p": Bound(0.0, 1.0, integer=False),
-    "temperature": Bound(0.0, 5.0, integer=False),   # below 1e-4 sampling is greedy (argmax)
+    "top_p": Bound(0.01, 1.0, integer=False),
+    "temperature": Bound(0.05, 5.0, integer=False),
     "seed": Bound(0, 2**31 - 1),
     "key": Bound(-7, 7),                     # fifths
     # excerpt JSON v1 (see docs/excerpt.md)

@@ -152,3 +152,82 @@ def _drain(sock: socket.socket) -> int:
             n += 1
     except (BlockingIOError, socket.timeout):
         return n
+
+
+def _bad_meter_excerpt() -> dict:
+    from tests.daemon_helpers import toy_excerpt
+
+    excerpt = toy_excerpt(1)
+    measure = excerpt["measures"][0]
+    measure["time"] = "1000000/1"
+    for staff in measure["staves"]:
+        staff["voices"][0]["events"] = [{"type": "rest", "duration": "1000000/1"}]
+    return excerpt
+
+
+def test_a_measure_of_a_million_whole_notes_is_refused_before_it_is_queued(daemon):
+    start = time.monotonic()
+    status, body = http_request(daemon, "POST", "/jobs", {"mode": "continue", "excerpt": _bad_meter_excerpt(), "bars": 1})
+    assert status == 400 and "measures[0].time" in body["error"] and "1000000" in body["error"]
+    assert time.monotonic() - start < 1.0
+    client = OscUdpClient(daemon.osc_udp.server_address[1])
+    client.send(P + "job/submit", json.dumps({"mode": "continue", "excerpt": _bad_meter_excerpt(), "bars": 1}))
+    address, args, _ = client.receive(timeout=2)
+    client.close()
+    assert address == P + "error" and "measures[0].time" in args[1]
+    assert http_request(daemon, "GET", "/health")[1]["queue"] == 0
+
+
+@pytest.mark.parametrize("field,value", [
+    ("time", "3/6"), ("tuplet", {"actual": 1000, "normal": 2}), ("pitch", 128), ("tpc", 99), ("voice", 9),
+    ("tempo", 1e6), ("duration", "1/100000"), ("measure_index", 10**9), ("staff", 64),
+])
+def test_every_excerpt_number_out_of_bounds_answers_400_naming_it(daemon, field, value):
+    from tests.daemon_helpers import toy_excerpt
+
+    excerpt = toy_excerpt(1)
+    measure = excerpt["measures"][0]
+    event = measure["staves"][0]["voices"][0]["events"][0]
+    target = {"time": (measure, "time"), "tuplet": (event, "tuplet"), "pitch": (event["notes"][0], "pitch"),
+              "tpc": (event["notes"][0], "tpc"), "voice": (measure["staves"][0]["voices"][0], "voice"),
+              "tempo": (measure, "tempo"), "duration": (event, "duration"), "measure_index": (measure, "index"),
+              "staff": (measure["staves"][0], "staff")}[field]
+    target[0][target[1]] = value
+    status, body = http_request(daemon, "POST", "/jobs", {"mode": "continue", "excerpt": excerpt, "bars": 1})
+    assert status == 400, body
+    assert f".{target[1]}" in body["error"], body["error"]
+
+
+def test_the_watchdog_ends_a_job_past_its_budget_with_a_reason(daemon_bundle):
+    from tests.daemon_helpers import toy_excerpt, wait_for_job
+
+    with running_daemon(daemon_bundle, job_budget=lambda request: 0.0) as short:
+        status, body = http_request(short, "POST", "/jobs", {"mode": "continue", "excerpt": toy_excerpt(), "bars": 4})
+        assert status == 202
+        ended = wait_for_job(short, body["id"], timeout=10)
+        assert ended["status"] == "error" and "time budget of 0.0 s" in ended["error"]
+        assert ended["progress"]["bars_done"] < 4
+        _health_within_one_second(short)
+    with running_daemon(daemon_bundle) as normal:   # the default budget, from the job's size, lets it finish
+        status, body = http_request(normal, "POST", "/jobs", {"mode": "continue", "excerpt": toy_excerpt(), "bars": 4})
+        assert wait_for_job(normal, body["id"])["status"] == "done"
+
+
+def test_notation_conversion_stops_at_the_next_measure_when_cancelled():
+    import threading
+
+    from bridge.cancel import cancel_scope
+    from bridge.errors import Cancelled
+    from bridge.notation import abc_to_excerpt, excerpt_to_abc
+    from tests.daemon_helpers import toy_excerpt
+
+    excerpt = toy_excerpt(8)
+    abc = excerpt_to_abc(excerpt)   # outside a scope nothing is checked
+    event = threading.Event()
+    event.set()
+    with cancel_scope(event):
+        with pytest.raises(Cancelled):
+            excerpt_to_abc(excerpt)
+        with pytest.raises(Cancelled):
+            abc_to_excerpt(abc, template=excerpt)
+    assert abc_to_excerpt(abc, template=excerpt)["measures"]

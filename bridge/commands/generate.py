@@ -14,7 +14,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output file; its extension picks the format: " + ", ".join(OUTPUT_TYPES))
     parser.add_argument("--bars", type=int, default=8, metavar="N", help="how many new bars (default 8)")
-    parser.add_argument("--temperature", type=float, default=1.2, help="sampling temperature (default 1.2; near 0 = greedy)")
+    parser.add_argument("--temperature", type=float, default=1.2, help="sampling temperature, 0.05-5 (default 1.2; low = nearly greedy)")
     parser.add_argument("--top-k", type=int, default=9, help="keep the k likeliest characters (default 9; 0 = no limit)")
     parser.add_argument("--top-p", type=float, default=0.9, help="keep the likeliest characters up to this mass (default 0.9)")
     parser.add_argument("--order", choices=("notagen", "standard"), default="notagen",

@@ -170,8 +170,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise HttpError(400, f"the body has {len(raw)} of the {length} bytes its Content-Length announced")
         try:
             return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise HttpError(400, "the body is not valid UTF-8 JSON") from None
+        except (UnicodeDecodeError, ValueError, RecursionError):   # RecursionError: nested ~1,000 deep
+            raise HttpError(400, "the body is not valid UTF-8 JSON (or nests too deep)") from None
 
     def _send(self, status: int, body: Any) -> None:
         data = json.dumps(body).encode("utf-8")

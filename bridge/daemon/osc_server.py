@@ -148,7 +148,7 @@ class OscRouter:
         if len(args) == 1 and isinstance(args[0], str):
             try:
                 changes = json.loads(args[0])
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise SettingsError('settings/set takes a JSON object string or name/value pairs') from None
         elif args and len(args) % 2 == 0 and all(isinstance(n, str) for n in args[::2]):
             changes = {n: _osc_value(n, v) for n, v in zip(args[::2], args[1::2])}
@@ -197,11 +197,9 @@ class OscRouter:
             raise RequestError(f"the job is larger than {LIMITS['max_body_bytes']} bytes")
         try:
             request = json.loads(args[0])
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RequestError("job/submit: the argument is not valid JSON") from None
-        tag = request.get("tag", "") if isinstance(request, dict) else ""
-        if not isinstance(tag, str) or len(tag) > 100:
-            raise RequestError("tag must be a string of at most 100 characters")
+        tag = request.get("tag", "") if isinstance(request, dict) else ""   # checked with the rest of the job
         # the listener answers /job/queued at once, then progress and exactly one end message
         self.daemon.submit(request, source=f"osc-{peer.kind}", listener=self._job_listener(peer, tag))
 
@@ -307,7 +305,7 @@ def _osc_value(name: str, value: Any) -> Any:
     if isinstance(value, str) and name != "order":
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
     return value
 
