@@ -20,7 +20,7 @@ _TIME = re.compile(r"^([1-9][0-9]*(?:\+[1-9][0-9]*)*)/([1-9][0-9]*)$")
 def time_signature_problem(text: Any, where: str) -> str | None:
     """None for a time signature such as "3/4" or "2+3/8" within BOUNDS, else what is wrong."""
     if not isinstance(text, str) or len(text) > LIMITS["max_fraction_chars"] or not _TIME.match(text):
-        return f'{where} must be a time signature such as "3/4" or "2+3/8", not {_short(text)}'
+        return f'{where}: must be a time signature such as "3/4" or "2+3/8", not {_short(text)}'
     beats, unit = _TIME.match(text).groups()
     total = sum(int(b) for b in beats.split("+"))
     unit_value = int(unit)
@@ -36,9 +36,9 @@ def fraction_problem(text: Any, name: str, where: str) -> tuple[str | None, Frac
     value = Fraction(text)
     problem = bound_problem("duration_denominator", value.denominator, f"{where}: the denominator of {text}")
     if problem is None and name == "measure_length":
-        problem = bound_problem(name, value, f"{where} ({text} whole notes)")
+        problem = bound_problem(name, value, f"{where}: {text} whole notes")
     elif problem is None and value > BOUNDS["measure_length"].high:
-        problem = f"{where} ({text} whole notes) is longer than the longest measure, {BOUNDS['measure_length'].high}"
+        problem = f"{where}: {text} whole notes is longer than the longest measure ({BOUNDS['measure_length'].high})"
     return problem, value
 
 
@@ -73,7 +73,7 @@ def excerpt_bound_errors(obj: Any) -> list[str]:
             if problem is None:
                 beats, unit = measure["time"].split("/")
                 _add(errors, bound_problem("measure_length", Fraction(sum(int(b) for b in beats.split("+")), int(unit)),
-                                           f"{where}.time ({measure['time']})"))
+                                           f"{where}.time: the measure's length in whole notes"))
         if "duration" in measure:
             _add(errors, fraction_problem(measure["duration"], "measure_length", f"{where}.duration")[0])
         _count(errors, "staves", measure.get("staves"), f"{where}.staves")
@@ -123,7 +123,7 @@ def _add(errors: list[str], problem: str | None) -> None:
 def _number(errors: list[str], name: str, value: Any, where: str) -> None:
     # only numbers are checked here (None: absent; strings, lists ...: the schema's business)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        _add(errors, bound_problem(name, value, where))
+        _add(errors, bound_problem(name, value, f"{where}:"))
 
 
 def _count(errors: list[str], name: str, value: Any, where: str) -> None:

@@ -50,11 +50,12 @@ def _path(parts) -> str:
 def validate_excerpt(obj: Any) -> list[str]:
     """All problems of an excerpt, each as "path: reason"; an empty list means valid.
 
-    Numbers outside bridge.limits.BOUNDS are reported first, alone: nothing else reads them."""
+    Numbers outside bridge.limits.BOUNDS come first; the semantic checks (which do arithmetic
+    with those numbers) run only on an excerpt without any of these errors."""
     bounds = excerpt_bound_errors(obj)
-    if bounds:
-        return bounds
-    errors = [f"{_path(e.absolute_path)}: {e.message}" for e in sorted(_validator().iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))]
+    bounded = {e.split(":", 1)[0] for e in bounds}
+    schema = [f"{_path(e.absolute_path)}: {e.message}" for e in sorted(_validator().iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))]
+    errors = bounds + [e for e in schema if e.split(":", 1)[0] not in bounded]   # one message per field
     if errors:
         return errors
     return _semantic_errors(obj)
