@@ -231,3 +231,121 @@ def test_notation_conversion_stops_at_the_next_measure_when_cancelled():
         with pytest.raises(Cancelled):
             abc_to_excerpt(abc, template=excerpt)
     assert abc_to_excerpt(abc, template=excerpt)["measures"]
+
+
+# ---- no input produces a 500 (HTTP) or an "internal error" (OSC) --------------------------------
+NUMERIC_FIELDS = ["bars", "variants", "top_k", "seed", "temperature", "top_p"]
+BAD_NUMBERS = ["1e999", "-1e999", "Infinity", "-Infinity", "NaN", "1" * 400, "-" + "9" * 400, "1e308"]
+
+
+def _raw_post(daemon, path: str, body: bytes) -> tuple[int, dict]:
+    return http_request(daemon, "POST", path, raw=body, headers={"Content-Type": "application/json"})
+
+
+def _toy_job_text(**fields: str) -> bytes:
+    from tests.daemon_helpers import toy_excerpt
+
+    job = {"mode": "continue", "excerpt": toy_excerpt(1), "bars": 1}
+    text = json.dumps(job)[:-1]
+    for name, raw in fields.items():
+        text += f', "{name}": {raw}'
+    return (text + "}").encode()
+
+
+@pytest.mark.parametrize("field", NUMERIC_FIELDS)
+def test_non_finite_and_huge_numbers_answer_400_naming_the_field(daemon, field):
+    for raw in BAD_NUMBERS:
+        status, body = _raw_post(daemon, "/settings", f'{{"{field}": {raw}}}'.encode())
+        assert status == 400 and field in body["error"], (raw, status, body)
+        status, body = _raw_post(daemon, "/jobs", _toy_job_text(settings=f'{{"{field}": {raw}}}'))
+        assert status == 400 and field in body["error"], (raw, status, body)
+        if field in ("bars", "variants"):
+            status, body = _raw_post(daemon, "/jobs", _toy_job_text(**{field: raw}))
+            assert status == 400 and field in body["error"], (raw, status, body)
+    assert http_request(daemon, "GET", "/health")[1]["queue"] == 0
+
+
+def test_deep_nesting_answers_400(daemon):
+    for depth in (41, 990, 5000, 100_000):
+        nested = "[" * depth + "]" * depth
+        for path, body in (("/jobs", nested), ("/settings", nested),
+                           ("/jobs", _toy_job_text(settings=f'{{"prompt": {nested}}}').decode()),
+                           ("/jobs", _toy_job_text(tag=nested).decode())):
+            status, answer = _raw_post(daemon, path, body.encode())
+            assert status == 400, (depth, path, status, answer)
+    _health_within_one_second(daemon)
+
+
+WRONG_TYPES = ["[]", '""', "0", "false", "null", '"x"', "1.5", "{}", "[[]]", '{"a": 1}']
+
+
+def test_wrong_types_at_every_level_answer_400_naming_the_field(daemon):
+    from tests.daemon_helpers import toy_excerpt
+
+    for raw in WRONG_TYPES:
+        for path in ("/jobs", "/settings"):   # the body itself
+            status, body = _raw_post(daemon, path, raw.encode())
+            assert status == 400 or (path == "/settings" and raw in ("{}",)), (path, raw, status, body)
+        for field in ("settings", "mode", "excerpt", "staves", "time", "key", "tag", "prompt"):
+            valid = {("settings", "null"), ("settings", "{}"), ("staves", "null"), ("time", "null"), ("key", "null"),
+                     ("prompt", "null"), ("key", "0"), ("tag", '""'), ("tag", '"x"')}
+            if (field, raw) in valid:
+                continue
+            status, body = _raw_post(daemon, "/jobs", _toy_job_text(**{field: raw}))
+            assert status == 400 and field in body["error"], (field, raw, status, body)
+        # inside the excerpt: each level replaced by the wrong type
+        for path in (["parts"], ["staves"], ["measures"], ["measures", 0], ["measures", 0, "staves"],
+                     ["measures", 0, "staves", 0, "voices"], ["measures", 0, "staves", 0, "voices", 0, "events"],
+                     ["measures", 0, "staves", 0, "voices", 0, "events", 0],
+                     ["measures", 0, "staves", 0, "voices", 0, "events", 0, "notes"],
+                     ["measures", 0, "staves", 0, "voices", 0, "events", 0, "notes", 0, "pitch"],
+                     ["measures", 0, "time"], ["measures", 0, "key"], ["selection"], ["selection", "start"]):
+            excerpt = toy_excerpt(1)
+            target = excerpt
+            for step in path[:-1]:
+                target = target[step]
+            target[path[-1]] = json.loads(raw)
+            status, body = http_request(daemon, "POST", "/jobs", {"mode": "continue", "excerpt": excerpt, "bars": 1})
+            if status == 202:   # a few wrong values are still a valid excerpt (e.g. no parts at all is refused later)
+                from tests.daemon_helpers import wait_for_job
+                ended = wait_for_job(daemon, body["id"])
+                assert ended["status"] in ("done", "error") and "internal" not in (ended["error"] or ""), (path, raw, ended)
+                continue
+            assert status == 400, (path, raw, status, body)
+            assert str(path[-1]) in body["error"] or "excerpt" in body["error"], (path, raw, body)
+    _health_within_one_second(daemon)
+
+
+def test_osc_answers_a_clear_error_for_the_same_inputs(daemon):
+    client = OscUdpClient(daemon.osc_udp.server_address[1])
+    try:
+        for field in NUMERIC_FIELDS:
+            for raw in BAD_NUMBERS[:7]:
+                for request in ((P + "settings/set", f'{{"{field}": {raw}}}'),
+                                (P + "job/submit", _toy_job_text(settings=f'{{"{field}": {raw}}}').decode())):
+                    client.send(*request)
+                    address, args, _ = client.receive(timeout=2)
+                    assert address == P + "error" and field in args[1] and "internal" not in args[1], (request, args)
+            client.send(P + "settings/" + field, "1e999")   # a knob address with JSON text
+            address, args, _ = client.receive(timeout=2)
+            assert address == P + "error" and field in args[1], args
+        for raw in ("[]", '""', "0", "false"):
+            client.send(P + "job/submit", _toy_job_text(settings=raw).decode())
+            address, args, _ = client.receive(timeout=2)
+            assert address == P + "error" and "settings" in args[1], args
+        client.send(P + "job/submit", "[" * 5000 + "]" * 5000)
+        address, args, _ = client.receive(timeout=2)
+        assert address == P + "error" and "internal" not in args[1], args
+    finally:
+        client.close()
+    _health_within_one_second(daemon)
+
+
+@pytest.mark.parametrize("request_line", [b"PATCH /jobs HTTP/1.1", b"BREW /health HTTP/1.1", b"GET /health HTTP/2.0"])
+def test_odd_methods_and_versions_are_client_errors(daemon, request_line):
+    host, port = daemon.http.server_address[:2]
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(request_line + b"\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
+        answer = sock.recv(65536)
+    code = int(answer.split(b" ", 2)[1])
+    assert 400 <= code < 500, answer[:100]

@@ -150,7 +150,7 @@ def test_malformed_http_requests(daemon):
             assert answer.startswith(b"HTTP/1."), answer[:80]
             code = int(answer.split(b" ", 2)[1])
             statuses[code] += 1
-            assert code != 500, answer
+            assert code < 500, answer   # no server error, whatever was sent
 
     send()
     assert sum(statuses.values()) > 500          # most garbage is answered, not dropped

@@ -59,12 +59,12 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
     if not isinstance(overrides, dict):   # [], "", 0 and false too: a job runs only as asked
         raise RequestError(f'settings must be an object of setting overrides such as {{"temperature": 1.0}}, '
                            f"not {_short(overrides)}")
-    for name in ("bars", "variants", "prompt"):   # accepted at top level too, as the API shows
-        if name in obj:
-            overrides = {**overrides, name: obj[name]}
     try:
         values = dict(shared)
         values.update({name: validate_setting(name, value) for name, value in overrides.items()})
+        for name in ("bars", "variants", "prompt"):   # accepted at top level too, as the API shows; these win
+            if name in obj:
+                values[name] = validate_setting(name, obj[name])
     except SettingsError as exc:
         raise RequestError(str(exc)) from None
 
@@ -76,9 +76,9 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
         _check_excerpt(excerpt, mode)
     staves = obj.get("staves")
     if staves is not None:
-        if (not isinstance(staves, list) or len(staves) > limits.BOUNDS["staves"].high
+        if (not isinstance(staves, list) or not staves or len(staves) > limits.BOUNDS["staves"].high
                 or any(limits.bound_problem("staff_index", s) or not isinstance(s, int) for s in staves)):
-            raise RequestError(f"staves must be a list of staff indices (integers from {limits.BOUNDS['staff_index'].low} "
+            raise RequestError(f"staves must be a non-empty list of staff indices (integers from {limits.BOUNDS['staff_index'].low} "
                                f"to {limits.BOUNDS['staff_index'].high}), not {_short(staves)}")
     elif mode == "accompany":
         raise RequestError("accompany needs staves: the indices of the staves to write (the others are given)")
