@@ -349,3 +349,30 @@ def test_odd_methods_and_versions_are_client_errors(daemon, request_line):
         answer = sock.recv(65536)
     code = int(answer.split(b" ", 2)[1])
     assert 400 <= code < 500, answer[:100]
+
+
+def test_the_log_filter_caps_every_kind_of_line_and_counts_the_rest():
+    import io
+
+    from bridge.daemon.logs import RateLimitFilter
+    from bridge.limits import LIMITS
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(message)s%(dropped_note)s"))
+    handler.addFilter(RateLimitFilter())
+    logger = logging.getLogger("notabridge.test-flood")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        start = time.monotonic()
+        for n in range(20_000):
+            logger.warning("datagram %d could not be read", n)   # one call site, a new text each time
+        elapsed = time.monotonic() - start
+        time.sleep(1.0)
+        logger.warning("after the flood")
+    finally:
+        logger.removeHandler(handler)
+    lines = out.getvalue().splitlines()
+    assert len(lines) <= LIMITS["log_burst"] + LIMITS["log_lines_per_second"] * (elapsed + 1) + 1, len(lines)
+    assert lines[-1].startswith("after the flood [") and "dropped before this one" in lines[-1]
