@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from onnx_export.prompts import PromptsError, read_prompts
 
-    out_dir = Path(args.out_dir)
+    from bridge.commands.output_path import check_output_path
+
+    out_dir = check_output_path(args.out_dir, "out_dir", folder=True)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not args.force:
         raise UserError(f"{out_dir} exists and is not an empty folder: choose another or add --force")
     try:

@@ -49,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_output(output: str) -> None:
+    from bridge.commands.output_path import check_output_path
+
     if Path(output).suffix.lower() not in OUTPUT_TYPES:
         raise UserError(f"-o {output}: name the output with one of {', '.join(OUTPUT_TYPES)} (the extension picks the format)")
+    check_output_path(output)
 
 
 def sampling_from(args: argparse.Namespace):
@@ -118,12 +121,15 @@ def write_variants(result, output: str, prompt=None, score: dict | None = None, 
         if score is not None:
             excerpt = splice_measures(score, excerpt, mode="continue", at=splice_at)
             excerpt.pop("selection", None)
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             if path.suffix.lower() == ".abc" and score is None:
                 path.write_text(variant["abc"])
             else:
                 write_excerpt(excerpt, path, prompt=prompt)
         except NotationError as exc:
             raise UserError(f"cannot write {path}: {exc}") from None
+        except OSError as exc:
+            from bridge.commands.output_path import write_error
+            raise write_error(path, exc) from None
         print(f"wrote {path}")
