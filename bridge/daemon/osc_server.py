@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
 from typing import Any, Callable
 
 from bridge.daemon.job_request import LIMITS, RequestError
@@ -39,6 +40,7 @@ class OscRouter:
         self.daemon = daemon
         self._subscribers: dict[Any, Peer] = {}
         self._lock = threading.Lock()
+        self.counts: Counter = Counter()   # what was dropped and why (tests and the soak bench read it)
         self._answers = RateLimit(ALL_LIMITS["replies_per_second_per_peer"], ALL_LIMITS["reply_burst_per_peer"])
         daemon.settings.subscribe(self._settings_changed)
         daemon.queue.add_queue_listener(self._queue_changed)
@@ -58,6 +60,7 @@ class OscRouter:
         try:
             messages = parse_packet(data)
         except OscParseError as exc:   # malformed: dropped, a fuzzer must not reach the handlers
+            self.counts["malformed"] += 1
             _limited_log.log(logging.WARNING, "malformed", "dropped a malformed OSC packet of %d bytes from %s: %s",
                              len(data), _describe(sender), exc)
             return
@@ -69,8 +72,10 @@ class OscRouter:
             return   # not for us: stay quiet rather than answer strangers
         name = address[len(PREFIX):]
         if name in REPLY_ONLY:
+            self.counts["reply_only"] += 1
             return
-        if self._is_own(sender):   # only reachable by a spoofed source address: never answer ourselves
+        if self._is_own(sender):   # a reply of ours to ourselves, or a spoofed source: never answered
+            self.counts["from_own_port"] += 1
             _limited_log.log(logging.WARNING, "own", "dropped %s claiming to come from this daemon's own port", address)
             return
         peer = sender
@@ -85,6 +90,7 @@ class OscRouter:
                 return
             peer = udp_reply(port)
         if not self._answers.allow(peer.key):   # a reply storm towards one peer is cut off here
+            self.counts["rate_limited"] += 1
             _limited_log.log(logging.WARNING, "storm", "more than %s requests a second answered to %s; dropping",
                              ALL_LIMITS["replies_per_second_per_peer"], _describe(peer))
             return
