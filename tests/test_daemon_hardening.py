@@ -376,3 +376,27 @@ def test_the_log_filter_caps_every_kind_of_line_and_counts_the_rest():
     lines = out.getvalue().splitlines()
     assert len(lines) <= LIMITS["log_burst"] + LIMITS["log_lines_per_second"] * (elapsed + 1) + 1, len(lines)
     assert lines[-1].startswith("after the flood [") and "dropped before this one" in lines[-1]
+
+
+def test_osc_tcp_connections_beyond_the_limit_are_closed_and_a_freed_place_is_reused(daemon):
+    from bridge.limits import LIMITS
+
+    port = daemon.osc_tcp.server_address[1]
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(LIMITS["osc_tcp_connections"])]
+    try:
+        time.sleep(0.3)   # every one is being served (and waits for its first byte)
+        extra = OscTcpClient(port)
+        extra.send(P + "health")
+        with pytest.raises((ConnectionError, OSError)):
+            extra.receive(P + "health", timeout=2)
+        extra.close()
+        _health_within_one_second(daemon)   # UDP and HTTP are not affected
+        held.pop().close()
+        time.sleep(0.3)
+        again = OscTcpClient(port)
+        again.send(P + "health")
+        assert json.loads(again.receive(P + "health", timeout=2)[1][0])["ok"] is True
+        again.close()
+    finally:
+        for sock in held:
+            sock.close()
