@@ -105,7 +105,7 @@ def _check(job: ComposeJob) -> None:
     if job.time is not None:
         from .notation.bounds import time_signature_problem
 
-        problem = time_signature_problem(job.time, "time")
+        problem = time_signature_problem(job.time, "time", sep=" ")
         if problem:
             raise JobError(problem)
     if job.key is not None and job.key not in KEY_NAMES:

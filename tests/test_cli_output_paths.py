@@ -13,7 +13,8 @@ from tests.daemon_helpers import daemon_bundle  # noqa: F401 (fixture)
 from tests.daw_helpers import write_melody
 
 ROOT = Path(__file__).resolve().parents[1]
-MELODY = [(0, 1, 67), (1, 1, 69), (2, 1, 71), (3, 1, 72)] * 2
+# the 3/4 tune of tests/test_daw_accompany.py, in the style the toy model knows
+WALTZ = [(i, 1, p) for i, p in enumerate([67, 69, 71, 74, 74, 74, 71, 69, 67, 72, 72, 71])] + [(12, 3, 67)]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -31,7 +32,7 @@ def _bad_places(tmp_path: Path) -> list[tuple[Path, str]]:
 
 
 def test_accompany_checks_the_output_before_running_the_model(tmp_path, daemon_bundle):
-    melody = write_melody(tmp_path / "melody.mid", MELODY)
+    melody = write_melody(tmp_path / "melody.mid", WALTZ, meter=(3, 4), bpm=96, key="G")
     for output, message in _bad_places(tmp_path):
         start = time.monotonic()
         done = _cli("accompany", str(melody), "-o", str(output), "--model", str(daemon_bundle))
@@ -40,7 +41,8 @@ def test_accompany_checks_the_output_before_running_the_model(tmp_path, daemon_b
         assert "melody:" not in done.stdout and "bar " not in done.stdout   # nothing was read or composed
         assert time.monotonic() - start < 60
     good = tmp_path / "new" / "folder" / "out.mid"   # missing folders are made
-    done = _cli("accompany", str(melody), "-o", str(good), "--model", str(daemon_bundle), "--voices", "1")
+    done = _cli("accompany", str(melody), "-o", str(good), "--model", str(daemon_bundle), "--voices", "1", "--seed", "5",
+                "--prompt", "Baroque|Bach, Johann Sebastian|Choral")
     assert done.returncode == 0 and good.is_file(), done.stderr
 
 

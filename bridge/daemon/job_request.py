@@ -86,7 +86,7 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
     if time_sig is not None:
         from bridge.notation.bounds import time_signature_problem
 
-        problem = time_signature_problem(time_sig, "time")
+        problem = time_signature_problem(time_sig, "time", sep=" ")
         if problem:
             raise RequestError(problem)
     if key is not None:

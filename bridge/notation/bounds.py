@@ -17,10 +17,11 @@ _FRACTION = re.compile(r"^([1-9][0-9]*)/([1-9][0-9]*)$")
 _TIME = re.compile(r"^([1-9][0-9]*(?:\+[1-9][0-9]*)*)/([1-9][0-9]*)$")
 
 
-def time_signature_problem(text: Any, where: str) -> str | None:
-    """None for a time signature such as "3/4" or "2+3/8" within BOUNDS, else what is wrong."""
+def time_signature_problem(text: Any, where: str, sep: str = ": ") -> str | None:
+    """None for a time signature such as "3/4" or "2+3/8" within BOUNDS, else what is wrong
+    ("<where><sep>reason": sep ": " for excerpt paths, " " for a job's own field)."""
     if not isinstance(text, str) or len(text) > LIMITS["max_fraction_chars"] or not _TIME.match(text):
-        return f'{where}: must be a time signature such as "3/4" or "2+3/8", not {_short(text)}'
+        return f'{where}{sep}must be a time signature such as "3/4" or "2+3/8", not {_short(text)}'
     beats, unit = _TIME.match(text).groups()
     total = sum(int(b) for b in beats.split("+"))
     unit_value = int(unit)
