@@ -253,7 +253,7 @@ def main() -> int:
     excerpt = chorale_excerpt() if args.excerpt == "chorale" else toy_excerpt()
     ports = {"http": free_port(), "udp": free_port(socket.SOCK_DGRAM), "tcp": free_port()}
     log_dir = Path(tempfile.mkdtemp(prefix="notabridge-soak-"))
-    cmd = [sys.executable, "-m", "bridge.cli", "serve", "--http-port", str(ports["http"]),
+    cmd = [sys.executable, "-m", "notabridge.cli.main", "serve", "--http-port", str(ports["http"]),
            "--osc-port", str(ports["udp"]), "--osc-tcp-port", str(ports["tcp"]), "--log-file", str(log_dir / "daemon.log")]
     if args.model:
         cmd += ["--model", args.model]

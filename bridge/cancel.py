@@ -11,7 +11,7 @@ import contextvars
 import threading
 from typing import Iterator
 
-from bridge.errors import Cancelled
+from notabridge.errors import Cancelled
 
 _EVENT: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("notabridge_cancel", default=None)
 

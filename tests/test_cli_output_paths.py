@@ -18,7 +18,7 @@ WALTZ = [(i, 1, p) for i, p in enumerate([67, 69, 71, 74, 74, 74, 71, 69, 67, 72
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "notabridge.cli.main", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
 
 

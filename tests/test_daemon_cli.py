@@ -23,7 +23,7 @@ def _free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def _serve(*args: str) -> tuple[subprocess.Popen, list[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "serve", *args], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     for line in proc.stdout:
@@ -76,7 +76,7 @@ def test_listening_beyond_loopback_warns_and_sigint_stops(daemon_bundle):
 
 
 def test_a_missing_model_is_explained_without_a_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "serve", "--model", str(tmp_path / "nothing")],
+    proc = subprocess.run([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(tmp_path / "nothing")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "no such bundle folder" in proc.stderr and "Traceback" not in proc.stderr
@@ -87,7 +87,7 @@ def test_a_flood_of_bad_input_leaves_a_short_log(daemon_bundle, tmp_path):
     on stderr and in --log-file, each kind rate-limited, and the daemon still answers at once."""
     http_port, udp_port = _free_port(), _free_port(socket.SOCK_DGRAM)
     log_file = tmp_path / "logs" / "daemon.log"
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "serve", "--model", str(daemon_bundle),
+    proc = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(daemon_bundle),
                              "--http-port", str(http_port), "--osc-port", str(udp_port), "--osc-tcp-port", "0",
                              "--log-file", str(log_file)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -123,7 +123,7 @@ def test_two_daemons_pointed_at_each_other_stop_after_one_error(daemon, daemon_b
 
 
 def test_one_peer_gets_at_most_the_reply_rate(daemon):
-    from bridge.limits import LIMITS
+    from notabridge.limits import LIMITS
 
     client = OscUdpClient(daemon.osc_udp.server_address[1])
     client.sock.settimeout(0)
@@ -216,9 +216,9 @@ def test_the_watchdog_ends_a_job_past_its_budget_with_a_reason(daemon_bundle):
 def test_notation_conversion_stops_at_the_next_measure_when_cancelled():
     import threading
 
-    from bridge.cancel import cancel_scope
-    from bridge.errors import Cancelled
-    from bridge.notation import abc_to_excerpt, excerpt_to_abc
+    from notabridge.cancel import cancel_scope
+    from notabridge.errors import Cancelled
+    from notabridge.notation import abc_to_excerpt, excerpt_to_abc
     from tests.daemon_helpers import toy_excerpt
 
     excerpt = toy_excerpt(8)
@@ -354,8 +354,8 @@ def test_odd_methods_and_versions_are_client_errors(daemon, request_line):
 def test_the_log_filter_caps_every_kind_of_line_and_counts_the_rest():
     import io
 
-    from bridge.daemon.logs import RateLimitFilter
-    from bridge.limits import LIMITS
+    from notabridge.daemon.logs import RateLimitFilter
+    from notabridge.limits import LIMITS
 
     out = io.StringIO()
     handler = logging.StreamHandler(out)
@@ -379,7 +379,7 @@ def test_the_log_filter_caps_every_kind_of_line_and_counts_the_rest():
 
 
 def test_osc_tcp_connections_beyond_the_limit_are_closed_and_a_freed_place_is_reused(daemon):
-    from bridge.limits import LIMITS
+    from notabridge.limits import LIMITS
 
     port = daemon.osc_tcp.server_address[1]
     held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(LIMITS["osc_tcp_connections"])]

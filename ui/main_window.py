@@ -11,7 +11,7 @@ from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, Q
                              QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter,
                              QVBoxLayout, QWidget)
 
-from bridge.limits import BOUNDS
+from notabridge.limits import BOUNDS
 
 from . import document
 from .history import HistoryList
@@ -324,7 +324,7 @@ class MainWindow(QMainWindow):
             self.open_file(path)
 
     def open_file(self, path: str | Path) -> bool:
-        from bridge.notation import NotationError
+        from notabridge.notation import NotationError
 
         try:
             excerpt = document.load(path)

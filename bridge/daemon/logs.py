@@ -12,8 +12,8 @@ import logging.handlers
 import sys
 from pathlib import Path
 
-from bridge.daemon.ratelimit import RateLimit
-from bridge.limits import LIMITS
+from notabridge.daemon.ratelimit import RateLimit
+from notabridge.limits import LIMITS
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(dropped_note)s"
 

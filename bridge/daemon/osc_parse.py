@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from bridge.limits import LIMITS
+from notabridge.limits import LIMITS
 
 _BUNDLE = b"#bundle\x00"
 _FIXED = {"i": (">i", 4), "h": (">q", 8), "f": (">f", 4), "d": (">d", 8), "r": (">I", 4), "t": (">Q", 8)}

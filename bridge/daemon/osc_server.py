@@ -1,5 +1,5 @@
-"""OSC front door under /notabridge/ (bridge.daemon.osc_parse reads packets with bounded work,
-python-osc builds the replies; the UDP and TCP transports are in bridge.daemon.osc_transport).
+"""OSC front door under /notabridge/ (notabridge.daemon.osc_parse reads packets with bounded work,
+python-osc builds the replies; the UDP and TCP transports are in notabridge.daemon.osc_transport).
 
 Replies go to the sender's address and port, or, when a request ends with an extra integer
 argument, to that UDP port on the sender's host (so a send-only tool such as liblo's oscsend and
@@ -15,14 +15,14 @@ import threading
 from collections import Counter
 from typing import Any, Callable
 
-from bridge.daemon.job_request import LIMITS, RequestError
-from bridge.daemon.jobs import CANCELLED, DONE, ERROR, Job, QueueFull
-from bridge.daemon.osc_parse import OscParseError, parse_packet
-from bridge.daemon.ratelimit import RateLimit, RateLimitedLog
-from bridge.daemon.osc_transport import PREFIX, Peer
-from bridge.daemon.results import compact_result_json, result_json
-from bridge.daemon.settings import SETTING_NAMES, SettingsError
-from bridge.limits import LIMITS as ALL_LIMITS
+from notabridge.jobs.request import LIMITS, RequestError
+from notabridge.daemon.queue import CANCELLED, DONE, ERROR, Job, QueueFull
+from notabridge.daemon.osc_parse import OscParseError, parse_packet
+from notabridge.daemon.ratelimit import RateLimit, RateLimitedLog
+from notabridge.daemon.osc_transport import PREFIX, Peer
+from notabridge.daemon.results import compact_result_json, result_json
+from notabridge.jobs.settings import SETTING_NAMES, SettingsError
+from notabridge.limits import LIMITS as ALL_LIMITS
 
 log = logging.getLogger("notabridge.osc")
 _limited_log = RateLimitedLog(log)

@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
-from bridge.limits import LIMITS
+from notabridge.limits import LIMITS
 
 
 class RateLimit:

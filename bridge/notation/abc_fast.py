@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from bridge.cancel import checkpoint
+from notabridge.cancel import checkpoint
 
 from .durations import default_tuplet, fraction_text, notated_value
 from .excerpt_base import add_warning, new_excerpt, rest_event

@@ -1,4 +1,4 @@
-"""Every number of an excerpt inside bridge.limits.BOUNDS, checked before anything else reads it.
+"""Every number of an excerpt inside notabridge.limits.BOUNDS, checked before anything else reads it.
 
 A schema-valid excerpt can still ask for unbounded work: one measure in "1000000/1" time makes
 the duration splitter write 140,000 notes. These checks are cheap (one pass, no Fraction
@@ -11,7 +11,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from bridge.limits import BOUNDS, LIMITS, bound_problem, short_repr as _short
+from notabridge.limits import BOUNDS, LIMITS, bound_problem, short_repr as _short
 
 _FRACTION = re.compile(r"^([1-9][0-9]*)/([1-9][0-9]*)$")
 _TIME = re.compile(r"^([1-9][0-9]*(?:\+[1-9][0-9]*)*)/([1-9][0-9]*)$")

@@ -12,7 +12,7 @@ import math
 from xml.sax.saxutils import escape, quoteattr
 from fractions import Fraction
 
-from bridge.cancel import checkpoint
+from notabridge.cancel import checkpoint
 
 from .durations import default_tuplet, is_plain, notated_value, parse_fraction, split_plain
 from .errors import NotationError

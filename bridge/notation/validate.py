@@ -50,7 +50,7 @@ def _path(parts) -> str:
 def validate_excerpt(obj: Any) -> list[str]:
     """All problems of an excerpt, each as "path: reason"; an empty list means valid.
 
-    Numbers outside bridge.limits.BOUNDS come first; the semantic checks (which do arithmetic
+    Numbers outside notabridge.limits.BOUNDS come first; the semantic checks (which do arithmetic
     with those numbers) run only on an excerpt without any of these errors."""
     bounds = excerpt_bound_errors(obj)
     bounded = {e.split(":", 1)[0] for e in bounds}

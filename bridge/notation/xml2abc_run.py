@@ -11,8 +11,8 @@ import io
 import threading
 from types import SimpleNamespace
 
-from bridge.cancel import checkpoint
-from bridge.errors import Cancelled
+from notabridge.cancel import checkpoint
+from notabridge.errors import Cancelled
 
 from .errors import NotationError
 

@@ -30,10 +30,10 @@ def _range(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.cli import UserError
-    from bridge.notation import NotationError, cut_measures, indices_for_numbers, read_excerpt, write_excerpt
+    from notabridge.cli.main import UserError
+    from notabridge.notation import NotationError, cut_measures, indices_for_numbers, read_excerpt, write_excerpt
 
-    from bridge.commands.output_path import check_output_path
+    from notabridge.cli.output_path import check_output_path
 
     check_output_path(args.output, "output")
     try:

@@ -9,7 +9,7 @@ import copy
 import threading
 from typing import Any, Callable
 
-from bridge.limits import BOUNDS, LIMITS, bound_problem, short_repr as _short
+from notabridge.limits import BOUNDS, LIMITS, bound_problem, short_repr as _short
 
 
 def _numeric(name: str, kind: str, default: Any) -> dict[str, Any]:
@@ -18,7 +18,7 @@ def _numeric(name: str, kind: str, default: Any) -> dict[str, Any]:
 
 
 # name -> (type description, min, max, default) for validation and /capabilities; the ranges
-# themselves are bridge.limits.BOUNDS, shared with the CLI and the engine's own checks
+# themselves are notabridge.limits.BOUNDS, shared with the CLI and the engine's own checks
 SETTING_RANGES: dict[str, dict[str, Any]] = {
     "temperature": _numeric("temperature", "number", 1.2),
     "top_k": _numeric("top_k", "integer", 9),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 
 def check_output_path(path: str | Path, flag: str = "-o", folder: bool = False) -> Path:

@@ -3,7 +3,7 @@
 Each job ends in exactly one of done / error / cancelled, and each listener hears that end once.
 A watchdog ends a job that runs past a time budget derived from its size (status error, with
 the reason): it sets the job's cancel event, which the engine checks at every step and the
-notation conversions once per measure (bridge.cancel).
+notation conversions once per measure (notabridge.cancel).
 The queue is bounded (a full queue answers "busy"), finished jobs are kept for a while so a
 client can fetch the result by id, and a listener that raises (a client that vanished) is
 dropped without touching the job or the worker.
@@ -34,7 +34,7 @@ class QueueFull(RuntimeError):
 @dataclass
 class Job:
     id: str
-    request: Any                      # bridge.compose.ComposeJob
+    request: Any                      # notabridge.jobs.compose.ComposeJob
     source: str                       # "http", "osc", "midi": who submitted it (for logs)
     status: str = QUEUED
     bars_done: int = 0
@@ -42,7 +42,7 @@ class Job:
     variant: int | None = None
     partial_abc: str | None = None
     error: str | None = None
-    result: Any = None                # bridge.compose.ComposeResult once done
+    result: Any = None                # notabridge.jobs.compose.ComposeResult once done
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
@@ -181,10 +181,10 @@ class JobQueue:
             self._queue_changed()
 
     def _run(self, job: Job) -> None:
-        from bridge.errors import Cancelled, JobError
+        from notabridge.errors import Cancelled, JobError
 
         if self._compose is None:   # the one function every front door's jobs go through
-            from bridge.compose import compose
+            from notabridge.jobs.compose import compose
             self._compose = compose
 
         def progress(p: Any) -> None:
@@ -260,7 +260,7 @@ class JobQueue:
 
 def job_budget(request: Any) -> float:
     """Seconds a job may run: LIMITS job_budget_* applied to its bars, variants and excerpt events."""
-    from bridge.limits import LIMITS
+    from notabridge.limits import LIMITS
 
     bars = getattr(request, "bars", 0) or 0
     variants = getattr(request, "variants", 1) or 1

@@ -9,8 +9,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from bridge import limits
-from bridge.daemon.settings import SettingsError, validate_setting
+from notabridge import limits
+from notabridge.jobs.settings import SettingsError, validate_setting
 
 MODES = ("generate", "continue", "infill", "accompany")
 
@@ -19,7 +19,7 @@ def _json_number(value: Any) -> Any:
     return str(value) if isinstance(value, Fraction) else value
 
 
-# what /capabilities shows under "limits"; the table itself is bridge.limits
+# what /capabilities shows under "limits"; the table itself is notabridge.limits
 LIMITS: dict[str, Any] = {
     **limits.LIMITS,
     "max_bars": limits.BOUNDS["bars"].high,
@@ -37,7 +37,7 @@ class RequestError(ValueError):
 
 
 def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
-    """Validate a job request against the limits and build a bridge.compose.ComposeJob."""
+    """Validate a job request against the limits and build a notabridge.jobs.compose.ComposeJob."""
     if not isinstance(obj, dict):
         raise RequestError('a job must be a JSON object such as {"mode": "continue", "excerpt": {...}, "bars": 4}')
     deep = json_depth_problem(obj)
@@ -84,7 +84,7 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
         raise RequestError("accompany needs staves: the indices of the staves to write (the others are given)")
     time_sig, key = obj.get("time"), obj.get("key")
     if time_sig is not None:
-        from bridge.notation.bounds import time_signature_problem
+        from notabridge.notation.bounds import time_signature_problem
 
         problem = time_signature_problem(time_sig, "time", sep=" ")
         if problem:
@@ -94,8 +94,8 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
         if problem:
             raise RequestError(problem)
 
-    from bridge.compose import ComposeJob
-    from bridge.sampling import Sampling
+    from notabridge.jobs.compose import ComposeJob
+    from notabridge.engine.sampling import Sampling
 
     prompt = values["prompt"]
     sampling = Sampling(temperature=values["temperature"], top_k=values["top_k"], top_p=values["top_p"],
@@ -137,5 +137,5 @@ def json_depth_problem(obj: Any, where: str = "the JSON") -> str | None:
 
 
 def _validate_excerpt(excerpt: dict) -> list[str]:
-    from bridge.notation import validate_excerpt
+    from notabridge.notation import validate_excerpt
     return list(validate_excerpt(excerpt))
