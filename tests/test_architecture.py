@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 RANK = {
     "notabridge": 0, "errors": 0, "limits": 0,      # shared base: errors.py (and limits.py, the limits table)
     "models": 0, "musescore_plugin": 0,             # package data
+    "cancel": 0.5,                     # cancellation checkpoints: raise errors.Cancelled anywhere below a job
     "abc": 1,                          # ABC text rules
     "engine": 2, "notation": 2,        # both build on abc, neither on the other
     "jobs": 3, "onnx_export": 3,       # jobs drive engine + notation; export writes what engine reads
