@@ -11,6 +11,8 @@ from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, Q
                              QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter,
                              QVBoxLayout, QWidget)
 
+from notabridge.limits import BOUNDS
+
 from . import document
 from .history import HistoryList
 from .jobs import JobRunner
@@ -82,12 +84,15 @@ class MainWindow(QMainWindow):
         self.mode.addItems(MODES)
         self.mode.setToolTip("continue: bars after the range · infill: rewrite the range · "
                              "accompany: write the chosen staves under the others · generate: a new piece")
-        self.temperature = NumberControl(0.05, 5.0, 0.05, decimals=2)
-        self.top_k = NumberControl(0, 128, 1)
-        self.top_p = NumberControl(0.01, 1.0, 0.01, decimals=2)
+        def bounded(name: str, step: float, **kw) -> NumberControl:   # the daemon's own ranges
+            return NumberControl(BOUNDS[name].low, BOUNDS[name].high, step, **kw)
+
+        self.temperature = bounded("temperature", 0.05, decimals=2)
+        self.top_k = bounded("top_k", 1)
+        self.top_p = bounded("top_p", 0.01, decimals=2)
         self.seed = SeedControl()
-        self.variant_count = NumberControl(1, 8, 1)
-        self.bars = NumberControl(1, 32, 1)
+        self.variant_count = bounded("variants", 1)
+        self.bars = bounded("bars", 1)
         self.order = QComboBox()
         self.order.addItems(["notagen", "standard"])
         self.order.setToolTip("notagen: top-k and top-p before temperature (as NotaGen) · standard: temperature first")

@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{bundle} is not a bundle folder (no config.json): export a checkpoint first")
         write_index(args.index_corpus, bundle)
         return 0
-    out_dir = Path(args.out_dir)
+    from notabridge.cli.output_path import check_output_path
+
+    out_dir = check_output_path(args.out_dir, "out_dir", folder=True)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not args.force:
         raise UserError(f"{out_dir} exists and is not an empty folder: choose another or add --force")
     try:

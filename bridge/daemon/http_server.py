@@ -192,8 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise HttpError(400, f"the body has {len(raw)} of the {length} bytes its Content-Length announced")
         try:
             return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise HttpError(400, "the body is not valid UTF-8 JSON") from None
+        except (UnicodeDecodeError, ValueError, RecursionError):   # RecursionError: nested ~1,000 deep
+            raise HttpError(400, "the body is not valid UTF-8 JSON (or nests too deep)") from None
 
     def _send(self, status: int, body: Any) -> None:
         data = json.dumps(body).encode("utf-8")
@@ -211,8 +211,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # malformed request lines and headers get a JSON error like everything else
+        # malformed request lines and headers get a JSON error like everything else; what the
+        # client sent wrong is never a server error (5xx): an unknown method is 405, an HTTP
+        # version other than 1.x is 400
         self.close_connection = True
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = 405, f"method {self.command!r} is not allowed (GET, POST, PUT, DELETE, OPTIONS)"
+        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
+            code, message = 400, "send HTTP/1.1 (or 1.0)"
         self._send(code, {"error": f"{message or HTTPStatus(code).phrase}; see docs/http.md"})
 
 
