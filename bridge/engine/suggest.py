@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import JobError
-from .abc.patching import PAD_ID, PATCH_SIZE, line_patches, patches_to_ids, piece_patches
-from .engine.runtime import Runner
+from notabridge.errors import JobError
+from notabridge.abc.patching import PAD_ID, PATCH_SIZE, line_patches, patches_to_ids, piece_patches
+from .runtime import Runner
 
 Prompt = tuple[str, str, str]
 CHAR_ROWS = 512       # char-decoder rows per call: large batches, bounded memory
@@ -86,7 +86,7 @@ def _score_after(runner: Runner, pieces: list[tuple[np.ndarray, int]]) -> tuple[
     The patch decoder runs once per piece (batch 1: ORT's attention over many new positions is
     much slower in batches than one row at a time); the char decoder then scores every target
     patch of every piece in large batches."""
-    from .engine.scoring import patch_nats
+    from .scoring import patch_nats
 
     befores, targets, owner = [], [], []
     for row, (ids, first) in enumerate(pieces):
@@ -112,8 +112,8 @@ def _score_after(runner: Runner, pieces: list[tuple[np.ndarray, int]]) -> tuple[
 
 def selection_abc(excerpt: dict, warnings: list[str] | None = None) -> str:
     """The selected measures (and staves) of an excerpt as interleaved ABC without prompt lines."""
-    from . import notation
-    from .notation import NotationError
+    from notabridge import notation
+    from notabridge.notation import NotationError
 
     selection = excerpt.get("selection")
     if not selection:
@@ -130,7 +130,7 @@ def selection_abc(excerpt: dict, warnings: list[str] | None = None) -> str:
 
 def only_staves(excerpt: dict, staves: list[int]) -> dict:
     """A copy of the excerpt holding only the given staves (and their parts)."""
-    from .notation.excerpt_base import copy_excerpt
+    from notabridge.notation.excerpt_base import copy_excerpt
 
     keep = set(staves)
     out = copy_excerpt(excerpt)

@@ -27,7 +27,7 @@ def score_files(folder: Path) -> list[Path]:
 def corpus_pieces(folder: str | Path, skipped: list[str] | None = None,
                   progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[str, dict]]:
     """(name, excerpt) of every piece of the folder; unreadable files are named in `skipped`."""
-    from .notation import NotationError, abc_to_excerpt, read_excerpt
+    from notabridge.notation import NotationError, abc_to_excerpt, read_excerpt
 
     folder = Path(folder)
     if not folder.is_dir():
