@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from notabridge.engine.bundle import DEFAULT_BUNDLE, load_bundle
     from notabridge.cli.main import main as cli
     from notabridge.engine.runtime import Runner
-    from notabridge.suggest import rank_prompts
+    from notabridge.jobs.suggest import rank_prompts
     from training.finetune import full_abc, held_out_bits
     from training.corpus import transposed
 

@@ -2,7 +2,7 @@
 
 The pieces are the embedded model's validation pieces (training.corpus's split by piece id,
 rebuilt by training.heldout, or read from a corpus folder with --corpus): for each, the header
-and its first 8 bars are ranked under every prompt of the bundle (notabridge.suggest, one batched
+and its first 8 bars are ranked under every prompt of the bundle (notabridge.jobs.suggest, one batched
 pass); pieces whose prompt the bundle does not list are skipped. Prints top-1 / top-3 accuracy
 per prompt and overall, against chance (k / number of prompts), and the time per piece: wall
 clock and this process's CPU time (the machine is shared; CPU time is what the work costs),
@@ -41,7 +41,7 @@ def excerpt_text(abc: str) -> str:
     """The bars as a user's score would reach the model: ABC -> excerpt JSON -> ABC again
     (notabridge.notation; minor modes, fermatas and the %%score bracketing do not survive)."""
     from notabridge.notation import abc_to_excerpt
-    from notabridge.suggest import selection_abc
+    from notabridge.jobs.suggest import selection_abc
 
     excerpt = abc_to_excerpt(abc, first_index=0)
     excerpt["selection"] = {"start": 0, "end": len(excerpt["measures"]), "staves": [s["index"] for s in excerpt["staves"]]}
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from notabridge.engine.bundle import load_bundle
     from notabridge.engine.runtime import Runner
     from notabridge.engine.scoring import score_abc
-    from notabridge.suggest import rank_prompts, prompt_text
+    from notabridge.jobs.suggest import rank_prompts, prompt_text
     from training.heldout import validation_pieces
 
     bundle = load_bundle(args.model, device="cpu", threads=args.threads)

@@ -63,7 +63,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_fingerprints_ignore_transposition_and_notice_one_changed_note():
     from notabridge.notation import abc_to_excerpt
-    from notabridge.originality import BarIndex, longest_shared
+    from notabridge.jobs.originality import BarIndex, longest_shared
 
     index = BarIndex.build([("memorised", abc_to_excerpt(memorised_piece(), first_index=0))])
     up_a_third = abc_to_excerpt(memorised_piece().replace("K:G", "K:Bb").replace("G2 A2 B2", "B2 c2 d2")

@@ -24,8 +24,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from notabridge.corpus_index import SCORE_TYPES, score_files
-from notabridge.originality import INDEX_FILE, BarIndex
+from notabridge.jobs.corpus_index import SCORE_TYPES, score_files
+from notabridge.jobs.originality import INDEX_FILE, BarIndex
 
 from .corpus import augmentation_keys, is_validation, transposed
 

@@ -36,8 +36,8 @@ def write_index(corpus: str, bundle_dir: Path) -> None:
     """Build the bar index of `corpus` into `bundle_dir` (no torch needed)."""
     from tqdm import tqdm
 
-    from notabridge.corpus_index import CorpusError, build_index
-    from notabridge.originality import INDEX_FILE
+    from notabridge.jobs.corpus_index import CorpusError, build_index
+    from notabridge.jobs.originality import INDEX_FILE
 
     skipped: list[str] = []
     bar = tqdm(desc="bar index", unit="piece", leave=False, mininterval=5, disable=not sys.stderr.isatty())

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from notabridge.cli.generate import load_engine
     from notabridge.errors import JobError
     from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
-    from notabridge.suggest import suggest
+    from notabridge.jobs.suggest import suggest
 
     if args.top < 1:
         raise UserError("--top must be at least 1")

@@ -49,7 +49,7 @@ class ComposeResult:
     provider: str
     seconds: float
     warnings: list[str]
-    suggestions: dict | None = None   # mode suggest: notabridge.suggest.suggest's answer (no variants)
+    suggestions: dict | None = None   # mode suggest: notabridge.jobs.suggest.suggest's answer (no variants)
 
 
 def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None = None,
@@ -61,7 +61,7 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
     start = time.perf_counter()
     _check(job)
     if job.mode == "suggest":
-        from notabridge.suggest import suggest
+        from notabridge.jobs.suggest import suggest
 
         answer = suggest(engine, job.excerpt)
         return ComposeResult(variants=[], provider=engine.provider, seconds=time.perf_counter() - start,
@@ -85,10 +85,10 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
 
 
 def _add_originality(job: ComposeJob, engine, variants: list[dict], warnings: list[str]) -> None:
-    """Each variant's `originality` (notabridge.originality): its longest run of bars shared with the
+    """Each variant's `originality` (notabridge.jobs.originality): its longest run of bars shared with the
     model's training pieces and with the rest of the user's score; a warning from 2 bars on.
     Only the voices the model wrote are checked (accompany's given voices are the user's)."""
-    from notabridge.originality import bundle_index, originality
+    from notabridge.jobs.originality import bundle_index, originality
 
     training = bundle_index(engine.info.get("path"))
     sel = (job.excerpt or {}).get("selection") or {}

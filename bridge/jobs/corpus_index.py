@@ -1,4 +1,4 @@
-"""Build a bundle's bar index (notabridge.originality) from a corpus folder.
+"""Build a bundle's bar index (notabridge.jobs.originality) from a corpus folder.
 
 Two kinds of folder: one written by `python -m training.corpus` (its train.jsonl: the pieces
 a model trained on, as interleaved ABC) or any folder of scores (MusicXML, .mxl, MIDI, ABC,

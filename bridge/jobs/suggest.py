@@ -19,7 +19,7 @@ import numpy as np
 
 from notabridge.errors import JobError
 from notabridge.abc.patching import PAD_ID, PATCH_SIZE, line_patches, patches_to_ids, piece_patches
-from .runtime import Runner
+from notabridge.engine.runtime import Runner
 
 Prompt = tuple[str, str, str]
 CHAR_ROWS = 512       # char-decoder rows per call: large batches, bounded memory
@@ -86,7 +86,7 @@ def _score_after(runner: Runner, pieces: list[tuple[np.ndarray, int]]) -> tuple[
     The patch decoder runs once per piece (batch 1: ORT's attention over many new positions is
     much slower in batches than one row at a time); the char decoder then scores every target
     patch of every piece in large batches."""
-    from .scoring import patch_nats
+    from notabridge.engine.scoring import patch_nats
 
     befores, targets, owner = [], [], []
     for row, (ids, first) in enumerate(pieces):
