@@ -17,11 +17,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--osc-tcp-port", type=_port, default=7880, metavar="N", help="OSC over TCP port (default 7880; 0 = off)")
     parser.add_argument("--midi-in", metavar="NAME", help="MIDI input port to record from (between MIDI start and stop)")
     parser.add_argument("--midi-out", metavar="NAME", help="MIDI output port to play accompaniments to")
-    parser.add_argument("--midi-save", metavar="FOLDER", help="also write each accompaniment as a .mid file in this folder")
+    parser.add_argument("--midi-save", metavar="FOLDER",
+                        help="also write each accompaniment (and each live take) in this folder; live takes "
+                             "otherwise go to a new temporary folder, printed at start")
     parser.add_argument("--midi-voices", type=int, default=3, choices=range(1, 9), metavar="N",
                         help="accompaniment voices to write under a recorded melody (1-8, default 3)")
     parser.add_argument("--midi-meter", default="4/4", metavar="N/D",
                         help="time signature of what the DAW plays (live MIDI carries none; default 4/4)")
+    parser.add_argument("--midi-live", choices=["forward", "echo"], metavar="MODE",
+                        help="answer bar by bar while the DAW plays (needs --midi-in and --midi-out; docs/daw.md): "
+                             "forward = each bar's accompaniment sounds with that bar, echo = one bar late")
+    parser.add_argument("--midi-key", default="auto", metavar="KEY",
+                        help='key of what the DAW plays in live mode, e.g. "G" or "F#m" (default auto: estimated '
+                             "from the first bar)")
+    parser.add_argument("--midi-lookahead", type=int, default=4, metavar="N",
+                        help="live mode: sixteenths before a bar's end at which the bar is read and the next one "
+                             "written (default 4: one beat in 4/4)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--log-file", metavar="FILE",
@@ -47,6 +58,16 @@ def run(args: argparse.Namespace) -> int:
         parse_meter(args.midi_meter)
     except ValueError as exc:
         raise UserError(f"--midi-meter: {exc}") from None
+    from notabridge.daemon.live import check_option
+    from notabridge.errors import JobError
+
+    for flag, name, value in (("--midi-key", "key", args.midi_key), ("--midi-lookahead", "lookahead", args.midi_lookahead)):
+        try:
+            check_option(name, value, args.midi_meter)
+        except JobError as exc:
+            raise UserError(f"{flag}: {exc}") from None
+    if args.midi_live and not (args.midi_in and args.midi_out):
+        raise UserError("--midi-live needs both --midi-in (the melody) and --midi-out (the accompaniment)")
     from notabridge.daemon import logs
 
     try:
@@ -60,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     options = ServeOptions(listen=args.listen, http_port=args.http_port or None, osc_port=args.osc_port or None,
                            osc_tcp_port=args.osc_tcp_port or None, midi_in=args.midi_in, midi_out=args.midi_out,
                            midi_save_dir=args.midi_save, midi_voices=args.midi_voices,
-                           midi_meter=args.midi_meter)
+                           midi_meter=args.midi_meter, midi_live=args.midi_live, midi_key=args.midi_key,
+                           midi_lookahead=args.midi_lookahead)
     daemon = Daemon(engine, options, say=lambda line: print(line, flush=True))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
