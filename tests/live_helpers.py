@@ -89,16 +89,21 @@ class VirtualClock:
 
 
 def play_virtual(perf: Performance, send: Callable[[Any], None], clock: VirtualClock,
-                 before_pulse: Callable[[int], None] | None = None) -> list[float]:
-    """Send the performance on the virtual clock (no waiting); `before_pulse(i)` runs before
-    pulse i is sent (a patient DAW waits there for the door). Returns each pulse's time."""
-    start = clock.now
+                 before: Callable[[int, Any], None] | None = None, tempo_change: tuple[int, float] | None = None
+                 ) -> list[float]:
+    """Send the performance on the virtual clock; `before(pulse, message)` runs before each
+    message (a patient DAW waits there for the door; `pulse`: pulses sent so far). With
+    `tempo_change` (pulse, factor) every interval from that pulse on is `factor` times as long.
+    Returns each pulse's time."""
     times, pulse = [], 0
+    start, last_at = clock.now, 0.0
+    change_at = perf.events[-1][0] + 1 if tempo_change is None else tempo_change[0] * perf.seconds_per_pulse
     for at, message in perf.events:
-        clock.now = start + at
+        if before is not None:   # before the clock moves on: the door's work takes no virtual time
+            before(pulse, message)
+        stretched = at if at <= change_at else change_at + (at - change_at) * tempo_change[1]
+        clock.now = max(clock.now, start + stretched)
         if message.type == "clock":
-            if before_pulse is not None:
-                before_pulse(pulse)
             times.append(clock.now)
             pulse += 1
         send(message)

@@ -163,11 +163,14 @@ class LiveDoor:
         self.last_take: dict | None = None
         self.error: str | None = None
         self.key_used: str | None = None
+        self.last_lines: list[str] = []               # the last take's bars as the model read them
+        self.last_key: tuple[int, str] | None = None
         self._schedule: dict[int, list[Any]] = {}
         self._sounding: set[tuple[int, int]] = set()
         self._tied: dict[tuple[int, int], int] = {}      # (channel, pitch) -> tick of its pending note-off
         self._pending: _Cut | None = None
         self._jobs: queue.Queue = queue.Queue()
+        self._outstanding = 0                # jobs submitted and not finished
         self._idle = threading.Event()
         self._idle.set()
         self._listeners: list[Callable[[dict], None]] = []
@@ -365,8 +368,16 @@ class LiveDoor:
         return self.take.bar_ticks if self.take is not None else bar_ticks(self.options.meter)
 
     def _submit(self, job: Any) -> None:
-        self._idle.clear()
+        with self._lock:
+            self._outstanding += 1
+            self._idle.clear()
         self._jobs.put(job)
+
+    def _done(self) -> None:
+        with self._lock:
+            self._outstanding -= 1
+            if self._outstanding == 0:
+                self._idle.set()
 
     def _notify_later(self) -> None:
         """Listeners hear the state from the worker, never from the clock thread."""
@@ -377,7 +388,6 @@ class LiveDoor:
         while True:
             job = self._jobs.get()
             if job is None:
-                self._idle.set()
                 return
             try:
                 if job == "warm":
@@ -392,8 +402,7 @@ class LiveDoor:
                 log.exception("live door")
                 with self._lock:
                     self.error = f"{type(exc).__name__}: {exc}"
-            if self._jobs.empty():
-                self._idle.set()
+            self._done()
 
     def _warm(self) -> None:
         """Load the notation libraries and run the model once, so the first bar is not slow."""
@@ -572,9 +581,9 @@ class LiveDoor:
         midi_path, xml_path, problem = take.save(self.folder, take.header, parse_meter(take.meter),
                                                  accompaniment_channels(take.voices), names)
         with self._lock:
-            self.last_lines = take.ordered_lines()
+            self.last_lines, self.last_key = take.ordered_lines(), take.key
             self.last_take = {"midi": str(midi_path), "musicxml": str(xml_path) if xml_path else None,
-                              "bars": len(take.lines), "late": self.stats.late}
+                              "first_bar": take.first_bar + 1, "bars": len(take.lines), "late": self.stats.late}
             if problem:
                 self.last_take["musicxml_error"] = problem
         self._notify()

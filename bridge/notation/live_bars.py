@@ -64,6 +64,11 @@ def _length_text(units: Fraction) -> str:
     return f"{units.numerator}/{units.denominator}"
 
 
+def _beamable(piece: tuple, triplet: bool = False) -> bool:
+    start, end, note = piece
+    return note is not None and (end - start < 1 or triplet)
+
+
 def _is_triplet(value: Fraction) -> bool:
     return value.denominator % 3 == 0
 
@@ -101,7 +106,9 @@ def melody_bar(notes: list[BarNote], bar_quarters: Fraction, key_fifths: int,
     opened = set()
     for index, (start, end, note) in enumerate(pieces):
         quarter = int(start)
-        prefix = " " if out and start % beat_quarters == 0 else ""
+        # xml2abc's beaming: notes shorter than a quarter within a beat stay together
+        beamed = index and _beamable(pieces[index - 1]) and _beamable(pieces[index], quarter in triplets)
+        prefix = " " if out and (start % beat_quarters == 0 or not beamed) else ""
         if quarter in triplets:
             if quarter not in opened:   # n notes in the time of 2 eighths
                 prefix += f"(3:2:{sum(1 for p in pieces if int(p[0]) == quarter)}"
