@@ -46,6 +46,26 @@ def _part_notes(name: str, part: int = 0, number: int | None = None):
     return notes, upbeat, (meter.numerator, meter.denominator), name
 
 
+def played_bars(notes: list[Note], upbeat: Fraction, meter: tuple[int, int]):
+    """The melody cut into the DAW's bars (the upbeat alone in the first): (BarNotes, length)."""
+    from notabridge.notation.live_bars import BarNote
+
+    bar = Fraction(4 * meter[0], meter[1])
+    offset = bar - upbeat if upbeat else Fraction(0)
+    shifted = [(o + offset, o + offset + length, p) for o, length, p in notes]
+    count = int(-(-max(e for _, e, _ in shifted) // bar))
+    for b in range(count):
+        start, end = b * bar, (b + 1) * bar
+        bar_notes = [BarNote(max(Fraction(0), a - start), min(bar, z - start), p, tie_in=a < start, tie_out=z > end)
+                     for a, z, p in shifted if a < end and z > start]
+        length = bar
+        if b == 0 and upbeat:
+            for n in bar_notes:
+                n.start, n.end = n.start - (bar - upbeat), n.end - (bar - upbeat)
+            length = upbeat
+        yield bar_notes, length
+
+
 @dataclass
 class Performance:
     events: list[tuple[float, Any]]     # (seconds from Start, message), Start first, Stop last

@@ -48,6 +48,7 @@ def _door(daemon, clock, tmp_path, **options):
     from notabridge.daemon.live import LiveDoor, LiveOptions
 
     factory = options.pop("session_factory", None)
+    options.setdefault("lookahead", 4)   # a fixed cut: the auto one follows the machine's speed
     out = mido.Backend("tests.daemon_midi_backend", load=True).open_output("Synth in")
     door = LiveDoor(daemon, out, tmp_path, clock=clock, options=LiveOptions(**options), session_factory=factory)
     door.arm()
@@ -192,6 +193,33 @@ def test_a_bar_not_ready_before_its_downbeat_is_skipped_counted_and_shown(daemon
     assert [p for p in played if p[0] >= (held_bar + 2) * 96]         # the next bars play again
     assert played == _written(door, perf, shift_bars=0)               # the saved take has no bar 5 accompaniment
     assert "[V:2]" not in door.last_lines[held_bar + 1]
+    door.close()
+
+
+def test_auto_lookahead_moves_the_cut_to_leave_room_for_a_slow_engine(daemon, virtual, tmp_path):
+    """The door's policy, given the engine's times: here every bar (the warm-up too) reports
+    0.6 s, as a NotaGen-small-sized model does on a slow CPU; at 120 bpm (a sixteenth is 0.125 s)
+    twice that plus the slack needs 10 sixteenths: the bar is cut after its first 6."""
+    from notabridge.engine.live_session import LiveSession
+
+    class Slow:
+        def __init__(self, *args, **kwargs):
+            self.session = LiveSession(*args, **kwargs)
+
+        def write_bar(self, *args, **kwargs):
+            written = self.session.write_bar(*args, **kwargs)
+            written.seconds = 0.6
+            return written
+
+    notes, upbeat, meter, key = chorale_soprano("bach/bwv66.6")
+    door = _door(daemon, virtual, tmp_path, mode="forward", key=key, lookahead="auto", session_factory=Slow)
+    perf = performance(notes[:16], upbeat, meter, BPM, end_bars=1)
+    times = play_virtual(perf, door.on_message, virtual, before=_patient(door))
+    assert door.wait_idle(120)
+    state = door.state()
+    assert state["lookahead_used"] == 10 and state["late"] == 0
+    assert state["margin_min_ms"] == pytest.approx(10 * 6 * 1000 * perf.seconds_per_pulse, abs=1)
+    assert _played(times) == _written(door, perf, shift_bars=0)
     door.close()
 
 

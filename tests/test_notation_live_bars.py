@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.daw_helpers import write_melody
-from tests.live_helpers import chorale_soprano, folk_tune
+from tests.live_helpers import chorale_soprano, folk_tune, played_bars
 
 MELODIES = {
     "bwv66.6 (4/4, upbeat)": lambda: chorale_soprano("bach/bwv66.6"),
@@ -18,25 +18,6 @@ MELODIES = {
     "bwv40.8 (F minor)": lambda: chorale_soprano("bach/bwv40.8"),
     "Zwei Koenigskinder (3/4, upbeat)": folk_tune,
 }
-
-
-def _bars(notes, upbeat, meter):
-    from notabridge.notation.live_bars import BarNote
-
-    bar = Fraction(4 * meter[0], meter[1])
-    offset = bar - upbeat if upbeat else Fraction(0)
-    shifted = [(o + offset, o + offset + length, p) for o, length, p in notes]
-    count = int(-(-max(e for _, e, _ in shifted) // bar))
-    for b in range(count):
-        start, end = b * bar, (b + 1) * bar
-        bar_notes = [BarNote(max(Fraction(0), a - start), min(bar, z - start), p, tie_in=a < start, tie_out=z > end)
-                     for a, z, p in shifted if a < end and z > start]
-        length = bar
-        if b == 0 and upbeat:
-            for n in bar_notes:
-                n.start, n.end = n.start - (bar - upbeat), n.end - (bar - upbeat)
-            length = upbeat
-        yield bar_notes, length
 
 
 @pytest.mark.parametrize("name", MELODIES)
@@ -54,7 +35,7 @@ def test_a_played_bar_is_written_as_the_offline_path_writes_it(name, tmp_path):
     _, body = split_abc(excerpt_to_abc(midi_clip.accompaniment_excerpt(clip, 1)))
     offline = [parse_line(line)[1][0].content for line in body]
     beat = Fraction(4, meter[1])
-    live = [melody_bar(bar_notes, length, clip.key_fifths, beat) for bar_notes, length in _bars(notes, upbeat, meter)]
+    live = [melody_bar(bar_notes, length, clip.key_fifths, beat) for bar_notes, length in played_bars(notes, upbeat, meter)]
     assert live == offline
     reader = VoiceReader(clip.key_fifths, f"{meter[0]}/{meter[1]}")
     back = [n.pitch for text in live for n in reader.notes(text) if not n.tie_in]

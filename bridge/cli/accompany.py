@@ -41,14 +41,6 @@ def parse_prompt(text: str | None) -> tuple[str, str, str] | None:
     return fields[0], fields[1], fields[2]
 
 
-def default_prompt(prompts: list) -> tuple[str, str, str] | None:
-    """A prompt the model knows for a melody with voices under it: a choral one when it has one
-    (a chorale is a melody over alto, tenor and bass), else its first; None when it lists none."""
-    known = [tuple(p) for p in prompts if len(p) == 3]
-    choral = [p for p in known if p[2].strip().lower() == "choral"]
-    return (choral or known or [None])[0]
-
-
 def run(args: argparse.Namespace) -> int:
     from notabridge.notation import midi_clip
     from notabridge.cli.output_path import check_output_path, write_error
@@ -87,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _compose(excerpt: dict, prompt: tuple[str, str, str] | None, args: argparse.Namespace):
     from notabridge.cli.serve import _load_engine
-    from notabridge.jobs.compose import ComposeJob, compose
+    from notabridge.jobs.compose import ComposeJob, compose, default_prompt
     from notabridge.errors import JobError
     from notabridge.engine.sampling import Sampling
 

@@ -6,7 +6,11 @@ Continue) to Stop. Bars are counted from the song's start in the meter of the li
 bars before the first note are not read, and a first note after its bar line makes an upbeat.
 
 Bar b counts as played `lookahead` sixteenths before its end (its "cut"): a note still held
-then is read as lasting to the bar line. At the cut the worker thread
+then is read as lasting to the bar line. With `lookahead` "auto" (the default) the door picks,
+at each bar line, the shortest lookahead that leaves AUTO_SAFETY times the engine's recent slow
+bars (90th percentile of the last 8, or the warm-up bar) at the tempo the clock says: the model
+hears as much of each bar as the machine allows, and a slow model or a loaded machine moves the
+cut earlier instead of making bars late. At the cut the worker thread
 - writes down bar b-1 as the model will read it from now on (the melody as played, whole now,
   and the accompaniment that sounded in it),
 - `forward`: has the engine write bar b+1 with every voice (notabridge.engine.live_session); the
@@ -41,6 +45,8 @@ MODES = ("forward", "echo")
 KEYS_HELP = 'a key such as "G", "Bb", "F#m", "Ebm", or "auto" (estimated from the first bars played)'
 SWITCH_INTERVAL = 0.001   # the clock thread must get the interpreter back within ~1 ms of a pulse
 MAX_VOICES = 8
+AUTO_SAFETY = 2.0         # auto lookahead: this many times the engine's recent slow bar ...
+AUTO_SLACK = 0.03         # ... plus this (seconds: the worker's own bookkeeping per bar)
 
 
 @dataclass
@@ -49,7 +55,7 @@ class LiveOptions:
     meter: str = "4/4"
     key: str = "auto"
     voices: int = 3
-    lookahead: int = 4          # sixteenths before a bar's end at which it counts as played
+    lookahead: int | str = "auto"   # sixteenths before a bar's end at which it counts as played
     take_bars: int = 64         # nominal take length the model is told (`[r:i/j]`)
 
 
@@ -75,6 +81,8 @@ def check_option(name: str, value: Any, meter: str | None = None) -> Any:
         except ValueError:
             raise JobError(f"key must be {KEYS_HELP}, not {value!r}") from None
         return str(value)
+    if name == "lookahead" and value == "auto":
+        return value
     if name in ("voices", "lookahead", "take_bars"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
             raise JobError(f"{name} must be a whole number, not {value!r}")
@@ -86,7 +94,8 @@ def check_option(name: str, value: Any, meter: str | None = None) -> Any:
         if name == "lookahead":
             sixteenths = bar_ticks(meter or "4/4") // TICKS_PER_SIXTEENTH
             if not 1 <= value <= sixteenths - 2:
-                raise JobError(f"lookahead must be between 1 and {sixteenths - 2} sixteenths in {meter or '4/4'}")
+                raise JobError(f"lookahead must be \"auto\" or between 1 and {sixteenths - 2} sixteenths "
+                               f"in {meter or '4/4'}")
         return value
     raise JobError(f"unknown live option {name!r}; options: {', '.join(LiveOptions.__dataclass_fields__)}")
 
@@ -178,6 +187,10 @@ class LiveDoor:
         self._session = None
         self._session_header: str | None = None
         self._switch_interval: float | None = None
+        self._cut_bar: int | None = None       # the bar whose cut is decided, and that cut's tick
+        self._cut_tick: int | None = None
+        self._lookahead_used: int | None = None
+        self._warm_seconds: float | None = None
 
     # ---- control (OSC, CLI) -----------------------------------------------------------------
     def arm(self, mode: str | None = None) -> dict:
@@ -215,7 +228,7 @@ class LiveDoor:
     def set(self, name: str, value: Any) -> dict:
         with self._lock:
             value = check_option(name, value, self.options.meter)
-            if name == "meter":   # a lookahead that no longer fits the bar is cut to fit
+            if name == "meter" and self.options.lookahead != "auto":   # a lookahead that no longer fits is cut to fit
                 most = bar_ticks(value) // TICKS_PER_SIXTEENTH - 2
                 self.options.lookahead = min(self.options.lookahead, most)
             setattr(self.options, name, value)
@@ -247,6 +260,7 @@ class LiveDoor:
                 "margin_p50_ms": round(statistics.median(margins) * 1000, 1) if margins else None,
                 "margin_min_ms": round(margins[0] * 1000, 1) if margins else None,
                 "engine_ms_last": round(s.engine_seconds[-1] * 1000, 1) if s.engine_seconds else None,
+                "lookahead_used": self._lookahead_used,
                 "folder": str(self.folder) if self.folder else None,
                 "folder_is_temporary": not self.folder_chosen,
                 "last_take": self.last_take, "error": self.error,
@@ -307,9 +321,12 @@ class LiveDoor:
                 self.stats.late_bars.append(pending.downbeat // self._bar_ticks())
                 self._notify_later()
             ticks = self._bar_ticks()
-            lookahead = self.options.lookahead * TICKS_PER_SIXTEENTH
-            if (tick + lookahead) % ticks == 0 and tick + lookahead > take.start_tick:
-                bar = (tick + lookahead) // ticks - 1
+            bar = tick // ticks
+            if bar != self._cut_bar:   # at each bar line: where this bar will be cut
+                self._cut_bar = bar
+                self._lookahead_used = self._lookahead_sixteenths(ticks)
+                self._cut_tick = (bar + 1) * ticks - self._lookahead_used * TICKS_PER_SIXTEENTH
+            if tick == self._cut_tick and tick >= take.start_tick:
                 if take.first_bar is not None or take.find_first_bar(tick + 1) is not None:
                     if bar >= take.first_bar:
                         if self._pending is not None:
@@ -317,6 +334,15 @@ class LiveDoor:
                         cut = _Cut(take, bar, tick, (bar + 1) * ticks)
                         self._pending = cut
                         self._submit(cut)
+
+    def _lookahead_sixteenths(self, ticks: int) -> int:
+        most = ticks // TICKS_PER_SIXTEENTH - 2
+        if self.options.lookahead != "auto":
+            return min(int(self.options.lookahead), most)
+        recent = sorted(self.stats.engine_seconds[-8:]) or ([self._warm_seconds] if self._warm_seconds else [])
+        slow = recent[min(len(recent) - 1, int(0.9 * len(recent)))] if recent else 0.25
+        needed = (AUTO_SAFETY * slow + AUTO_SLACK) / (self._clock.seconds_per_tick * TICKS_PER_SIXTEENTH)
+        return max(1, min(most, -int(-needed // 1)))
 
     def _send(self, tick: int, message: Any) -> None:
         try:
@@ -337,7 +363,9 @@ class LiveDoor:
             self._end_take()
         if not self.armed:
             return
-        self.take = Take(start_tick=self._clock.next_tick, bar_ticks=self._bar_ticks())
+        self.take = Take(start_tick=self._clock.next_tick, bar_ticks=bar_ticks(self.options.meter),
+                         meter=self.options.meter, voices=self.options.voices)
+        self._cut_bar = self._cut_tick = None
         self.stats = LiveStats()
         self.error = None
         self._tied = {}
@@ -408,10 +436,11 @@ class LiveDoor:
         """Load the notation libraries and run the model once, so the first bar is not slow."""
         fifths, mode = key_of(self.options.key) if self.options.key != "auto" else (0, "major")
         session = self._session_for(self._header(fifths, mode, self.options))
-        try:
-            session.write_bar([], None, self._sampling(0))
-        except JobError:
-            pass
+        for _ in range(2):   # the first run pays for loading; the second is what a bar costs
+            try:
+                self._warm_seconds = session.write_bar([], None, self._sampling(0)).seconds
+            except JobError:
+                pass
 
     def _header(self, fifths: int, mode: str, options: LiveOptions) -> str:
         from notabridge.daemon.midi_ports import parse_meter
@@ -419,8 +448,10 @@ class LiveDoor:
 
         prompt = self.daemon.settings.snapshot().get("prompt")
         prompt = tuple(prompt[k] for k in ("period", "composer", "instrumentation")) if prompt else None
-        if prompt is None:
-            prompt = _default_prompt(self.daemon.engine)
+        if prompt is None:   # as `notabridge accompany` chooses: the melody is read as a chorale's soprano
+            from notabridge.jobs.compose import default_prompt
+
+            prompt = default_prompt((getattr(self.daemon.engine, "info", {}) or {}).get("prompts") or [])
         return live_header(parse_meter(options.meter), fifths, mode, options.voices, prompt)
 
     def _session_for(self, header: str):
@@ -500,9 +531,10 @@ class LiveDoor:
             fifths, mode = estimate_key(notes, 480) if notes else (0, "major")
         else:
             fifths, mode = key_of(options.key)
+        options.meter, options.voices = take.meter, take.voices   # fixed at Start
         header = self._header(fifths, mode, options)
         with self._lock:
-            take.meter, take.voices, take.key, take.header = options.meter, options.voices, (fifths, mode), header
+            take.key, take.header = (fifths, mode), header
             self.key_used = _key_name(fifths, mode)
 
     def _deliver(self, cut: _Cut, target: int, result: Any) -> None:
@@ -613,10 +645,3 @@ def _key_name(fifths: int, mode: str) -> str:
     majors = "Cb Gb Db Ab Eb Bb F C G D A E B F# C#".split()
     minors = "Ab Eb Bb F C G D A E B F# C# G# D# A#".split()
     return (minors if mode == "minor" else majors)[fifths + 7] + ("m" if mode == "minor" else "")
-
-
-def _default_prompt(engine: Any) -> tuple[str, str, str] | None:
-    """A choral prompt the model knows (the melody is read as a chorale's soprano), as `accompany` picks."""
-    prompts = [tuple(p) for p in (getattr(engine, "info", {}) or {}).get("prompts", []) or []]
-    choral = [p for p in prompts if len(p) == 3 and p[2] == "Choral"]
-    return (choral or prompts or [None])[0]

@@ -48,6 +48,7 @@ class CarryRunner:
         self._saved: tuple[PatchCache, np.ndarray, np.ndarray] | None = None   # cache, ids [L,16], hidden [L,d]
         self.reused = 0      # patches taken from the saved cache in the current run
         self.computed = 0    # patches run through the patch decoder in the current run
+        self.prefill_seconds = 0.0   # time of the current run's prefills (carried or not)
 
     def __getattr__(self, name: str):   # empty, char, concat, repeat, length: as the Runner does them
         return getattr(self.inner, name)
@@ -56,6 +57,7 @@ class CarryRunner:
         self._history.clear()
         self._last = None
         self.reused = self.computed = 0
+        self.prefill_seconds = 0.0
 
     def keep_last(self) -> None:
         """Remember the cache the last patch call wrote (the finished row's whole context)."""
@@ -81,8 +83,12 @@ class CarryRunner:
             hidden, cache = self.inner.patch(ids, cache)
             self.computed += ids.shape[1]
             return hidden, cache
-        if cache.length == 0 and self._saved is not None:
-            return self._prefill(ids, cache)
+        if cache.length == 0:
+            start = time.perf_counter()
+            try:
+                return self._prefill(ids, cache)
+            finally:
+                self.prefill_seconds += time.perf_counter() - start
         known = self._history.get(id(cache))
         hidden, cache = self.inner.patch(ids, cache)
         self.computed += ids.shape[1]
@@ -93,10 +99,12 @@ class CarryRunner:
         return hidden, cache
 
     def _prefill(self, ids: np.ndarray, empty: PatchCache) -> tuple[np.ndarray, PatchCache]:
-        saved_cache, saved_ids, saved_hidden = self._saved
-        n = min(len(saved_ids), ids.shape[1])
-        same = np.all(saved_ids[:n] == ids[0, :n], axis=1)
-        common = int(n if same.all() else np.argmin(same))
+        common = 0
+        if self._saved is not None:
+            saved_cache, saved_ids, saved_hidden = self._saved
+            n = min(len(saved_ids), ids.shape[1])
+            same = np.all(saved_ids[:n] == ids[0, :n], axis=1)
+            common = int(n if same.all() else np.argmin(same))
         if common == 0:
             hidden, cache = self.inner.patch(ids, empty)
             self.computed += ids.shape[1]
@@ -133,6 +141,7 @@ class LiveBar:
     reused_patches: int        # context patches taken from the carried cache
     computed_patches: int      # patches the patch decoder ran (context not carried + the new bar)
     rejected: int              # invalid tries thrown away before this bar
+    prefill_seconds: float = 0.0   # of `seconds`: reading the context (what the carry saves)
 
 
 class LiveSession:
@@ -179,7 +188,8 @@ class LiveSession:
             finally:
                 self.runner.keep_last()
             seconds = time.perf_counter() - start
-        return LiveBar(writer.new_bars[0], seconds, self.runner.reused, self.runner.computed, writer.rejects)
+        return LiveBar(writer.new_bars[0], seconds, self.runner.reused, self.runner.computed, writer.rejects,
+                       self.runner.prefill_seconds)
 
 
 def melody_segment(voice: str, content: str, barline: str = "|") -> Segment:

@@ -84,6 +84,14 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
                          warnings=warnings)
 
 
+def default_prompt(prompts: list) -> tuple[str, str, str] | None:
+    """A prompt the model knows for a melody with voices under it: a choral one when it has one
+    (a chorale is a melody over alto, tenor and bass), else its first; None when it lists none."""
+    known = [tuple(p) for p in prompts if len(p) == 3]
+    choral = [p for p in known if p[2].strip().lower() == "choral"]
+    return (choral or known or [None])[0]
+
+
 def _add_originality(job: ComposeJob, engine, variants: list[dict], warnings: list[str]) -> None:
     """Each variant's `originality` (notabridge.jobs.originality): its longest run of bars shared with the
     model's training pieces and with the rest of the user's score; a warning from 2 bars on.
