@@ -126,9 +126,9 @@ def live_take(daemon, notes, upbeat, meter, key, bpm, mode, lookahead, voices, s
     door.wait_idle(300)
     play_real_time(performance(notes, upbeat, meter, bpm), door.on_message)
     door.wait_idle(300)
-    stats, take = door.stats, door.last_take
+    stats, take, lookahead = door.stats, door.last_take, door.state()["lookahead_used"]
     door.close()
-    return stats, take
+    return stats, take, lookahead
 
 
 def run_live(args, engine) -> None:
@@ -139,18 +139,19 @@ def run_live(args, engine) -> None:
     daemon = Daemon(engine, ServeOptions(http_port=None, osc_port=None, osc_tcp_port=None), say=lambda line: None)
     prompt = default_prompt(engine.info.get("prompts") or [])
     folder = Path(tempfile.mkdtemp(prefix="notabridge-bench-live-"))
-    print(f"\n== live, embedded model, mode {args.mode}, lookahead {args.lookahead} sixteenths, "
+    print(f"\n== live, embedded model, mode {args.mode}, lookahead {args.lookahead} (sixteenths), "
           f"{args.voices} voices, {args.seeds} seed(s) per melody and tempo ==")
     print(f"{'melody':8} {'bpm':>4} {'bars':>5} {'late':>5} {'failed':>6} {'margin p50':>11} {'margin p99':>11} "
-          f"{'engine p50':>11} {'engine p99':>11} {'clash':>7}")
+          f"{'engine p50':>11} {'engine p99':>11} {'lookahead':>9} {'clash':>7}")
     clash_live: dict[str, list[int]] = {}
     for name, notes, upbeat, meter, key in melodies(args.melodies):
         for bpm in args.tempos:
-            margins, engine_s, late, failed, bars, d, p = [], [], 0, 0, 0, 0, 0
+            margins, engine_s, late, failed, bars, d, p, looks = [], [], 0, 0, 0, 0, 0, []
             for seed in range(args.seeds):
-                stats, take = live_take(daemon, notes, upbeat, meter, key, bpm, args.mode, args.lookahead,
+                stats, take, lookahead_used = live_take(daemon, notes, upbeat, meter, key, bpm, args.mode, args.lookahead,
                                         args.voices, seed, folder)
                 margins += stats.margins
+                looks.append(lookahead_used)
                 engine_s += stats.engine_seconds
                 late, failed, bars = late + stats.late, failed + stats.failed, bars + stats.bars_ready + stats.late
                 dd, pp = take_clash(take["midi"], meter)
@@ -159,7 +160,7 @@ def run_live(args, engine) -> None:
             total[0], total[1] = total[0] + d, total[1] + p
             print(f"{name:8} {bpm:>4} {bars:>5} {late:>5} {failed:>6} {1000 * statistics.median(margins):>9.0f}ms "
                   f"{1000 * percentile(margins, 0.01):>9.0f}ms {1000 * statistics.median(engine_s):>9.0f}ms "
-                  f"{1000 * percentile(engine_s, 0.99):>9.0f}ms {d / max(p, 1):>7.3f}", flush=True)
+                  f"{1000 * percentile(engine_s, 0.99):>9.0f}ms {max(looks):>9} {d / max(p, 1):>7.3f}", flush=True)
     print("\n== clash rate on strong beats: live (all tempos) vs offline accompany on the same melody ==")
     for name, notes, upbeat, meter, key in melodies(args.melodies):
         bar = Fraction(4 * meter[0], meter[1])
@@ -228,6 +229,7 @@ def replay(engine, header: str, lines: list[str], carry: bool) -> list[tuple[flo
 
 
 def run_carry(args, engine) -> None:
+    from notabridge.daemon.live import auto_lookahead
     from notabridge.engine import Engine
 
     print(f"\n== carried KV cache vs re-prefill per bar: {args.bars} bars of a take, {args.rounds} interleaved "
@@ -260,19 +262,22 @@ def run_carry(args, engine) -> None:
         ratio = (statistics.median([t for t, _ in best[False][half:]]) /
                  statistics.median([t for t, _ in best[True][half:]]))
         print(f"  re-prefill / carried, last {len(lines) - half} bars: {ratio:.2f}x")
-        for bpm in args.tempos:
-            look = args.lookahead * 6 * 60.0 / bpm / 24
-            margins = [look - t for t, _ in best[True]]
-            print(f"  at {bpm:g} bpm, lookahead {1000 * look:.0f} ms: margin p50 {1000 * statistics.median(margins):.0f} ms, "
-                  f"p99 {1000 * percentile(margins, 0.01):.0f} ms, late {sum(m <= 0 for m in margins)}/{len(margins)}",
-                  flush=True)
+        for bpm in args.tempos:   # the margins the door would have with these times (4/4)
+            sixteenth = 60.0 / bpm / 4
+            times = [t for t, _ in best[True]]
+            look = args.lookahead if args.lookahead != "auto" else auto_lookahead(times, sixteenth, 14)
+            margins = [look * sixteenth - t for t in times]
+            print(f"  at {bpm:g} bpm, lookahead {look} sixteenths ({1000 * look * sixteenth:.0f} ms): margin p50 "
+                  f"{1000 * statistics.median(margins):.0f} ms, p99 {1000 * percentile(margins, 0.01):.0f} ms, "
+                  f"late {sum(m <= 0 for m in margins)}/{len(margins)}", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tempos", type=float, nargs="+", default=[60, 120, 180])
     ap.add_argument("--mode", choices=["forward", "echo"], default="forward")
-    ap.add_argument("--lookahead", type=int, default=4, help="sixteenths (default 4, the door's default)")
+    ap.add_argument("--lookahead", default="auto",
+                    help='sixteenths, or "auto" (the door\'s default: chosen from the engine\'s recent times)')
     ap.add_argument("--voices", type=int, default=3)
     ap.add_argument("--melodies", nargs="+", choices=["chorale", "folk"], default=["chorale", "folk"])
     ap.add_argument("--seeds", type=int, default=1, help="live takes (and offline runs) per melody and tempo")
@@ -282,6 +287,8 @@ def main() -> None:
     ap.add_argument("--skip-live", action="store_true", help="only the carried-cache comparison")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "notabridge_bench")
     args = ap.parse_args()
+    if args.lookahead != "auto":
+        args.lookahead = int(args.lookahead)
 
     from notabridge.engine import Engine
     from notabridge.engine.bundle import DEFAULT_BUNDLE

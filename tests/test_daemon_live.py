@@ -198,8 +198,8 @@ def test_a_bar_not_ready_before_its_downbeat_is_skipped_counted_and_shown(daemon
 
 def test_auto_lookahead_moves_the_cut_to_leave_room_for_a_slow_engine(daemon, virtual, tmp_path):
     """The door's policy, given the engine's times: here every bar (the warm-up too) reports
-    0.6 s, as a NotaGen-small-sized model does on a slow CPU; at 120 bpm (a sixteenth is 0.125 s)
-    twice that plus the slack needs 10 sixteenths: the bar is cut after its first 6."""
+    0.3 s, as a NotaGen-small-sized model might on a fast CPU; at 120 bpm (a sixteenth is
+    0.125 s) three times that plus the slack needs 8 sixteenths: the bar is cut at its half."""
     from notabridge.engine.live_session import LiveSession
 
     class Slow:
@@ -208,7 +208,7 @@ def test_auto_lookahead_moves_the_cut_to_leave_room_for_a_slow_engine(daemon, vi
 
         def write_bar(self, *args, **kwargs):
             written = self.session.write_bar(*args, **kwargs)
-            written.seconds = 0.6
+            written.seconds = 0.3
             return written
 
     notes, upbeat, meter, key = chorale_soprano("bach/bwv66.6")
@@ -217,8 +217,8 @@ def test_auto_lookahead_moves_the_cut_to_leave_room_for_a_slow_engine(daemon, vi
     times = play_virtual(perf, door.on_message, virtual, before=_patient(door))
     assert door.wait_idle(120)
     state = door.state()
-    assert state["lookahead_used"] == 10 and state["late"] == 0
-    assert state["margin_min_ms"] == pytest.approx(10 * 6 * 1000 * perf.seconds_per_pulse, abs=1)
+    assert state["lookahead_used"] == 8 and state["late"] == 0
+    assert state["margin_min_ms"] == pytest.approx(8 * 6 * 1000 * perf.seconds_per_pulse, abs=1)
     assert _played(times) == _written(door, perf, shift_bars=0)
     door.close()
 

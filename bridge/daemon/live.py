@@ -7,8 +7,8 @@ bars before the first note are not read, and a first note after its bar line mak
 
 Bar b counts as played `lookahead` sixteenths before its end (its "cut"): a note still held
 then is read as lasting to the bar line. With `lookahead` "auto" (the default) the door picks,
-at each bar line, the shortest lookahead that leaves AUTO_SAFETY times the engine's recent slow
-bars (90th percentile of the last 8, or the warm-up bar) at the tempo the clock says: the model
+at each bar line, the shortest lookahead that leaves AUTO_SAFETY times the engine's slowest recent
+bar (of the last 8, or the warm-up bar) at the tempo the clock says: the model
 hears as much of each bar as the machine allows, and a slow model or a loaded machine moves the
 cut earlier instead of making bars late. At the cut the worker thread
 - writes down bar b-1 as the model will read it from now on (the melody as played, whole now,
@@ -45,7 +45,7 @@ MODES = ("forward", "echo")
 KEYS_HELP = 'a key such as "G", "Bb", "F#m", "Ebm", or "auto" (estimated from the first bars played)'
 SWITCH_INTERVAL = 0.001   # the clock thread must get the interpreter back within ~1 ms of a pulse
 MAX_VOICES = 8
-AUTO_SAFETY = 2.0         # auto lookahead: this many times the engine's recent slow bar ...
+AUTO_SAFETY = 3.0         # auto lookahead: this many times the engine's slowest recent bar ...
 AUTO_SLACK = 0.03         # ... plus this (seconds: the worker's own bookkeeping per bar)
 
 
@@ -147,6 +147,7 @@ class LiveStats:
     failed: int = 0
     margins: list[float] = field(default_factory=list)       # seconds before each downbeat, bars in time
     engine_seconds: list[float] = field(default_factory=list)
+    rejected: list[int] = field(default_factory=list)          # invalid tries before each bar in time
     late_bars: list[int] = field(default_factory=list)
 
 
@@ -339,10 +340,8 @@ class LiveDoor:
         most = ticks // TICKS_PER_SIXTEENTH - 2
         if self.options.lookahead != "auto":
             return min(int(self.options.lookahead), most)
-        recent = sorted(self.stats.engine_seconds[-8:]) or ([self._warm_seconds] if self._warm_seconds else [])
-        slow = recent[min(len(recent) - 1, int(0.9 * len(recent)))] if recent else 0.25
-        needed = (AUTO_SAFETY * slow + AUTO_SLACK) / (self._clock.seconds_per_tick * TICKS_PER_SIXTEENTH)
-        return max(1, min(most, -int(-needed // 1)))
+        recent = self.stats.engine_seconds[-8:] or ([self._warm_seconds] if self._warm_seconds else [])
+        return auto_lookahead(recent, self._clock.seconds_per_tick * TICKS_PER_SIXTEENTH, most)
 
     def _send(self, tick: int, message: Any) -> None:
         try:
@@ -562,6 +561,7 @@ class LiveDoor:
             self.stats.bars_ready += 1
             self.stats.margins.append(margin)
             self.stats.engine_seconds.append(result.seconds)
+            self.stats.rejected.append(result.rejected)
             take.accompaniment[target] = "".join(f"[V:{s.voice}]{s.content}{s.barline or '|'}" for s in voices)
             bar_end = cut.downbeat + take.bar_ticks
             tied, self._tied = self._tied, {}
@@ -627,6 +627,15 @@ class LiveDoor:
                 listener(state)
             except Exception:
                 pass
+
+
+def auto_lookahead(engine_seconds: list[float], seconds_per_sixteenth: float, most: int) -> int:
+    """Sixteenths of lookahead for AUTO_SAFETY x the slowest of the engine's recent bars, plus
+    AUTO_SLACK; between 1 and `most`. (On a machine shared with other work one bar in ten or so
+    takes 2-4 times the median: measured here under a load of 5 on 2 cores.)"""
+    slow = max(engine_seconds) if engine_seconds else 0.25
+    needed = (AUTO_SAFETY * slow + AUTO_SLACK) / seconds_per_sixteenth
+    return max(1, min(most, -int(-needed // 1)))
 
 
 def accompaniment_channels(voices: int) -> list[int]:
