@@ -330,3 +330,16 @@ def test_the_daemon_plays_along_in_real_time_at_120_bpm_and_answers_over_osc(tmp
         osc.send("/notabridge/live/set", "mode", "canon")
         assert "forward, echo" in osc.receive("/notabridge/error")[1][1]
         osc.close()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--midi-live", "forward"], "--midi-live needs both --midi-in (the melody) and --midi-out"),
+    (["--midi-in", "a", "--midi-out", "b", "--midi-key", "H"], 'key must be a key such as "G"'),
+    (["--midi-in", "a", "--midi-out", "b", "--midi-meter", "3/4", "--midi-lookahead", "11"],
+     "between 1 and 10 sixteenths in 3/4"),
+])
+def test_bad_live_options_are_one_line_errors(args, message):
+    from tests.model_helpers import run_notabridge
+
+    done = run_notabridge("serve", "--http-port", "0", "--osc-port", "0", "--osc-tcp-port", "0", *args)
+    assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr

@@ -30,13 +30,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi-key", default="auto", metavar="KEY",
                         help='key of what the DAW plays in live mode, e.g. "G" or "F#m" (default auto: estimated '
                              "from the first bar)")
-    parser.add_argument("--midi-lookahead", type=int, default=4, metavar="N",
+    parser.add_argument("--midi-lookahead", type=_lookahead, default="auto", metavar="N",
                         help="live mode: sixteenths before a bar's end at which the bar is read and the next one "
-                             "written (default 4: one beat in 4/4)")
+                             "written (default auto: as few as the engine's recent speed allows)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--log-file", metavar="FILE",
                         help="also write the log to FILE (rotated at 5 MB, 3 old files kept); lines are rate-limited")
+
+
+def _lookahead(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of sixteenths or auto") from None
 
 
 def _port(text: str) -> int:

@@ -29,7 +29,7 @@ class ServeOptions:
     midi_meter: str = "4/4"             # live MIDI carries no time signature: the user says it
     midi_live: str | None = None        # arm the live accompanist at start: "forward" or "echo"
     midi_key: str = "auto"              # the live accompanist's key ("auto": estimated from the first bars)
-    midi_lookahead: int = 4             # sixteenths before a bar's end at which the live door reads it
+    midi_lookahead: int | str = "auto"  # sixteenths before a bar's end at which the live door reads it
     max_queued: int = LIMITS["max_queued_jobs"]
     job_budget: Callable[[Any], float] | None = None   # None: notabridge.daemon.queue.job_budget (from the job's size)
     initial_settings: dict = field(default_factory=dict)
