@@ -21,6 +21,8 @@ FORMAT_VERSION = 3
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "default"
 REQUIRED_KEYS = ("hidden_size", "patch_num_layers", "char_num_layers", "num_heads", "head_dim",
                  "patch_length", "patch_size", "vocab_size", "special_ids", "precision", "graphs")
+# int8: block weights quantised (onnx_export/quantize.py); inputs, outputs and caches stay float32
+PRECISIONS = ("fp32", "fp16", "int8")
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 
@@ -107,8 +109,8 @@ def read_config(path: str | Path, verify: bool = True) -> dict:
     missing = [k for k in REQUIRED_KEYS if k not in config]
     if missing:
         raise BundleError(f"{cfg_path} lacks {', '.join(missing)}: re-export the bundle")
-    if config["precision"] not in ("fp32", "fp16"):
-        raise BundleError(f"{cfg_path}: unknown precision {config['precision']!r} (fp32 or fp16)")
+    if config["precision"] not in PRECISIONS:
+        raise BundleError(f"{cfg_path}: unknown precision {config['precision']!r} ({', '.join(PRECISIONS)})")
     for graph in ("patch_decoder", "char_decoder"):
         entry = config["graphs"].get(graph)
         if not entry:
