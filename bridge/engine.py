@@ -17,6 +17,7 @@ from .bars import parse_line
 from .bundle import Bundle, load_bundle
 from .decoder import Decoder, DecodeStats
 from .errors import JobError
+from .memory import release_free_memory
 from .patching import split_piece
 from .runtime import Runner
 from .sampling import Sampler, Sampling
@@ -50,6 +51,7 @@ class Engine:
         self.config: dict = self.bundle.config
         self.info: dict = self.bundle.info
         self.last_run = RunInfo()
+        release_free_memory()   # what reading the graphs freed
 
     # -- modes --------------------------------------------------------------------------------
     def generate(self, prompt_lines: list[str], bars: int, sampling: Sampling = Sampling(), variants: int = 1,
@@ -153,7 +155,11 @@ class Engine:
             raise JobError(str(exc)) from None
         start = time.perf_counter()
         decoder = Decoder(self.runner, sampler)
-        stats = decoder.run(writers, cancel)
+        try:
+            stats = decoder.run(writers, cancel)
+        finally:
+            del decoder        # its caches; then hand the freed pages back (a daemon idles between jobs)
+            release_free_memory()
         self.last_run = RunInfo(time.perf_counter() - start, stats)
         # variants that gave up are left out (the run raised if all did); last_run.stats.failures says why
         return [Variant(header=w.header_text(), bars=list(w.new_bars), abc=w.abc(), valid_first_try=w.valid_first_try,
