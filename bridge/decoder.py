@@ -54,9 +54,10 @@ class DecodeStats:
 
 
 class Decoder:
-    def __init__(self, runner: Runner, sampler: Sampler):
+    def __init__(self, runner: Runner, sampler: Sampler, speculative=None):
         self.runner = runner
         self.sampler = sampler
+        self.speculative = speculative  # a bridge.speculative.Speculator, or None: one char per call
         self.patch_length = runner.patch_length
         self.stats = DecodeStats()
 
@@ -190,6 +191,8 @@ class Decoder:
                 eos[i] = len(forced) < PATCH_SIZE
         if all(done):
             return texts, eos
+        if self.speculative is not None:  # same distribution, fewer char-decoder calls
+            return self.speculative.decode_patches(self, rows, texts, eos, done)
         hidden = np.stack([self.hiddens[r][-1] for r in rows])
         cache = self.runner.empty("char", n)
         chars = np.ones((n, 1), dtype=np.int64)

@@ -21,6 +21,7 @@ from .memory import release_free_memory
 from .patching import split_piece
 from .runtime import Runner
 from .sampling import Sampler, Sampling
+from .speculative import SpeculativeStats, Speculator
 from .writer import BarWriter, header_problems
 
 # progress(variant, bars_done, partial_abc)
@@ -41,11 +42,16 @@ class Variant:
 class RunInfo:
     seconds: float = 0.0
     stats: DecodeStats = field(default_factory=DecodeStats)
+    speculative: SpeculativeStats | None = None   # when the bundle's draft table was used
 
 
 class Engine:
-    def __init__(self, bundle: str | Path | Bundle | None = None, device: str = "auto", threads: int | None = None):
+    def __init__(self, bundle: str | Path | Bundle | None = None, device: str = "auto", threads: int | None = None,
+                 speculative: bool = True):
+        """`speculative`: draft characters with the bundle's n-gram table, when it ships one
+        (bridge/speculative.py: the same distribution, fewer char-decoder calls)."""
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, device, threads=threads)
+        self.speculative = speculative and self.bundle.draft is not None
         self.runner = Runner(self.bundle)
         self.provider: str = self.bundle.provider
         self.config: dict = self.bundle.config
@@ -154,13 +160,14 @@ class Engine:
         except ValueError as exc:
             raise JobError(str(exc)) from None
         start = time.perf_counter()
-        decoder = Decoder(self.runner, sampler)
+        speculator = Speculator(self.bundle.draft) if self.speculative else None
+        decoder = Decoder(self.runner, sampler, speculator)
         try:
             stats = decoder.run(writers, cancel)
         finally:
             del decoder        # its caches; then hand the freed pages back (a daemon idles between jobs)
             release_free_memory()
-        self.last_run = RunInfo(time.perf_counter() - start, stats)
+        self.last_run = RunInfo(time.perf_counter() - start, stats, speculator.stats if speculator else None)
         # variants that gave up are left out (the run raised if all did); last_run.stats.failures says why
         return [Variant(header=w.header_text(), bars=list(w.new_bars), abc=w.abc(), valid_first_try=w.valid_first_try,
                         rejected_bars=w.rejects,
