@@ -40,32 +40,32 @@ class DraftTable:
         if not 1 <= order <= 9:
             raise ValueError("order must be 1..9")
         data = np.frombuffer("".join(streams).encode("ascii", "replace"), dtype=np.uint8).astype(np.uint64) & 0x7F
-        keys_all, chars_all, counts_all = [], [], []
-        for n in range(order):
-            if len(data) <= n:
-                break
-            nxt = data[n:]
-            ctx = np.full(len(nxt), n << _LEN_SHIFT, dtype=np.uint64)
+        keys, chars, counts = [], [], []
+        for n in range(min(order, len(data))):
+            ctx = np.full(len(data) - n, n << _LEN_SHIFT, dtype=np.uint64)
             for i in range(n):
                 ctx |= data[i:len(data) - n + i] << np.uint64(7 * i)
-            pairs, counts = np.unique(np.stack([ctx, nxt], axis=1), axis=0, return_counts=True)
-            ctx_keys, starts = np.unique(pairs[:, 0], return_index=True)
-            ends = np.append(starts[1:], len(pairs))
-            for key, a, b in zip(ctx_keys, starts, ends):
-                c = counts[a:b]
-                if n and c.sum() < min_count:
-                    continue
-                best = np.argsort(-c, kind="stable")[:top]
-                row_chars = np.zeros(top, np.uint8)
-                row_counts = np.zeros(top, np.uint32)
-                row_chars[:len(best)] = pairs[a:b, 1][best]
-                row_counts[:len(best)] = c[best]
-                keys_all.append(key)
-                chars_all.append(row_chars)
-                counts_all.append(row_counts)
-        order_ix = np.argsort(np.array(keys_all, dtype=np.uint64), kind="stable")
-        return cls(order, np.array(keys_all, dtype=np.uint64)[order_ix], np.array(chars_all)[order_ix],
-                   np.array(counts_all)[order_ix])
+            pairs, count = np.unique(np.stack([ctx, data[n:]], axis=1), axis=0, return_counts=True)
+            # within each context, most frequent next characters first
+            order_ix = np.lexsort((-count, pairs[:, 0]))
+            pairs, count = pairs[order_ix], count[order_ix]
+            ctx_keys, starts, sizes = np.unique(pairs[:, 0], return_index=True, return_counts=True)
+            totals = np.add.reduceat(count, starts)
+            group = np.repeat(np.arange(len(ctx_keys)), sizes)
+            rank = np.arange(len(pairs)) - starts[group]
+            keep_ctx = totals >= (min_count if n else 0)
+            sel = (rank < top) & keep_ctx[group]
+            row_of = np.cumsum(keep_ctx) - 1
+            c = np.zeros((int(keep_ctx.sum()), top), np.uint8)
+            k = np.zeros((int(keep_ctx.sum()), top), np.uint32)
+            c[row_of[group[sel]], rank[sel]] = pairs[sel, 1]
+            k[row_of[group[sel]], rank[sel]] = count[sel]
+            keys.append(ctx_keys[keep_ctx])
+            chars.append(c)
+            counts.append(k)
+        keys_all = np.concatenate(keys)
+        order_ix = np.argsort(keys_all, kind="stable")
+        return cls(order, keys_all[order_ix], np.concatenate(chars)[order_ix], np.concatenate(counts)[order_ix])
 
     # -- files --------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

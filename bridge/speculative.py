@@ -41,7 +41,7 @@ class SpeculativeStats:
     calls: int = 0          # char-decoder calls
     patches: int = 0        # patches decoded
     chars: int = 0          # characters produced (forced ones included)
-    drafted: int = 0        # sampled (not forced) characters drafted
+    drafted: int = 0        # sampled (not forced) drafted characters tested against the model
     accepted: int = 0       # of those, kept
     per_call: list[int] = field(default_factory=list)   # characters a call confirmed, summed over rows
 
@@ -91,6 +91,8 @@ class Speculator:
         self.table = table
         self.max_draft = max_draft
         self.stats = SpeculativeStats()
+        self._tails: dict[int, str | None] = {}   # id(writer) -> end of its last patch (writers without line_text)
+        self._q_cache: dict[tuple, np.ndarray | None] = {}
 
     # -- the decoder's hook ---------------------------------------------------------------------
     def decode_patches(self, decoder, rows: list[int], texts: list[str], eos: list[bool],
@@ -106,6 +108,7 @@ class Speculator:
             scale = getattr(w, "temperature_scale", 1.0)
             settings = base if scale == 1.0 else replace(base, temperature=base.temperature * scale)
             active.append(_Row(i, w, settings, self._history(w), pending=[1]))  # position 0: bos (hidden state)
+            self._tails[id(w)] = None   # set again below when this patch is done
         rng = decoder.sampler.rng
         hidden = np.stack([decoder.hiddens[rows[row.index]][-1] for row in active])
         cache = decoder.runner.empty("char", len(active))
@@ -128,6 +131,7 @@ class Speculator:
                 if row.done:
                     texts[row.index], eos[row.index] = row.text, row.eos
                     self.stats.patches += 1
+                    self._tails[id(row.writer)] = (row.history + row.text + (chr(EOS_ID) if row.eos else ""))[-16:]
             live = [k for k, row in enumerate(active) if not row.done]
             if not live:
                 break
@@ -144,11 +148,13 @@ class Speculator:
         return texts, eos
 
     # -- internals ------------------------------------------------------------------------------
-    @staticmethod
-    def _history(writer) -> str:
-        """The text before the patch the n-gram conditions on: the current line so far, or the end
-        of the previous line (a newline, then eos) at a line's start."""
-        line = getattr(writer, "line_text", "")
+    def _history(self, writer) -> str:
+        """The text before the patch the n-gram conditions on: the writer's current line so far
+        (bridge.writer.BarWriter), or the end of the previous line (a newline, then eos) at a line's
+        start; for other writers the end of the patch this speculator wrote for it last."""
+        line = getattr(writer, "line_text", None)
+        if line is None:
+            line = self._tails.get(id(writer)) or ""
         return line if line else "\n" + chr(EOS_ID)
 
     def _draft(self, row: _Row, rng) -> tuple[list[int], list[np.ndarray], list[tuple]]:
@@ -163,13 +169,10 @@ class Speculator:
             if forced is not None:
                 q, c = _one_hot(forced), forced
             else:
-                p_draft = self.table.probs(row.history + text)
-                if not (p_draft[~ban] > 0).any():
+                q = self._q(row.history + text, ban, row.settings)
+                if q is None:
                     break                       # nothing allowed to offer: the model goes on alone
-                with np.errstate(divide="ignore"):
-                    q = distribution(np.log(p_draft)[None], row.settings, ban[None])[0]
                 c = _draw(q, rng)
-                self.stats.drafted += 1
             chars.append(c)
             qs.append(q)
             if c in (EOS_ID, 10) or len(text) + 1 == PATCH_SIZE:
@@ -189,17 +192,21 @@ class Speculator:
         produced: list[int] = []
         kept = 0
         ended = False
+        # the model's distribution at every sampled position, in one call
+        sampled = [j for j, (forced, _) in enumerate(constraints) if forced is None]
+        ps = dict(zip(sampled, distribution(logits[sampled], row.settings, np.stack([constraints[j][1] for j in sampled]))
+                      if sampled else []))
         for j in range(len(chars) + 1):
             forced, ban = constraints[j] if j < len(constraints) else (None, None)   # none after an ending draft
             if j == len(chars):                 # every draft kept: one more from the model
                 if ended:
                     break
-                p = _one_hot(forced) if forced is not None else self._p(logits[j], row, ban)
-                produced.append(forced if forced is not None else _draw(p, rng))
+                produced.append(forced if forced is not None else _draw(ps[j], rng))
                 break
             c, q = chars[j], qs[j]
             if forced is None:
-                p = self._p(logits[j], row, ban)
+                self.stats.drafted += 1
+                p = ps[j]
                 if rng.random() * q[c] >= p[c]:    # rejected (kept with probability min(1, p/q))
                     residual = np.maximum(p - q, 0.0)
                     total = residual.sum()
@@ -221,9 +228,21 @@ class Speculator:
                 break
         return len(produced), len(row.pending) + kept
 
-    @staticmethod
-    def _p(logits: np.ndarray, row: _Row, ban: np.ndarray) -> np.ndarray:
-        return distribution(logits[None], row.settings, ban[None])[0]
+    def _q(self, history: str, ban: np.ndarray, settings: Sampling) -> np.ndarray | None:
+        """The draft distribution after `history`: the table's, through the sampling settings and
+        bans; None when it allows nothing. Cached: contexts and bans repeat all the time."""
+        context = history[len(history) - self.table.order + 1:]
+        key = (context, ban.tobytes(), settings.temperature, settings.top_k, settings.top_p, settings.order)
+        if key not in self._q_cache:
+            if len(self._q_cache) > 50_000:
+                self._q_cache.clear()
+            p_draft = self.table.probs(context)
+            if not (p_draft[~ban] > 0).any():
+                self._q_cache[key] = None
+            else:
+                with np.errstate(divide="ignore"):
+                    self._q_cache[key] = distribution(np.log(p_draft)[None], settings, ban[None])[0]
+        return self._q_cache[key]
 
 
 def _draw(probs: np.ndarray, rng) -> int:

@@ -141,3 +141,20 @@ def test_speculation_needs_fewer_char_decoder_calls_and_keeps_seeds(spec_bundle)
     assert plain.last_run.speculative is None
     assert calls < 0.6 * plain.last_run.stats.char_steps
     assert spec_stats.chars_per_call > 1.5 and 0 < spec_stats.acceptance <= 1
+
+
+def test_the_draft_table_travels_in_the_bundle(spec_bundle, tmp_path):
+    from bridge.bundle import BundleError, load_bundle
+    from tests.model_helpers import run_notabridge
+
+    table = load_bundle(spec_bundle, "cpu").draft
+    after_voice_2 = table.probs("|[V:2]")        # the toy's lower voice starts G, D, C or B
+    assert set(np.nonzero(after_voice_2)[0]) == {ord(c) for c in "GDCB"}
+    assert table.probs("never seen before").sum() == pytest.approx(1.0)   # falls back to shorter contexts
+    shown = run_notabridge("inspect", spec_bundle)
+    assert "draft table   5-gram" in shown.stdout, shown.stdout
+    broken = tmp_path / "broken"
+    shutil.copytree(spec_bundle, broken)
+    (broken / "draft_ngram.npz").write_bytes(b"not a table")
+    with pytest.raises(BundleError, match="draft_ngram.npz does not match the sha256"):
+        load_bundle(broken, "cpu")

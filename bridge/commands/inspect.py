@@ -35,6 +35,7 @@ def bundle_info(path: Path) -> dict:
     except BundleError as exc:
         raise UserError(str(exc)) from None
     files = [g["file"] for g in config["graphs"].values()] + [g["data"]["file"] for g in config["graphs"].values() if "data" in g]
+    files += [config["draft"]["file"]] if config.get("draft") else []
     prompts_file = path / "prompts.json"
     prompts = json.loads(prompts_file.read_text()) if prompts_file.is_file() else []
     return {
@@ -43,6 +44,7 @@ def bundle_info(path: Path) -> dict:
         "opset": config.get("opset"), "bytes": sum((path / f).stat().st_size for f in files),
         "files": {f: (path / f).stat().st_size for f in files}, "checksums": "verified",
         "source": config.get("source"), "prompts": prompts, "quantization": config.get("quantization"),
+        "draft": config.get("draft"),
     }
 
 
@@ -95,6 +97,10 @@ def format_info(info: dict) -> str:
     if info["kind"] == "bundle":
         lines += [f"    {name}  {size / 2**20:.1f} MiB" for name, size in info["files"].items()]
         lines.append(f"  checksums     {info['checksums']}")
+        draft = info.get("draft")
+        lines.append(f"  draft table   {draft['order']}-gram, {draft.get('contexts', 0):,} contexts, from "
+                     f"{draft.get('source', 'unknown text')} (speculative decoding)" if draft else
+                     "  draft table   none (one character per char-decoder call)")
         if info.get("source"):
             lines.append(f"  exported from {info['source'].get('checkpoint')} (sha256 {str(info['source'].get('sha256'))[:16]}...)")
     if info["prompts"] is None:

@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accompaniment voices to write under a recorded melody (1-8, default 3)")
     parser.add_argument("--midi-meter", default="4/4", metavar="N/D",
                         help="time signature of what the DAW plays (live MIDI carries none; default 4/4)")
+    parser.add_argument("--no-speculative", action="store_true",
+                        help="decode one character per char-decoder call even when the bundle has a draft table "
+                             "(speculation samples the same distribution, faster; this is for comparisons)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
 
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         parse_meter(args.midi_meter)
     except ValueError as exc:
         raise UserError(f"--midi-meter: {exc}") from None
-    engine = _load_engine(args.model, args.device)
+    engine = _load_engine(args.model, args.device, speculative=not args.no_speculative)
     if not _is_loopback(args.listen):
         print(f"WARNING: listening on {args.listen}: other machines on that network can use this daemon "
               "and read the music sent to it. Use the default 127.0.0.1 unless you mean it.", flush=True)
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_engine(model: str | None, device: str):
+def _load_engine(model: str | None, device: str, speculative: bool = True):
     from bridge.engine import Engine
 
     if model is None:
@@ -84,7 +87,7 @@ def _load_engine(model: str | None, device: str):
     elif not Path(model).is_dir():
         raise UserError(f"--model {model}: no such bundle folder")
     try:
-        return Engine(model, device=device)
+        return Engine(model, device=device, speculative=speculative)
     except UserError:
         raise
     except (OSError, ValueError) as exc:
