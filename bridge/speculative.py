@@ -32,7 +32,7 @@ VOCAB = 128
 # never sampled: pad, bos, control characters other than newline, DEL (as bridge/decoder.py)
 BASE_BANNED = np.zeros(VOCAB, dtype=bool)
 BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
-MAX_DRAFT = 5               # drafted characters per call (at the small shape 5 new positions cost 1.18x one)
+MAX_DRAFT = 8               # drafted characters per call at most (measured: 8 beat 3, 5, 12 and 16 on chorales)
 MIN_DRAFT_PROBABILITY = 0.1  # stop drafting after a character the draft itself found this unlikely
 
 
@@ -87,9 +87,9 @@ def _one_hot(i: int) -> np.ndarray:
 
 
 class Speculator:
-    def __init__(self, table: DraftTable, max_draft: int = MAX_DRAFT):
+    def __init__(self, table: DraftTable, max_draft: int | None = None):
         self.table = table
-        self.max_draft = max_draft
+        self.max_draft = max_draft or MAX_DRAFT
         self.stats = SpeculativeStats()
         self._tails: dict[int, str | None] = {}   # id(writer) -> end of its last patch (writers without line_text)
         self._q_cache: dict[tuple, np.ndarray | None] = {}
