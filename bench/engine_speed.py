@@ -14,10 +14,13 @@ the embedded model's draft table (speculation) are added once.
 - reference: the way NotaGen's own loop decodes: torch eager, no cache at either level: every
   new patch re-runs the patch decoder over all patches, every character re-runs the char
   decoder from position 0, logits copied out per character.
-Each new patch is forced to its full 16 characters (eos and newline banned), the worst case.
-Per measurement the median time between consecutive patches (speculation makes patches
-unequal), then the minimum over interleaved rounds: on a shared machine the minimum is the
-measure least disturbed by other work.
+Two ways of writing: (1) each new patch forced to its full 16 characters (eos and newline
+banned: the worst case, and text no model would write, which handicaps the drafts); per
+measurement the median time between consecutive patches; (2) natural decoding after a real
+4-part chorale (BWV 66.6's bars repeated up to the context), lines ending where the model ends
+them: time per 16 characters written (a short patch still costs a whole patch step, so this is
+no kinder than a full patch). Each measure keeps its minimum over interleaved rounds: on a
+shared machine the minimum is the measure least disturbed by other work.
 Prints, per context length: ms per new patch of each, against the fp32 memory-bandwidth floor
 (fp32 weight bytes one patch must read / bandwidth measured here) and the reference; the
 speculation statistics; the per-patch time at the end of the context against the start; 4
@@ -27,6 +30,7 @@ through the daemon with the int8 bundle (speculation on) and the fp32 one (off).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -73,6 +77,59 @@ def context_patches(n: int) -> list[str]:
     bar = "[V:1]G2 A2 B2 c2|[V:2]G,4 D,4|[V:3]B,8|[V:4]G,,8|\n"
     text = "%%score 1 2 3 4\nL:1/8\nM:4/4\nK:G\nV:1\nV:2\nV:3\nV:4\n" + bar * (n // 4 + 8)
     return piece_patches(text, add_eos=False)[:n]
+
+
+@functools.cache
+def chorale_patches(n: int) -> tuple[str, ...]:
+    """n patches of a real 4-part chorale (BWV 66.6, music21 corpus, with its prompt), its bars
+    repeated as often as needed: text like what users continue, for drafts to be judged on."""
+    from music21 import corpus
+
+    from bridge.notation import to_abc
+    from bridge.patching import piece_patches, split_piece
+
+    piece = split_piece(to_abc(str(corpus.getWork("bach/bwv66.6")), prompt=("Baroque", "Bach, Johann Sebastian", "Choral")))
+    text = "".join(piece.header + piece.body * (n // len(piece.body) + 2))
+    return tuple(piece_patches(text, add_eos=False)[:n])
+
+
+class NaturalWriter:
+    """Bench writer: a chorale context, then `count` patches as the model writes them (lines end
+    when it ends them), recording the characters of each."""
+
+    def __init__(self, context: tuple[str, ...], count: int):
+        self._context, self.count, self.stamps, self.chars = list(context), count, [], []
+
+    def context(self, limit: int) -> list[str]:
+        return self._context
+
+    def forced_patch(self):
+        return None
+
+    def constraint(self, text: str):
+        return None, ""
+
+    def on_patch(self, text: str, eos: bool):
+        self.stamps.append(time.perf_counter())
+        self.chars.append(len(text))
+        return -1 if len(self.stamps) >= self.count else None
+
+
+def engine_per_16_chars(engine, ctx: int, count: int, stats: list | None = None) -> tuple[float, float]:
+    """(seconds per 16 characters written, characters per patch) decoding a chorale naturally:
+    all time between the first and the last patch over the characters written in it, times 16
+    (shorter patches still cost a whole patch step, so this is no kinder than a full patch)."""
+    from bridge.decoder import Decoder
+    from bridge.sampling import Sampler, Sampling
+    from bridge.speculative import Speculator
+
+    writer = NaturalWriter(chorale_patches(ctx), count)
+    speculator = Speculator(engine.bundle.draft) if engine.speculative else None
+    Decoder(engine.runner, Sampler(Sampling(seed=0)), speculator).run([writer])
+    if speculator is not None and stats is not None:
+        stats.append(speculator.stats)
+    chars = sum(writer.chars[1:])
+    return (writer.stamps[-1] - writer.stamps[0]) / chars * PATCH_SIZE, chars / (len(writer.chars) - 1)
 
 
 class FullPatchWriter:
@@ -235,6 +292,7 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "notabridge_bench")
     ap.add_argument("--contexts", type=int, nargs="+", default=[64, 256, 1024])
     ap.add_argument("--patches", type=int, default=10, help="new patches timed per engine measurement")
+    ap.add_argument("--natural-patches", type=int, default=24, help="patches written per natural-decoding measurement")
     ap.add_argument("--reference-patches", type=int, default=2, help="new patches timed per reference measurement")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each measure keeps its minimum")
     ap.add_argument("--no-reference", action="store_true",
@@ -284,6 +342,8 @@ def main() -> int:
     end_ctx = cfg["patch_length"] - args.patches - 2
     best: dict = {}
     spec_stats: dict[int, list] = {}
+    natural_stats: dict[int, list] = {}
+    chars_per_patch: dict[int, list] = {}
 
     def keep(key, value):
         best[key] = min(best.get(key, value), value)
@@ -293,6 +353,10 @@ def main() -> int:
         for ctx in args.contexts:
             for name, e in engines.items():
                 keep((name, ctx), engine_per_patch(e, ctx, args.patches, stats=spec_stats.setdefault(ctx, [])))
+                per16, per_patch = engine_per_16_chars(e, ctx, args.natural_patches,
+                                                      stats=natural_stats.setdefault(ctx, []))
+                keep((name, "natural", ctx), per16)
+                chars_per_patch.setdefault(ctx, []).append(per_patch)
             if model is not None:
                 keep(("reference", ctx), reference_per_patch(model, ctx, args.reference_patches))
         keep(("fp32", end_ctx), engine_per_patch(engine, end_ctx, args.patches))
@@ -312,11 +376,22 @@ def main() -> int:
         cells = " ".join(f"{best[(n, ctx)] * 1000:10.1f} {best[(n, ctx)] / floor:6.2f}" for n in names)
         print(f"{ctx:7d} {cells} {row['reference_s'] * 1000:10.0f} {row['reference_s'] / row['fp32_s']:8.1f}x", flush=True)
     last = args.contexts[-1]
+    print(f"\nnatural decoding after BWV 66.6 (lines end where the model ends them, {args.natural_patches} patches): "
+          f"ms per 16 characters written; /floor as above")
+    print(f"{'context':>7} " + " ".join(f"{n:>10} {'/floor':>6}" for n in names) + f" {'chars/patch':>11}")
+    for ctx in args.contexts:
+        cells = " ".join(f"{best[(n, 'natural', ctx)] * 1000:10.1f} {best[(n, 'natural', ctx)] / floor:6.2f}"
+                         for n in names)
+        print(f"{ctx:7d} {cells} {np.mean(chars_per_patch[ctx]):11.1f}", flush=True)
+        rows[args.contexts.index(ctx)] |= {f"{n}_natural_per16_s": best[(n, "natural", ctx)] for n in names}
     if "int8+spec" in engines:
-        print(f"speculation at context {last}: {spec_summary(spec_stats[last])}")
-        fast = best[("int8+spec", last)]
-        print(f"int8 + speculation at {last}: {fast / floor:.2f}x the fp32 floor (target <= 0.35), "
-              f"{best[('fp32', last)] / fast:.2f}x faster than fp32, {best[('int8', last)] / fast:.2f}x faster than int8")
+        print(f"speculation at context {last}, forced 16-character patches: {spec_summary(spec_stats[last])}")
+        print(f"speculation at context {last}, natural decoding: {spec_summary(natural_stats[last])}")
+        for label, key in (("forced 16-character patches", ()), ("natural decoding, per 16 characters", ("natural",))):
+            fast = best[("int8+spec", *key, last)]
+            print(f"int8 + speculation at {last}, {label}: {fast / floor:.2f}x the fp32 floor (target <= 0.35), "
+                  f"{best[('fp32', *key, last)] / fast:.2f}x faster than fp32, "
+                  f"{best[('int8', *key, last)] / fast:.2f}x faster than int8")
     end, start = best[("fp32", end_ctx)], rows[0]["fp32_s"]
     print(f"end of context ({end_ctx} patches), fp32: {end * 1000:.0f} ms/patch, "
           f"{end / start:.2f}x the time at {rows[0]['context']}", flush=True)
