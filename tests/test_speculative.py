@@ -158,3 +158,22 @@ def test_the_draft_table_travels_in_the_bundle(spec_bundle, tmp_path):
     (broken / "draft_ngram.npz").write_bytes(b"not a table")
     with pytest.raises(BundleError, match="draft_ngram.npz does not match the sha256"):
         load_bundle(broken, "cpu")
+
+
+def test_every_mode_writes_valid_bars_with_speculation(spec_bundle):
+    """Batches whose rows accept different numbers of drafts, forced given voices, infill ranking."""
+    from bridge.bars import check_bar, header_context, parse_line
+
+    engine = Engine(spec_bundle, device="cpu")
+    ctx = header_context(HEADER)
+    variants = engine.continue_(PREFIX, 5, Sampling(seed=2), variants=4)
+    assert len(variants) == 4 and len({tuple(v.bars) for v in variants}) > 1
+    assert engine.last_run.speculative.calls < 16 * engine.last_run.stats.patch_steps
+    given = ["[V:1]B2 c2 d2|\n", "[V:1]g4 d2|\n", "[V:1]A6|\n"]
+    accompanied = engine.accompany(PREFIX, given, Sampling(seed=4), variants=2)
+    ranked = engine.infill(PREFIX, 2, ["[V:1]d6|[V:2]D,6|\n"], Sampling(seed=1), variants=2, candidates=3)
+    for v in variants + accompanied + ranked:
+        assert all(check_bar(bar, ctx).valid for bar in v.bars), v.bars
+    for v in accompanied:
+        assert [parse_line(b)[1][0].content for b in v.bars] == ["B2 c2 d2", "g4 d2", "A6"]
+    assert all(v.log_likelihood is not None for v in ranked)
