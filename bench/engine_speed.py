@@ -9,7 +9,7 @@ context 2048) carrying the embedded model's trained weights (bench/small_shaped.
 drafts are accepted and bars are valid as with a trained model; `--model random` for random
 weights of that shape, `--checkpoint` for a real one. Its int8 copy (notabridge quantize) and
 the embedded model's draft table (speculation) are added once.
-- engine: bridge.decoder (ONNX Runtime, KV caches at both levels, numpy sampling), as fp32,
+- engine: notabridge.engine.decoder (ONNX Runtime, KV caches at both levels, numpy sampling), as fp32,
   int8, and int8 with speculative character decoding (bridge/speculative.py);
 - reference: the way NotaGen's own loop decodes: torch eager, no cache at either level: every
   new patch re-runs the patch decoder over all patches, every character re-runs the char
@@ -42,8 +42,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bridge.bundle import physical_cores  # noqa: E402
-from bridge.patching import EOS_ID, PATCH_SIZE  # noqa: E402
+from notabridge.engine.bundle import physical_cores  # noqa: E402
+from notabridge.abc.patching import EOS_ID, PATCH_SIZE  # noqa: E402
 
 SMALL = dict(hidden_size=768, patch_num_layers=12, char_num_layers=3, patch_length=2048)
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
@@ -52,8 +52,8 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
 def make_bundle(work: Path, checkpoint: Path | None) -> tuple[Path, Path]:
     import torch
 
-    from onnx_export.export import export_bundle
-    from onnx_export.model import ModelSizes, NotaGenModel
+    from notabridge.onnx_export.export import export_bundle
+    from notabridge.onnx_export.model import ModelSizes, NotaGenModel
 
     work.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:
@@ -72,7 +72,7 @@ def make_bundle(work: Path, checkpoint: Path | None) -> tuple[Path, Path]:
 
 def context_patches(n: int) -> list[str]:
     """n patches of plausible interleaved ABC (bos, header, bars), content irrelevant to speed."""
-    from bridge.patching import piece_patches
+    from notabridge.abc.patching import piece_patches
 
     bar = "[V:1]G2 A2 B2 c2|[V:2]G,4 D,4|[V:3]B,8|[V:4]G,,8|\n"
     text = "%%score 1 2 3 4\nL:1/8\nM:4/4\nK:G\nV:1\nV:2\nV:3\nV:4\n" + bar * (n // 4 + 8)
@@ -85,8 +85,8 @@ def chorale_patches(n: int) -> tuple[str, ...]:
     repeated as often as needed: text like what users continue, for drafts to be judged on."""
     from music21 import corpus
 
-    from bridge.notation import to_abc
-    from bridge.patching import piece_patches, split_piece
+    from notabridge.notation import to_abc
+    from notabridge.abc.patching import piece_patches, split_piece
 
     piece = split_piece(to_abc(str(corpus.getWork("bach/bwv66.6")), prompt=("Baroque", "Bach, Johann Sebastian", "Choral")))
     text = "".join(piece.header + piece.body * (n // len(piece.body) + 2))
@@ -119,9 +119,9 @@ def engine_per_16_chars(engine, ctx: int, count: int, stats: list | None = None)
     """(seconds per 16 characters written, characters per patch) decoding a chorale naturally:
     all time between the first and the last patch over the characters written in it, times 16
     (shorter patches still cost a whole patch step, so this is no kinder than a full patch)."""
-    from bridge.decoder import Decoder
-    from bridge.sampling import Sampler, Sampling
-    from bridge.speculative import Speculator
+    from notabridge.engine.decoder import Decoder
+    from notabridge.engine.sampling import Sampler, Sampling
+    from notabridge.speculative import Speculator
 
     writer = NaturalWriter(chorale_patches(ctx), count)
     speculator = Speculator(engine.bundle.draft) if engine.speculative else None
@@ -155,9 +155,9 @@ class FullPatchWriter:
 def engine_per_patch(engine, ctx: int, count: int, variants: int = 1, stats: list | None = None) -> float:
     """Seconds per new patch (minimum between consecutive patches: no prefill; least disturbed).
     With speculation (engine.speculative) its statistics are appended to `stats`."""
-    from bridge.decoder import Decoder
-    from bridge.sampling import Sampler, Sampling
-    from bridge.speculative import Speculator
+    from notabridge.engine.decoder import Decoder
+    from notabridge.engine.sampling import Sampler, Sampling
+    from notabridge.speculative import Speculator
 
     writers = [FullPatchWriter(context_patches(ctx), count) for _ in range(variants)]
     speculator = Speculator(engine.bundle.draft) if engine.speculative else None
@@ -173,7 +173,7 @@ def reference_per_patch(model, ctx: int, count: int) -> float:
     """NotaGen's loop: no cache; full recompute per patch and per character; host copy per character."""
     import torch
 
-    from bridge.patching import patches_to_ids
+    from notabridge.abc.patching import patches_to_ids
 
     ids = torch.from_numpy(patches_to_ids(context_patches(ctx)))
     times = []
@@ -234,9 +234,9 @@ def weight_bytes_per_patch(config: dict) -> float:
 def variant_bundles(work: Path, fp32: Path) -> Path:
     """The int8 copy of `fp32` (cached), both with the embedded model's draft table when it has one
     (the small-shaped model writes what the embedded one writes, so its training text fits)."""
-    from bridge.bundle import read_config
-    from bridge.draft import DraftTable, add_to_bundle
-    from onnx_export.quantize import quantize_bundle
+    from notabridge.engine.bundle import read_config
+    from notabridge.draft import DraftTable, add_to_bundle
+    from notabridge.onnx_export.quantize import quantize_bundle
 
     int8 = work / (fp32.name + "_int8")
     if not (int8 / "config.json").is_file():
@@ -304,8 +304,8 @@ def main() -> int:
 
     import torch
 
-    from bridge.engine import Engine
-    from onnx_export.checkpoint import load_model
+    from notabridge.engine import Engine
+    from notabridge.onnx_export.checkpoint import load_model
 
     threads = physical_cores()
     torch.set_num_threads(threads)

@@ -3,9 +3,9 @@
     python bench/gpu_check.py --fp32 BUNDLE --fp16 BUNDLE [--provider cuda] [--contexts 16 256 1024]
 
 For each bundle on the device: the next-character log-probabilities of a 4-part piece
-(teacher forced, bridge.scoring) against the fp32 bundle on ONNX Runtime's CPU provider (the
+(teacher forced, notabridge.engine.scoring) against the fp32 bundle on ONNX Runtime's CPU provider (the
 reference): largest difference and the change in bits per character; then the engine's time
-per new patch (bridge.decoder, patch caches kept on the device through I/O binding, every
+per new patch (notabridge.engine.decoder, patch caches kept on the device through I/O binding, every
 patch forced to 16 characters) at each context. One table; exit 1 when parity fails, 2 when
 the provider is missing. `--provider cpu` runs the same code on the CPU (to test the script).
 """
@@ -28,7 +28,7 @@ MAX_DELTA_BITS = 0.01
 
 
 def log_probs(bundle, ids: np.ndarray) -> np.ndarray:
-    from bridge.scoring import bundle_logits_fn
+    from notabridge.engine.scoring import bundle_logits_fn
 
     z = bundle_logits_fn(bundle)(ids)[:, :ids.shape[1]].astype(np.float64)
     z -= z.max(axis=-1, keepdims=True)
@@ -65,9 +65,9 @@ def main() -> int:
                   file=sys.stderr)
             return 2
 
-    from bridge.bundle import BundleError, load_bundle
-    from bridge.engine import Engine
-    from bridge.patching import patches_to_ids
+    from notabridge.engine.bundle import BundleError, load_bundle
+    from notabridge.engine import Engine
+    from notabridge.abc.patching import patches_to_ids
     from engine_speed import context_patches, engine_per_patch
 
     ids = patches_to_ids(["\x01" * 15 + "\x02"] + context_patches(args.parity_patches))

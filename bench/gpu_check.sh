@@ -53,7 +53,7 @@ from pathlib import Path
 sys.path.insert(0, "bench")
 sys.path.insert(0, ".")
 from small_shaped import make_small_shaped
-from onnx_export.export import export_bundle
+from notabridge.onnx_export.export import export_bundle
 work = Path(sys.argv[1])
 fp32 = make_small_shaped(work, Path("models/default"))
 fp16 = work / "small_shaped_fp16"

@@ -3,7 +3,7 @@
     nice -n 10 python bench/int8_quality.py FP32_BUNDLE [FP32_BUNDLE ...] [--pieces 13]
 
 Each fp32 bundle is quantised (onnx_export/quantize.py, default calibration pieces) into a
-temporary folder unless --int8 names the int8 bundles, and both are scored (bridge.scoring,
+temporary folder unless --int8 names the int8 bundles, and both are scored (notabridge.engine.scoring,
 NotaGen's loss, with the pieces' prompt lines) on pieces of music21's corpus that the
 training split of training.corpus holds out (validation side of its hash), none of them a
 calibration piece. Prints per bundle: bits/char fp32, int8, the change, and the largest
@@ -30,7 +30,7 @@ def held_out_pieces(per_source: dict[str, int] = PER_SOURCE) -> list[tuple[str, 
     """(id, ABC with prompt lines) of pieces on the validation side of training.corpus's split."""
     from music21 import converter
 
-    from bridge.notation import to_abc
+    from notabridge.notation import to_abc
     from training.corpus import SOURCES, corpus_root, is_validation, split_tunes, transposed
     from training.data import prompt_lines
 
@@ -63,8 +63,8 @@ def held_out_pieces(per_source: dict[str, int] = PER_SOURCE) -> list[tuple[str, 
 
 
 def score(bundle_path: Path, pieces: list[tuple[str, str]]) -> dict[str, tuple[float, int]]:
-    from bridge.bundle import load_bundle
-    from bridge.scoring import score_abc
+    from notabridge.engine.bundle import load_bundle
+    from notabridge.engine.scoring import score_abc
 
     bundle = load_bundle(bundle_path, "cpu")
     out = {}
@@ -85,7 +85,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.int8 and len(args.int8) != len(args.bundles):
         ap.error("give one --int8 bundle per fp32 bundle")
-    from onnx_export.quantize import quantize_bundle
+    from notabridge.onnx_export.quantize import quantize_bundle
 
     pieces = held_out_pieces()
     chars = sum(len(t) for _, t in pieces)

@@ -121,8 +121,8 @@ def make_small_shaped(work: Path, source: Path) -> Path:
     """WORK/small_shaped_bundle (fp32), built once from `source`'s weights."""
     import torch
 
-    from onnx_export.export import export_bundle
-    from onnx_export.model import ModelSizes, NotaGenModel
+    from notabridge.onnx_export.export import export_bundle
+    from notabridge.onnx_export.model import ModelSizes, NotaGenModel
 
     bundle = work / "small_shaped_bundle"
     if (bundle / "config.json").is_file():

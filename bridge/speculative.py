@@ -3,7 +3,7 @@
 Per call, each row feeds its characters not yet in the char cache followed by up to
 `max_draft` drafted ones (the char graph takes several new positions per call); the logits at
 every position give the model's distribution p there (the same top-k / top-p / temperature
-and the writer's bans and forced characters as plain decoding, bridge/decoder.py). Draft
+and the writer's bans and forced characters as plain decoding, bridge/engine/decoder.py). Draft
 character d, drawn from the draft distribution q (the n-gram's, bridge/draft.py, through the
 same sampling settings and bans), is kept with probability min(1, p(d) / q(d)); at the first
 rejection a character is drawn from max(0, p - q) renormalised and the row's round ends; when
@@ -25,11 +25,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .draft import DraftTable
-from .patching import EOS_ID, PATCH_SIZE
-from .sampling import Sampling, distribution
+from .abc.patching import EOS_ID, PATCH_SIZE
+from .engine.sampling import Sampling, distribution
 
 VOCAB = 128
-# never sampled: pad, bos, control characters other than newline, DEL (as bridge/decoder.py)
+# never sampled: pad, bos, control characters other than newline, DEL (as bridge/engine/decoder.py)
 BASE_BANNED = np.zeros(VOCAB, dtype=bool)
 BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
 MAX_DRAFT = 8               # drafted characters per call at most (measured: 8 beat 3, 5, 12 and 16 on chorales)
@@ -97,7 +97,7 @@ class Speculator:
     # -- the decoder's hook ---------------------------------------------------------------------
     def decode_patches(self, decoder, rows: list[int], texts: list[str], eos: list[bool],
                        done: list[bool]) -> tuple[list[str], list[bool]]:
-        """One new patch for each row not `done` (bridge/decoder.py's _decode_patches); fills
+        """One new patch for each row not `done` (bridge/engine/decoder.py's _decode_patches); fills
         `texts` and `eos` in place and returns them."""
         base = decoder.sampler.settings
         active = []
@@ -150,7 +150,7 @@ class Speculator:
     # -- internals ------------------------------------------------------------------------------
     def _history(self, writer) -> str:
         """The text before the patch the n-gram conditions on: the writer's current line so far
-        (bridge.writer.BarWriter), or the end of the previous line (a newline, then eos) at a line's
+        (notabridge.engine.writer.BarWriter), or the end of the previous line (a newline, then eos) at a line's
         start; for other writers the end of the patch this speculator wrote for it last."""
         line = getattr(writer, "line_text", None)
         if line is None:
@@ -246,7 +246,7 @@ class Speculator:
 
 
 def _draw(probs: np.ndarray, rng) -> int:
-    """One id from `probs` by inverse CDF (as bridge.sampling.Sampler does)."""
+    """One id from `probs` by inverse CDF (as notabridge.engine.sampling.Sampler does)."""
     cdf = np.cumsum(probs)
     i = int((cdf < rng.random() * cdf[-1]).sum())
     i = min(i, len(probs) - 1)

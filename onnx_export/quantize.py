@@ -29,9 +29,9 @@ from typing import Callable
 
 import numpy as np
 
-from bridge.bundle import Bundle, load_bundle, read_config, session_options, sha256_file
-from bridge.patching import PAD_ID, encode
-from bridge.scoring import bundle_logits_fn
+from notabridge.engine.bundle import Bundle, load_bundle, read_config, session_options, sha256_file
+from notabridge.abc.patching import PAD_ID, encode
+from notabridge.engine.scoring import bundle_logits_fn
 
 GRAPHS = ("patch_decoder", "char_decoder")
 ALWAYS_FP32 = ("patch embedding", "lm head", "attention", "layer norms", "caches")
@@ -86,12 +86,12 @@ def block_weight_nodes(graph_file: Path) -> dict[str, list[str]]:
 
 
 def default_calibration() -> list[str]:
-    """A few real pieces of music21's corpus as interleaved ABC (bridge.notation)."""
+    """A few real pieces of music21's corpus as interleaved ABC (notabridge.notation)."""
     import warnings
 
     from music21 import corpus
 
-    from bridge.notation import to_abc
+    from notabridge.notation import to_abc
 
     texts = []
     with warnings.catch_warnings():

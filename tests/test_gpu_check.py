@@ -26,7 +26,7 @@ def test_gpu_check_says_there_is_no_gpu_and_installs_nothing(tmp_path):
 
 def test_gpu_check_measures_parity_and_speed_on_a_provider(tmp_path, tiny_checkpoint, tiny_bundle):
     """The same script on the CPU provider: parity rows for fp32 and fp16 and a time per context."""
-    from onnx_export.export import export_bundle
+    from notabridge.onnx_export.export import export_bundle
 
     export_bundle(tiny_checkpoint, tmp_path / "half", fp16=True)
     result = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_check.py"), "--fp32", str(tiny_bundle),

@@ -9,11 +9,11 @@ import random
 
 import pytest
 
-from bridge.bars import check_bar, header_context
-from bridge.bundle import load_bundle
-from bridge.engine import Engine
-from bridge.sampling import Sampling
-from bridge.scoring import score_abc
+from notabridge.abc.bar_check import check_bar, header_context
+from notabridge.engine.bundle import load_bundle
+from notabridge.engine import Engine
+from notabridge.engine.sampling import Sampling
+from notabridge.engine.scoring import score_abc
 from tests.engine_helpers import HEADER, PROMPT, toy_bundle, toy_piece  # noqa: F401  (fixture)
 from tests.model_helpers import run_notabridge
 
@@ -76,7 +76,7 @@ def test_engine_continues_a_piece_with_the_int8_bundle(int8_bundle):
 
 
 def test_a_tighter_budget_keeps_the_most_sensitive_groups_in_fp32(toy_bundle, tmp_path):
-    from onnx_export.quantize import quantize_bundle
+    from notabridge.onnx_export.quantize import quantize_bundle
 
     calibration = [f.read_text() for f in _pieces(tmp_path, 0, 2)]
     loose = quantize_bundle(toy_bundle, tmp_path / "loose", calibration, budget=1.0, kl_budget=1.0)

@@ -16,12 +16,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from bridge.decoder import DONE, Decoder
-from bridge.draft import DraftTable, add_to_bundle
-from bridge.engine import Engine
-from bridge.patching import piece_patches
-from bridge.sampling import Sampler, Sampling
-from bridge.speculative import Speculator
+from notabridge.engine.decoder import DONE, Decoder
+from notabridge.draft import DraftTable, add_to_bundle
+from notabridge.engine import Engine
+from notabridge.abc.patching import piece_patches
+from notabridge.engine.sampling import Sampler, Sampling
+from notabridge.speculative import Speculator
 from tests.engine_helpers import HEADER, PROMPT, toy_bundle, toy_piece  # noqa: F401  (fixture)
 from training.ngram import scored_stream
 
@@ -144,7 +144,7 @@ def test_speculation_needs_fewer_char_decoder_calls_and_keeps_seeds(spec_bundle)
 
 
 def test_the_draft_table_travels_in_the_bundle(spec_bundle, tmp_path):
-    from bridge.bundle import BundleError, load_bundle
+    from notabridge.engine.bundle import BundleError, load_bundle
     from tests.model_helpers import run_notabridge
 
     table = load_bundle(spec_bundle, "cpu").draft
@@ -162,7 +162,7 @@ def test_the_draft_table_travels_in_the_bundle(spec_bundle, tmp_path):
 
 def test_every_mode_writes_valid_bars_with_speculation(spec_bundle):
     """Batches whose rows accept different numbers of drafts, forced given voices, infill ranking."""
-    from bridge.bars import check_bar, header_context, parse_line
+    from notabridge.abc.bar_check import check_bar, header_context, parse_line
 
     engine = Engine(spec_bundle, device="cpu")
     ctx = header_context(HEADER)

@@ -6,8 +6,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bridge.cli import UserError
-from bridge.commands.quantize import add_quantize_options, quantize_into, summary
+from notabridge.cli.main import UserError
+from notabridge.cli.quantize import add_quantize_options, quantize_into, summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnx_export.prompts import PromptsError, read_prompts
+    from notabridge.onnx_export.prompts import PromptsError, read_prompts
 
     out_dir = Path(args.out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not args.force:
@@ -42,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     except PromptsError as exc:
         raise UserError(str(exc)) from None
     try:
-        from onnx_export.checkpoint import CheckpointError
-        from onnx_export.export import export_bundle
+        from notabridge.onnx_export.checkpoint import CheckpointError
+        from notabridge.onnx_export.export import export_bundle
     except ImportError as exc:
         raise UserError(f"export needs torch and onnx ({exc.name} is missing): pip install 'notabridge[export]'") from None
     if args.int8 and args.fp16:

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from notabridge import models
+
 FORMAT = "notabridge-bundle"
 # 1 stacked the caches over layers; 2 gave each layer its own; 3: the patch graph's per-layer
 # caches are fixed-capacity buffers updated in place, with a `past_length` input
 FORMAT_VERSION = 3
-DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "default"
+# package data of notabridge.models, wherever the install put it
+DEFAULT_BUNDLE = Path(models.__file__).resolve().parent / "default"
 REQUIRED_KEYS = ("hidden_size", "patch_num_layers", "char_num_layers", "num_heads", "head_dim",
                  "patch_length", "patch_size", "vocab_size", "special_ids", "precision", "graphs")
 # int8: block weights quantised (onnx_export/quantize.py); inputs, outputs and caches stay float32
@@ -42,7 +45,7 @@ class Bundle:
     dtype: type = np.float32
     card: str = ""
     info: dict = field(default_factory=dict)
-    draft: object = None    # bridge.draft.DraftTable when the bundle ships one (speculative decoding)
+    draft: object = None    # notabridge.draft.DraftTable when the bundle ships one (speculative decoding)
 
 
 def physical_cores() -> int:
@@ -195,7 +198,7 @@ def load_bundle(path: str | Path | None = None, device: str = "auto", verify: bo
     info = dict(config) | {"name": config.get("name") or path.name, "prompts": prompts, "path": str(path)}
     draft = None
     if config.get("draft"):
-        from .draft import DraftTable
+        from notabridge.draft import DraftTable
 
         try:
             draft = DraftTable.load(path / config["draft"]["file"])

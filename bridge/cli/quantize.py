@@ -5,7 +5,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_quantize_options(parser: argparse.ArgumentParser) -> None:
     """Options shared with `notabridge export --int8`."""
-    from onnx_export.quantize import DEFAULT_BUDGET
+    from notabridge.onnx_export.quantize import DEFAULT_BUDGET
 
     parser.add_argument("--calibration", nargs="+", metavar="FILE",
                         help="pieces the int8 error is measured on: interleaved ABC (.abc) or MusicXML (.musicxml, "
@@ -40,7 +40,7 @@ def calibration_texts(files: list[str] | None) -> list[str] | None:
         if path.suffix.lower() == ".abc":
             texts.append(path.read_text(encoding="utf-8", errors="replace"))
             continue
-        from bridge.notation import NotationError, to_abc
+        from notabridge.notation import NotationError, to_abc
         try:
             texts.append(to_abc(str(path)))
         except (NotationError, OSError, ValueError) as exc:
@@ -50,8 +50,8 @@ def calibration_texts(files: list[str] | None) -> list[str] | None:
 
 def quantize_into(bundle: Path, out_dir: Path, args: argparse.Namespace) -> dict:
     """Run the quantiser with the command's options; its errors become one-line user errors."""
-    from bridge.bundle import BundleError
-    from onnx_export.quantize import QuantizeError, quantize_bundle
+    from notabridge.engine.bundle import BundleError
+    from notabridge.onnx_export.quantize import QuantizeError, quantize_bundle
 
     try:
         return quantize_bundle(bundle, out_dir, calibration_texts(args.calibration), budget=args.budget,
