@@ -31,6 +31,29 @@ MAX_HEADER_RESTARTS = 2   # generate: a header under which no first bar is valid
 MAX_HEADER_LINE_PATCHES = 8
 
 
+BARLINE_CHARS = "|:]"
+NO_DURATION = ",'-)"   # octave marks, tie, slur end: they finish a note without adding time
+_ALPHABET = [chr(c) for c in range(32, 127)] + ["\n", EOS]
+
+
+def _only(allowed: str) -> str:
+    """The ban that leaves only `allowed` (characters, eos included) to sample."""
+    return "".join(c for c in _ALPHABET if c not in allowed)
+
+
+# what a voice's notes are written with (outside quoted text and !decorations!)
+_MUSIC = set("ABCDEFGabcdefgzxZXy^_=,'0123456789/ -()<>.~[]!\"{}&HLMOPSTuvJR")
+
+
+def _not_music(content: str) -> str:
+    """Characters that cannot continue a voice's notes: the model's garbage (`Ser`, `[r:`)."""
+    if content.count('"') % 2 or content.count("!") % 2:
+        return ""                                   # inside an annotation or a decoration
+    if content.endswith("["):                       # a chord or an inline field opens
+        return "".join(c for c in _ALPHABET if c not in "ABCDEFGabcdefg^_=KLMQI")
+    return "".join(c for c in _ALPHABET if c not in _MUSIC and c != EOS)
+
+
 class BarError(JobError):
     """No valid bar after the allowed number of tries."""
 
@@ -196,15 +219,7 @@ class BarWriter:
                 return None, banned + ("" if has == {"M:", "K:", "V:"} else "[")
             return None, ""
         if self.slots is None:
-            prefix = self._line_prefix(self.n_prefix + len(self.new_bars))
-            if len(text) < len(prefix):
-                return prefix[len(text)], ""
-            mark = None
-            for mark in VOICE_MARK.finditer(text):
-                pass
-            if mark is None or (self.pickup_ok and self.n_prefix == 0 and not self.new_bars):
-                return None, ""
-            return self._fill_bar(mark.group(1), text[mark.end():], "|")
+            return self._free_constraint(text, patch_text)
         slot = self.slots[self.slot_index]
         pos = len(text) - self.slot_start
         if pos < len(slot.prefix):
@@ -223,7 +238,61 @@ class BarWriter:
         typed = content[start:]
         return (slot.suffix[len(typed)] if len(typed) < len(slot.suffix) else EOS), ""
 
-    def _fill_bar(self, voice: str, content: str, end: str) -> tuple[str | None, str]:
+    def _free_constraint(self, text: str, patch_text: str) -> tuple[str | None, str]:
+        """Continue/generate: the model writes the voices, in NotaGen's patches. A voice segment
+        ends with eos (its barline opens the next voice's patch: `|[V:2]...`) or, when the line
+        ends after it, with its barline and the newline; a barline is never followed by another
+        voice inside the same patch (text the model never saw in training)."""
+        prefix = self._line_prefix(self.n_prefix + len(self.new_bars))
+        if len(text) < len(prefix):
+            return prefix[len(text)], ""
+        segment = text[self._segment_start():]
+        if not segment:
+            return None, _only("|:")     # the previous voice ended with eos: this patch opens with its barline
+        mark = None
+        for mark in VOICE_MARK.finditer(segment):
+            pass
+        opening = segment.lstrip(BARLINE_CHARS)
+        if mark is None and opening.startswith("[V:") and self.ctx is not None:
+            return None, self._next_voice_ban(text[:len(text) - len(segment)], opening[3:])
+        if mark is None:   # `|[V:k]` opens a voice; after a full 16-character patch `|\n` may end the line
+            after_eos = self.line_patches and self.line_patches[-1].endswith(EOS)
+            return (None, _only(BARLINE_CHARS + "[" + ("" if after_eos else "\n"))) \
+                if not segment.strip(BARLINE_CHARS) else (None, "")
+        voice, content = mark.group(1), segment[mark.end():]
+        start = barline_start(content)
+        if start is not None and content[:start].strip():
+            return None, _only(BARLINE_CHARS + "\n")   # the bar's closing barline: only the line end may follow
+        if self.pickup_ok and self.n_prefix == 0 and not self.new_bars:
+            return None, ""
+        last = self.ctx is not None and bool(self.ctx.voices) and voice == self.ctx.voices[-1]
+        return self._fill_bar(voice, content, None if last else EOS, free=True)
+
+    def _next_voice_ban(self, before: str, typed: str) -> str:
+        """`[V:` typed: only a voice after the previous one in the header's order (voices that
+        rest may be left out, as in training; none repeats or goes back)."""
+        marks = VOICE_MARK.findall(before)
+        voices = self.ctx.voices
+        after = voices[voices.index(marks[-1]) + 1:] if marks and marks[-1] in voices else voices
+        allowed = {v[len(typed)] for v in after if v.startswith(typed) and len(v) > len(typed)}
+        if typed in after:
+            allowed.add("]")
+        return _only("".join(allowed)) if allowed else ""
+
+    def _segment_start(self) -> int:
+        """Where the voice segment being written starts in line_text: after the last patch that
+        ended with eos (a full 16-character patch goes on in the next one)."""
+        start = pos = 0
+        patches = self.line_patches + [self.line_text[sum(len(p.rstrip(EOS)) for p in self.line_patches):]]
+        for i, patch in enumerate(patches):
+            if patch[:1] in ("|", ":") and i:   # a patch that opens with a barline opens a segment
+                start = pos
+            pos += len(patch.rstrip(EOS))
+            if patch.endswith(EOS):
+                start = pos
+        return start
+
+    def _fill_bar(self, voice: str, content: str, end: str | None, free: bool = False) -> tuple[str | None, str]:
         """Steer one voice to fill its bar exactly: `end` (what closes the voice: its barline or
         eos) is banned while the notes so far are shorter than the bar, and forced once they
         fill it. Partial notes (an open chord, tuplet, decoration) are left alone."""
@@ -235,6 +304,12 @@ class BarWriter:
         target = self._bar_target if self._bar_target is not None else after.bar
         if duration is None or target is None:
             return None, ""
+        if free:   # masks only: while short no ending, once full only an ending or marks that add no time
+            if duration < target:
+                return None, EOS + "|\n" + _not_music(content)
+            if duration == target:
+                return None, _only(BARLINE_CHARS + NO_DURATION + (end or ""))
+            return "\n", ""    # longer than the bar already: end the line, it is resampled at once
         if duration == target:
             return end, ""
         return (None, end) if duration < target else (None, "")  # too long already: let it end and fail fast
