@@ -32,7 +32,7 @@ _BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
 class RowWriter(Protocol):
     def context(self, limit: int) -> list[str]: ...
     def forced_patch(self) -> str | None: ...
-    def constraint(self, patch_text: str) -> tuple[str | None, str]: ...
+    def constraint(self, patch_text: str) -> tuple[str | None, "str | np.ndarray"]: ...
     def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None: ...
 
 
@@ -151,7 +151,7 @@ class Decoder:
         """A finished row may ask for the likelihood of patches after it (infill ranking)."""
         writer = self.writers[row]
         suffix = getattr(writer, "suffix_patches", None)
-        if not suffix:
+        if not suffix or getattr(writer, "stopped", None):   # a variant that stopped early is not ranked
             return
         suffix = suffix[:self.patch_length // 2]
         if group.length + len(suffix) <= self.patch_length:
@@ -205,11 +205,14 @@ class Decoder:
                 if forced is not None:
                     chosen[i] = ord(forced)
                     continue
-                ban = _BASE_BANNED.copy()
+                if isinstance(banned, np.ndarray):   # a ready mask of everything but what is allowed
+                    ban = banned | _BASE_BANNED
+                else:
+                    ban = _BASE_BANNED.copy()
+                    for c in banned:
+                        ban[ord(c)] = True
                 if pos == 0:
                     ban[EOS_ID] = True  # a patch holds at least one character
-                for c in banned:
-                    ban[ord(c)] = True
                 to_sample.append(i)
                 bans.append(ban)
             if to_sample:  # rows resampling an invalid bar may ask for a cooler temperature

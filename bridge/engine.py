@@ -20,7 +20,8 @@ from .errors import JobError
 from .patching import split_piece
 from .runtime import Runner
 from .sampling import Sampler, Sampling
-from .writer import BarWriter, header_problems
+from .voice_ranges import voice_ranges
+from .writer import BarWriter, header_problems, sounding_voices
 
 # progress(variant, bars_done, partial_abc)
 BarCallback = Callable[[int, int, str], None]
@@ -33,6 +34,8 @@ class Variant:
     abc: str                    # the whole piece: header, given bars, new bars
     valid_first_try: float      # share of the new bars valid on the first try
     rejected_bars: int = 0      # bars (or headers) thrown away as invalid
+    complete: bool = True       # False: it stopped before all its bars (`warning` says why)
+    warning: str | None = None
     log_likelihood: float | None = None  # infill: log-likelihood of the real bars after the new ones
 
 
@@ -69,17 +72,21 @@ class Engine:
 
     def continue_(self, abc: str, bars: int, sampling: Sampling = Sampling(), variants: int = 1,
                   progress: BarCallback | None = None, cancel: threading.Event | None = None,
-                  max_tries: int = 8) -> list[Variant]:
-        """`bars` new bars after interleaved ABC `abc`, keeping its voices, key and meter."""
+                  max_tries: int = 8, range_rule: bool = True) -> list[Variant]:
+        """`bars` new bars after interleaved ABC `abc`, keeping its voices, key and meter; every
+        voice that sounds in `abc` is written in every new bar. `range_rule`: no note outside
+        each voice's range (bridge.voice_ranges)."""
         header, body = self._split(abc)
+        ranges = voice_ranges(header, body) if range_rule else None
         writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=bars, keep_meter_and_key=True,
-                             max_tries=max_tries, on_bar=self._bar_callback(progress, v)) for v in range(variants)]
+                             max_tries=max_tries, write_voices=sounding_voices(header, body), ranges=ranges,
+                             on_bar=self._bar_callback(progress, v)) for v in range(variants)]
         return self._run(writers, sampling, cancel)
 
     def infill(self, abc: str, gap_bars: int, after: list[str], sampling: Sampling = Sampling(), variants: int = 1,
                candidates: int | None = None, given_bars: list[str] | None = None,
                progress: BarCallback | None = None, cancel: threading.Event | None = None,
-               max_tries: int = 8) -> list[Variant]:
+               max_tries: int = 8, range_rule: bool = True) -> list[Variant]:
         """New bars for a gap of `gap_bars` after `abc`, leading into the body lines `after`.
 
         `candidates` (default 2 x variants) are generated from the prefix and ranked by the
@@ -90,8 +97,10 @@ class Engine:
         if given is not None and len(given) != gap_bars:
             raise JobError(f"{len(given)} given bars for a gap of {gap_bars}")
         n = max(variants, candidates or 2 * variants)
+        ranges = voice_ranges(header, body + list(after) + list(given_bars or [])) if range_rule else None
         writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=gap_bars, suffix_body=after, given=given,
-                             keep_meter_and_key=True, max_tries=max_tries, on_bar=self._bar_callback(progress, v))
+                             keep_meter_and_key=True, max_tries=max_tries, write_voices=sounding_voices(header, body),
+                             ranges=ranges, on_bar=self._bar_callback(progress, v))
                    for v in range(n)]
         results = self._run(writers, sampling, cancel)
         results.sort(key=lambda r: r.log_likelihood if r.log_likelihood is not None else float("-inf"), reverse=True)
@@ -99,14 +108,16 @@ class Engine:
 
     def accompany(self, abc: str, given_bars: list[str], sampling: Sampling = Sampling(), variants: int = 1,
                   progress: BarCallback | None = None, cancel: threading.Event | None = None,
-                  max_tries: int = 8) -> list[Variant]:
+                  max_tries: int = 8, range_rule: bool = True) -> list[Variant]:
         """New bars for the voices missing from `given_bars` (body lines holding only the given
         voices, e.g. `[V:1]abc|`), after the context `abc`: given voices are forced character
         by character, the others sampled, bar by bar."""
         header, body = self._split(abc)
         given = self._given(header, given_bars)
+        ranges = voice_ranges(header, body + list(given_bars)) if range_rule else None
         writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=len(given_bars), given=given,
-                             max_tries=max_tries, on_bar=self._bar_callback(progress, v)) for v in range(variants)]
+                             max_tries=max_tries, ranges=ranges, on_bar=self._bar_callback(progress, v))
+                   for v in range(variants)]
         return self._run(writers, sampling, cancel)
 
     # -- internals ----------------------------------------------------------------------------
@@ -155,8 +166,11 @@ class Engine:
         decoder = Decoder(self.runner, sampler)
         stats = decoder.run(writers, cancel)
         self.last_run = RunInfo(time.perf_counter() - start, stats)
-        # variants that gave up are left out (the run raised if all did); last_run.stats.failures says why
+        # variants that wrote no bar are left out (the run raised if all did); last_run.stats.failures
+        # says why; a variant that stopped early keeps its bars and says why in `warning`
         return [Variant(header=w.header_text(), bars=list(w.new_bars), abc=w.abc(), valid_first_try=w.valid_first_try,
-                        rejected_bars=w.rejects,
+                        rejected_bars=w.rejects, complete=w.stopped is None,
+                        warning=None if w.stopped is None else
+                        f"stopped after {len(w.new_bars)} of {w.bars} bars: {w.stopped}",
                         log_likelihood=None if w.suffix_nats is None else -w.suffix_nats)
                 for row, w in enumerate(writers) if row not in stats.failures]
