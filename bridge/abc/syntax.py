@@ -40,6 +40,7 @@ TOKENS = re.compile(rf"""
   | (?P<rest>[zx](?P<rdur>{_DUR}))
   | (?P<short>[.~HLMOPSTuvJRy])
   | (?P<overlay>&)
+  | (?P<skip>[`$\\]|-)
 """, re.VERBOSE)
 INNER_NOTE = re.compile(rf"(?P<acc>{_ACC})?(?P<letter>[A-Ga-g])(?P<oct>[,']*)(?P<dur>{_DUR})(?P<tie>-?)")
 
@@ -144,7 +145,7 @@ def default_q(p: int, compound: bool) -> int:
 @dataclass
 class Event:
     """A note, chord or rest of a voice's bar, or an inline field / grace group (value 0)."""
-    kind: str                          # "note", "chord", "rest", "field", "grace"
+    kind: str                          # "note", "chord", "rest", "field", "grace", "overlay"
     value: Fraction = Fraction(0)      # whole notes, tuplets and broken rhythms applied
     ratio: tuple[int, int] | None = None   # (p, q) of the tuplet it is in
     notes: list[tuple[str | None, str, str, bool]] = field(default_factory=list)  # (acc, letter, marks, tied)
@@ -273,6 +274,8 @@ class Scanner:
             if self.events is not None:
                 self.events.append(Event("field", name=name, text=value))
         elif kind == "overlay":
+            if self.events is not None:
+                self.events.append(Event("overlay"))
             self.parts.append(self.done)
             self.done, self.tuplets, self.broken, self.last = Fraction(0), [], Fraction(1), None
         elif kind == "grace" and self.events is not None:

@@ -1,7 +1,8 @@
 """A fast reader for NotaGen interleaved ABC (the subset xml2abc writes and NotaGen generates).
 
 abc2xml (pyparsing) needs about a second for a four-part, 100-bar piece; this reader needs a
-few tens of milliseconds. It follows abc2xml's rules where ABC leaves room (accidentals hold for
+few tens of milliseconds. It reads the ABC with bridge.abc.syntax (the reader the engine's bar
+check and writer use, so they agree on every duration) and follows abc2xml's rules where ABC leaves room (accidentals hold for
 the rest of the bar per octave, a tied note keeps its alteration, `>`/`<` broken rhythms,
 `(p:q:r` tuplets) and is checked against abc2xml on real scores (tests/test_notation_abc.py).
 Anything outside the subset (voice overlays `&`, multi-measure rests, unknown symbols) raises
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from ..abc.syntax import ACCIDENTALS, is_compound, measure
 from .durations import default_tuplet, fraction_text, notated_value
 from .excerpt_base import add_warning, new_excerpt, rest_event
 from .spelling import midi_from_spelling, tpc_from_step
@@ -21,40 +23,11 @@ class Unsupported(Exception):
     """ABC this reader does not handle; use abc2xml instead."""
 
 
-_TOKEN = re.compile(r"""
-    (?P<field>\[[A-Za-z]:[^\]]*\])
-  | (?P<deco>![^!]*!|\+[^+\s]*\+)
-  | (?P<annot>"[^"]*")
-  | (?P<grace>\{[^}]*\})
-  | (?P<tuplet>\((?P<tp>\d+)(?::(?P<tq>\d*))?(?::(?P<tr>\d*))?)
-  | (?P<volta>\[\d[\d,.\-]*)
-  | (?P<chord>\[(?P<body>[^\]\[]*[A-Ga-g][^\]\[]*)\](?P<cdur>\d*/*\d*)(?P<ctie>-?))
-  | (?P<note>(?P<acc>\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[',]*)(?P<dur>\d*/*\d*)(?P<tie>-?))
-  | (?P<rest>[zx](?P<rdur>\d*/*\d*))
-  | (?P<broken>[<>]+)
-  | (?P<barline>[|:\[\]]+(?:\d[\d,.\-]*)?)
-  | (?P<skip>[\s().~HLMOPSTuvy`$\\\-])
-""", re.VERBOSE)
-_CHORD_NOTE = re.compile(r"(?P<acc>\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[',]*)(?P<dur>\d*/*\d*)(?P<tie>-?)")
-_ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 _MAJOR_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7, "F": -1, "Bb": -2, "Eb": -3,
                  "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7, "G#": 8, "D#": 9, "A#": 10, "E#": 11, "B#": 12, "Fb": -8}
 _MODE_SHIFT = {"": 0, "maj": 0, "ion": 0, "m": -3, "min": -3, "aeo": -3, "mix": -1, "dor": -2, "phr": -4,
                "lyd": 1, "loc": -5}
 _SHARP_ORDER = "FCGDAEB"
-
-
-def _multiplier(text: str) -> Fraction:
-    if not text:
-        return Fraction(1)
-    if "/" not in text:
-        return Fraction(int(text))
-    num, _, den = text.partition("/")
-    slashes = text.count("/")
-    numerator = int(num) if num else 1
-    if den.strip("/"):
-        return Fraction(numerator, int(den.strip("/")))
-    return Fraction(numerator, 2 ** slashes)
 
 
 def key_fifths(value: str) -> int:
@@ -165,7 +138,7 @@ class _Voice:
         else:
             stop = False
             if acc:
-                alter = _ACCIDENTALS[acc]
+                alter = ACCIDENTALS[acc]
                 bar_alts[(step, octave)] = alter
             elif (step, octave) in bar_alts:
                 alter = bar_alts[(step, octave)]
@@ -175,32 +148,19 @@ class _Voice:
                 "tie": "stop" if stop else None, "_key": (step, octave), "_alter": alter}
 
 
-def _default_q(p: int, meter: str | None) -> int:
-    if p in (2, 4, 8):
-        return 3
-    if p in (3, 6):
-        return 2
-    compound = bool(meter) and meter.endswith("/8") and int(meter.split("/")[0].split("+")[0]) % 3 == 0 and meter != "3/8"
-    return 3 if compound else 2
-
-
 def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dict]:
-    """One voice's text of one bar -> events (durations in whole notes, ties marked)."""
+    """One voice's text of one bar -> events (durations in whole notes, ties marked).
+
+    The text is read by the one ABC reader of bridge.abc.syntax (durations, tuplets, broken
+    rhythms, chords); this function spells its notes: key, accidentals per bar, ties."""
+    scanner = measure(text, voice.unit, None, is_compound(voice.meter))
+    if scanner.error is not None:
+        raise Unsupported(f"unknown ABC at {text[scanner.error:scanner.error + 20]!r}")
     events: list[dict] = []
     bar_alts: dict = {}
-    tuplets: list[list] = []  # [factor, notes left, p, q]
-    pending_broken = Fraction(1)
-    opened_ties: dict[tuple[str, int], int] = {}
-    position = 0
-    for match in _TOKEN.finditer(text):
-        if match.start() != position:
-            raise Unsupported(f"unknown ABC at {text[position:match.start()]!r}")
-        position = match.end()
-        kind = match.lastgroup
-        if kind in ("deco", "annot", "skip", "barline", "volta"):
-            continue
-        if kind == "field":
-            name, value = match.group(0)[1], match.group(0)[3:-1]
+    for event in scanner.events:
+        if event.kind == "field":
+            name, value = event.name, event.text
             if name in "KML":
                 if voice.set_field(name, value):
                     fields.setdefault("fifths", voice.fifths)
@@ -209,72 +169,32 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
             elif name == "Q":
                 fields.setdefault("Q", value)
             continue
-        if kind == "grace":
+        if event.kind == "grace":
             add_warning(excerpt, "grace notes were left out")
             continue
-        if kind == "tuplet":
-            p = int(match.group("tp"))
-            q = int(match.group("tq")) if match.group("tq") else _default_q(p, voice.meter)
-            r = int(match.group("tr")) if match.group("tr") else p
-            tuplets.append([Fraction(q, p), r, p, q])
+        if event.kind == "overlay":
+            raise Unsupported("voice overlay (&)")
+        if event.kind == "rest":
+            events.append({"type": "rest", "_length": event.value, "_ratio": event.ratio})
             continue
-        if kind == "broken":
-            if not events:
-                raise Unsupported("broken rhythm without a note before it")
-            arrows = match.group(0)
-            short = Fraction(1, 2 ** len(arrows))
-            first, second = (2 - short, short) if arrows[0] == ">" else (short, 2 - short)
-            events[-1]["_length"] *= first
-            pending_broken = second
-            continue
-        # a note, chord or rest: one event
-        factor = pending_broken
-        pending_broken = Fraction(1)
-        ratio = None
-        for t in tuplets:
-            factor *= t[0]
-            ratio = (t[2], t[3])
-            t[1] -= 1
-        tuplets = [t for t in tuplets if t[1] > 0]
-        if kind == "rest":
-            length = voice.unit * _multiplier(match.group("rdur")) * factor
-            events.append({"type": "rest", "_length": length, "_ratio": ratio})
-            continue
-        if kind == "note":
-            parts = [match.groupdict()]
-            outer, chord_tie = Fraction(1), ""
-        else:
-            parts = [m.groupdict() for m in _CHORD_NOTE.finditer(match.group("body"))]
-            if _CHORD_NOTE.sub("", match.group("body")).strip(" ."):
-                raise Unsupported(f"chord {match.group(0)!r}")
-            outer, chord_tie = _multiplier(match.group("cdur")), match.group("ctie")
+        opened_ties: dict[tuple[str, int], int] = {}
         notes = []
-        for part in parts:
-            note = voice.pitch(part["acc"], part["letter"], part["oct"], bar_alts)
-            if part["tie"] or chord_tie:
+        for acc, letter, marks, tied in event.notes:
+            note = voice.pitch(acc, letter, marks, bar_alts)
+            if tied:
                 opened_ties[note["_key"]] = note["_alter"]
                 note["tie"] = "continue" if note["tie"] == "stop" else "start"
             notes.append(note)
-        for note in notes:  # ties reach only the next event
-            voice.ties.pop(note["_key"], None)
-        voice.ties.clear()
+        voice.ties.clear()   # ties reach only the next event
         voice.ties.update(opened_ties)
-        opened_ties = {}
-        length = voice.unit * _multiplier(parts[0]["dur"]) * outer * factor
-        events.append({"type": "chord", "_length": length, "_ratio": ratio, "notes": notes})
-    if position != len(text):
-        raise Unsupported(f"unknown ABC at {text[position:]!r}")
+        events.append({"type": "chord", "_length": event.value, "_ratio": event.ratio, "notes": notes})
     return events
 
 
 def notes_length(text: str) -> Fraction | None:
     """Length of one voice's notes in units of L (broken rhythms, tuplets and chords applied),
     or None when the text is not ABC this reader knows."""
-    try:
-        events = parse_bar(text, _Voice(0, Fraction(1), None), {"warnings": []}, {})
-    except (Unsupported, ValueError, KeyError):
-        return None
-    return sum((e["_length"] for e in events), Fraction(0))
+    return measure(text, Fraction(1)).complete_value()
 
 
 def _finish(event: dict) -> dict:
