@@ -30,7 +30,7 @@ _BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
 
 
 class RowWriter(Protocol):
-    def context(self, limit: int) -> list[str]: ...
+    def context(self, limit: int, at_most: int | None = None) -> list[str]: ...
     def forced_patch(self) -> str | None: ...
     def constraint(self, patch_text: str) -> tuple[str | None, "str | np.ndarray"]: ...
     def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None: ...
@@ -87,7 +87,7 @@ class Decoder:
     def _prefill(self, rows: list[int], slide: bool = False) -> list[_Group]:
         """Run the patch decoder over each row's context; rows with the same context share one run."""
         limit = self.patch_length - 1
-        contexts = [self.writers[r].context(limit if not slide else self.patch_length // 2) for r in rows]
+        contexts = [self.writers[r].context(limit if not slide else self.patch_length // 2, limit) for r in rows]
         groups = []
         by_text: dict[tuple, list[int]] = {}
         for row, ctx in zip(rows, contexts):

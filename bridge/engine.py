@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .bars import parse_line
+from .bars import header_context, parse_line
 from .bundle import Bundle, load_bundle
 from .decoder import Decoder, DecodeStats
 from .errors import JobError
@@ -46,12 +46,16 @@ class RunInfo:
 
 
 class Engine:
-    def __init__(self, bundle: str | Path | Bundle | None = None, device: str = "auto", threads: int | None = None):
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, device, threads=threads)
-        self.runner = Runner(self.bundle)
-        self.provider: str = self.bundle.provider
-        self.config: dict = self.bundle.config
-        self.info: dict = self.bundle.info
+    def __init__(self, bundle: str | Path | Bundle | None = None, device: str = "auto", threads: int | None = None,
+                 runner=None):
+        """`runner`: something that steps the model (bridge.runtime.Runner's interface) to use
+        instead of the bundle's ONNX graphs (tests drive the writer with a stand-in model)."""
+        if runner is not None:
+            self.bundle, self.runner, self.provider, self.config, self.info = None, runner, "stand-in", {}, {}
+        else:
+            self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, device, threads=threads)
+            self.runner = Runner(self.bundle)
+            self.provider, self.config, self.info = self.bundle.provider, self.bundle.config, self.bundle.info
         self.last_run = RunInfo()
 
     # -- modes --------------------------------------------------------------------------------
@@ -72,26 +76,29 @@ class Engine:
 
     def continue_(self, abc: str, bars: int, sampling: Sampling = Sampling(), variants: int = 1,
                   progress: BarCallback | None = None, cancel: threading.Event | None = None,
-                  max_tries: int = 8, range_rule: bool = True) -> list[Variant]:
-        """`bars` new bars after interleaved ABC `abc`, keeping its voices, key and meter; every
-        voice that sounds in `abc` is written in every new bar. `range_rule`: no note outside
-        each voice's range (bridge.voice_ranges)."""
+                  max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> list[Variant]:
+        """`bars` new bars after interleaved ABC `abc`, keeping its voices, key and meter.
+        `every_voice`: every voice that sounds in `abc` is written in every new bar (else the model
+        leaves out the voices it rests, as in training). `range_rule`: no note outside each
+        voice's range (bridge.voice_ranges)."""
         header, body = self._split(abc)
         ranges = voice_ranges(header, body) if range_rule else None
         writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=bars, keep_meter_and_key=True,
-                             max_tries=max_tries, write_voices=sounding_voices(header, body), ranges=ranges,
-                             on_bar=self._bar_callback(progress, v)) for v in range(variants)]
+                             max_tries=max_tries, ranges=ranges, on_bar=self._bar_callback(progress, v),
+                             write_voices=sounding_voices(header, body) if every_voice else [])
+                   for v in range(variants)]
         return self._run(writers, sampling, cancel)
 
     def infill(self, abc: str, gap_bars: int, after: list[str], sampling: Sampling = Sampling(), variants: int = 1,
                candidates: int | None = None, given_bars: list[str] | None = None,
                progress: BarCallback | None = None, cancel: threading.Event | None = None,
-               max_tries: int = 8, range_rule: bool = True) -> list[Variant]:
+               max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> list[Variant]:
         """New bars for a gap of `gap_bars` after `abc`, leading into the body lines `after`.
 
         `candidates` (default 2 x variants) are generated from the prefix and ranked by the
         model's log-likelihood of the real bars after each; the best `variants` come back.
-        `given_bars`: voices of the gap that stay (forced, as in accompany)."""
+        `given_bars`: voices of the gap that stay (forced, as in accompany). `every_voice`,
+        `range_rule`: as in continue_ (with given bars, every voice to write is written)."""
         header, body = self._split(abc)
         given = self._given(header, given_bars) if given_bars is not None else None
         if given is not None and len(given) != gap_bars:
@@ -99,8 +106,9 @@ class Engine:
         n = max(variants, candidates or 2 * variants)
         ranges = voice_ranges(header, body + list(after) + list(given_bars or [])) if range_rule else None
         writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=gap_bars, suffix_body=after, given=given,
-                             keep_meter_and_key=True, max_tries=max_tries, write_voices=sounding_voices(header, body),
-                             ranges=ranges, on_bar=self._bar_callback(progress, v))
+                             keep_meter_and_key=True, max_tries=max_tries, ranges=ranges,
+                             write_voices=self._to_write(header, body, given) if every_voice else [],
+                             on_bar=self._bar_callback(progress, v))
                    for v in range(n)]
         results = self._run(writers, sampling, cancel)
         results.sort(key=lambda r: r.log_likelihood if r.log_likelihood is not None else float("-inf"), reverse=True)
@@ -108,15 +116,17 @@ class Engine:
 
     def accompany(self, abc: str, given_bars: list[str], sampling: Sampling = Sampling(), variants: int = 1,
                   progress: BarCallback | None = None, cancel: threading.Event | None = None,
-                  max_tries: int = 8, range_rule: bool = True) -> list[Variant]:
+                  max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> list[Variant]:
         """New bars for the voices missing from `given_bars` (body lines holding only the given
         voices, e.g. `[V:1]abc|`), after the context `abc`: given voices are forced character
-        by character, the others sampled, bar by bar."""
+        by character, the others sampled, bar by bar. `every_voice`: each voice to write is
+        written in every bar (else the model may rest it, as in training)."""
         header, body = self._split(abc)
         given = self._given(header, given_bars)
         ranges = voice_ranges(header, body + list(given_bars)) if range_rule else None
         writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=len(given_bars), given=given,
-                             max_tries=max_tries, ranges=ranges, on_bar=self._bar_callback(progress, v))
+                             max_tries=max_tries, ranges=ranges, on_bar=self._bar_callback(progress, v),
+                             write_voices=self._to_write(header, body, given) if every_voice else [])
                    for v in range(variants)]
         return self._run(writers, sampling, cancel)
 
@@ -133,6 +143,15 @@ class Engine:
         if problems:
             raise JobError("the given ABC cannot be continued: " + "; ".join(problems))
         return piece.header, piece.body
+
+    @staticmethod
+    def _to_write(header: list[str], body: list[str], given: list | None) -> list[str]:
+        """The voices each new bar must hold: without given voices, those that sound in the
+        user's bars; with them, every voice that is not given."""
+        if given is None:
+            return sounding_voices(header, body)
+        kept = {s.voice for segs in given for s in segs}
+        return [v for v in header_context(header).voices if v not in kept]
 
     @staticmethod
     def _given(header: list[str], given_bars: list[str]) -> list:

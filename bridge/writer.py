@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from .abc.syntax import BARLINE_FORMS, FIELD_LETTERS, Scanner
+from .abc.syntax import BARLINE_FORMS, CLEFS, FIELD_LETTERS, INLINE_FIELD, Scanner
 from .bars import (BarContext, Segment, check_bar, follow_line, header_context, header_problems, parse_line,
                    voice_duration)
 from .decoder import DONE
@@ -42,6 +42,7 @@ HEADER_FIELDS = (("%%score ", True, False), ("L:", False, False), ("Q:", True, F
 MAX_HEADER_RESTARTS = 2   # generate: a header under which no first bar is valid is written again
 MAX_HEADER_LINE_PATCHES = 8
 GIVEN, REQUIRED, OPTIONAL = "given", "required", "optional"
+ALONE = "alone"   # the first voice, given with rests only: written only when no other voice is
 # barlines a generated voice may end with (`[|` would read as a chord: left to the reader)
 _WRITTEN_BARLINES = tuple(b for b in BARLINE_FORMS if not b.startswith("["))
 
@@ -72,13 +73,13 @@ class Line:
     """One body line being written: the bar prefix, then voice after voice by the plan."""
 
     def __init__(self, writer: "BarWriter", prefix: str, plan: list[Slot], target: Fraction | None,
-                 barline: str | None, pickup: bool):
+                 barline: str | None, short: bool):
         self.w = writer
         self.prefix = prefix
         self.plan = plan
         self.target = target         # the bar's length when known (given voices), else each voice's meter
         self.barline = barline       # the line's barline once one voice wrote (or was given) it
-        self.pickup = pickup         # the first voice may end short; the others follow it
+        self.short = short           # the first voice may end short of its meter; the others follow it
         self.text = ""
         self.phase = "prefix"
         self.slot = -1               # index in plan of the voice being written
@@ -92,14 +93,19 @@ class Line:
     # -- what the plan still holds ------------------------------------------------------------
     def _later(self) -> tuple[bool, bool]:
         """(a later voice must come, a later voice may come)."""
-        rest = self.plan[self.slot + 1:]
-        return any(s.role != OPTIONAL for s in rest), bool(rest)
+        if self.slot >= 0 and self.plan[self.slot].role == ALONE:
+            return False, False
+        rest = [s for s in self.plan[self.slot + 1:] if s.role != ALONE]
+        return any(s.role not in (OPTIONAL, ALONE) for s in rest), bool(rest)
 
     def _candidates(self) -> list[int]:
         out = []
         for j in range(self.slot + 1, len(self.plan)):
+            role = self.plan[j].role
+            if role == ALONE and any(s.role not in (OPTIONAL, ALONE) for s in self.plan[j + 1:]):
+                continue
             out.append(j)
-            if self.plan[j].role != OPTIONAL:
+            if role not in (OPTIONAL, ALONE):
                 break
         return out
 
@@ -108,7 +114,7 @@ class Line:
             return self.length, False
         if self.target is not None:
             return self.target, False
-        return self.scanner.bar, self.pickup
+        return self.scanner.bar, self.short
 
     # -- reading what was written -------------------------------------------------------------
     def feed(self, text: str) -> None:
@@ -192,16 +198,22 @@ class Line:
         slot = self.plan[self.slot]
         must, may = self._later()
         ends = ""
-        if slot.given is not None:
+        if slot.given is not None:   # GIVEN or ALONE
             written = len(self.scanner.text)
             if written < len(slot.given):
                 return slot.given[written], ""
             can_end, chars = True, ""
         else:
             target, below = self._slot_target()
+            # a voice the plan requires is written with notes; one the model chose holds a letter
+            # as in training, where a voice that only rests is left out, except the first voice
+            # of a bar where every voice rests (it stands alone, with rests only)
+            alone = self.length is None and slot.voice == self.w.ctx.voices[0] and not must
+            need = "note" if slot.role == REQUIRED else None if alone else "letter"
             chars, can_end = self.scanner.choices(
-                target, need_note=True, pitch_range=self.w.ranges.get(slot.voice), fields=self.w.fields,
-                end_below=below)
+                target, need=need, pitch_range=self.w.ranges.get(slot.voice), fields=self.w.fields, end_below=below)
+            if alone and can_end and not self.scanner.lettered:
+                may = False   # rests only: the bar ends with this voice
         if can_end:
             barline = (self.barline or slot.barline or "")[:1]
             if may and self.patch_pos > 0:
@@ -244,8 +256,9 @@ class BarWriter:
                  keep_meter_and_key: bool = False, max_tries: int = 8, max_line_patches: int | None = None,
                  write_voices: list[str] | None = None, ranges: dict[str, tuple[int, int]] | None = None,
                  on_bar: Callable[[int, str], None] | None = None):
-        """`write_voices`: voices that must be written in every new bar (continue / infill:
-        those that sound in the user's bars); `ranges`: voice -> (lowest, highest) MIDI pitch."""
+        """`write_voices`: voices that must be written in every new bar (the others may be left
+        out, as training leaves out resting voices); `ranges`: voice -> (lowest, highest) MIDI
+        pitch a voice is written in."""
         self.prompt = prompt
         self.header = list(header or [])
         self.phase = "header" if header is None else "body"
@@ -260,6 +273,9 @@ class BarWriter:
         self.pickup_ok = pickup_ok
         self.keep_meter_and_key = keep_meter_and_key
         self.fields = _fields_in(prefix_body, given) if keep_meter_and_key else FIELD_LETTERS
+        # a bar may be shorter than its meter when all voices agree: in a new piece, or where
+        # the user's bars have such bars (pickups, bars before repeats, chorale phrase ends)
+        self.short_bars = header is None or _has_short_bar(self.ctx, prefix_body)
         self.max_tries = max_tries
         self.on_bar = on_bar
         self.n_prefix = len(prefix_body)
@@ -306,19 +322,22 @@ class BarWriter:
             target = self.expected_length()
             barline = next((s.barline for s in self.given[bar] if s.barline), "|")
             given_voices = {s.voice for segs in self.given for s in segs}
+            required = set(self.write_voices or [])
             plan = []
             for v in voices:
                 seg = given.get(v)
                 if v not in given_voices:
-                    plan.append(Slot(v, REQUIRED))
-                elif seg is not None and _has_notes(seg.content, self.ctx.state(v)):
+                    plan.append(Slot(v, REQUIRED if v in required else OPTIONAL))
+                elif seg is not None and _lettered(seg.content):
                     plan.append(Slot(v, GIVEN, seg.content, seg.barline or barline))
+                elif seg is not None and v == voices[0]:   # where every voice rests, the first stays
+                    plan.append(Slot(v, ALONE, seg.content, seg.barline or barline))
                 # a given voice that rests in this bar is left out, as training leaves it out
         else:
             required = set(self.write_voices or [])
             plan = [Slot(v, REQUIRED if v in required else OPTIONAL) for v in voices]
-        pickup = self.pickup_ok and self.n_prefix == 0 and not self.new_bars
-        return Line(self, self._line_prefix(self.n_prefix + bar), plan, target, barline, pickup)
+        short = self.short_bars or (self.pickup_ok and self.n_prefix == 0 and not self.new_bars)
+        return Line(self, self._line_prefix(self.n_prefix + bar), plan, target, barline, short)
 
     def expected_length(self) -> Fraction | None:
         """Accompany: the given voices' length (a pickup in the score stays a pickup)."""
@@ -339,12 +358,15 @@ class BarWriter:
         return self.header_text() + "".join(given + self.new_bars)
 
     # -- decoder interface --------------------------------------------------------------------
-    def context(self, limit: int) -> list[str]:
-        """Patches of everything written so far; past `limit`, the oldest body lines are left out."""
+    def context(self, limit: int, at_most: int | None = None) -> list[str]:
+        """Patches of everything written so far; past `limit`, the oldest body lines are left out
+        (the header and the bar being written stay, up to `at_most` patches)."""
         fixed = [BOS_PATCH] + [p for line in self.prompt + self.header for p in line_patches(line, False)]
         current = list(self.line_patches)
         body = [line_patches(line, True) for line in self.body_lines]
         room = limit - len(fixed) - len(current)
+        if room < 0 and len(fixed) + len(current) <= (at_most or limit):
+            room = 0
         if room < 0:
             raise JobError(f"the header and the bar being written take {len(fixed) + len(current)} patches, more "
                            f"than the model's context allows: use a score with fewer voices or a longer-context model")
@@ -451,7 +473,8 @@ class BarWriter:
     def _complete_line(self) -> int | None:
         first_body_bar = self.n_prefix == 0 and not self.new_bars
         check = check_bar(self.line_text, self.ctx, expected=self.expected_length(),
-                          pickup_ok=self.pickup_ok and first_body_bar, keep_meter_and_key=self.keep_meter_and_key)
+                          pickup_ok=self.short_bars or (self.pickup_ok and first_body_bar),
+                          keep_meter_and_key=self.keep_meter_and_key and not {"K", "M"} & set(self.fields))
         if not check.valid:
             return self._reject(False, check.reasons)
         self.body_lines.append(self.line_text)
@@ -504,15 +527,33 @@ class BarWriter:
         return sum(self.first_try) / len(self.first_try) if self.first_try else 0.0
 
 
+def _lettered(content: str) -> bool:
+    """NotaGen's rest reduction keeps a voice's bar holding any letter but z and x."""
+    return any(c.isalpha() and c not in "zZxX" for c in content)
+
+
 def _has_notes(content: str, state) -> bool:
     scanner = Scanner(state.unit, state.bar).feed(content).finish()
     return scanner.notes > 0
 
 
 def _fields_in(lines: list[str], given: list[list[Segment]] | None) -> str:
-    """Inline field letters the user's bars hold (a key or meter change is written only then)."""
+    """Inline fields the new bars may hold: clef changes, tempo, instructions and unit always;
+    a key or meter change only when the user's bars hold one ("k": [K:] with a clef only)."""
     text = "".join(lines) + "".join(s.content for segs in given or [] for s in segs)
-    return "".join(letter for letter in FIELD_LETTERS if f"[{letter}:" in text)
+    keys = [m.group(2).split() for m in INLINE_FIELD.finditer(text) if m.group(1) == "K"]
+    key_change = any(v and v[0] not in CLEFS and not v[0].startswith("clef=") for v in keys)
+    return "ILQ" + ("K" if key_change else "k") + ("M" if "[M:" in text else "")
+
+
+def _has_short_bar(ctx: BarContext, lines: list[str]) -> bool:
+    """Does a bar of the user's (a pickup, a bar before a repeat) last less than its meter?"""
+    for line in lines:
+        lengths = {voice_duration(s.content, ctx.state(s.voice))[0] for s in parse_line(line)[1]}
+        meter = ctx.default.bar
+        if len(lengths) == 1 and None not in lengths and meter is not None and 0 < next(iter(lengths)) < meter:
+            return True
+    return False
 
 
 def sounding_voices(header: list[str], body: list[str]) -> list[str]:

@@ -175,18 +175,24 @@ def test_bars_are_steered_to_fill_the_meter(engine):
     _assert_all_valid(v.bars, piece.split("[V:1]")[0].replace(PROMPT, ""))
 
 
-def test_even_a_random_model_writes_only_full_readable_bars(tiny_bundle):
-    """Untrained weights put mass on every character; the writer's grammar masks still make
-    every bar ABC that fills its meter in every voice and that the notation layer reads."""
+def test_a_random_model_never_returns_garbage(tiny_bundle):
+    """Untrained weights put mass on every character. The writer's grammar masks make every
+    bar that comes back ABC that fills its meter in every voice and that the notation layer
+    reads; a bar the random model never ends (endless annotations) is refused with the reason."""
     from bridge.notation import abc_to_excerpt
 
     random_engine = Engine(tiny_bundle, device="cpu")
-    for seed in range(3):
-        [v] = random_engine.continue_(PIECE, 2, Sampling(seed=seed))
-        assert v.complete and len(v.bars) == 2
+    written = 0
+    for seed in range(4):
+        try:
+            [v] = random_engine.continue_(PIECE, 2, Sampling(seed=seed), max_tries=2)
+        except JobError as exc:
+            assert "no valid bar 1 in 3 tries (last problem: bar longer than" in str(exc)
+            continue
         _assert_all_valid(v.bars)
-        excerpt = abc_to_excerpt(v.abc)
-        assert len(excerpt["measures"]) == 4
+        assert len(abc_to_excerpt(v.abc)["measures"]) == 2 + len(v.bars)
+        written += len(v.bars)
+    assert written >= 2   # fixed seeds: some bars are written, so the check above ran
 
 
 def test_bad_requests_are_refused_with_a_reason(engine):

@@ -57,17 +57,18 @@ PITCHES = "ABCDEFGabcdefg"
 DIGITS = "0123456789"
 ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 _STEP = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-FIELD_LETTERS = "IKLMQ"     # inline fields a voice's bar may hold
+FIELD_LETTERS = "IKLMQ"     # inline fields a voice's bar may hold ("k": [K:] with a clef only)
+CLEFS = ("treble", "bass", "alto", "tenor", "soprano", "mezzosoprano", "baritone", "treble-8", "treble+8",
+         "bass-8", "bass+8", "none")
 SHORT_DECORATIONS = ".~HLMOPSTuv"
 
 # what may start something new in a voice's bar (the writer adds barlines and the end itself)
 _START_EVENT = PITCHES + "^_=zx["
 _START = _START_EVENT + ' !"{(' + ")" + SHORT_DECORATIONS
 _AFTER_EVENT = "<>"
-_VALUE_CHARS = "".join(chr(c) for c in range(32, 127) if chr(c) not in "]|[")
 # the !decorations! a writer may use: ABC 2.1's and xml2abc's (an unknown name never ends)
 DECORATIONS = tuple("""
-trill trill( trill) lowermordent uppermordent mordent pralltriller roll turn turnx invertedturn invertedturnx
+^ trill trill( trill) lowermordent uppermordent mordent pralltriller roll turn turnx invertedturn invertedturnx
 arpeggio > accent emphasis fermata invertedfermata tenuto 0 1 2 3 4 5 + plus snap slide wedge upbow downbow
 open thumb breath pppp ppp pp p mp mf f ff fff ffff sfz sf sfp fp rfz crescendo( crescendo) < <( <)
 diminuendo( diminuendo) >( >) segno coda D.S. D.C. dacoda dacapo fine shortphrase mediumphrase longphrase
@@ -77,12 +78,11 @@ MAX_ANNOTATION = 40         # NotaGen's cleaning drops longer annotations
 # by powers of two; `G22` or `G3/7` read as ABC but no score holds them
 NUMERATORS = tuple(str(n) for n in list(range(1, 17)) + [24, 32])
 DENOMINATORS = ("2", "4", "8", "16")
-MAX_FIELD_VALUE = 30
 MAX_GRACE = 16
 MAX_CHORD_NOTES = 8
-_ANNOT_CHARS = "".join(chr(c) for c in range(32, 127) if chr(c).isalpha() or chr(c) in " .,'-()")
-_ANNOT_PLACES = "^_<>@"      # an annotation starts with where it goes (xml2abc writes ^ and _)
-_GRACE_CHARS = PITCHES + "^_=,'/ " + DIGITS
+_ANNOT_CHARS = "".join(chr(c) for c in range(32, 127) if chr(c) not in '"|[]')
+_ANNOT_FIRST = "^_<>@ABCDEFG"   # where the text goes (xml2abc writes ^ and _), or a chord symbol
+_GRACE_CHARS = PITCHES + "^_=,'/ ()-" + DIGITS
 
 
 def multiplier(text: str) -> Fraction:
@@ -172,6 +172,7 @@ class Scanner:
         self.broken = Fraction(1)           # factor of the next event after `>`/`<`
         self.last: Fraction | None = None   # value of the last final event
         self.notes = 0                      # final pitched events
+        self.lettered = False               # a letter other than a rest's: NotaGen keeps the voice
         self.events: list[Event] | None = [] if keep_events else None
 
     def clone(self) -> "Scanner":
@@ -184,6 +185,8 @@ class Scanner:
     # -- reading ------------------------------------------------------------------------------
     def feed(self, chars: str) -> "Scanner":
         self.text += chars
+        if not self.lettered:
+            self.lettered = any(c.isalpha() and c not in "zZxX" for c in chars)
         if self.error is not None:
             return self
         text, pos, prev = self.text, self.pos, None
@@ -375,7 +378,7 @@ class Scanner:
             return {"slur": "paren", "accopen": "acc"}.get(kind, kind)
         return "start"
 
-    def choices(self, target: Fraction | None, *, need_note: bool = False, pitch_range: tuple[int, int] | None = None,
+    def choices(self, target: Fraction | None, *, need: str | None = None, pitch_range: tuple[int, int] | None = None,
                 fields: str = FIELD_LETTERS, end_below: bool = False) -> tuple[str, bool]:
         """(characters that may continue the bar, whether it may end here).
 
@@ -383,8 +386,10 @@ class Scanner:
         any grammatical character may follow except one that makes it longer than `target`
         whatever comes after; once it is full only characters that add no time may follow
         (octave marks, ties, slur ends, decorations, annotations, inline fields, spaces, the end
-        of an open chord). A token is never left unfinished at the end. `need_note`: the bar may
-        not end (nor fill up) with rests only. `pitch_range` (lowest, highest MIDI): notes
+        of an open chord). A token is never left unfinished at the end. `need`: what the bar
+        must hold to end: "letter" (NotaGen's rest reduction drops a voice whose bar has no
+        letter but z and x; any other letter, a decoration's too, keeps it) or "note" (rests
+        may not fill the bar before a note). `pitch_range` (lowest, highest MIDI): notes
         outside it cannot be written. `fields`: inline field letters allowed. `end_below`: the
         bar may end before `target` (a pickup), not after."""
         if self.error is not None:
@@ -396,7 +401,7 @@ class Scanner:
         if stage[0] in "nrci" and stage[1:] in _DURATION_STAGES:
             dur = self._duration_text(stage)
             tail = self.tail_value()
-            strict = need_note and stage[0] == "r" and not self.has_note()
+            strict = need == "note" and stage[0] == "r" and not self.has_note()
             room = None if target is None or stage[0] == "i" else target - (value - tail)
             ok = _duration_chars(dur, self._base(stage), room, strict)
             chars = "".join(c for c in chars if c not in _DURATION_CHARS or c in ok)
@@ -414,7 +419,8 @@ class Scanner:
             chars = self._in_range(stage, chars, pitch_range)
         settled = ends_event and not self.is_open() and stage not in ("acc", "bracket", "cacc", "fname", "fbody")
         can_end = settled and (value > 0 if end_below or target is None else value == target) \
-            and (target is None or value <= target) and (self.has_note() or not need_note)
+            and (target is None or value <= target) \
+            and (need is None or (self.has_note() if need == "note" else self.lettered))
         return chars, can_end
 
     def _base(self, stage: str) -> Fraction:
@@ -528,12 +534,15 @@ def _grammar(stage: str, scanner: Scanner, fields: str) -> str:
         extra += "many"
     elif stage == "deco":
         extra = m.group(0)[1:]
-    elif stage in ("annot", "fbody", "grace"):
-        body = {"annot": "text", "fbody": "fvalue", "grace": "gbody"}[stage]
-        limit = {"annot": MAX_ANNOTATION, "fbody": MAX_FIELD_VALUE, "grace": MAX_GRACE}[stage]
+    elif stage in ("annot", "grace"):
+        body = {"annot": "text", "grace": "gbody"}[stage]
+        limit = {"annot": MAX_ANNOTATION, "grace": MAX_GRACE}[stage]
         extra = "long" if len(m[body] or "") >= limit else ""
         if stage == "annot" and not m["text"]:
             extra = "first"
+    if stage == "fbody":
+        clef_only = m["fname"] == "K" and "K" not in fields
+        extra = ("k" if clef_only else m["fname"]) + ":" + (m["fvalue"] or "")
     event_after = stage[0] in "nrc" and stage[1:] != "-tied"
     key = (stage, extra, fields, event_after)
     cached = _GRAMMAR_CACHE.get(key)
@@ -555,15 +564,15 @@ def _grammar_chars(stage: str, extra: str, fields: str, event_after: bool) -> st
     if stage in ("acc", "cacc"):
         return PITCHES + extra
     if stage == "bracket":
-        return PITCHES + "^_=" + fields
+        return PITCHES + "^_=" + fields.replace("k", "K" if "K" not in fields else "")
     if stage == "fname":
         return ":"
     if stage == "fbody":
-        return (_VALUE_CHARS if extra != "long" else "") + "]"
+        return _field_value_next(extra[0], extra[2:])
     if stage == "deco":
         return _decoration_next(extra)
     if stage == "annot":
-        return _ANNOT_PLACES if extra == "first" else (_ANNOT_CHARS if extra != "long" else "") + '"'
+        return _ANNOT_FIRST if extra == "first" else (_ANNOT_CHARS if extra != "long" else "") + '"'
     if stage == "grace":
         return (_GRACE_CHARS if extra != "long" else "") + "}"
     kind, step = stage[0], stage[1:]
@@ -618,6 +627,27 @@ def _duration_chars(dur: str, base: Fraction, room: Fraction | None, strict: boo
     return "".join(c for c, v in least.items() if (base * v < room if strict else base * v <= room))
 
 
+_TONICS = [t + a for t in "ABCDEFG" for a in ("", "#", "b")]
+KEYS = tuple(t + mode for t in _TONICS for mode in ("", "m", "min", "maj", "dor", "phr", "lyd", "mix", "loc")) \
+    + ("none",)
+METERS = ("2/2", "3/2", "4/2", "2/4", "3/4", "4/4", "5/4", "6/4", "7/4", "3/8", "5/8", "6/8", "7/8", "9/8", "12/8",
+          "2/8", "4/8", "1/4", "C", "C|", "none")
+UNITS = ("1/1", "1/2", "1/4", "1/8", "1/16", "1/32")
+INSTRUCTIONS = ("staff -1", "staff +1", "staff -2", "staff +2")
+_TEMPO = re.compile(r"\d{1,2}/\d{1,2}=\d{1,3}")
+
+
+def _field_value_next(name: str, typed: str) -> str:
+    """Characters that continue an inline field's value (`]` once it is a whole one): keys and
+    clefs for K ("k": clefs only), meters for M, units for L, staff moves for I, tempos for Q."""
+    if name == "Q":
+        nxt = (DIGITS + "/=") if len(typed) < 10 else ""
+        return nxt + ("]" if _TEMPO.fullmatch(typed) else "")
+    values = {"K": KEYS + CLEFS, "k": CLEFS, "M": METERS, "L": UNITS, "I": INSTRUCTIONS}.get(name, ())
+    out = {v[len(typed)] for v in values if v.startswith(typed) and len(v) > len(typed)}
+    return "".join(sorted(out)) + ("]" if typed in values else "")
+
+
 def _decoration_next(typed: str) -> str:
     """Characters that continue a known decoration name (`!` once it is one)."""
     out = {d[len(typed)] for d in DECORATIONS if d.startswith(typed) and len(d) > len(typed)}
@@ -626,11 +656,11 @@ def _decoration_next(typed: str) -> str:
 
 def _timeless(stage: str, chars: str, fields: str) -> str:
     """Of `chars`, those that add no time to a full bar."""
-    if stage in ("fname", "fbody", "deco", "annot"):
+    if stage in ("fname", "fbody", "deco", "annot", "grace"):
         return chars
     if stage == "bracket":
-        return "".join(c for c in chars if c in fields)
-    keep = ' !")-,\'' + ("[" if fields else "")
+        return "".join(c for c in chars if c in fields.upper())
+    keep = ' !"{)-,\'' + ("[" if fields else "")
     if stage[0] == "i":
         keep += PITCHES + "^_=]"
     if stage in ("acc", "cacc"):
