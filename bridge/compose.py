@@ -33,6 +33,7 @@ class ComposeJob:
     staves: list[int] | None = None
     time: str | None = None
     key: int | None = None
+    range_rule: bool = True          # no note outside each part's range (bridge.voice_ranges)
 
 
 @dataclass
@@ -49,6 +50,7 @@ class ComposeResult:
     provider: str
     seconds: float
     warnings: list[str]
+    complete: bool = True            # False: a variant stopped before all its bars (warnings say why)
 
 
 def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None = None,
@@ -72,7 +74,7 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
         warnings.append(f"{job.variants - len(variants)} of {job.variants} variants gave up{reason}; "
                         f"here are the other {len(variants)}")
     return ComposeResult(variants=variants, provider=engine.provider, seconds=time.perf_counter() - start,
-                         warnings=warnings)
+                         warnings=warnings, complete=all(v.get("complete", True) for v in variants))
 
 
 def _check(job: ComposeJob) -> None:
@@ -137,6 +139,7 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
     sel = excerpt["selection"]
     start, end = sel["start"], sel["end"]
     first = _context_range(excerpt, start)
+    kw["range_rule"] = job.range_rule
     if job.mode == "continue":
         context = notation.cut_measures(excerpt, first, end)
         header, body = _abc(notation, context, job, warnings)
@@ -240,6 +243,9 @@ def _given_voices(notation, header: str, window: dict, gap: list[str], staves: l
 
 
 def _variant(result, excerpt: dict, warnings: list[str]) -> dict:
+    complete = getattr(result, "complete", True)
+    if not complete:   # the variant stopped early: its excerpt says so too (the plugin shows it)
+        excerpt.setdefault("warnings", []).append(result.warning)
     warnings.extend(w for w in excerpt.get("warnings", []) if w not in warnings)
-    return {"excerpt": excerpt, "abc": result.header + "".join(result.bars),
+    return {"excerpt": excerpt, "abc": result.header + "".join(result.bars), "complete": complete,
             "valid_first_try": result.valid_first_try, "log_likelihood": result.log_likelihood}

@@ -158,3 +158,30 @@ def test_a_key_change_in_the_users_bars_lets_the_model_write_key_changes(pieces)
         assert "".join(piece.body[first + 1:]).count("[K:") >= 2   # changes still to write
         checked += 1
     assert checked == 2
+
+
+def test_notes_outside_a_parts_range_are_never_written(pieces):
+    """A real chorale whose soprano leaps two octaves up in bar 4 (one note changed): by default
+    the writer keeps the soprano in a soprano's range (the oracle's note is refused); with the
+    range rule off the leap is written as the oracle wants it."""
+    from bridge.abc.syntax import Scanner
+    from bridge.voice_ranges import voice_ranges
+
+    piece = split_piece(pieces["bach/bwv66.6"])
+    line = piece.body[3]
+    start = line.index("[V:1]") + len("[V:1]")
+    pos = next(i for i in range(start, len(line)) if line[i].isalpha() and line[i] not in "zx")
+    high = line[pos].lower() + ("''" if line[pos].islower() else "'")   # two octaves up
+    body = piece.body[:3] + [line[:pos] + high + line[pos + 1:]] + piece.body[4:]
+    text = "".join(piece.header + body)
+    lo, hi = voice_ranges(piece.header, piece.body[:1])["1"]
+    assert hi < 84 <= max(Scanner(keep_events=True).feed(body[3][start:]).finish().pitches())
+
+    fed, expected, variant, _ = drive("continue", text, range_rule=True)
+    assert _first_difference(fed, expected) is not None and variant.complete
+    soprano = [p for bar in variant.bars for s in parse_line(bar)[1] if s.voice == "1"
+               for p in Scanner(keep_events=True).feed(s.content).finish().pitches()]
+    assert soprano and lo <= min(soprano) and max(soprano) <= hi
+
+    fed, expected, variant, _ = drive("continue", text, range_rule=False)
+    assert _first_difference(fed, expected) is None

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from bridge.cli import UserError
-from bridge.commands.generate import add_sampling_arguments
+from bridge.commands.generate import add_range_argument, add_sampling_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,6 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--measures", metavar="A-B",
                         help="printed measure numbers to continue from (the new bars go after B; default: the whole score)")
     parser.add_argument("--prompt", metavar="PERIOD|COMPOSER|INSTRUMENTATION", help="style prompt (default: none)")
+    add_range_argument(parser)
     add_sampling_arguments(parser)
 
 
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.score}: {exc}") from None
     score["selection"] = {"start": start, "end": end, "staves": [s["index"] for s in score["staves"]]}
     job = ComposeJob(mode="continue", excerpt=score, bars=args.bars, prompt=prompt, sampling=sampling_from(args),
-                     variants=args.variants)
+                     variants=args.variants, range_rule=not args.no_range_rule)
     result = run_job(job, args)
     write_variants(result, args.output, prompt, score=score, splice_at=end)
     return 0

@@ -18,7 +18,8 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
     variants = []
     for index, variant in enumerate(result.variants):
         item: dict[str, Any] = {"index": index, "valid_first_try": variant.get("valid_first_try"),
-                                "log_likelihood": variant.get("log_likelihood")}
+                                "log_likelihood": variant.get("log_likelihood"),
+                                "complete": variant.get("complete", True)}
         if "excerpt" in formats:
             item["excerpt"] = variant.get("excerpt")
         if "abc" in formats:
@@ -27,7 +28,8 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
             item["musicxml"] = _musicxml(job, index, variant)
         variants.append(item)
     return {"id": job.id, "status": job.status, "variants": variants, "provider": result.provider,
-            "seconds": result.seconds, "warnings": list(result.warnings)}
+            "seconds": result.seconds, "warnings": list(result.warnings),
+            "complete": getattr(result, "complete", True)}
 
 
 def compact_result_json(job: Job, limit: int, url: str | None) -> str:

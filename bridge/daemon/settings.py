@@ -19,6 +19,8 @@ SETTING_RANGES: dict[str, dict[str, Any]] = {
     "bars": {"type": "integer", "min": 1, "max": 32, "default": 4},
     "prompt": {"type": "object or null", "keys": ["period", "composer", "instrumentation"], "default": None},
     "order": {"type": "string", "choices": ["notagen", "standard"], "default": "notagen"},
+    # no note outside each part's range (its instrument's, else the given bars' widened by a fifth)
+    "range_rule": {"type": "boolean", "default": True},
 }
 SETTING_NAMES = tuple(SETTING_RANGES)
 _PROMPT_KEYS = ("period", "composer", "instrumentation")
@@ -44,6 +46,10 @@ def validate_setting(name: str, value: Any) -> Any:
         if value not in spec["choices"]:
             raise SettingsError(f"order must be one of {spec['choices']}, not {value!r}")
         return value
+    if spec["type"] == "boolean":
+        if isinstance(value, bool) or value in (0, 1):   # OSC sends 0/1
+            return bool(value)
+        raise SettingsError(f"{name} must be true or false, not {value!r}")
     if name == "seed" and value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
