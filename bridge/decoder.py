@@ -197,7 +197,7 @@ class Decoder:
             logits, cache = self.runner.char(chars, hidden, cache)
             self.stats.char_steps += 1
             chosen = np.zeros(n, dtype=np.int64)
-            to_sample, bans = [], []
+            to_sample, bans, weaks = [], [], []
             for i, w in enumerate(writers):
                 if done[i]:
                     continue
@@ -205,8 +205,10 @@ class Decoder:
                 if forced is not None:
                     chosen[i] = ord(forced)
                     continue
-                if isinstance(banned, np.ndarray):   # a ready mask of everything but what is allowed
-                    ban = banned | _BASE_BANNED
+                weak = None
+                if isinstance(banned, np.ndarray):   # ban levels: 2 banned, 1 allowed but not as a fallback
+                    ban = (banned >= 2) | _BASE_BANNED
+                    weak = banned >= 1
                 else:
                     ban = _BASE_BANNED.copy()
                     for c in banned:
@@ -215,6 +217,7 @@ class Decoder:
                     ban[EOS_ID] = True  # a patch holds at least one character
                 to_sample.append(i)
                 bans.append(ban)
+                weaks.append(ban if weak is None else (weak | ban))
             if to_sample:  # rows resampling an invalid bar may ask for a cooler temperature
                 scales = [getattr(writers[i], "temperature_scale", 1.0) for i in to_sample]
                 for scale in sorted(set(scales)):
@@ -222,7 +225,7 @@ class Decoder:
                     rows_part = [to_sample[k] for k in part]
                     temperature = None if scale == 1.0 else self.sampler.settings.temperature * scale
                     chosen[rows_part] = self.sampler.sample(logits[rows_part, -1], np.stack([bans[k] for k in part]),
-                                                            temperature)
+                                                            temperature, np.stack([weaks[k] for k in part]))
             for i in range(n):
                 if done[i]:
                     continue

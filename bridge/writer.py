@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from .abc.syntax import BARLINE_FORMS, CLEFS, FIELD_LETTERS, INLINE_FIELD, Scanner
+from .abc.syntax import BARLINE_FORMS, CLEFS, FIELD_LETTERS, INLINE_FIELD, SHORT_DECORATIONS, Scanner
 from .bars import (BarContext, Segment, check_bar, follow_line, header_context, header_problems, parse_line,
                    voice_duration)
 from .decoder import DONE
@@ -51,12 +51,17 @@ class BarError(JobError):
     """No valid bar after the allowed number of tries."""
 
 
+# what a weak model is not steered into when none of its plausible characters is allowed
+_NOT_FALLBACK = '!"{+' + SHORT_DECORATIONS
+
+
 @lru_cache(maxsize=4096)
-def ban_mask(allowed: str) -> np.ndarray:
-    """The 128-entry ban of everything but `allowed` (characters, eos included); read-only."""
-    ban = np.ones(128, dtype=bool)
+def ban_mask(allowed: str, fallback: str | None = None) -> np.ndarray:
+    """128 ban levels (read-only): 0 allowed, 1 allowed only when the model finds it plausible
+    (not where its plausible characters are all banned: `fallback` lists the others), 2 banned."""
+    ban = np.full(128, 2, dtype=np.uint8)
     for c in allowed:
-        ban[ord(c)] = False
+        ban[ord(c)] = 1 if fallback is not None and c not in fallback else 0
     ban.flags.writeable = False
     return ban
 
@@ -165,28 +170,30 @@ class Line:
             self.phase = "barline"
 
     # -- what may come next -------------------------------------------------------------------
-    def next(self) -> tuple[str | None, str]:
-        """(forced character, or None and the characters allowed, eos included)."""
+    def next(self) -> tuple[str | None, str, str | None]:
+        """(forced character, or None and the characters allowed, eos included, and those a
+        weak model falls back to when none it finds plausible is allowed; None: any allowed)."""
         if self.phase == "prefix":
-            return self.prefix[len(self.text)], ""
+            return self.prefix[len(self.text)], "", None
         if self.phase == "mark":
             return self._mark()
         if self.phase == "content":
             return self._content()
         if self.phase == "barline":
             return self._barline()
-        return None, "\n"
+        return "\n", "", None
 
-    def _one(self, allowed: str) -> tuple[str | None, str]:
+    @staticmethod
+    def _one(allowed: str, fallback: str | None = None) -> tuple[str | None, str, str | None]:
         allowed = "".join(dict.fromkeys(allowed))
         if len(allowed) == 1:
-            return allowed, ""
-        return None, allowed
+            return allowed, "", None
+        return None, allowed, fallback
 
     def _mark(self) -> tuple[str | None, str]:
         typed = self.typed
         if len(typed) < 3:
-            return "[V:"[len(typed)], ""
+            return "[V:"[len(typed)], "", None
         voices = [self.plan[j].voice for j in self._candidates()]
         part = typed[3:]
         allowed = {v[len(part)] for v in voices if v.startswith(part) and len(v) > len(part)}
@@ -201,7 +208,7 @@ class Line:
         if slot.given is not None:   # GIVEN or ALONE
             written = len(self.scanner.text)
             if written < len(slot.given):
-                return slot.given[written], ""
+                return slot.given[written], "", None
             can_end, chars = True, ""
         else:
             target, below = self._slot_target()
@@ -222,8 +229,10 @@ class Line:
                 ends += barline or "|:"         # the last voice writes its barline and the line end
         allowed = chars + ends
         if not allowed:                         # a dead end (never by design): let the bar end and be checked
-            return "\n", ""
-        return self._one(allowed)
+            return "\n", "", None
+        # a full voice ends rather than wander into decorations; a short one goes on with notes
+        fallback = ends or "".join(c for c in chars if c not in _NOT_FALLBACK) or None
+        return self._one(allowed, fallback)
 
     def _barline(self) -> tuple[str | None, str]:
         typed = self.typed
@@ -383,7 +392,7 @@ class BarWriter:
             return None
         probe, run = self.line.clone(), ""
         while len(run) < PATCH_SIZE:
-            forced, _ = probe.next()
+            forced, _, _ = probe.next()
             if forced is None:
                 return None
             if forced == EOS:
@@ -403,10 +412,10 @@ class BarWriter:
             self._start_body()   # the model opened the first bar: the body plan drives it from here
         self.line.feed(patch_text[self._fed:])
         self._fed = len(patch_text)
-        forced, allowed = self.line.next()
+        forced, allowed, fallback = self.line.next()
         if forced is not None:
             return forced, ""
-        return None, ban_mask(allowed)
+        return None, ban_mask(allowed, fallback)
 
     def _start_body(self) -> None:
         self.phase, self.ctx = "body", header_context(self.header)

@@ -177,8 +177,8 @@ def test_notes_outside_a_parts_range_are_never_written(pieces):
     lo, hi = voice_ranges(piece.header, piece.body[:1])["1"]
     assert hi < 84 <= max(Scanner(keep_events=True).feed(body[3][start:]).finish().pitches())
 
-    fed, expected, variant, _ = drive("continue", text, range_rule=True)
-    assert _first_difference(fed, expected) is not None and variant.complete
+    fed, expected, variant, _ = drive("continue", text, range_rule=True)   # past the refusal the oracle is lost
+    assert _first_difference(fed, expected) is not None and len(variant.bars) >= 2
     soprano = [p for bar in variant.bars for s in parse_line(bar)[1] if s.voice == "1"
                for p in Scanner(keep_events=True).feed(s.content).finish().pitches()]
     assert soprano and lo <= min(soprano) and max(soprano) <= hi
