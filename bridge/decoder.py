@@ -190,6 +190,7 @@ class Decoder:
                 eos[i] = len(forced) < PATCH_SIZE
         if all(done):
             return texts, eos
+
         hidden = np.stack([self.hiddens[r][-1] for r in rows])
         cache = self.runner.empty("char", n)
         chars = np.ones((n, 1), dtype=np.int64)
@@ -226,6 +227,18 @@ class Decoder:
                     temperature = None if scale == 1.0 else self.sampler.settings.temperature * scale
                     chosen[rows_part] = self.sampler.sample(logits[rows_part, -1], np.stack([bans[k] for k in part]),
                                                             temperature, np.stack([weaks[k] for k in part]))
+            else:   # every row forced: a forced run goes to the char decoder in one call
+                run = self._forced_runs(writers, texts, done)
+                if run is not None:
+                    for i in range(n):
+                        if not done[i]:
+                            texts[i] += run[i]
+                            if texts[i].endswith("\n") or len(texts[i]) == PATCH_SIZE:
+                                done[i], eos[i] = True, len(texts[i]) < PATCH_SIZE
+                    if all(done):
+                        break
+                    chars = np.array([[ord(c) for c in r] if r else [0] * len(max(run, key=len)) for r in run])
+                    continue
             for i in range(n):
                 if done[i]:
                     continue
@@ -241,3 +254,19 @@ class Decoder:
                 break
             chars = chosen[:, None]
         return texts, eos
+
+    @staticmethod
+    def _forced_runs(writers, texts: list[str], done: list[bool]) -> list[str] | None:
+        """The forced characters every active row writes next, cut to a common length (>= 2),
+        or None (SPEED.md: a forced run costs one char-decoder call)."""
+        runs = []
+        for w, text, finished in zip(writers, texts, done):
+            if finished:
+                runs.append(None)
+                continue
+            run = w.forced_run(text) if hasattr(w, "forced_run") else ""
+            if len(run) < 2:
+                return None
+            runs.append(run)
+        k = min(len(r) for r in runs if r is not None)
+        return [r[:k] if r is not None else "" for r in runs]

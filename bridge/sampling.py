@@ -91,7 +91,7 @@ def distribution(logits: np.ndarray, settings: Sampling, banned: np.ndarray | No
     character instead (of those `fallback_banned` leaves, when it leaves any). Rows with
     nothing banned are NotaGen's sampling unchanged; a row that bans every character bans none."""
     logits = np.atleast_2d(np.asarray(logits, dtype=np.float64))
-    probs = _softmax(logits)
+    probs = full = _softmax(logits)
     allowed = fallback = None
     if banned is not None:
         banned = np.atleast_2d(banned)
@@ -102,7 +102,6 @@ def distribution(logits: np.ndarray, settings: Sampling, banned: np.ndarray | No
     greedy = settings.temperature < GREEDY_TEMPERATURE or settings.top_k == 1
     if greedy:
         return _one_hot(np.where(allowed, probs, -1.0) if allowed is not None else probs)
-    full = _softmax(logits)
     if settings.order == "standard":
         probs = _normalise(_top_p(_top_k(_temper(probs, settings.temperature), settings.top_k), settings.top_p))
         return _allowed_part(probs, allowed, fallback, full)

@@ -264,10 +264,11 @@ class BarWriter:
                  forced_header: dict[str, str] | None = None, pickup_ok: bool = False,
                  keep_meter_and_key: bool = False, max_tries: int = 8, max_line_patches: int | None = None,
                  write_voices: list[str] | None = None, ranges: dict[str, tuple[int, int]] | None = None,
-                 on_bar: Callable[[int, str], None] | None = None):
+                 voices_from_first_bar: bool = False, on_bar: Callable[[int, str], None] | None = None):
         """`write_voices`: voices that must be written in every new bar (the others may be left
         out, as training leaves out resting voices); `ranges`: voice -> (lowest, highest) MIDI
-        pitch a voice is written in."""
+        pitch a voice is written in. `voices_from_first_bar` (generate): the voices that sound in
+        the first bar the model writes are written in every later bar."""
         self.prompt = prompt
         self.header = list(header or [])
         self.phase = "header" if header is None else "body"
@@ -277,6 +278,7 @@ class BarWriter:
         self.bars = bars
         self.given = given
         self.write_voices = write_voices
+        self.voices_from_first_bar = voices_from_first_bar
         self.ranges = dict(ranges or {})
         self.forced_header = forced_header or {}
         self.pickup_ok = pickup_ok
@@ -417,6 +419,24 @@ class BarWriter:
             return forced, ""
         return None, ban_mask(allowed, fallback)
 
+    def forced_run(self, patch_text: str) -> str:
+        """The characters forced from here on in this patch (up to an eos, a line end or the
+        patch's 16th character): the decoder feeds them to the model in one call."""
+        if self.phase != "body":
+            return ""
+        self.line.feed(patch_text[self._fed:])
+        self._fed = len(patch_text)
+        probe, run = self.line.clone(), ""
+        while len(patch_text) + len(run) < PATCH_SIZE:
+            forced, _, _ = probe.next()
+            if forced is None or forced == EOS:
+                break
+            run += forced
+            probe.feed(forced)
+            if forced == "\n":
+                break
+        return run
+
     def _start_body(self) -> None:
         self.phase, self.ctx = "body", header_context(self.header)
         self.header_bad = header_problems(self.header)
@@ -488,6 +508,8 @@ class BarWriter:
             return self._reject(False, check.reasons)
         self.body_lines.append(self.line_text)
         self.new_bars.append(check.line)
+        if self.voices_from_first_bar and len(self.new_bars) == 1 and self.n_prefix == 0:
+            self.write_voices = sounding_voices(self.header, [check.line])
         self.first_try.append(self.tries == 0)
         self.tries = 0
         if len(self.new_bars) == self.bars:

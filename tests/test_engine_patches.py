@@ -49,7 +49,7 @@ def drive(mode: str, text: str, every_voice: bool = False, range_rule: bool = Fa
         starts.append(starts[-1] + len(line_patches(line, True)))
     options = dict(every_voice=every_voice, range_rule=range_rule)
     if mode == "generate":
-        [variant] = engine.generate([], len(body), sampling)
+        [variant] = engine.generate([], len(body), sampling, every_voice=every_voice)
         first, last = 1, starts[-1]
     elif mode == "continue":
         [variant] = engine.continue_(head + body[0], len(body) - 1, sampling, **options)
@@ -119,10 +119,11 @@ def _sounding_run(text: str) -> str:
     return "".join(piece.header + keep)
 
 
-@pytest.mark.parametrize("mode", ["continue", "infill", "accompany"])
+@pytest.mark.parametrize("mode", ["generate", "continue", "infill", "accompany"])
 def test_forced_voices_are_written_in_training_patches(pieces, mode):
-    """With every voice of the user's bars written in every bar (the default), the forced
-    `[V:k]` slots fall where training puts them (pieces while all their voices sound)."""
+    """With every voice of the user's bars (generate: of its first bar) written in every bar
+    (the default), the forced `[V:k]` slots fall where training puts them (pieces while all
+    their voices sound)."""
     checked = 0
     for kind, name in PIECES:
         if kind != "chorale":

@@ -174,6 +174,7 @@ class Scanner:
         self.notes = 0                      # final pitched events
         self.lettered = False               # a letter other than a rest's: NotaGen keeps the voice
         self.events: list[Event] | None = [] if keep_events else None
+        self._tail_value: Fraction | None = None
 
     def clone(self) -> "Scanner":
         """An independent copy (a writer probes what a forced run would do)."""
@@ -185,6 +186,7 @@ class Scanner:
     # -- reading ------------------------------------------------------------------------------
     def feed(self, chars: str) -> "Scanner":
         self.text += chars
+        self._tail_value = None
         if not self.lettered:
             self.lettered = any(c.isalpha() and c not in "zZxX" for c in chars)
         if self.error is not None:
@@ -211,7 +213,7 @@ class Scanner:
                 self.error = self.tail.start()
             else:
                 self._commit(self.tail)
-                self.tail, self.pos = None, len(self.text)
+                self.tail, self.pos, self._tail_value = None, len(self.text), None
         return self
 
     def is_open(self) -> bool:
@@ -308,6 +310,11 @@ class Scanner:
 
     def tail_value(self) -> Fraction:
         """What the open last token adds to the bar as it stands."""
+        if self._tail_value is None:   # asked several times per character: computed once
+            self._tail_value = self._compute_tail_value()
+        return self._tail_value
+
+    def _compute_tail_value(self) -> Fraction:
         m = self.tail
         if m is None or self.error is not None:
             return Fraction(0)
