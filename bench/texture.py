@@ -39,8 +39,8 @@ START, GIVEN, NEW, GAP, AFTER = 8, 8, 4, 2, 4
 def piece_lines(name: str) -> tuple[list[str], list[str]]:
     from music21 import converter, corpus
 
-    from bridge.notation import to_abc
-    from bridge.patching import split_piece
+    from notabridge.notation import to_abc
+    from notabridge.abc.patching import split_piece
 
     found = corpus.getWork(name)
     paths = [Path(p) for p in (found if isinstance(found, list) else [found])]
@@ -51,22 +51,22 @@ def piece_lines(name: str) -> tuple[list[str], list[str]]:
 
 
 def _events(content: str, header: list[str], voice: str):
-    from bridge.abc.syntax import Scanner
-    from bridge.bars import header_context
+    from notabridge.abc.syntax import Scanner
+    from notabridge.abc.bar_check import header_context
 
     state = header_context(header).state(voice)
     return Scanner(state.unit, state.bar, keep_events=True).feed(content).finish().events or []
 
 
 def _voices(line: str) -> dict[str, str]:
-    from bridge.bars import parse_line
+    from notabridge.abc.bar_check import parse_line
 
     return {s.voice: s.content for s in parse_line(line)[1]}
 
 
 def _top_line(line: str, header: list[str], voice: str) -> list[int]:
     """The voice's highest pitch of each note or chord in the bar."""
-    from bridge.abc.syntax import pitch_number
+    from notabridge.abc.syntax import pitch_number
 
     content = _voices(line).get(voice, "")
     return [max(pitch_number(a, letter, marks) for a, letter, marks, _ in e.notes)
@@ -75,9 +75,9 @@ def _top_line(line: str, header: list[str], voice: str) -> list[int]:
 
 def collect(seeds: int) -> list[dict]:
     """Run every job with the engine of the current directory's checkout: the raw records."""
-    from bridge.engine import Engine
-    from bridge.errors import JobError
-    from bridge.sampling import Sampling
+    from notabridge.engine import Engine
+    from notabridge.errors import JobError
+    from notabridge.engine.sampling import Sampling
 
     engine = Engine(Path.cwd() / "models" / "default", device="cpu")
     jobs = []

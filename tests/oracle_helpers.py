@@ -1,7 +1,7 @@
 """A stand-in for the model that wants one real piece, and the real pieces it is asked for.
 
-`OracleRunner` has the interface of bridge.runtime.Runner; its next-character distribution puts
-all its mass on the next character of the piece's training patches (bridge.patching), wherever
+`OracleRunner` has the interface of notabridge.engine.runtime.Runner; its next-character distribution puts
+all its mass on the next character of the piece's training patches (notabridge.abc.patching), wherever
 the decoder stands. Driving the real Decoder and BarWriter with it shows what text and which
 patches the writer lets through: when the writer's patches or masks differ from training, the
 oracle's character is refused (or the decoder is fed another patch) and the text goes astray.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.patching import EOS_ID, PATCH_SIZE
+from notabridge.abc.patching import EOS_ID, PATCH_SIZE
 
 # (kind, music21 corpus path) of the real pieces: chorales, quartets, keyboard, folk tunes
 # (ABC files), songs with triplets, madrigals
@@ -36,7 +36,7 @@ PIECES = [("chorale", f"bach/bwv{n}") for n in
 
 
 def _changes(lines: list[str]) -> set[str]:
-    from bridge.abc.syntax import CLEFS, INLINE_FIELD
+    from notabridge.abc.syntax import CLEFS, INLINE_FIELD
 
     out = set()
     for m in INLINE_FIELD.finditer("".join(lines)):
@@ -50,7 +50,7 @@ def changes_key_or_meter(text: str) -> bool:
     """Does the piece change key or meter (inline [K:]/[M:], a clef alone aside) after its first
     bar, in a way its first bar does not (the writer lets through only the changes the user's
     bars hold)?"""
-    from bridge.patching import split_piece
+    from notabridge.abc.patching import split_piece
 
     body = split_piece(text).body
     return bool(_changes(body[1:]) - _changes(body[:1]))
@@ -68,7 +68,7 @@ def piece_abc(name: str) -> str:
     """A corpus piece as NotaGen interleaved ABC, converted by the notation layer."""
     from music21 import converter, corpus
 
-    from bridge.notation import to_abc
+    from notabridge.notation import to_abc
 
     found = corpus.getWork(name)
     path = Path(found[0] if isinstance(found, list) else found)
@@ -87,7 +87,7 @@ class OracleCache:
 
 @dataclass
 class OracleRunner:
-    target: list[str]                       # the piece's training patches (bridge.patching.piece_patches)
+    target: list[str]                       # the piece's training patches (notabridge.abc.patching.piece_patches)
     patch_length: int = 512
     fed: list[str] = field(default_factory=list)   # patches the decoder wrote and fed back, in order
 

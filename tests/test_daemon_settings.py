@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from bridge.daemon.settings import SettingsError, SharedSettings, default_settings, validate_setting
+from notabridge.jobs.settings import SettingsError, SharedSettings, default_settings, validate_setting
 
 
 @pytest.mark.parametrize("name, value", [
@@ -45,7 +45,7 @@ def test_every_subscriber_hears_each_real_change_once_even_if_one_breaks():
 
 
 def test_the_range_rule_is_on_by_default_and_a_job_can_turn_it_off():
-    from bridge.daemon.job_request import parse_job_request
+    from notabridge.jobs.request import parse_job_request
 
     shared = default_settings()
     assert shared["range_rule"] is True

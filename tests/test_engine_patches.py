@@ -9,10 +9,10 @@ tunes from ABC files, songs with triplets, madrigals), converted by the notation
 """
 import pytest
 
-from bridge.bars import check_bar, header_context, parse_line
-from bridge.engine import Engine
-from bridge.patching import add_line_prefixes, line_patches, piece_patches, split_piece
-from bridge.sampling import Sampling
+from notabridge.abc.bar_check import check_bar, header_context, parse_line
+from notabridge.engine import Engine
+from notabridge.abc.patching import add_line_prefixes, line_patches, piece_patches, split_piece
+from notabridge.engine.sampling import Sampling
 from tests.oracle_helpers import PIECES, OracleRunner, changes_key_or_meter, piece_abc
 
 MODES = ("generate", "continue", "infill", "accompany")
@@ -165,8 +165,8 @@ def test_notes_outside_a_parts_range_are_never_written(pieces):
     """A real chorale whose soprano leaps two octaves up in bar 4 (one note changed): by default
     the writer keeps the soprano in a soprano's range (the oracle's note is refused); with the
     range rule off the leap is written as the oracle wants it."""
-    from bridge.abc.syntax import Scanner
-    from bridge.voice_ranges import voice_ranges
+    from notabridge.abc.syntax import Scanner
+    from notabridge.voice_ranges import voice_ranges
 
     piece = split_piece(pieces["bach/bwv66.6"])
     line = piece.body[3]

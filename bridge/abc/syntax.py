@@ -6,9 +6,9 @@ rhythms `>`/`<`, slurs, grace notes `{...}`, decorations `!...!` and `.~HLMOPSTu
 `"..."`, inline fields `[K:...]`, overlays `&` and barlines. `TOKENS` is the lexical grammar;
 `Scanner` reads one voice's bar incrementally (a character at a time while the model writes it,
 or a whole text at once): what it lasts so far, the events it holds, which characters may come
-next without breaking a token, and which of those add no time. The bar check (bridge.bars), the
-bar writer (bridge.writer), the patcher (bridge.patching) and the notation layer's fast reader
-(bridge.notation.abc_fast) all read ABC through this module, so they agree on where a note ends.
+next without breaking a token, and which of those add no time. The bar check (notabridge.abc.bar_check), the
+bar writer (notabridge.engine.writer), the patcher (notabridge.abc.patching) and the notation layer's fast reader
+(notabridge.notation.abc_fast) all read ABC through this module, so they agree on where a note ends.
 """
 from __future__ import annotations
 

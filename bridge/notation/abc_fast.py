@@ -1,7 +1,7 @@
 """A fast reader for NotaGen interleaved ABC (the subset xml2abc writes and NotaGen generates).
 
 abc2xml (pyparsing) needs about a second for a four-part, 100-bar piece; this reader needs a
-few tens of milliseconds. It reads the ABC with bridge.abc.syntax (the reader the engine's bar
+few tens of milliseconds. It reads the ABC with notabridge.abc.syntax (the reader the engine's bar
 check and writer use, so they agree on every duration) and follows abc2xml's rules where ABC leaves room (accidentals hold for
 the rest of the bar per octave, a tied note keeps its alteration, `>`/`<` broken rhythms,
 `(p:q:r` tuplets) and is checked against abc2xml on real scores (tests/test_notation_abc.py).
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from ..abc.syntax import ACCIDENTALS, is_compound, measure
+from notabridge.abc.syntax import ACCIDENTALS, is_compound, measure
 from .durations import default_tuplet, fraction_text, notated_value
 from .excerpt_base import add_warning, new_excerpt, rest_event
 from .spelling import midi_from_spelling, tpc_from_step
@@ -151,7 +151,7 @@ class _Voice:
 def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dict]:
     """One voice's text of one bar -> events (durations in whole notes, ties marked).
 
-    The text is read by the one ABC reader of bridge.abc.syntax (durations, tuplets, broken
+    The text is read by the one ABC reader of notabridge.abc.syntax (durations, tuplets, broken
     rhythms, chords); this function spells its notes: key, accidentals per bar, ties."""
     scanner = measure(text, voice.unit, None, is_compound(voice.meter))
     if scanner.error is not None:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .abc.syntax import BARLINE_SPLIT as _BARLINE_SPLIT
-from .abc.syntax import BARLINES
-from .abc.syntax import LINE_PREFIX as _LINE_PREFIX
+from .syntax import BARLINE_SPLIT as _BARLINE_SPLIT
+from .syntax import BARLINES
+from .syntax import LINE_PREFIX as _LINE_PREFIX
 
 PATCH_SIZE = 16
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2

@@ -1,8 +1,8 @@
 """The generation engine on ABC text: generate, continue, infill and accompany, with variants.
 
-Loads a model bundle once (bridge.bundle), decodes with KV caches at both levels
-(bridge.decoder), writes bar by bar with valid bars only (bridge.writer, bridge.bars), samples
-with bridge.sampling. Progress is reported after every bar; a set cancel event stops the job
+Loads a model bundle once (notabridge.engine.bundle), decodes with KV caches at both levels
+(notabridge.engine.decoder), writes bar by bar with valid bars only (notabridge.engine.writer, notabridge.abc.bar_check), samples
+with notabridge.engine.sampling. Progress is reported after every bar; a set cancel event stops the job
 within one patch (so within one bar).
 """
 from __future__ import annotations
@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .bars import header_context, parse_line
+from notabridge.abc.bar_check import header_context, parse_line
 from .bundle import Bundle, load_bundle
 from .decoder import Decoder, DecodeStats
-from .errors import JobError
-from .patching import split_piece
+from notabridge.errors import JobError
+from notabridge.abc.patching import split_piece
 from .runtime import Runner
 from .sampling import Sampler, Sampling
-from .voice_ranges import voice_ranges
+from notabridge.voice_ranges import voice_ranges
 from .writer import BarWriter, header_problems, sounding_voices
 
 # progress(variant, bars_done, partial_abc)
@@ -48,7 +48,7 @@ class RunInfo:
 class Engine:
     def __init__(self, bundle: str | Path | Bundle | None = None, device: str = "auto", threads: int | None = None,
                  runner=None):
-        """`runner`: something that steps the model (bridge.runtime.Runner's interface) to use
+        """`runner`: something that steps the model (notabridge.engine.runtime.Runner's interface) to use
         instead of the bundle's ONNX graphs (tests drive the writer with a stand-in model)."""
         if runner is not None:
             self.bundle, self.runner, self.provider, self.config, self.info = None, runner, "stand-in", {}, {}
@@ -82,7 +82,7 @@ class Engine:
         """`bars` new bars after interleaved ABC `abc`, keeping its voices, key and meter.
         `every_voice`: every voice that sounds in `abc` is written in every new bar (else the model
         leaves out the voices it rests, as in training). `range_rule`: no note outside each
-        voice's range (bridge.voice_ranges)."""
+        voice's range (notabridge.voice_ranges)."""
         header, body = self._split(abc)
         ranges = voice_ranges(header, body) if range_rule else None
         writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=bars, keep_meter_and_key=True,

@@ -5,7 +5,7 @@ voice's notes and rests sum to the bar's length (M: in force, measured in the L:
 inline `[M:]`/`[L:]` changes honoured, `&` overlays each filling the bar), every voice is one
 the header declares, and none repeats. Voices the model left out (NotaGen drops rest-only
 voice bars in training) are filled with rests. Durations come from the one ABC reader of
-bridge.abc.syntax, the one the bar writer and the notation layer use.
+notabridge.abc.syntax, the one the bar writer and the notation layer use.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .abc.syntax import (INLINE_FIELD, LINE_PREFIX, VOICE_MARK, Scanner, is_compound, measure,  # noqa: F401
+from .syntax import (INLINE_FIELD, LINE_PREFIX, VOICE_MARK, Scanner, is_compound, measure,  # noqa: F401
                          parse_meter, parse_unit, pitch_number, unreadable)
 
 BARLINE_END = re.compile(r"(\|\]|\|\||:\|\]?|\|:|::|\[\||\|)(\[?\d[\d,.-]*)?\s*$")  # volta numbers after it

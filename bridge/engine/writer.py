@@ -4,12 +4,12 @@ A body line is one bar of every voice: `[r:i/j][V:1]...|[V:2]...|`. The writer m
 write it in NotaGen's training patches (shared/NOTAGEN.md, "Patching"): a voice's segment ends
 with eos (or fills 16 characters and goes on), the next patch opens with the barline and
 `[V:k]` of the next voice, and only the last voice writes its barline and the line end itself.
-Inside a voice every character goes through the ABC grammar (bridge.abc.syntax): while the voice
+Inside a voice every character goes through the ABC grammar (notabridge.abc.syntax): while the voice
 is short of its bar the end is masked, once it is full only characters that add no time may
 follow, and no token is ever cut. Which voices a line holds is a plan (`Slot`s): given voices
 (accompany, infill with kept staves) are forced character by character, required voices (those
 that sound in the user's bars) must be written with notes, optional ones may be left out as
-training leaves out resting voices. A finished line is checked again (bridge.bars); an invalid
+training leaves out resting voices. A finished line is checked again (notabridge.abc.bar_check); an invalid
 one is sampled again, a bounded number of times, after which the variant stops with the bars it
 has. In generate mode the model first writes the header, in xml2abc's field order.
 """
@@ -23,12 +23,12 @@ from typing import Callable
 
 import numpy as np
 
-from .abc.syntax import BARLINE_FORMS, CLEFS, FIELD_LETTERS, INLINE_FIELD, SHORT_DECORATIONS, Scanner
-from .bars import (BarContext, Segment, check_bar, follow_line, header_context, header_problems, parse_line,
+from notabridge.abc.syntax import BARLINE_FORMS, CLEFS, FIELD_LETTERS, INLINE_FIELD, SHORT_DECORATIONS, Scanner
+from notabridge.abc.bar_check import (BarContext, Segment, check_bar, follow_line, header_context, header_problems, parse_line,
                    voice_duration)
 from .decoder import DONE
-from .errors import JobError
-from .patching import BOS_PATCH, EOS_ID, PATCH_SIZE, line_patches, strip_line_prefix
+from notabridge.errors import JobError
+from notabridge.abc.patching import BOS_PATCH, EOS_ID, PATCH_SIZE, line_patches, strip_line_prefix
 
 EOS = chr(EOS_ID)
 MAX_HEADER_LINES = 40
