@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .interleave import clean_lines, interleave
-from .sources import musicxml_bytes
-from .xml2abc_run import musicxml_to_plain_abc
+from .notagen_chain import notagen_chain
 
 
 def prompt_lines(prompt: Sequence[str] | None) -> list[str]:
@@ -19,15 +17,16 @@ def to_abc(source: Any, prompt: Sequence[str] | None = None, reduce_rests: bool 
            warnings: list[str] | None = None) -> str:
     """A music21 score, a .musicxml/.xml/.mxl path, MusicXML text or bytes -> NotaGen interleaved ABC.
 
-    xml2abc in-process with `-d 8 -c 6 -x`, fields X: T: C: W: w: Z: %%MIDI and bar-number
-    comments removed, then one line per bar with every voice (`[V:n]...|`), rest-only voice bars
-    dropped when `reduce_rests`. Body lines carry no `[r:i/j]` prefix (bridge.patching adds them).
+    NotaGen's training-data chain (bridge.notation.notagen_chain): xml2abc `-d 8 -c 6 -x`,
+    cleanup, bar check, annotation rules, key normalisation at offset 0, one line per bar with
+    every voice (`[V:n]...|`), rest-only voice bars dropped when `reduce_rests`. A bar where
+    every voice rests keeps V:1's rest (NotaGen's training has no line there), so that body
+    lines stay bars. Body lines carry no `[r:i/j]` prefix (bridge.patching adds them).
     `prompt` = (period, composer, instrumentation) adds NotaGen's `%` lines at the top.
-    Messages xml2abc printed (skipped elements) are appended to `warnings` when given.
+    Messages (skipped elements) are appended to `warnings` when given.
     Raises NotationError for unreadable input or voices with unequal bar counts.
     """
-    text, messages = musicxml_to_plain_abc(musicxml_bytes(source))
+    chain = notagen_chain(source, reduce_rests=reduce_rests)
     if warnings is not None:
-        warnings.extend(messages)
-    lines = interleave(clean_lines(text), reduce_rests=reduce_rests)
-    return "".join(prompt_lines(prompt) + lines)
+        warnings.extend(chain.warnings)
+    return "".join(prompt_lines(prompt) + chain.header + chain.bar_lines())
