@@ -7,7 +7,8 @@ its own key (transposition offset 0). Used by the equality tests and bench/notag
 
 NotaGen's copy of xml2abc ignores wedge/octave-shift/pedal directions of type continue, resume,
 discontinue and change, where abctoolkit's raises; those elements are taken out of the file
-before the script runs, which is what ignoring them amounts to.
+before the script runs, which is what ignoring them amounts to; and where it finds no number in
+a metronome without <per-minute>, abctoolkit's fails, so such a metronome gets an empty one.
 """
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def _score_file(path: Path, folder: Path) -> Path:
             if child.tag in ("wedge", "octave-shift", "pedal") and child.get("type") in IGNORED_TYPES:
                 dirtyp.remove(child)
                 changed = True
+    for metronome in root.iter("metronome"):
+        if metronome.find("per-minute") is None:
+            ET.SubElement(metronome, "per-minute")
+            changed = True
     out = folder / "score.xml"
     out.write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True) if changed else data)
     return out

@@ -1,8 +1,9 @@
 """`notabridge convert IN OUT [--measures A-B]`: any supported score format to any other.
 
 Formats by extension: .musicxml/.xml, .mxl, .mid/.midi, .abc (NotaGen interleaved ABC), .json
-(excerpt JSON v1). Anything simplified on the way (grace notes, percussion, ...) is reported on
-stderr.
+(excerpt JSON). MusicXML -> ABC runs NotaGen's training-data chain on the file itself, so the
+text is exactly what NotaGen's training has for the score; other pairs go through excerpt JSON.
+Anything simplified on the way (grace notes, percussion, ...) is reported on stderr.
 """
 from __future__ import annotations
 
@@ -29,21 +30,49 @@ def _range(text: str) -> tuple[int, int]:
     return first, int(match.group(2)) if match.group(2) is not None else first
 
 
+def _measures(args: argparse.Namespace) -> tuple[int, int] | None:
+    from bridge.cli import UserError
+
+    if not args.measures:
+        return None
+    try:
+        return _range(args.measures)
+    except ValueError:
+        raise UserError(f"--measures {args.measures!r}: write it as A-B, e.g. --measures 5-12") from None
+
+
+def _musicxml_to_abc(args: argparse.Namespace) -> list[str]:
+    """MusicXML -> ABC straight through NotaGen's chain on the user's file (nothing re-encoded)."""
+    from pathlib import Path
+
+    from bridge.notation import NotationError
+    from bridge.notation.abc_export import musicxml_to_abc
+
+    if not Path(args.input).is_file():
+        raise NotationError(f"no such file: {args.input}")
+    warnings: list[str] = []
+    text = musicxml_to_abc(args.input, prompt=args.prompt, measures=_measures(args), context=args.context,
+                           warnings=warnings)
+    Path(args.output).write_text(text, encoding="utf-8")
+    return warnings
+
+
 def run(args: argparse.Namespace) -> int:
     from bridge.cli import UserError
     from bridge.notation import NotationError, cut_measures, indices_for_numbers, read_excerpt, write_excerpt
+    from bridge.notation.files import file_format
 
     try:
-        excerpt = read_excerpt(args.input)
-        if args.measures:
-            try:
-                first, last = _range(args.measures)
-            except ValueError:
-                raise UserError(f"--measures {args.measures!r}: write it as A-B, e.g. --measures 5-12") from None
-            start, end = indices_for_numbers(excerpt, first, last)
-            excerpt = cut_measures(excerpt, start, end, context=args.context)
-        warnings = list(excerpt.get("warnings", []))
-        warnings += write_excerpt(excerpt, args.output, prompt=args.prompt)
+        if file_format(args.input) in ("musicxml", "mxl") and file_format(args.output) == "abc":
+            warnings = _musicxml_to_abc(args)
+        else:
+            excerpt = read_excerpt(args.input)
+            measures = _measures(args)
+            if measures:
+                start, end = indices_for_numbers(excerpt, *measures)
+                excerpt = cut_measures(excerpt, start, end, context=args.context)
+            warnings = list(excerpt.get("warnings", []))
+            warnings += write_excerpt(excerpt, args.output, prompt=args.prompt)
     except NotationError as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:

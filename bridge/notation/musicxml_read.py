@@ -89,6 +89,20 @@ def _voice_staves(part: ET.Element) -> tuple[int, dict[str, int]]:
     return staves, {v: c.most_common(1)[0][0] for v, c in counts.items()}
 
 
+def printed_number(number_text: str, index: int) -> int:
+    """A measure's printed number: its `number` attribute when that is a whole number, else index + 1."""
+    return int(number_text) if number_text.strip().lstrip("-").isdigit() else index + 1
+
+
+def measure_numbers(source: Any) -> list[int]:
+    """Printed numbers of the first part's measures, in order (what --measures A-B refers to)."""
+    root = _root(source)
+    part = root.find("part")
+    if part is None:
+        raise NotationError("the MusicXML score has no parts")
+    return [printed_number(m.get("number", ""), i) for i, m in enumerate(part.findall("measure"))]
+
+
 def excerpt_from_musicxml(source: Any) -> dict:
     """A .musicxml/.xml/.mxl path, MusicXML text/bytes or an ElementTree element -> excerpt JSON v1."""
     root = _root(source)
@@ -211,7 +225,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
         length = longest if longest > 0 else time_length(time)
         if abs(length - time_length(time)) * states[0].divisions * 4 < 1:
             length = time_length(time)
-        measure = {"index": m, "number": int(number_text) if number_text.strip().lstrip("-").isdigit() else m + 1,
+        measure = {"index": m, "number": printed_number(number_text, m),
                    "time": time, "key": key}
         if length != time_length(time):
             measure["duration"] = fraction_text(length)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import threading
 from types import SimpleNamespace
 
@@ -82,6 +83,21 @@ def _tolerant_parser():
                 for parent, child, position in reversed(detached):
                     parent.insert(position, child)
 
+        def doNote(self, n):  # noqa: N802
+            # xml2abc reads lyric numbers as integers ("verse3" too); the lyrics end up in w:
+            # lines, which NotaGen's text removes, so a number such as "chorus" just gets the next one
+            renamed = []
+            for lyric in n.findall("lyric"):
+                number = lyric.get("number", "1")
+                if not re.sub(r"^.*verse", "", number).strip().isdigit():
+                    renamed.append((lyric, number))
+                    lyric.set("number", "0")
+            try:
+                return super().doNote(n)
+            finally:
+                for lyric, number in renamed:
+                    lyric.set("number", number)
+
         def ntAbc(self, ptc, oct, note, v, ntrec, isTab):  # noqa: N802, A002 (xml2abc's names)
             accidental = note.find("accidental")
             text = accidental.text if accidental is not None else None
@@ -91,7 +107,7 @@ def _tolerant_parser():
             if text in _NOTAGEN_ACCIDENTALS:
                 accidental.text = _NOTAGEN_ACCIDENTALS[text]
             else:
-                self._skip(f"accidental {text!r} has no ABC sign: the note's pitch decides its accidental")
+                self._skip(f"accidental {text or '(empty)'!r} has no ABC sign: the note's pitch decides its accidental")
                 note.remove(accidental)
             try:
                 return super().ntAbc(ptc, oct, note, v, ntrec, isTab)
