@@ -15,6 +15,7 @@ from fractions import Fraction
 from .durations import default_tuplet, fraction_text, notated_value
 from .excerpt_base import add_warning, new_excerpt, rest_event
 from .spelling import midi_from_spelling, tpc_from_step
+from .keys import abc_mode
 
 
 class Unsupported(Exception):
@@ -72,6 +73,13 @@ def key_fifths(value: str) -> int:
     if not -7 <= fifths <= 7:
         raise Unsupported(f"key {value!r}")
     return fifths
+
+
+def key_mode(value: str) -> str | None:
+    """The MusicXML mode word of an ABC key ("F#min" -> "minor"); None for major and none."""
+    token = value.strip().split()[0] if value.strip() else "C"
+    match = re.fullmatch(r"([A-Ga-g][#b]?)([A-Za-z]*)", token)
+    return abc_mode(match.group(2)) if match else None
 
 
 _CLEF_WORD = re.compile(r"(treble|bass|alto|tenor|soprano|mezzosoprano|baritone|perc|none)?([+-](?:8|15))?")
@@ -133,6 +141,7 @@ class _Voice:
 
     def __init__(self, fifths: int, unit: Fraction, meter: str | None) -> None:
         self.fifths, self.unit, self.meter = fifths, unit, meter
+        self.mode: str | None = None
         self.key_alts = key_alterations(fifths)
         self.ties: dict[tuple[str, int], int] = {}  # (step, octave) -> alteration of an open tie
         self.octave_shift = 0  # an octave clef (treble-8) writes notes an octave from where they sound
@@ -148,6 +157,7 @@ class _Voice:
                 self.octave_shift = clef_octave(word.removeprefix("clef=")) or 0
             if keys:
                 self.fifths = key_fifths(keys[0])
+                self.mode = key_mode(keys[0])
                 self.key_alts = key_alterations(self.fifths)
                 return True
         elif name == "M":
@@ -204,6 +214,7 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
             if name in "KML":
                 if voice.set_field(name, value):
                     fields.setdefault("fifths", voice.fifths)
+                    fields.setdefault("mode", voice.mode)
                 if name != "K":
                     fields.setdefault(name, value)
             elif name == "Q":
@@ -328,6 +339,7 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         if m:
             fields.setdefault(m.group(1), m.group(2).strip())
     fifths = key_fifths(fields.get("K", "C"))
+    mode = key_mode(fields.get("K", "C"))
     meter = meter_text(fields.get("M", "4/4")) or "4/4"
     unit = _unit(fields.get("L", "1/8"))
     layout = score_layout(header)
@@ -359,11 +371,13 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         name, short = names.get(first_voice, ("", ""))
         excerpt["parts"].append({"id": pid, "name": name, "abbreviation": short, "staves": staves, "midi_program": 0})
     voices = {v: _Voice(fifths, unit, meter) for v in slot}
+    for voice in voices.values():
+        voice.mode = mode
     for v, clef in clefs.items():
         if v in voices:
             voices[v].octave_shift = clef_octave(clef) or 0
     tempo = _tempo(fields["Q"]) if "Q" in fields else None
-    current_key, current_meter = fifths, meter
+    current_key, current_mode, current_meter = fifths, mode, meter
     segment = re.compile(r"\[V:(\d+)\](.*?)(?=\[V:\d+\]|$)")
     for i, line in enumerate(body):
         line = re.sub(r"^\[r:[^\]]*\]", "", line.rstrip("\n"))
@@ -377,13 +391,15 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         if "M" in bar_fields:
             current_meter = meter_text(bar_fields["M"]) or current_meter
         if "fifths" in bar_fields:
-            current_key = bar_fields["fifths"]
+            current_key, current_mode = bar_fields["fifths"], bar_fields["mode"]
         if "Q" in bar_fields:
             tempo = _tempo(bar_fields["Q"])
         totals = [sum(Fraction(e["duration"]) for e in evs) for evs in per_voice.values()]
         length = max(totals) if totals else Fraction(sum(int(b) for b in current_meter.split("/")[0].split("+")), int(current_meter.split("/")[1]))
         nominal = Fraction(sum(int(b) for b in current_meter.split("/")[0].split("+")), int(current_meter.split("/")[1]))
         measure = {"index": i, "number": i + 1, "time": current_meter, "key": current_key}
+        if current_mode:
+            measure["mode"] = current_mode
         if length != nominal:
             measure["duration"] = fraction_text(length)
         if tempo is not None:

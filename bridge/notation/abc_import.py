@@ -14,6 +14,7 @@ from .abc_fast import Unsupported, read_interleaved, score_layout
 from .errors import NotationError
 from .excerpt_base import copy_excerpt, measure_length, new_excerpt, rest_event
 from .interleave import split_header_body, unreduce
+from .keys import abc_key
 from .musicxml_read import excerpt_from_musicxml
 from .musicxml_write import abc_voice_slots
 
@@ -81,10 +82,6 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
     return _onto_template(raw, template, [staff for part in score_layout(header) for staff in part], first_index)
 
 
-_MAJOR_KEYS = {-7: "Cb", -6: "Gb", -5: "Db", -4: "Ab", -3: "Eb", -2: "Bb", -1: "F", 0: "C", 1: "G", 2: "D",
-               3: "A", 4: "E", 5: "B", 6: "F#", 7: "C#"}
-
-
 def _header_in_force(header: list[str], template: dict, first_index: int | None) -> list[str]:
     """The header with the key and meter in force where the ABC's bars start.
 
@@ -96,11 +93,11 @@ def _header_in_force(header: list[str], template: dict, first_index: int | None)
     before = [m for m in template["measures"] if first_index is not None and m["index"] <= first_index]
     if not before:
         return header
-    key, time = before[-1]["key"], before[-1]["time"]
+    key, mode, time = before[-1]["key"], before[-1].get("mode"), before[-1]["time"]
     out = []
     for line in header:
         if line.startswith("K:"):
-            line = f"K:{_MAJOR_KEYS[key]}\n"
+            line = f"K:{abc_key(key, mode)}\n"
         elif line.startswith("M:"):
             line = f"M:{time}\n"
         out.append(line)

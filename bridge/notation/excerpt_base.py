@@ -7,7 +7,7 @@ from typing import Any
 from .durations import fraction_text, parse_fraction
 
 FORMAT = "notabridge-excerpt"
-VERSION = 1
+VERSION = 2
 
 
 def new_excerpt(title: str = "") -> dict:

@@ -15,6 +15,7 @@ from typing import Any
 from .durations import TYPE_VALUES, fraction_text
 from .errors import NotationError
 from .excerpt_base import add_warning, new_excerpt, rest_event, time_length
+from .keys import excerpt_mode
 from .sources import musicxml_bytes
 from .spelling import midi_from_spelling, tpc_from_step
 
@@ -141,12 +142,12 @@ def excerpt_from_musicxml(source: Any) -> dict:
         layout.append((first, voice_staff, voice_index))
 
     states = [_PartState() for _ in parts]
-    time, key = "4/4", 0
+    time, key, mode = "4/4", 0, None
     clefs_seen: set[int] = set()
     for m in range(len(measure_lists[0])):
         events: dict[tuple[int, int], list] = defaultdict(list)
         tempo = None
-        new_time = new_key = None
+        new_time = new_key = new_mode = None
         longest = Fraction(0)
         number_text = measure_lists[0][m].get("number", "")
         for p, part in enumerate(parts):
@@ -167,6 +168,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
                     fifths = element.findtext("key/fifths")
                     if fifths is not None and new_key is None:
                         new_key = max(-7, min(7, _int(fifths, "fifths") + state.transpose[0]))
+                        new_mode = excerpt_mode(element.findtext("key/mode"))
                     time_el = element.find("time")
                     if time_el is not None and new_time is None:
                         if time_el.find("senza-misura") is not None:
@@ -221,12 +223,15 @@ def excerpt_from_musicxml(source: Any) -> dict:
                         except ValueError:
                             pass
         time = new_time or time
-        key = key if new_key is None else new_key
+        if new_key is not None:
+            key, mode = new_key, new_mode
         length = longest if longest > 0 else time_length(time)
         if abs(length - time_length(time)) * states[0].divisions * 4 < 1:
             length = time_length(time)
         measure = {"index": m, "number": printed_number(number_text, m),
                    "time": time, "key": key}
+        if mode:
+            measure["mode"] = mode
         if length != time_length(time):
             measure["duration"] = fraction_text(length)
         if tempo is not None:

@@ -202,8 +202,9 @@ def _attributes(measure: dict, m: int, previous: tuple, divisions: int, staves: 
     parts = []
     if m == 0:
         parts.append(f"<divisions>{divisions}</divisions>")
-    if m == 0 or measure["key"] != previous[1]:
-        parts.append(f"<key><fifths>{measure['key']}</fifths></key>")
+    if m == 0 or (measure["key"], measure.get("mode")) != previous[1]:
+        mode = f"<mode>{measure['mode']}</mode>" if measure.get("mode") else ""
+        parts.append(f"<key><fifths>{measure['key']}</fifths>{mode}</key>")
     if m == 0 or measure["time"] != previous[0]:
         beats, beat_type = measure["time"].split("/")
         parts.append(f"<time><beats>{beats}</beats><beat-type>{beat_type}</beat-type></time>")
@@ -247,7 +248,7 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
             implicit = ' implicit="yes"' if measure.get("duration") and m == 0 else ""
             out.append(f'<measure number="{measure.get("number", m + 1)}"{implicit}>')
             out.append(_attributes(measure, m, previous, divisions, staves, clefs))
-            previous = (measure["time"], measure["key"])
+            previous = (measure["time"], (measure["key"], measure.get("mode")))
             if p == 0 and measure.get("tempo"):
                 bpm = f"{float(measure['tempo']):g}"
                 out.append(f'<direction placement="above"><direction-type><metronome><beat-unit>quarter</beat-unit>'

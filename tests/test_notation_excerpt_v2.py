@@ -1,0 +1,85 @@
+"""Excerpt JSON v2: what NotaGen's text carries survives score -> excerpt -> ABC -> excerpt."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from music21 import corpus
+
+from bridge.cli import main
+from bridge.notation import (abc_to_excerpt, excerpt_from_musicxml, excerpt_to_abc, excerpt_to_musicxml, read_excerpt,
+                             validate_excerpt)
+from tests.notation_helpers import piano_excerpt, two_part_xml, whole
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_two_schema_copies_are_the_same_file():
+    assert (ROOT / "docs/excerpt.schema.json").read_text() == (ROOT / "bridge/notation/excerpt.schema.json").read_text()
+
+
+def test_version_1_excerpts_are_still_read():
+    v1 = piano_excerpt()
+    assert v1["version"] == 1 and validate_excerpt(v1) == []
+    assert "[V:1]" in excerpt_to_abc(v1)
+
+
+def test_new_excerpts_say_version_2():
+    excerpt = excerpt_from_musicxml(corpus.getWork("bach/bwv66.6"))
+    assert excerpt["version"] == 2 and validate_excerpt(excerpt) == []
+
+
+def _key_lines(abc: str) -> list[str]:
+    return [line for line in abc.splitlines() if line.startswith("K:")]
+
+
+@pytest.mark.parametrize("reader", ["fast", "abc2xml"])
+def test_minor_key_survives_the_round_trip(reader):
+    excerpt = excerpt_from_musicxml(corpus.getWork("bach/bwv66.6"))
+    assert {m.get("mode") for m in excerpt["measures"]} == {"minor"}
+    abc = excerpt_to_abc(excerpt)
+    assert _key_lines(abc) == ["K:F#min"]  # not its relative major A
+    back = abc_to_excerpt(abc, reader=reader)
+    assert [(m["key"], m.get("mode")) for m in back["measures"]] == [(3, "minor")] * len(excerpt["measures"])
+    assert b"<mode>minor</mode>" in excerpt_to_musicxml(back)
+
+
+def _modal_xml() -> str:
+    """Two measures in D dorian, then a change to E major (a key without <mode> is major)."""
+    xml = two_part_xml([whole("D", 5), whole("E", 5)], [whole("D", 4), whole("E", 4)])
+    xml = xml.replace("<key><fifths>0</fifths></key>", "<key><fifths>0</fifths><mode>dorian</mode></key>")
+    return xml.replace('<measure number="2">', '<measure number="2"><attributes><key><fifths>4</fifths></key></attributes>')
+
+
+def test_modal_key_and_a_change_to_major_round_trip_through_abc():
+    excerpt = excerpt_from_musicxml(_modal_xml())
+    assert [(m["key"], m.get("mode")) for m in excerpt["measures"]] == [(0, "dorian"), (4, None)]
+    abc = excerpt_to_abc(excerpt)
+    assert _key_lines(abc) == ["K:Ddor"] and "[K:E]" in abc
+    for reader in ("fast", "abc2xml"):
+        back = abc_to_excerpt(abc, reader=reader)
+        assert [(m["key"], m.get("mode")) for m in back["measures"]] == [(0, "dorian"), (4, None)]
+
+
+def test_abc_file_keeps_its_mode_through_json_and_back(tmp_path):
+    abc = tmp_path / "tune.abc"
+    abc.write_text("L:1/8\nM:2/4\nK:Am\nV:1 treble\n[V:1]A2 B2|[V:1]c2 e2|]\n")
+    assert main(["convert", str(abc), str(tmp_path / "tune.json")]) == 0
+    assert {m.get("mode") for m in json.loads((tmp_path / "tune.json").read_text())["measures"]} == {"minor"}
+    assert main(["convert", str(tmp_path / "tune.json"), str(tmp_path / "again.abc")]) == 0
+    assert _key_lines((tmp_path / "again.abc").read_text()) == ["K:Amin"]
+
+
+def test_continuation_header_has_the_mode_in_force():
+    """The engine's new bars are read with the key in force where they start (template)."""
+    excerpt = read_excerpt(corpus.getWork("bach/bwv66.6"))
+    header = "".join(line + "\n" for line in excerpt_to_abc(excerpt).splitlines() if not line.startswith("[V:"))
+    back = abc_to_excerpt(header.replace("K:F#min", "K:A") + "[V:1]A8|\n", template=excerpt, first_index=len(excerpt["measures"]))
+    assert back["measures"][0].get("mode") == "minor" and back["measures"][0]["key"] == 3
+
+
+def test_unknown_mode_is_a_validation_error():
+    excerpt = piano_excerpt()
+    excerpt["measures"][0]["mode"] = "blues"
+    assert any(e.startswith("measures[0].mode") for e in validate_excerpt(excerpt))
