@@ -1,4 +1,8 @@
-"""`notabridge continue score.musicxml --measures A-B --bars N -o out.musicxml`: new bars after a range."""
+"""`notabridge continue score.musicxml --measures A-B --bars N -o out.musicxml`: new bars after a range.
+
+From a MusicXML file to a MusicXML file, the new bars are put into a copy of the user's own file
+and everything else in it stays (bridge.notation.musicxml_splice); another output format says
+what it cannot hold."""
 from __future__ import annotations
 
 import argparse
@@ -32,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from bridge.commands.generate import check_output, run_job, sampling_from, write_variants
     from bridge.compose import ComposeJob
     from bridge.notation import NotationError, indices_for_numbers, read_excerpt
+    from bridge.notation.files import FORMAT_LIMITS, file_format
 
     prompt = parse_prompt(args.prompt)
     check_output(args.output)
@@ -50,6 +55,30 @@ def run(args: argparse.Namespace) -> int:
     score["selection"] = {"start": start, "end": end, "staves": [s["index"] for s in score["staves"]]}
     job = ComposeJob(mode="continue", excerpt=score, bars=args.bars, prompt=prompt, sampling=sampling_from(args),
                      variants=args.variants)
+    source_kind, output_kind = file_format(args.score), file_format(args.output)
+    if source_kind in ("musicxml", "mxl") and output_kind in ("musicxml", "mxl"):
+        result = run_job(job, args)
+        write_into_file(result, args.score, args.output, score, end)
+        return 0
+    if source_kind in ("musicxml", "mxl") and output_kind in FORMAT_LIMITS:
+        print(f"warning: {FORMAT_LIMITS[output_kind]} (write a .musicxml file to keep them)")
     result = run_job(job, args)
     write_variants(result, args.output, prompt, score=score, splice_at=end)
     return 0
+
+
+def write_into_file(result, source: str, output: str, score: dict, at: int) -> None:
+    """Each variant's new bars put into a copy of the user's own MusicXML file (nothing else changes)."""
+    from bridge.commands.generate import variant_paths
+    from bridge.notation import NotationError
+    from bridge.notation.files import file_format, mxl_bytes
+    from bridge.notation.musicxml_splice import splice_continue
+
+    for path, variant in zip(variant_paths(output, len(result.variants)), result.variants):
+        try:
+            data = splice_continue(source, score, variant["excerpt"]["measures"], at)
+        except NotationError as exc:
+            raise UserError(f"cannot write {path}: {exc}") from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(mxl_bytes(data) if file_format(path) == "mxl" else data)
+        print(f"wrote {path}")

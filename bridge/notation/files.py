@@ -18,6 +18,16 @@ FORMATS = {".musicxml": "musicxml", ".xml": "musicxml", ".mxl": "mxl", ".mid": "
            ".abc": "abc", ".json": "json"}
 
 
+# what a score file's other contents become when a result is written in another format
+FORMAT_LIMITS = {
+    "midi": "MIDI holds notes, tempo, key and meter only: the score's text, dynamics, articulations, slurs, "
+            "chord symbols, lyrics, repeats and layout are not in it",
+    "abc": "NotaGen's ABC holds no lyrics and no layout, and the new bars are written from the model's text",
+    "json": "excerpt JSON holds notes, keys, meters and tempi: the score's text, dynamics, articulations, slurs, "
+            "chord symbols, lyrics, repeats and layout are not in it",
+}
+
+
 def file_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
@@ -45,7 +55,7 @@ def read_excerpt(path: str | Path) -> dict:
     return check_excerpt(excerpt)
 
 
-def _mxl_bytes(xml: bytes) -> bytes:
+def mxl_bytes(xml: bytes) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("META-INF/container.xml", '<?xml version="1.0" encoding="UTF-8"?><container><rootfiles>'
@@ -63,7 +73,7 @@ def write_excerpt(excerpt: dict, path: str | Path, prompt=None) -> list[str]:
     if kind == "musicxml":
         data = excerpt_to_musicxml(excerpt)
     elif kind == "mxl":
-        data = _mxl_bytes(excerpt_to_musicxml(excerpt))
+        data = mxl_bytes(excerpt_to_musicxml(excerpt))
     elif kind == "midi":
         data = excerpt_to_midi(excerpt)
     elif kind == "abc":

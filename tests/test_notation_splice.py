@@ -1,0 +1,153 @@
+"""New bars go into the user's own MusicXML file; every element outside them stays.
+
+Real scores (MuseScore's demos through mscore3, music21's corpus); the new bars are real bars of
+the same piece read through the excerpt, as the engine's bars are.
+"""
+from __future__ import annotations
+
+import copy
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from music21 import corpus
+
+from bridge.cli import main
+from bridge.notation import excerpt_from_musicxml, read_excerpt, write_excerpt
+from bridge.notation.excerpt_base import copy_excerpt, note_signature
+from bridge.notation.musicxml_splice import splice_continue
+from tests.engine_helpers import toy_bundle  # noqa: F401  (fixture)
+from tests.musescore_helpers import MSCORE, convert as mscore_convert
+
+DEMOS = Path("/usr/share/mscore3-3.2/demos")
+
+
+def _tree(data: bytes) -> ET.Element:
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))
+    parser.feed(data)
+    return parser.close()
+
+
+def _text(element: ET.Element, number_shift: int = 0) -> str:
+    element = copy.deepcopy(element)
+    element.tail = None
+    number = element.get("number", "")
+    if number_shift and number.lstrip("-").isdigit():
+        element.set("number", str(int(number) + number_shift))
+    return ET.tostring(element, encoding="unicode")
+
+
+def assert_only_new_measures(before: bytes, after: bytes, at: int, count: int) -> None:
+    """Everything of `before` is in `after` unchanged; `after` has `count` more measures at `at`
+    (later measures' printed numbers move on by `count`; a final barline may move to the end;
+    the measure after new bars that needed finer <divisions> restates the file's own)."""
+    old, new = _tree(before), _tree(after)
+    assert [c.tag for c in old] == [c.tag for c in new]
+    for a, b in zip(old, new):
+        if a.tag != "part":
+            assert _text(a) == _text(b)
+            continue
+        old_measures, new_measures = a.findall("measure"), b.findall("measure")
+        assert len(new_measures) == len(old_measures) + count
+        kept = new_measures[:at] + new_measures[at + count:]
+        for i, (x, y) in enumerate(zip(old_measures, kept)):
+            if i == len(old_measures) - 1 and at == len(old_measures):
+                final = [e for e in x.findall("barline") if e.findtext("bar-style") == "light-heavy"]
+                for barline in final:  # the final barline now ends the new last measure
+                    x.remove(barline)
+                    assert _text(barline) in [_text(e) for e in new_measures[-1].findall("barline")]
+            if i == at and at < len(old_measures) and not x.findall("attributes/divisions"):
+                restated = y.find("attributes")
+                if restated is not None and [c.tag for c in restated] == ["divisions"]:
+                    y = copy.deepcopy(y)
+                    y.remove(y.find("attributes"))
+            assert _text(x, count if i >= at else 0) == _text(y), f"part {a.get('id')} measure {i} changed"
+
+
+def _new_bars(excerpt: dict, source: range, at: int) -> list[dict]:
+    bars = copy_excerpt({"m": [excerpt["measures"][i] for i in source]})["m"]
+    for k, measure in enumerate(bars):
+        measure["index"] = at + k
+    return bars
+
+
+def _same_notes(written: list[dict], read_back: list[dict]) -> bool:
+    relabel = lambda ms: {"measures": [dict(m, index=k) for k, m in enumerate(ms)]}  # noqa: E731
+    return note_signature(relabel(written)) == note_signature(relabel(read_back))
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    if MSCORE is None:
+        pytest.skip("MuseScore 3 (mscore3) is not installed")
+    folder = tmp_path_factory.mktemp("demos")
+    return {name: mscore_convert(DEMOS / name, folder / (Path(name).stem + ".musicxml"), folder / "home")
+            for name in ("Reunion.mscz", "Brassed_Up.mscx")}
+
+
+@pytest.mark.parametrize("name", ["Reunion.mscz", "Brassed_Up.mscx"])
+@pytest.mark.parametrize("where", ["end", "middle"])
+def test_continue_into_a_musescore_demo_keeps_everything_else(demos, name, where):
+    path = demos[name]
+    excerpt = read_excerpt(path)
+    at = len(excerpt["measures"]) if where == "end" else 8
+    bars = _new_bars(excerpt, range(3, 5), at)
+    before = path.read_bytes()
+    after = splice_continue(path, excerpt, bars, at)
+    assert_only_new_measures(before, after, at, len(bars))
+    back = excerpt_from_musicxml(after)["measures"]
+    assert _same_notes(bars, back[at:at + len(bars)])  # Brassed_Up: the B-flat trumpet written a tone up again
+
+
+def test_continue_into_a_corpus_quartet_keeps_everything_else(tmp_path):
+    path = Path(corpus.getWork("mozart/k80/movement1"))
+    excerpt = read_excerpt(path)
+    bars = _new_bars(excerpt, range(10, 13), 20)
+    from bridge.notation.sources import musicxml_bytes
+
+    after = splice_continue(path, excerpt, bars, 20)
+    assert_only_new_measures(musicxml_bytes(path), after, 20, 3)
+    assert _same_notes(bars, excerpt_from_musicxml(after)["measures"][20:23])
+
+
+def test_finer_note_values_than_the_file_get_their_own_divisions_and_the_file_keeps_its_own(tmp_path):
+    from tests.notation_helpers import two_part_xml, whole
+
+    before = two_part_xml([whole("C", 5), whole("D", 5)], [whole("C", 4), whole("D", 4)]).encode()  # divisions 1
+    excerpt = excerpt_from_musicxml(before)
+    sixteenths = copy_excerpt(excerpt["measures"][0])
+    spelled = [(72, 14), (73, 21), (74, 16)]  # C, C#, D
+    sixteenths["staves"][0]["voices"][0]["events"] = [
+        {"type": "chord", "duration": "1/16", "notes": [{"pitch": p, "tpc": t, "tie": None}]}
+        for p, t in (spelled[k % 3] for k in range(16))]
+    after = splice_continue(before, excerpt, [sixteenths], 1)
+    measures = _tree(after).find("part").findall("measure")
+    assert measures[1].findtext("attributes/divisions") == "4"
+    assert measures[2].findtext("attributes/divisions") == "1"  # the file's own divisions again
+    back = excerpt_from_musicxml(after)["measures"]
+    assert _same_notes([excerpt["measures"][0], sixteenths, excerpt["measures"][1]], back)
+
+
+def test_continue_command_writes_into_the_users_file(toy_bundle, tmp_path, capsys):
+    """The CLI on a MusicXML file: dynamics, text, a chord symbol, lyrics and a slur outside the
+    new bars are all still there, byte for byte."""
+    from tests.engine_helpers import HEADER
+    from tests.test_engine_compose import BARS
+    from bridge.notation import abc_to_excerpt
+
+    src = tmp_path / "score.musicxml"
+    write_excerpt(abc_to_excerpt(HEADER + "".join(BARS)), src)
+    text = src.read_text()
+    first_note = text.index("<note>", text.index('<measure number="1"'))
+    text = (text[:first_note] + '<direction placement="below"><direction-type><dynamics><p/></dynamics></direction-type>'
+            "</direction><direction><direction-type><words>dolce</words></direction-type></direction>"
+            "<harmony><root><root-step>G</root-step></root><kind>major</kind></harmony>" + text[first_note:])
+    text = text.replace("</type>", "</type><lyric number=\"1\"><syllable>single</syllable><text>la</text></lyric>", 1)
+    src.write_text(text)
+    out = tmp_path / "more.musicxml"
+    assert main(["continue", str(src), "--measures", "1-4", "--bars", "2", "--seed", "2", "--model", str(toy_bundle),
+                 "--quiet", "-o", str(out)]) == 0
+    assert_only_new_measures(src.read_bytes(), out.read_bytes(), 4, 2)
+    assert main(["continue", str(src), "--measures", "1-4", "--bars", "2", "--seed", "2", "--model", str(toy_bundle),
+                 "--quiet", "-o", str(tmp_path / "more.mid")]) == 0
+    assert "MIDI holds notes" in capsys.readouterr().out
