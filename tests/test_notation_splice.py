@@ -151,3 +151,53 @@ def test_continue_command_writes_into_the_users_file(toy_bundle, tmp_path, capsy
     assert main(["continue", str(src), "--measures", "1-4", "--bars", "2", "--seed", "2", "--model", str(toy_bundle),
                  "--quiet", "-o", str(tmp_path / "more.mid")]) == 0
     assert "MIDI holds notes" in capsys.readouterr().out
+
+
+def _timed_elements(measure: ET.Element, scale: int = 1) -> tuple[list, dict]:
+    """(other elements with their onsets, notes per (staff, voice)) of a measure, as text."""
+    from bridge.notation.musicxml_splice import _timeline
+
+    notes, others = _timeline(measure)
+    voices: dict = {}
+    for n in notes:
+        voices.setdefault((n.staff, n.voice), []).append((n.onset * scale, _text(n.element)))
+    return sorted((o.onset * scale, _text(o.element)) for o in others), voices
+
+
+@pytest.mark.parametrize("name,staff", [("Reunion.mscz", 0), ("Brassed_Up.mscx", 1), ("Reunion.mscz", None)])
+def test_infill_replaces_only_the_chosen_staves_notes(demos, name, staff):
+    from bridge.notation.musicxml_splice import splice_infill
+
+    path = demos[name]
+    excerpt = read_excerpt(path)
+    bars = _new_bars(excerpt, range(10, 12), 5)
+    staves = None if staff is None else [staff]
+    before = path.read_bytes()
+    after = splice_infill(path, excerpt, bars, staves)
+    old, new = _tree(before), _tree(after)
+    written = set(staves if staves is not None else [s["index"] for s in excerpt["staves"]])
+    for a, b, part in zip(old.findall("part"), new.findall("part"), excerpt["parts"]):
+        local = {k + 1 for k, s in enumerate(part["staves"]) if s in written}
+        for i, (x, y) in enumerate(zip(a.findall("measure"), b.findall("measure"))):
+            if i not in (5, 6) or not local:
+                if i == 7 and y.findtext("attributes/divisions") and not x.findtext("attributes/divisions"):
+                    y = copy.deepcopy(y)
+                    y.remove(y.find("attributes"))  # the file's own divisions restated after finer new notes
+                assert _text(x) == _text(y), f"part {part['id']} measure {i} changed"
+                continue
+            scale = int(y.findtext("attributes/divisions") or 1) // int(x.findtext("attributes/divisions") or 1) \
+                if y.findtext("attributes/divisions") and not x.findtext("attributes/divisions") else 1
+            old_others, old_voices = _timed_elements(x, scale)
+            new_others, new_voices = _timed_elements(y)
+            if scale == 1:  # every direction, chord symbol, barline ... at the same time in the measure
+                assert old_others == new_others
+            kept = {k: v for k, v in old_voices.items() if k[0] not in local}
+            assert {k: v for k, v in new_voices.items() if k[0] not in local} == kept or scale != 1
+    back = excerpt_from_musicxml(after)["measures"]
+    original = excerpt["measures"]
+    for k, index in enumerate((5, 6)):
+        for entry in back[index]["staves"]:
+            source = bars[k] if entry["staff"] in written else original[index]
+            expected = next(s for s in source["staves"] if s["staff"] == entry["staff"])
+            assert note_signature({"measures": [{"index": 0, "staves": [expected]}]}) == \
+                   note_signature({"measures": [{"index": 0, "staves": [entry]}]})

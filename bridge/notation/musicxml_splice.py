@@ -209,3 +209,133 @@ def _move_final_barline(old_last: ET.Element, new_last: ET.Element) -> None:
                 and barline.find("repeat") is None:
             old_last.remove(barline)
             new_last.append(barline)
+
+
+@dataclass
+class _Timed:
+    onset: int                 # in the measure's divisions
+    element: ET.Element
+    staff: int
+    voice: str
+
+
+def _timeline(measure: ET.Element) -> tuple[list[_Timed], list[_Timed]]:
+    """(notes, other elements) of a measure with their onsets; backup/forward are dropped."""
+    notes, others = [], []
+    cursor = last_onset = 0
+    for element in measure:
+        if element.tag == "note":
+            if element.find("chord") is None:
+                last_onset = cursor
+                cursor += _length(element)
+            notes.append(_Timed(last_onset, element, int(element.findtext("staff") or 1), (element.findtext("voice") or "1").strip()))
+        elif element.tag == "backup":
+            cursor -= int(element.findtext("duration") or 0)
+        elif element.tag == "forward":
+            cursor += int(element.findtext("duration") or 0)
+        else:
+            others.append(_Timed(cursor, element, int(element.findtext("staff") or 1), (element.findtext("voice") or "1").strip()))
+    return notes, others
+
+
+def _length(note: ET.Element) -> int:
+    """How far a note moves the time on (chord members, grace and cue notes do not)."""
+    if note.find("chord") is not None or note.find("grace") is not None or note.find("cue") is not None:
+        return 0
+    return int(note.findtext("duration") or 0)
+
+
+def _scale_measure(measure: ET.Element, factor: int) -> None:
+    """All durations and offsets of a measure in divisions `factor` times finer."""
+    for element in measure.iter():
+        if element.tag in ("duration", "offset") and element.text and element.text.strip().lstrip("-").isdigit():
+            element.text = str(int(element.text) * factor)
+
+
+def _move(out: list[ET.Element], cursor: int, onset: int) -> int:
+    if onset > cursor:
+        step = ET.Element("forward")
+        ET.SubElement(step, "duration").text = str(onset - cursor)
+        out.append(step)
+    elif onset < cursor:
+        step = ET.Element("backup")
+        ET.SubElement(step, "duration").text = str(cursor - onset)
+        out.append(step)
+    return onset
+
+
+def _rewrite(measure: ET.Element, generated: ET.Element, written: set[int]) -> None:
+    """The measure's notes on `written` staves replaced by the generated measure's; the rest of
+    its notes and all its other elements kept at their times (elements go with their staff's
+    voices where they can, so that readers attach them to the same staff)."""
+    old_notes, others = _timeline(measure)
+    new_notes, _ = _timeline(generated)
+    streams: dict[tuple[int, str], list[_Timed]] = {}
+    for item in [n for n in old_notes if n.staff not in written] + [n for n in new_notes if n.staff in written]:
+        streams.setdefault((item.staff, item.voice if item.staff not in written else "new" + item.voice), []).append(item)
+    front = []  # what comes before the first note at the start of the measure (attributes, print, left barline, ...)
+    for element in measure:
+        if element.tag in _TIMED:
+            break
+        front.append(element)
+    pending = [o for o in others if o.element not in front]
+    right = [o for o in pending if o.element.tag == "barline" and o.element.get("location", "right") == "right"]
+    pending = [o for o in pending if o not in right]
+    out, cursor = list(front), 0
+    for (staff, _), items in sorted(streams.items(), key=lambda kv: (kv[0][0], kv[1][0].onset)):
+        for item in items:
+            if item.element.find("chord") is None:
+                for other in [o for o in pending if o.staff == staff and o.onset <= item.onset]:
+                    cursor = _move(out, cursor, other.onset)
+                    out.append(other.element)
+                    pending.remove(other)
+                cursor = _move(out, cursor, item.onset)
+            out.append(item.element)
+            cursor += _length(item.element)
+    for other in pending:
+        cursor = _move(out, cursor, other.onset)
+        out.append(other.element)
+    for element in list(measure):
+        measure.remove(element)
+    for element in out + [r.element for r in right]:
+        measure.append(element)
+
+
+def splice_infill(source, template: dict, new_measures: list[dict], staves: list[int] | None = None) -> bytes:
+    """The file with the notes of `staves` (all staves by default) in the measures of
+    `new_measures` (by index) replaced by theirs; everything else stays."""
+    prolog, root = _parse(musicxml_bytes(source))
+    parts = root.findall("part")
+    if len(parts) != len(template["parts"]):
+        raise NotationError("the excerpt does not match the score's parts")
+    if not new_measures:
+        return _serialize(prolog, root)
+    write = set(staves if staves is not None else [s["index"] for s in template["staves"]])
+    generated, divisions = _generated(template, new_measures)
+    for part, info, new in zip(parts, template["parts"], generated):
+        local = {k + 1 for k, staff in enumerate(info["staves"]) if staff in write}
+        if not local:
+            continue
+        measures = part.findall("measure")
+        for measure_excerpt, new_measure in zip(new_measures, new):
+            index = measure_excerpt["index"]
+            if not 0 <= index < len(measures):
+                raise NotationError(f"measure index {index} is not in the score")
+            state = _state_before(part, index + 1)  # what the measure itself sets is in force in it
+            used = _fit_divisions([new_measure], state, divisions)
+            if used != state.divisions:  # finer note values than the file's: this measure gets its own divisions
+                _scale_measure(measures[index], used // state.divisions)
+                _set_divisions(measures[index], used)
+                if index + 1 < len(measures) and not _declares_divisions(measures[index + 1]):
+                    _set_divisions(measures[index + 1], state.divisions)
+            _rewrite(measures[index], new_measure, local)
+    return _serialize(prolog, root)
+
+
+def _fit_divisions(measures: list[ET.Element], state: _State, divisions: int) -> int:
+    """Fit generated measures to the file (as _fit) without adding key, time or divisions."""
+    used = _fit(measures, state, divisions)
+    for measure in measures:
+        for attributes in measure.findall("attributes"):
+            measure.remove(attributes)
+    return used
