@@ -83,3 +83,69 @@ def test_unknown_mode_is_a_validation_error():
     excerpt = piano_excerpt()
     excerpt["measures"][0]["mode"] = "blues"
     assert any(e.startswith("measures[0].mode") for e in validate_excerpt(excerpt))
+
+
+ROUND_TRIP_WORKS = ["bach/bwv66.6", "mozart/k80/movement1", "joplin/maple_leaf_rag",
+                    "schumann_robert/dichterliebe_no2", "monteverdi/madrigal.3.1"]
+
+
+@pytest.mark.parametrize("reader", ["fast", "abc2xml"])
+@pytest.mark.parametrize("work", ROUND_TRIP_WORKS)
+def test_notagen_text_survives_abc_to_excerpt_to_abc(work, reader):
+    """Beams, fermatas and articulations, invisible rests, barlines, repeats, voltas and staff
+    groups: the excerpt read from the model's text writes the same text again."""
+    path = corpus.getWork(work)
+    path = next(p for p in path if str(p).endswith(".mxl")) if isinstance(path, list) else path
+    abc = excerpt_to_abc(read_excerpt(path))
+    assert excerpt_to_abc(abc_to_excerpt(abc, reader=reader)).splitlines() == abc.splitlines()
+
+
+def _events(excerpt: dict, index: int, staff: int = 0) -> list[dict]:
+    return excerpt["measures"][index]["staves"][staff]["voices"][0]["events"]
+
+
+def test_chorale_fermatas_groups_final_barline_and_filler_rests_are_in_the_excerpt():
+    excerpt = read_excerpt(corpus.getWork("bach/bwv66.6"))
+    assert excerpt["groups"] == [{"symbol": "bracket", "barline": True, "first": "P1", "last": "P4"}]
+    assert [e.get("marks") for e in _events(excerpt, 1)] == [None, None, ["fermata"], None]
+    last = excerpt["measures"][-1]
+    assert last["barline"] == "final"
+    assert _events(excerpt, len(excerpt["measures"]) - 1)[-1] == {"type": "rest", "duration": "1/4", "invisible": True}
+    abc = excerpt_to_abc(excerpt)
+    assert "%%score [ 1 | 2 | 3 | 4 ]" in abc and "!fermata!c2" in abc and abc.rstrip().endswith("x2|]")
+
+
+def test_quartet_repeats_beams_and_articulations_are_in_the_excerpt():
+    import xml.etree.ElementTree as ET
+
+    from bridge.notation.sources import musicxml_bytes
+
+    path = corpus.getWork("mozart/k80/movement1")
+    excerpt = read_excerpt(path)
+    assert excerpt["beaming"] == "written"
+    first_part = ET.fromstring(musicxml_bytes(path)).find("part").findall("measure")
+    written = [i for i, m in enumerate(first_part) if m.find("barline/repeat[@direction='backward']") is not None]
+    ends = [m["index"] for m in excerpt["measures"] if m.get("barline") == "repeat-end"]
+    assert ends == written and len(ends) == 2
+    marks = {m for measure in excerpt["measures"] for s in measure["staves"] for v in s["voices"]
+             for e in v["events"] for m in e.get("marks", [])}
+    assert {"staccato", "trill-mark"} <= marks
+    beams = [e.get("beam") for e in _events(excerpt, 8)]
+    assert "begin" in beams and "end" in beams
+    back = abc_to_excerpt(excerpt_to_abc(excerpt))
+    assert [m.get("barline") for m in back["measures"]] == [m.get("barline") for m in excerpt["measures"]]
+
+
+def test_voltas_survive_the_fast_reader():
+    excerpt = read_excerpt(corpus.getWork("joplin/maple_leaf_rag"))
+    voltas = [(m["index"], m["volta"]) for m in excerpt["measures"] if m.get("volta")]
+    assert voltas and {v for _, v in voltas} == {"1", "2"}
+    back = abc_to_excerpt(excerpt_to_abc(excerpt), reader="fast")
+    assert [(m["index"], m["volta"]) for m in back["measures"] if m.get("volta")] == voltas
+
+
+def test_groups_must_name_parts_in_order():
+    excerpt = piano_excerpt()
+    excerpt["groups"] = [{"first": "P2", "last": "P1", "symbol": "bracket"}, {"first": "P1", "last": "P9"}]
+    errors = validate_excerpt(excerpt)
+    assert "groups[0]: part 'P2' comes after 'P1'" in errors and "groups[1].last: no part with id 'P9'" in errors

@@ -16,6 +16,7 @@ from .durations import default_tuplet, fraction_text, notated_value
 from .excerpt_base import add_warning, new_excerpt, rest_event
 from .spelling import midi_from_spelling, tpc_from_step
 from .keys import abc_mode
+from .marks import ABC_BARLINES, ABC_MARKS, MARKS
 
 
 class Unsupported(Exception):
@@ -202,12 +203,20 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
     pending_broken = Fraction(1)
     opened_ties: dict[tuple[str, int], int] = {}
     position = 0
+    space, marks = True, []  # whitespace before the next event (no beam to it), decorations for it
     for match in _TOKEN.finditer(text):
         if match.start() != position:
             raise Unsupported(f"unknown ABC at {text[position:match.start()]!r}")
         position = match.end()
         kind = match.lastgroup
-        if kind in ("deco", "annot", "skip", "barline", "volta"):
+        if kind in ("skip", "deco"):
+            token = match.group(0)
+            if token.isspace():
+                space = True
+            elif token in ABC_MARKS and ABC_MARKS[token] not in marks:
+                marks.append(ABC_MARKS[token])
+            continue
+        if kind in ("annot", "barline", "volta"):
             continue
         if kind == "field":
             name, value = match.group(0)[1], match.group(0)[3:-1]
@@ -247,9 +256,12 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
             ratio = (t[2], t[3])
             t[1] -= 1
         tuplets = [t for t in tuplets if t[1] > 0]
+        joined, space = not space, False
         if kind == "rest":
             length = voice.unit * _multiplier(match.group("rdur")) * factor
-            events.append({"type": "rest", "_length": length, "_ratio": ratio})
+            events.append({"type": "rest", "_length": length, "_ratio": ratio, "_joined": joined,
+                           "_marks": marks, "_invisible": match.group(0)[0] == "x"})
+            marks = []
             continue
         if kind == "note":
             parts = [match.groupdict()]
@@ -272,10 +284,23 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
         voice.ties.update(opened_ties)
         opened_ties = {}
         length = voice.unit * _multiplier(parts[0]["dur"]) * outer * factor
-        events.append({"type": "chord", "_length": length, "_ratio": ratio, "notes": notes})
+        events.append({"type": "chord", "_length": length, "_ratio": ratio, "notes": notes, "_joined": joined,
+                       "_marks": marks})
+        marks = []
     if position != len(text):
         raise Unsupported(f"unknown ABC at {text[position:]!r}")
+    _beams(events)
     return events
+
+
+def _beams(events: list[dict]) -> None:
+    """Beams as ABC writes them: notes with no space between them are beamed."""
+    for i, event in enumerate(events):
+        before = event.get("_joined") and i > 0 and events[i - 1]["type"] == "chord" and event["type"] == "chord"
+        after = i + 1 < len(events) and events[i + 1].get("_joined") and events[i + 1]["type"] == "chord" \
+            and event["type"] == "chord"
+        if before or after:
+            event["_beam"] = "continue" if before and after else ("end" if before else "begin")
 
 
 def notes_length(text: str) -> Fraction | None:
@@ -296,6 +321,12 @@ def _finish(event: dict) -> dict:
     out = {"type": event["type"], "duration": fraction_text(length)}
     if event["type"] == "chord":
         out["notes"] = [{"pitch": n["pitch"], "tpc": n["tpc"], "tie": n["tie"]} for n in event["notes"]]
+    if event.get("_beam"):
+        out["beam"] = event["_beam"]
+    if event.get("_marks"):
+        out["marks"] = [m for m in MARKS if m in event["_marks"]]
+    if event.get("_invisible"):
+        out["invisible"] = True
     ratio = ratio or default_tuplet(length)
     notated = length * Fraction(*ratio) if ratio else length
     shape = notated_value(notated)
@@ -304,6 +335,33 @@ def _finish(event: dict) -> dict:
     if ratio:
         out["tuplet"] = {"actual": ratio[0], "normal": ratio[1]}
     return out
+
+
+def barline_fields(text: str) -> tuple[dict, dict]:
+    """Excerpt v2 barline fields from one voice's text of a bar: (for this measure, for the next).
+
+    xml2abc writes a repeat start as the end of the barline before the measure (`|:`, `::`) and
+    a volta number after it (`|1`, `:|2`)."""
+    this: dict = {}
+    following: dict = {}
+    stripped = re.sub(r'"[^"]*"|![^!]*!|\[[A-Za-z]:[^\]]*\]', "", text).strip()
+    lead = re.match(r"(\[\d[\d,.\-]*|:*\|+[\]:]*\d*|::\d*)", stripped)
+    if lead and (lead.group(0).rstrip("0123456789").endswith(":") or lead.group(0).startswith("[")):
+        if lead.group(0).rstrip("0123456789").endswith(":"):
+            this["repeat_start"] = True
+        number = re.search(r"\d[\d,.\-]*$", lead.group(0))
+        if number:
+            this["volta"] = number.group(0)
+    tail = re.search(r"(:*\|+[\]:]*|::)(\d[\d,.\-]*)?\s*$", stripped)
+    if tail and tail.start() > 0:
+        bar, number = tail.group(1), tail.group(2)
+        if bar in ABC_BARLINES:
+            this["barline"] = ABC_BARLINES[bar]
+        if bar.endswith(":") and bar != ":":
+            following["repeat_start"] = True
+        if number:
+            following["volta"] = number
+    return this, following
 
 
 def score_layout(header: list[str]) -> list[list[list[int]]]:
@@ -329,6 +387,31 @@ def score_layout(header: list[str]) -> list[list[list[int]]]:
                 parts.append([staff])
     listed = {v for part in parts for staff in part for v in staff}
     return parts + [[[v]] for v in voices if v not in listed]
+
+
+def score_groups(header: list[str]) -> list[dict]:
+    """Bracket groups of %%score (`[ 1 | 2 ]`) over the parts of score_layout, as excerpt v2 groups."""
+    score = next((line[7:] for line in header if line.startswith("%%score")), None)
+    if score is None:
+        return []
+    groups, stack, part, in_brace = [], [], 0, False
+    for token in re.findall(r"\[|\]|\{|\}|\||\([^)]*\)|\d+", score):
+        if token == "[":
+            stack.append({"symbol": "bracket", "barline": False, "first": part})
+        elif token == "]" and stack:
+            group = stack.pop()
+            if part > group["first"]:
+                groups.append(dict(group, first=f"P{group['first'] + 1}", last=f"P{part}"))
+        elif token == "|" and stack and not in_brace:
+            stack[-1]["barline"] = True
+        elif token == "{":
+            in_brace = True
+        elif token == "}":
+            in_brace = False
+            part += 1
+        elif not in_brace:
+            part += 1
+    return sorted(groups, key=lambda g: (int(g["first"][1:]), -int(g["last"][1:])))
 
 
 def read_interleaved(header: list[str], body: list[str]) -> dict:
@@ -357,6 +440,9 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
             words = [w for w in rest.split() if "=" not in w or w.startswith("clef=")]
             clefs[int(m.group(1))] = words[0].removeprefix("clef=") if words and clef_octave(words[0]) is not None else "treble"
     excerpt = new_excerpt()
+    excerpt["beaming"] = "written"
+    if score_groups(header):
+        excerpt["groups"] = score_groups(header)
     slot: dict[int, tuple[int, int]] = {}
     for p, part in enumerate(layout):
         first_voice = part[0][0]
@@ -379,11 +465,16 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
     tempo = _tempo(fields["Q"]) if "Q" in fields else None
     current_key, current_mode, current_meter = fifths, mode, meter
     segment = re.compile(r"\[V:(\d+)\](.*?)(?=\[V:\d+\]|$)")
+    carried: dict = {}  # barline fields the previous bar's barline gave this one
     for i, line in enumerate(body):
         line = re.sub(r"^\[r:[^\]]*\]", "", line.rstrip("\n"))
         bar_fields: dict = {}
         per_voice = {}
-        for number, text in segment.findall(line):
+        segments = segment.findall(line)
+        barlines, next_barlines = barline_fields(segments[0][1]) if segments else ({}, {})
+        barlines = {**carried, **barlines}
+        carried = next_barlines
+        for number, text in segments:
             number = int(number)
             if number not in voices:
                 raise Unsupported(f"voice V:{number} not declared")
@@ -405,6 +496,7 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         if tempo is not None:
             measure["tempo"] = tempo
             tempo = None
+        measure.update(barlines)
         staves: dict[int, list] = {}
         for number, events in sorted(per_voice.items()):
             total = sum((Fraction(e["duration"]) for e in events), Fraction(0))

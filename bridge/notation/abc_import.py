@@ -10,7 +10,7 @@ import io
 import threading
 import warnings
 
-from .abc_fast import Unsupported, read_interleaved, score_layout
+from .abc_fast import Unsupported, read_interleaved, score_groups, score_layout
 from .errors import NotationError
 from .excerpt_base import copy_excerpt, measure_length, new_excerpt, rest_event
 from .interleave import split_header_body, unreduce
@@ -74,6 +74,9 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
         except Exception as exc:  # abc2xml accepted text it could not really make sense of
             raise NotationError(f"this ABC cannot be read: {type(exc).__name__}: {exc}") from exc
         raw["warnings"].extend(f"ABC: {m}" for m in messages)
+        raw.pop("groups", None)  # the %%score line says them as the fast reader reads them
+        if score_groups(header):
+            raw["groups"] = score_groups(header)
     if template is None:
         if first_index:
             for m in raw["measures"]:
@@ -123,6 +126,10 @@ def _onto_template(raw: dict, template: dict, groups: list[list[int]], first_ind
     result["parts"] = copy_excerpt(template)["parts"]
     result["staves"] = copy_excerpt(template)["staves"]
     result["warnings"] = list(raw["warnings"])
+    for key in ("groups", "beaming"):  # the template's staff groups; the ABC's own beams
+        source = template if key == "groups" else raw
+        if source.get(key):
+            result[key] = copy_excerpt({key: source[key]})[key]
     if len(groups) != len(raw["staves"]):
         raise NotationError(f"the ABC has {len(raw['staves'])} staves but its header lists {len(groups)}")
     voice_target: dict[tuple[int, int], tuple[int, int]] = {}

@@ -16,6 +16,7 @@ from .durations import TYPE_VALUES, fraction_text
 from .errors import NotationError
 from .excerpt_base import add_warning, new_excerpt, rest_event, time_length
 from .keys import excerpt_mode
+from .marks import GROUP_SYMBOLS, MARKS, measure_barlines, note_marks
 from .sources import musicxml_bytes
 from .spelling import midi_from_spelling, tpc_from_step
 
@@ -77,6 +78,34 @@ def _part_list(root: ET.Element) -> list[dict]:
     return parts
 
 
+def _part_groups(root: ET.Element) -> list[dict]:
+    """<part-group> brackets and braces over parts, outermost first: {first, last, symbol, barline, name}."""
+    open_groups: dict[str, dict] = {}
+    groups: list[dict] = []
+    last_part = None
+    for element in root.findall("part-list/*"):
+        if element.tag == "score-part":
+            last_part = element.get("id")
+            for group in open_groups.values():
+                group.setdefault("first", last_part)
+        elif element.tag == "part-group":
+            number = element.get("number", "1")
+            if element.get("type") == "start":
+                symbol = (element.findtext("group-symbol") or "none").strip()
+                group = {"symbol": symbol if symbol in GROUP_SYMBOLS else "none",
+                         "barline": (element.findtext("group-barline") or "no").strip() == "yes"}
+                for key, tag in (("name", "group-name"), ("abbreviation", "group-abbreviation")):
+                    if (element.findtext(tag) or "").strip():
+                        group[key] = element.findtext(tag).strip()
+                open_groups[number] = group
+                groups.append(group)
+            elif element.get("type") == "stop" and number in open_groups:
+                open_groups.pop(number)["last"] = last_part
+    for group in open_groups.values():
+        group["last"] = last_part
+    return [g for g in groups if g.get("first") and g.get("last")]
+
+
 def _voice_staves(part: ET.Element) -> tuple[int, dict[str, int]]:
     """(number of staves, xml voice -> staff number by majority of its notes), as xml2abc decides."""
     staves = 1
@@ -112,7 +141,11 @@ def excerpt_from_musicxml(source: Any) -> dict:
     if root.tag != "score-partwise":
         raise NotationError(f"not a MusicXML score (root element <{root.tag}>)")
     excerpt = new_excerpt((root.findtext("work/work-title") or root.findtext("movement-title") or "").strip())
+    excerpt["beaming"] = "written"
     declared = {p["id"]: p for p in _part_list(root)}
+    groups = _part_groups(root)
+    if groups:
+        excerpt["groups"] = groups
     parts = root.findall("part")
     if not parts:
         raise NotationError("the MusicXML score has no parts")
@@ -196,12 +229,16 @@ def excerpt_from_musicxml(source: Any) -> dict:
                             if last_chord_event["type"] == "rest":
                                 last_chord_event.update(type="chord", notes=[])
                             last_chord_event["notes"].append(pitch)
+                        _add_marks(last_chord_event, note_marks(element))
                         continue
                     length = _snap_to_notation(element, Fraction(duration, state.divisions * 4), state.divisions)
                     event = {"type": "chord" if pitch is not None else "rest", "duration": fraction_text(length)}
                     if pitch is not None:
                         event["notes"] = [pitch]
                     _display_hints(element, event, length)
+                    _add_marks(event, note_marks(element))
+                    if pitch is None and element.find("rest") is not None and element.get("print-object") == "no":
+                        event["invisible"] = True
                     onset = position
                     if length > 0:
                         events[slot].append((onset, length, event))
@@ -232,6 +269,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
                    "time": time, "key": key}
         if mode:
             measure["mode"] = mode
+        measure.update(measure_barlines(measure_lists[0][m]))
         if length != time_length(time):
             measure["duration"] = fraction_text(length)
         if tempo is not None:
@@ -319,7 +357,16 @@ def _snap_to_notation(note: ET.Element, length: Fraction, divisions: int) -> Fra
     return length
 
 
+def _add_marks(event: dict, marks: list[str]) -> None:
+    if marks:
+        known = event.get("marks", []) + [m for m in marks if m not in event.get("marks", [])]
+        event["marks"] = [m for m in MARKS if m in known]
+
+
 def _display_hints(note: ET.Element, event: dict, length: Fraction) -> None:
+    beam = next((b.text for b in note.findall("beam") if b.get("number", "1") == "1"), None)
+    if beam in ("begin", "continue", "end"):
+        event["beam"] = beam
     dots = len(note.findall("dot"))
     if dots:
         event["dots"] = min(dots, 2)
@@ -347,11 +394,11 @@ def _measure_staves(excerpt: dict, events: dict, length: Fraction) -> list[dict]
                         add_warning(excerpt, "overlapping notes within one voice were left out")
                     continue
                 if onset > cursor:
-                    out.append(rest_event(onset - cursor))
+                    out.append(dict(rest_event(onset - cursor), invisible=True))
                 out.append(event)
                 cursor = onset + dur
             if cursor < length:
-                out.append(rest_event(length - cursor))
+                out.append(dict(rest_event(length - cursor), invisible=True))
             elif cursor > length:
                 add_warning(excerpt, "a voice is longer than its measure")
             voices.append({"voice": v, "events": out})

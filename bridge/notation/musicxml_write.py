@@ -15,6 +15,7 @@ from fractions import Fraction
 from .durations import default_tuplet, is_plain, notated_value, parse_fraction, split_plain
 from .errors import NotationError
 from .excerpt_base import measure_length, staff_entry
+from .marks import barlines_xml, marks_xml
 from .spelling import octave_from_midi, step_from_tpc
 
 _CLEF_SIGNS = {"treble": ("G", 2, 0), "treble8vb": ("G", 2, -1), "treble8va": ("G", 2, 1), "bass": ("F", 4, 0),
@@ -103,6 +104,13 @@ def _note_specs(event: dict) -> list[dict]:
             tie = note.get("tie")
             notes.append((note["pitch"], note["tpc"], tie in ("start", "continue") or i < last, tie in ("stop", "continue") or i > 0))
         specs.append({"type": kind, "dots": dots, "ratio": ratio, "sounding": sounding, "rest": rest, "notes": notes})
+    if event.get("beam"):
+        specs[0]["beam_hint"] = event["beam"]
+    if event.get("marks"):
+        specs[0]["marks"] = event["marks"]
+    if rest and event.get("invisible"):
+        for spec in specs:
+            spec["invisible"] = True
     return specs
 
 
@@ -175,8 +183,9 @@ def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: i
     if staff is not None:
         tail += f"<staff>{staff}</staff>"
     tuplet = ('<tuplet type="start"/>' if spec.get("tuplet_start") else "") + ('<tuplet type="stop"/>' if spec.get("tuplet_stop") else "")
+    marks = marks_xml(spec["marks"]) if spec.get("marks") else ""
     for k, entry in enumerate(spec["notes"] or [None]):
-        out.append("<note><chord/>" if k else "<note>")
+        out.append("<note><chord/>" if k else ('<note print-object="no">' if spec.get("invisible") else "<note>"))
         tied = ""
         if entry is None:
             out.append(f"<rest/><duration>{duration}</duration>")
@@ -194,7 +203,7 @@ def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: i
         out.append(tail)
         if k == 0 and spec.get("beam"):
             out.append(f'<beam number="1">{spec["beam"]}</beam>')
-        notations = tied + (tuplet if k == 0 else "")
+        notations = tied + (tuplet + marks if k == 0 else "")
         out.append(f"<notations>{notations}</notations></note>" if notations else "</note>")
 
 
@@ -219,17 +228,31 @@ def _attributes(measure: dict, m: int, previous: tuple, divisions: int, staves: 
     return "<attributes>" + "".join(parts) + "</attributes>" if parts else ""
 
 
+def _group_start(number: int, group: dict) -> str:
+    inner = f"<group-symbol>{group['symbol']}</group-symbol>" if group.get("symbol", "none") != "none" else ""
+    for key, tag in (("name", "group-name"), ("abbreviation", "group-abbreviation")):
+        if group.get(key):
+            inner = f"<{tag}>{escape(group[key])}</{tag}>" + inner if key == "name" else inner + f"<{tag}>{escape(group[key])}</{tag}>"
+    inner += f"<group-barline>{'yes' if group.get('barline') else 'no'}</group-barline>"
+    return f'<part-group number="{number}" type="start">{inner}</part-group>'
+
+
 def excerpt_to_musicxml(excerpt: dict) -> bytes:
     """Excerpt JSON v1 -> MusicXML bytes (partwise 3.1)."""
     divisions = _divisions(excerpt)
     used = voices_used(excerpt)
+    written_beams = excerpt.get("beaming") == "written"
     clefs = {s["index"]: s.get("clef", "treble") for s in excerpt["staves"]}
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 3.1 '
            'Partwise//EN" "http://www.musicxml.org/dtds/partwise.dtd">\n<score-partwise version="3.1">']
     if excerpt.get("title"):
         out.append(f"<work><work-title>{escape(excerpt['title'])}</work-title></work>")
     out.append("<part-list>")
+    groups = list(enumerate(excerpt.get("groups", []), start=1))
     for part in excerpt["parts"]:
+        for number, group in groups:
+            if group["first"] == part["id"]:
+                out.append(_group_start(number, group))
         pid = quoteattr(part["id"])
         iid = quoteattr(f"{part['id']}-I1")
         name = escape(part.get("name", ""))
@@ -239,15 +262,22 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
         out.append(f"<score-instrument id={iid}><instrument-name>{name}</instrument-name></score-instrument>"
                    f"<midi-instrument id={iid}><midi-program>{int(part.get('midi_program', 0)) + 1}</midi-program>"
                    "</midi-instrument></score-part>")
+        for number, group in reversed(groups):
+            if group["last"] == part["id"]:
+                out.append(f'<part-group number="{number}" type="stop"/>')
     out.append("</part-list>")
     for p, part in enumerate(excerpt["parts"]):
         out.append(f"<part id={quoteattr(part['id'])}>")
         staves = part["staves"]
         previous = (None, None)
+        volta = None
         for m, measure in enumerate(excerpt["measures"]):
             implicit = ' implicit="yes"' if measure.get("duration") and m == 0 else ""
             out.append(f'<measure number="{measure.get("number", m + 1)}"{implicit}>')
             out.append(_attributes(measure, m, previous, divisions, staves, clefs))
+            left_barline, right_barline = barlines_xml(measure, volta)
+            volta = measure.get("volta", volta)
+            out.append(left_barline)
             previous = (measure["time"], (measure["key"], measure.get("mode")))
             if p == 0 and measure.get("tempo"):
                 bpm = f"{float(measure['tempo']):g}"
@@ -262,13 +292,18 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
                 events = voice["events"] if voice else [{"type": "rest", "duration": str(length)}]
                 specs = [spec for event in events for spec in _note_specs(event)]
                 _mark_tuplets(specs)
-                _mark_beams(specs, beat)
+                if written_beams:  # the score's own beaming (excerpt v2)
+                    for spec in specs:
+                        if spec.get("beam_hint"):
+                            spec["beam"] = spec["beam_hint"]
+                else:
+                    _mark_beams(specs, beat)
                 for spec in specs:
                     _write_spec(out, spec, divisions, 4 * k + v + 1, k + 1 if len(staves) > 1 else None)
                 written = sum((s["sounding"] for s in specs), Fraction(0))
                 if n < len(slots) - 1 and written:
                     out.append(f"<backup><duration>{int(written * 4 * divisions)}</duration></backup>")
-            out.append("</measure>")
+            out.append(right_barline + "</measure>")
         out.append("</part>")
     out.append("</score-partwise>\n")
     return "".join(out).encode("utf-8")

@@ -92,6 +92,13 @@ def _semantic_errors(obj: dict) -> list[str]:
     for i, staff in enumerate(obj["staves"]):
         if staff["part"] not in part_ids:
             errors.append(f"staves[{i}].part: no part with id {staff['part']!r}")
+    for i, group in enumerate(obj.get("groups", [])):
+        ends = [group["first"], group["last"]]
+        for key, pid in zip(("first", "last"), ends):
+            if pid not in part_ids:
+                errors.append(f"groups[{i}].{key}: no part with id {pid!r}")
+        if all(pid in part_ids for pid in ends) and part_ids.index(ends[0]) > part_ids.index(ends[1]):
+            errors.append(f"groups[{i}]: part {ends[0]!r} comes after {ends[1]!r}")
     previous = None
     for m, measure in enumerate(obj["measures"]):
         where = f"measures[{m}]"

@@ -1,0 +1,96 @@
+"""Excerpt v2's note marks, barlines and staff groups <-> MusicXML <-> ABC (as xml2abc writes them).
+
+Marks are MusicXML's notation names (the last part of xml2abc's note_ornamentation_map keys);
+each has the MusicXML element it lives in and the ABC decoration xml2abc writes for it.
+"""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+# mark -> (MusicXML container under <notations>, or "" for a direct child; ABC decoration)
+MARKS: dict[str, tuple[str, str]] = {
+    "fermata": ("", "!fermata!"), "arpeggiate": ("", "!arpeggio!"),
+    "staccato": ("articulations", "."), "accent": ("articulations", "!>!"),
+    "strong-accent": ("articulations", "!^!"), "tenuto": ("articulations", "!tenuto!"),
+    "staccatissimo": ("articulations", "!wedge!"), "breath-mark": ("articulations", "!breath!"),
+    "trill-mark": ("ornaments", "T"), "mordent": ("ornaments", "M"), "inverted-mordent": ("ornaments", "P"),
+    "turn": ("ornaments", "!turn!"), "inverted-turn": ("ornaments", "!invertedturn!"),
+    "up-bow": ("technical", "u"), "down-bow": ("technical", "v"), "open-string": ("technical", "!open!"),
+    "stopped": ("technical", "!plus!"), "snap-pizzicato": ("technical", "!snap!"),
+    "thumb-position": ("technical", "!thumb!"),
+}
+# ABC decorations -> mark (xml2abc's spellings first, then common synonyms abc2xml also reads)
+ABC_MARKS = {abc: mark for mark, (_, abc) in MARKS.items()}
+ABC_MARKS.update({"H": "fermata", "!trill!": "trill-mark", "!accent!": "accent", "!emphasis!": "accent",
+                  "!staccato!": "staccato", "!upbow!": "up-bow", "!downbow!": "down-bow", "!mordent!": "mordent",
+                  "!pralltriller!": "inverted-mordent", "!uppermordent!": "inverted-mordent",
+                  "!lowermordent!": "mordent", "!marcato!": "strong-accent"})
+
+# measure barline fields: right barline kind <-> MusicXML bar-style / repeat
+BARLINES = {"double": "light-light", "final": "light-heavy"}
+ABC_BARLINES = {"||": "double", "|]": "final", ":|": "repeat-end", "::": "repeat-end", ":||": "repeat-end",
+                ":|]": "repeat-end"}
+GROUP_SYMBOLS = ("bracket", "brace", "line", "square", "none")
+
+
+def note_marks(note: ET.Element) -> list[str]:
+    """The marks a MusicXML note carries, in MARKS order."""
+    notations = note.findall("notations")
+    found = []
+    for mark, (container, _) in MARKS.items():
+        path = f"{container}/{mark}" if container else mark
+        if any(n.find(path) is not None for n in notations):
+            found.append(mark)
+    return found
+
+
+def marks_xml(marks: list[str]) -> str:
+    """MusicXML <notations> content for marks."""
+    direct = "".join(f"<{m}/>" for m in marks if MARKS.get(m, ("?",))[0] == "")
+    grouped = ""
+    for container in ("articulations", "ornaments", "technical"):
+        inner = "".join(f"<{m}/>" for m in marks if MARKS.get(m, ("",))[0] == container)
+        if inner:
+            grouped += f"<{container}>{inner}</{container}>"
+    return direct + grouped
+
+
+def measure_barlines(measure: ET.Element) -> dict:
+    """Excerpt v2 barline fields of a MusicXML measure (barline, repeat_start, volta, volta_end)."""
+    out: dict = {}
+    for barline in measure.findall("barline"):
+        location = barline.get("location", "right")
+        repeat = barline.find("repeat")
+        ending = barline.find("ending")
+        if location == "left":
+            if repeat is not None and repeat.get("direction") == "forward":
+                out["repeat_start"] = True
+            if ending is not None and ending.get("type") == "start":
+                out["volta"] = (ending.get("number") or "1").strip()
+        elif location == "right":
+            style = barline.findtext("bar-style")
+            if repeat is not None and repeat.get("direction") == "backward":
+                out["barline"] = "repeat-end"
+            elif style in ("light-light", "light-heavy"):
+                out["barline"] = {"light-light": "double", "light-heavy": "final"}[style]
+            if ending is not None and ending.get("type") in ("stop", "discontinue"):
+                out["volta_end"] = ending.get("type")
+    return out
+
+
+def barlines_xml(measure: dict, number_of_volta: str | None = None) -> tuple[str, str]:
+    """(left, right) MusicXML <barline> elements for an excerpt measure's barline fields."""
+    left = right = ""
+    if measure.get("repeat_start") or measure.get("volta"):
+        inner = (f'<ending number="{measure["volta"]}" type="start"/>' if measure.get("volta") else "") + \
+            ('<repeat direction="forward"/>' if measure.get("repeat_start") else "")
+        style = "<bar-style>heavy-light</bar-style>" if measure.get("repeat_start") else ""
+        left = f'<barline location="left">{style}{inner}</barline>'
+    kind, end = measure.get("barline"), measure.get("volta_end")
+    if kind or end:
+        style = {"double": "light-light", "final": "light-heavy", "repeat-end": "light-heavy"}.get(kind, "")
+        inner = (f"<bar-style>{style}</bar-style>" if style else "") + \
+            (f'<ending number="{number_of_volta or "1"}" type="{end}"/>' if end else "") + \
+            ('<repeat direction="backward"/>' if kind == "repeat-end" else "")
+        right = f'<barline location="right">{inner}</barline>'
+    return left, right
