@@ -33,6 +33,10 @@ class ComposeJob:
     staves: list[int] | None = None
     time: str | None = None
     key: int | None = None
+    # NotaGen's text of the score the excerpt was read from (notation.notagen_chain on the user's
+    # file): header lines and one line per measure, index-aligned with the excerpt's measures.
+    # When given, continue feeds the model these lines instead of re-encoding the excerpt.
+    source_text: tuple[list[str], list[str]] | None = None
 
 
 @dataclass
@@ -140,6 +144,7 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
     if job.mode == "continue":
         context = notation.cut_measures(excerpt, first, end)
         header, body = _abc(notation, context, job, warnings)
+        header, body = _source_lines(notation, job, header, body, first, end, warnings)
         results = engine.continue_(header + "".join(body), job.bars, **kw)
         return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=context, first_index=end),
                          warnings) for r in results]
@@ -170,6 +175,26 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
 def _abc(notation, excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
     abc = notation.excerpt_to_abc(excerpt, prompt=job.prompt, warnings=warnings)
     return notation.split_abc(abc)
+
+
+def _source_lines(notation, job: ComposeJob, header: str, body: list[str], first: int, end: int,
+                  warnings: list[str]) -> tuple[str, list[str]]:
+    """The score's own NotaGen text for measures first..end-1 (job.source_text), when its voices
+    are laid out as the excerpt's ABC (so that the new bars read back onto the right staves);
+    else the excerpt's ABC as given."""
+    if job.source_text is None:
+        return header, body
+    from .notation.abc_export import in_force, prompt_lines
+    from .notation.abc_fast import score_layout
+
+    source_header, lines = job.source_text
+    offset = job.excerpt["measures"][0]["index"]
+    ours = [line for line in header.splitlines(keepends=True) if not line.startswith("%") or line.startswith("%%")]
+    if score_layout(source_header) != score_layout(ours) or len(lines) != len(job.excerpt["measures"]):
+        warnings.append("the score's voices do not line up with the excerpt's; the model reads the excerpt's ABC")
+        return header, body
+    text_header = prompt_lines(job.prompt) + in_force(source_header, lines[:first - offset])
+    return "".join(text_header), lines[first - offset:end - offset]
 
 
 def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: ComposeJob,

@@ -142,3 +142,37 @@ def test_lyric_numbers_xml2abc_cannot_read_are_not_a_crash(tmp_path):
     lines = _converted(corpus.getWork("schubert/lindenbaum"), tmp_path / "out.abc")
     assert not any(line.startswith("w:") for line in lines)
     assert sum(line.startswith("[V:") for line in lines) > 50
+
+
+def _continue_input(path, start: int, end: int, prompt=None):
+    """What compose's continue mode hands the engine for measures start..end-1 of a file."""
+    from bridge import notation
+    from bridge.compose import ComposeJob, _abc, _source_lines
+    from bridge.notation.notagen_chain import notagen_chain
+
+    excerpt = notation.read_excerpt(path)
+    chain = notagen_chain(path)
+    job = ComposeJob(mode="continue", excerpt=excerpt, prompt=prompt, source_text=(chain.header, chain.bar_lines()))
+    warnings: list[str] = []
+    header, body = _abc(notation, notation.cut_measures(excerpt, start, end), job, warnings)
+    return _source_lines(notation, job, header, body, start, end, warnings), chain, warnings
+
+
+def test_continue_on_a_file_feeds_the_model_notagens_text_of_it():
+    prompt = ("Baroque", "Bach, Johann Sebastian", "Choral")
+    (header, body), chain, warnings = _continue_input(corpus.getWork("bach/bwv66.6"), 2, 9, prompt)
+    assert warnings == []
+    assert header == "%Baroque\n%Bach, Johann Sebastian\n%Choral\n" + "".join(chain.header)
+    assert body == chain.bar_lines()[2:9]
+    reference_header, reference_bars = reference_text(corpus.getWork("bach/bwv66.6"))
+    assert body == reference_bars[2:9] and "".join(chain.header) == "".join(reference_header)
+
+
+def test_continue_falls_back_to_the_excerpt_text_when_the_voices_do_not_line_up(tmp_path):
+    from tests.notation_helpers import WHOLE_REST
+
+    score = tmp_path / "late.musicxml"  # the lower part is silent in the measures the model reads
+    score.write_text(two_part_xml([whole("C", 5), whole("D", 5), whole("E", 5)], [whole("C", 4), WHOLE_REST, WHOLE_REST]))
+    (header, body), chain, warnings = _continue_input(score, 1, 3)
+    assert any("do not line up" in w for w in warnings)
+    assert body == ["[V:1]d8|\n", "[V:1]e8|\n"] and "V:2" not in header

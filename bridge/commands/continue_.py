@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from bridge.commands.generate import check_output, run_job, sampling_from, write_variants
     from bridge.compose import ComposeJob
     from bridge.notation import NotationError, indices_for_numbers, read_excerpt
-    from bridge.notation.files import FORMAT_LIMITS, file_format
+    from bridge.notation.files import FORMAT_LIMITS, SCORE_FILES, file_format
 
     prompt = parse_prompt(args.prompt)
     check_output(args.output)
@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     job = ComposeJob(mode="continue", excerpt=score, bars=args.bars, prompt=prompt, sampling=sampling_from(args),
                      variants=args.variants)
     source_kind, output_kind = file_format(args.score), file_format(args.output)
+    if source_kind in SCORE_FILES:  # the model reads NotaGen's own text of the file
+        job.source_text = _score_text(args.score)
     if source_kind in ("musicxml", "mxl") and output_kind in ("musicxml", "mxl"):
         result = run_job(job, args)
         write_into_file(result, args.score, args.output, score, end)
@@ -65,6 +67,19 @@ def run(args: argparse.Namespace) -> int:
     result = run_job(job, args)
     write_variants(result, args.output, prompt, score=score, splice_at=end)
     return 0
+
+
+def _score_text(path: str) -> tuple[list[str], list[str]] | None:
+    """NotaGen's text of the score file (header lines, one line per measure), or None when
+    NotaGen's chain cannot make it (the excerpt's ABC is used then)."""
+    from bridge.notation import NotationError
+    from bridge.notation.notagen_chain import notagen_chain
+
+    try:
+        chain = notagen_chain(path)
+    except NotationError:
+        return None
+    return chain.header, chain.bar_lines()
 
 
 def write_into_file(result, source: str, output: str, score: dict, at: int) -> None:
