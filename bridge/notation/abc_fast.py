@@ -97,6 +97,15 @@ def clef_octave(word: str) -> int | None:
     return {None: 0, "-8": -1, "+8": 1, "-15": -2, "+15": 2}[match.group(2)]
 
 
+def transposition(semitones: int) -> tuple[int, int, int]:
+    """(fifths shift, semitones, diatonic steps) of a transposition given in semitones only,
+    spelled the simplest way (a tone down: Bb instruments)."""
+    from .musicxml_read import _diatonic_steps, _fifths_shift
+
+    fifths = _fifths_shift(None, semitones % 12 if semitones >= 0 else -((-semitones) % 12))
+    return fifths, semitones, _diatonic_steps((fifths, semitones))
+
+
 def key_alterations(fifths: int) -> dict[str, int]:
     if fifths >= 0:
         return {step: 1 for step in _SHARP_ORDER[:fifths]}
@@ -146,6 +155,7 @@ class _Voice:
         self.key_alts = key_alterations(fifths)
         self.ties: dict[tuple[str, int], int] = {}  # (step, octave) -> alteration of an open tie
         self.octave_shift = 0  # an octave clef (treble-8) writes notes an octave from where they sound
+        self.shift = (0, 0)  # (fifths, semitones) from written to concert pitch (a transposing voice)
         self.last_notes: list[dict] = []
 
     def set_field(self, name: str, value: str) -> bool:
@@ -182,7 +192,8 @@ class _Voice:
                 alter = bar_alts[(step, octave)]
             else:
                 alter = self.key_alts.get(step, 0)
-        return {"pitch": midi_from_spelling(step, alter, octave + self.octave_shift), "tpc": tpc_from_step(step, alter),
+        return {"pitch": midi_from_spelling(step, alter, octave + self.octave_shift) + self.shift[1],
+                "tpc": tpc_from_step(step, alter) + self.shift[0],
                 "tie": "stop" if stop else None, "_key": (step, octave), "_alter": alter}
 
 
@@ -222,7 +233,7 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
             name, value = match.group(0)[1], match.group(0)[3:-1]
             if name in "KML":
                 if voice.set_field(name, value):
-                    fields.setdefault("fifths", voice.fifths)
+                    fields.setdefault("fifths", voice.fifths + voice.shift[0])
                     fields.setdefault("mode", voice.mode)
                 if name != "K":
                     fields.setdefault(name, value)
@@ -428,6 +439,7 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
     layout = score_layout(header)
     names = {}
     clefs = {}
+    transposed: dict[int, int] = {}  # voice -> semitones its written notes sound (xml2abc's transpose=)
     for line in header:
         m = re.match(r"V:(\d+)\s*(.*)", line)
         if m:
@@ -435,8 +447,11 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
             name = re.search(r'nm="([^"]*)"', rest)
             short = re.search(r'snm="([^"]*)"', rest)
             names[int(m.group(1))] = (name.group(1) if name else "", short.group(1) if short else "")
-            if "transpose=" in rest or "map=" in rest:
-                raise Unsupported("transposing or percussion voice")
+            if "map=" in rest:
+                raise Unsupported("percussion voice")
+            steps = re.search(r"(?<!\S)transpose=(-?\d+)", rest)
+            if steps and int(steps.group(1)):
+                transposed[int(m.group(1))] = int(steps.group(1))
             words = [w for w in rest.split() if "=" not in w or w.startswith("clef=")]
             clefs[int(m.group(1))] = words[0].removeprefix("clef=") if words and clef_octave(words[0]) is not None else "treble"
     excerpt = new_excerpt()
@@ -456,9 +471,19 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
                 slot[v] = (index, k)
         name, short = names.get(first_voice, ("", ""))
         excerpt["parts"].append({"id": pid, "name": name, "abbreviation": short, "staves": staves, "midi_program": 0})
+        if first_voice in transposed:
+            shift = transposition(transposed[first_voice])
+            excerpt["parts"][-1]["transpose"] = {"diatonic": shift[2], "chromatic": shift[1], "octave_change": 0}
+        order = [list(slot[v]) for v in sorted(v for staff_voices in part for v in staff_voices)]
+        if order != sorted(order):  # ABC numbers the voices across staves (xml2abc: order of appearance)
+            excerpt["parts"][-1]["voice_order"] = order
     voices = {v: _Voice(fifths, unit, meter) for v in slot}
-    for voice in voices.values():
+    for v, voice in voices.items():
         voice.mode = mode
+        if v in transposed:  # notes and keys as written; the excerpt is at concert pitch
+            voice.shift = transposition(transposed[v])[:2]
+            voice.fifths -= voice.shift[0]
+            voice.key_alts = key_alterations(voice.fifths)
     for v, clef in clefs.items():
         if v in voices:
             voices[v].octave_shift = clef_octave(clef) or 0

@@ -33,10 +33,30 @@ def clef_name(clef: ET.Element) -> str:
     return _CLEFS.get((sign, line if sign not in ("percussion",) else 0, octave), "treble")
 
 
-def _fifths_shift(diatonic: int, chromatic: int) -> int:
-    """Line-of-fifths shift of a transposition interval (needed to respell transposed notes)."""
-    candidates = [f for f in range(-21, 22) if (7 * f - chromatic) % 12 == 0 and (4 * f - diatonic) % 7 == 0]
+def _fifths_shift(diatonic: int | None, chromatic: int) -> int:
+    """Line-of-fifths shift of a transposition interval (needed to respell transposed notes);
+    without a diatonic step (abc2xml writes none) the simplest spelling of the semitones."""
+    candidates = [f for f in range(-21, 22) if (7 * f - chromatic) % 12 == 0
+                  and (diatonic is None or (4 * f - diatonic) % 7 == 0)]
     return min(candidates, key=abs) if candidates else 0
+
+
+def _diatonic_steps(shift: tuple[int, int]) -> int:
+    """The diatonic steps of a transposition given as (fifths shift, semitones): the number of
+    steps a fifths shift gives (4 per fifth, mod 7) nearest to the semitones' size."""
+    fifths, semitones = shift
+    base = (4 * fifths) % 7
+    target = semitones * 7 / 12
+    return min((base + 7 * k for k in range(-4, 5)), key=lambda d: abs(d - target))
+
+
+def transpose_shift(transpose: dict | None) -> tuple[int, int]:
+    """A part's `transpose` (v2: MusicXML's diatonic, chromatic, octave_change, written -> sounding)
+    -> (line-of-fifths shift, semitones) to add to written notes to get concert pitch."""
+    if not transpose:
+        return 0, 0
+    chromatic = transpose.get("chromatic", 0) + 12 * transpose.get("octave_change", 0)
+    return _fifths_shift(transpose.get("diatonic"), chromatic % 12 if chromatic >= 0 else -((-chromatic) % 12)), chromatic
 
 
 def _root(source: Any) -> ET.Element:
@@ -116,7 +136,8 @@ def _voice_staves(part: ET.Element) -> tuple[int, dict[str, int]]:
         staff = _int(note.findtext("staff"), "staff", 1)
         staves = max(staves, staff)
         counts[(note.findtext("voice") or "1").strip()][staff] += 1
-    return staves, {v: c.most_common(1)[0][0] for v, c in counts.items()}
+    # the staff with most notes; on a tie the higher staff, as xml2abc decides
+    return staves, {v: max(c.items(), key=lambda kv: (kv[1], kv[0]))[0] for v, c in counts.items()}
 
 
 def printed_number(number_text: str, index: int) -> int:
@@ -173,6 +194,10 @@ def excerpt_from_musicxml(source: Any) -> dict:
             per_staff[voice_staff[voice]].append(voice)
         voice_index = {v: per_staff[voice_staff[v]].index(v) for v in voice_staff}
         layout.append((first, voice_staff, voice_index))
+        # xml2abc numbers a part's voices in the order they first appear in the file
+        order = [[first + voice_staff[v] - 1, voice_index[v]] for v in voice_staff]
+        if order != sorted(order):
+            info["voice_order"] = order
 
     states = [_PartState() for _ in parts]
     time, key, mode = "4/4", 0, None
@@ -181,6 +206,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
         events: dict[tuple[int, int], list] = defaultdict(list)
         tempo = None
         new_time = new_key = new_mode = None
+        key_part = None
         longest = Fraction(0)
         number_text = measure_lists[0][m].get("number", "")
         for p, part in enumerate(parts):
@@ -196,10 +222,20 @@ def excerpt_from_musicxml(source: Any) -> dict:
                         raise NotationError("MusicXML: divisions must be positive")
                     transpose = element.find("transpose")
                     if transpose is not None:
-                        chromatic = _int(transpose.findtext("chromatic"), "chromatic", 0) + 12 * _int(transpose.findtext("octave-change"), "octave-change", 0)
-                        state.transpose = (_fifths_shift(_int(transpose.findtext("diatonic"), "diatonic", 0), chromatic % 12 if chromatic >= 0 else -((-chromatic) % 12)), chromatic)
+                        diatonic = transpose.findtext("diatonic")
+                        written = {"diatonic": None if diatonic is None else _int(diatonic, "diatonic", 0),
+                                   "chromatic": _int(transpose.findtext("chromatic"), "chromatic", 0),
+                                   "octave_change": _int(transpose.findtext("octave-change"), "octave-change", 0)}
+                        state.transpose = transpose_shift(written)
+                        if any(written.values()):
+                            if written["diatonic"] is None:  # as abc2xml writes it: the simplest spelling
+                                written["diatonic"] = _diatonic_steps(state.transpose)
+                            excerpt["parts"][p].setdefault("transpose", written)
                     fifths = element.findtext("key/fifths")
-                    if fifths is not None and new_key is None:
+                    # the key at the measure's start: the last one before its first note (abc2xml
+                    # writes a transposing part's concert key, then its written key)
+                    if fifths is not None and (new_key is None or (p == key_part and position == 0)):
+                        key_part = p
                         new_key = max(-7, min(7, _int(fifths, "fifths") + state.transpose[0]))
                         new_mode = excerpt_mode(element.findtext("key/mode"))
                     time_el = element.find("time")

@@ -156,6 +156,8 @@ def _declares_divisions(measure: ET.Element) -> bool:
 def _generated(template: dict, measures: list[dict]) -> tuple[list[list[ET.Element]], int]:
     """The new measures as MusicXML, per part of the template, and their <divisions>."""
     mini = copy_excerpt({k: v for k, v in template.items() if k not in ("measures", "selection")})
+    for part in mini["parts"]:
+        part.pop("transpose", None)  # written concert; _fit gives transposing parts their written pitch
     mini["measures"] = [{k: v for k, v in m.items() if k != "tempo"} for m in copy_excerpt({"m": measures})["m"]]
     for measure in mini["measures"]:  # staves the new bars leave out rest
         present = {s["staff"] for s in measure["staves"]}

@@ -16,6 +16,7 @@ from .durations import default_tuplet, is_plain, notated_value, parse_fraction, 
 from .errors import NotationError
 from .excerpt_base import measure_length, staff_entry
 from .marks import barlines_xml, marks_xml
+from .musicxml_read import transpose_shift
 from .spelling import octave_from_midi, step_from_tpc
 
 _CLEF_SIGNS = {"treble": ("G", 2, 0), "treble8vb": ("G", 2, -1), "treble8va": ("G", 2, 1), "bass": ("F", 4, 0),
@@ -46,7 +47,15 @@ def abc_voice_slots(excerpt: dict) -> list[tuple[int, int]]:
                 if any(e["type"] == "chord" and e.get("notes") for e in voice["events"]):
                     sounding.add((staff["staff"], voice["voice"]))
     used = voices_used(excerpt)
-    return [(s, v) for part in excerpt["parts"] for s in part["staves"] for v in used.get(s, [0]) if (s, v) in sounding]
+    return [slot for part in excerpt["parts"] for slot in part_slots(part, used) if slot in sounding]
+
+
+def part_slots(part: dict, used: dict[int, list[int]]) -> list[tuple[int, int]]:
+    """A part's (staff, voice) pairs in the order the MusicXML is written (its `voice_order`, v2,
+    then staff and voice order), which is the order xml2abc numbers the ABC voices in."""
+    default = [(s, v) for s in part["staves"] for v in used.get(s, [0])]
+    ordered = [tuple(pair) for pair in part.get("voice_order", []) if tuple(pair) in default]
+    return list(dict.fromkeys(ordered + default))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -173,7 +182,8 @@ def _mark_beams(specs: list[dict], beat: Fraction) -> None:
     close()
 
 
-def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: int | None) -> None:
+def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: int | None,
+                shift: tuple[int, int] = (0, 0)) -> None:
     """Append the <note> elements of one notated piece (string building: this is the hot path)."""
     duration = _ticks(spec["sounding"], divisions)
     tail = f"<voice>{voice}</voice><type>{spec['type']}</type>" + "<dot/>" * spec["dots"]
@@ -191,6 +201,7 @@ def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: i
             out.append(f"<rest/><duration>{duration}</duration>")
         else:
             pitch, tpc, starts, stops = entry
+            pitch, tpc = pitch - shift[1], tpc - shift[0]  # written pitch of a transposing part
             step, alter = step_from_tpc(tpc)
             out.append(f"<pitch><step>{step}</step><alter>{alter}</alter><octave>{octave_from_midi(pitch, step, alter)}</octave></pitch>"
                        f"<duration>{duration}</duration>")
@@ -207,13 +218,14 @@ def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: i
         out.append(f"<notations>{notations}</notations></note>" if notations else "</note>")
 
 
-def _attributes(measure: dict, m: int, previous: tuple, divisions: int, staves: list[int], clefs: dict) -> str:
+def _attributes(measure: dict, m: int, previous: tuple, divisions: int, staves: list[int], clefs: dict,
+                transpose: dict | None = None) -> str:
     parts = []
     if m == 0:
         parts.append(f"<divisions>{divisions}</divisions>")
     if m == 0 or (measure["key"], measure.get("mode")) != previous[1]:
         mode = f"<mode>{measure['mode']}</mode>" if measure.get("mode") else ""
-        parts.append(f"<key><fifths>{measure['key']}</fifths>{mode}</key>")
+        parts.append(f"<key><fifths>{measure['key'] - transpose_shift(transpose)[0]}</fifths>{mode}</key>")
     if m == 0 or measure["time"] != previous[0]:
         beats, beat_type = measure["time"].split("/")
         parts.append(f"<time><beats>{beats}</beats><beat-type>{beat_type}</beat-type></time>")
@@ -225,6 +237,10 @@ def _attributes(measure: dict, m: int, previous: tuple, divisions: int, staves: 
             number = f' number="{k + 1}"' if len(staves) > 1 else ""
             parts.append(f"<clef{number}><sign>{sign}</sign>" + (f"<line>{line}</line>" if sign != "percussion" else "")
                          + (f"<clef-octave-change>{octave}</clef-octave-change>" if octave else "") + "</clef>")
+        if transpose:
+            parts.append(f"<transpose><diatonic>{transpose.get('diatonic', 0)}</diatonic><chromatic>{transpose.get('chromatic', 0)}"
+                         f"</chromatic>" + (f"<octave-change>{transpose['octave_change']}</octave-change>"
+                                            if transpose.get("octave_change") else "") + "</transpose>")
     return "<attributes>" + "".join(parts) + "</attributes>" if parts else ""
 
 
@@ -271,10 +287,11 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
         staves = part["staves"]
         previous = (None, None)
         volta = None
+        shift = transpose_shift(part.get("transpose"))
         for m, measure in enumerate(excerpt["measures"]):
             implicit = ' implicit="yes"' if measure.get("duration") and m == 0 else ""
             out.append(f'<measure number="{measure.get("number", m + 1)}"{implicit}>')
-            out.append(_attributes(measure, m, previous, divisions, staves, clefs))
+            out.append(_attributes(measure, m, previous, divisions, staves, clefs, part.get("transpose")))
             left_barline, right_barline = barlines_xml(measure, volta)
             volta = measure.get("volta", volta)
             out.append(left_barline)
@@ -284,7 +301,7 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
                 out.append(f'<direction placement="above"><direction-type><metronome><beat-unit>quarter</beat-unit>'
                            f'<per-minute>{bpm}</per-minute></metronome></direction-type><sound tempo="{bpm}"/></direction>')
             length = measure_length(measure)
-            slots = [(k, staff, v) for k, staff in enumerate(staves) for v in used.get(staff, [0])]
+            slots = [(staves.index(staff), staff, v) for staff, v in part_slots(part, used)]
             beat = beat_length(measure["time"])
             for n, (k, staff, v) in enumerate(slots):
                 entry = staff_entry(measure, staff)
@@ -299,7 +316,7 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
                 else:
                     _mark_beams(specs, beat)
                 for spec in specs:
-                    _write_spec(out, spec, divisions, 4 * k + v + 1, k + 1 if len(staves) > 1 else None)
+                    _write_spec(out, spec, divisions, 4 * k + v + 1, k + 1 if len(staves) > 1 else None, shift)
                 written = sum((s["sounding"] for s in specs), Fraction(0))
                 if n < len(slots) - 1 and written:
                     out.append(f"<backup><duration>{int(written * 4 * divisions)}</duration></backup>")
