@@ -130,6 +130,9 @@ def test_quartet_repeats_beams_and_articulations_are_in_the_excerpt():
     marks = {m for measure in excerpt["measures"] for s in measure["staves"] for v in s["voices"]
              for e in v["events"] for m in e.get("marks", [])}
     assert {"staccato", "trill-mark"} <= marks
+    slurs = [e["slurs"] for measure in excerpt["measures"] for s in measure["staves"] for v in s["voices"]
+             for e in v["events"] if e.get("slurs")]
+    assert sum(x.get("start", 0) for x in slurs) == sum(x.get("stop", 0) for x in slurs) > 20
     beams = [e.get("beam") for e in _events(excerpt, 8)]
     assert "begin" in beams and "end" in beams
     back = abc_to_excerpt(excerpt_to_abc(excerpt))

@@ -215,6 +215,7 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
     opened_ties: dict[tuple[str, int], int] = {}
     position = 0
     space, marks = True, []  # whitespace before the next event (no beam to it), decorations for it
+    slur_starts = 0
     for match in _TOKEN.finditer(text):
         if match.start() != position:
             raise Unsupported(f"unknown ABC at {text[position:match.start()]!r}")
@@ -224,6 +225,11 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
             token = match.group(0)
             if token.isspace():
                 space = True
+            elif token == "(":
+                slur_starts += 1
+            elif token == ")":
+                if events:
+                    events[-1]["_slur_stop"] = events[-1].get("_slur_stop", 0) + 1
             elif token in ABC_MARKS and ABC_MARKS[token] not in marks:
                 marks.append(ABC_MARKS[token])
             continue
@@ -271,8 +277,8 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
         if kind == "rest":
             length = voice.unit * _multiplier(match.group("rdur")) * factor
             events.append({"type": "rest", "_length": length, "_ratio": ratio, "_joined": joined,
-                           "_marks": marks, "_invisible": match.group(0)[0] == "x"})
-            marks = []
+                           "_marks": marks, "_invisible": match.group(0)[0] == "x", "_slur_start": slur_starts})
+            marks, slur_starts = [], 0
             continue
         if kind == "note":
             parts = [match.groupdict()]
@@ -296,8 +302,8 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
         opened_ties = {}
         length = voice.unit * _multiplier(parts[0]["dur"]) * outer * factor
         events.append({"type": "chord", "_length": length, "_ratio": ratio, "notes": notes, "_joined": joined,
-                       "_marks": marks})
-        marks = []
+                       "_marks": marks, "_slur_start": slur_starts})
+        marks, slur_starts = [], 0
     if position != len(text):
         raise Unsupported(f"unknown ABC at {text[position:]!r}")
     _beams(events)
@@ -338,6 +344,9 @@ def _finish(event: dict) -> dict:
         out["marks"] = [m for m in MARKS if m in event["_marks"]]
     if event.get("_invisible"):
         out["invisible"] = True
+    slurs = {k: event[f"_slur_{k}"] for k in ("start", "stop") if event.get(f"_slur_{k}")}
+    if slurs:
+        out["slurs"] = slurs
     ratio = ratio or default_tuplet(length)
     notated = length * Fraction(*ratio) if ratio else length
     shape = notated_value(notated)

@@ -86,6 +86,24 @@ class _PartState:
     def __init__(self) -> None:
         self.divisions = 1
         self.transpose = (0, 0)  # (fifths shift, semitones) written -> sounding
+        self.slurs: dict[str, tuple[str, str, dict]] = {}  # open slur number -> (type, voice, event)
+
+
+def _match_slur(state: _PartState, slur: ET.Element, voice: str, event: dict) -> None:
+    """xml2abc's slur matching: a slur counts when its start and stop, found by number, are in
+    the same voice with the start first (it writes `(` before the start, `)` after the stop)."""
+    kind, number = slur.get("type"), slur.get("number") or "1"
+    if kind not in ("start", "stop"):
+        return
+    if number not in state.slurs or state.slurs[number][0] == kind:
+        state.slurs[number] = (kind, voice, event)
+        return
+    first_kind, first_voice, first_event = state.slurs.pop(number)
+    if first_voice == voice and first_kind == "start":
+        slurs = first_event.setdefault("slurs", {})
+        slurs["start"] = slurs.get("start", 0) + 1
+        slurs = event.setdefault("slurs", {})
+        slurs["stop"] = slurs.get("stop", 0) + 1
 
 
 def _part_list(root: ET.Element) -> list[dict]:
@@ -266,6 +284,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
                                 last_chord_event.update(type="chord", notes=[])
                             last_chord_event["notes"].append(pitch)
                         _add_marks(last_chord_event, note_marks(element))
+                        for slur in element.findall("notations/slur"):
+                            _match_slur(state, slur, voice, last_chord_event)
                         continue
                     length = _snap_to_notation(element, Fraction(duration, state.divisions * 4), state.divisions)
                     event = {"type": "chord" if pitch is not None else "rest", "duration": fraction_text(length)}
@@ -275,6 +295,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
                     _add_marks(event, note_marks(element))
                     if pitch is None and element.find("rest") is not None and element.get("print-object") == "no":
                         event["invisible"] = True
+                    for slur in element.findall("notations/slur"):
+                        _match_slur(state, slur, voice, event)
                     onset = position
                     if length > 0:
                         events[slot].append((onset, length, event))

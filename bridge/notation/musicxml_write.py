@@ -117,6 +117,10 @@ def _note_specs(event: dict) -> list[dict]:
         specs[0]["beam_hint"] = event["beam"]
     if event.get("marks"):
         specs[0]["marks"] = event["marks"]
+    if event.get("slurs", {}).get("start"):
+        specs[0]["slur_start"] = event["slurs"]["start"]
+    if event.get("slurs", {}).get("stop"):
+        specs[-1]["slur_stop"] = event["slurs"]["stop"]
     if rest and event.get("invisible"):
         for spec in specs:
             spec["invisible"] = True
@@ -182,8 +186,21 @@ def _mark_beams(specs: list[dict], beat: Fraction) -> None:
     close()
 
 
+def _slur_xml(spec: dict, open_slurs: list[int]) -> str:
+    """<slur> elements of a note: stops close the latest open slurs, starts take free numbers."""
+    out = ""
+    for _ in range(spec.get("slur_stop", 0)):
+        if open_slurs:
+            out += f'<slur type="stop" number="{open_slurs.pop()}"/>'
+    for _ in range(spec.get("slur_start", 0)):
+        number = next(n for n in range(1, 17) if n not in open_slurs)
+        open_slurs.append(number)
+        out += f'<slur type="start" number="{number}"/>'
+    return out
+
+
 def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: int | None,
-                shift: tuple[int, int] = (0, 0)) -> None:
+                shift: tuple[int, int] = (0, 0), open_slurs: list[int] | None = None) -> None:
     """Append the <note> elements of one notated piece (string building: this is the hot path)."""
     duration = _ticks(spec["sounding"], divisions)
     tail = f"<voice>{voice}</voice><type>{spec['type']}</type>" + "<dot/>" * spec["dots"]
@@ -194,6 +211,8 @@ def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: i
         tail += f"<staff>{staff}</staff>"
     tuplet = ('<tuplet type="start"/>' if spec.get("tuplet_start") else "") + ('<tuplet type="stop"/>' if spec.get("tuplet_stop") else "")
     marks = marks_xml(spec["marks"]) if spec.get("marks") else ""
+    if (spec.get("slur_start") or spec.get("slur_stop")) and open_slurs is not None:
+        marks = _slur_xml(spec, open_slurs) + marks
     for k, entry in enumerate(spec["notes"] or [None]):
         out.append("<note><chord/>" if k else ('<note print-object="no">' if spec.get("invisible") else "<note>"))
         tied = ""
@@ -288,6 +307,7 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
         previous = (None, None)
         volta = None
         shift = transpose_shift(part.get("transpose"))
+        slurs: dict[tuple[int, int], list[int]] = {}  # open slur numbers per voice
         for m, measure in enumerate(excerpt["measures"]):
             implicit = ' implicit="yes"' if measure.get("duration") and m == 0 else ""
             out.append(f'<measure number="{measure.get("number", m + 1)}"{implicit}>')
@@ -316,7 +336,8 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
                 else:
                     _mark_beams(specs, beat)
                 for spec in specs:
-                    _write_spec(out, spec, divisions, 4 * k + v + 1, k + 1 if len(staves) > 1 else None, shift)
+                    _write_spec(out, spec, divisions, 4 * k + v + 1, k + 1 if len(staves) > 1 else None, shift,
+                                slurs.setdefault((staff, v), []))
                 written = sum((s["sounding"] for s in specs), Fraction(0))
                 if n < len(slots) - 1 and written:
                     out.append(f"<backup><duration>{int(written * 4 * divisions)}</duration></backup>")
