@@ -197,6 +197,17 @@ def test_a_b_flat_trumpet_keeps_its_transposition_through_abc(demos, tmp_path):
     assert b"<transpose>" in back.read_bytes() and _written_pitches(back.read_bytes()) == original
 
 
+def test_dynamics_hairpins_and_text_are_directions_on_their_voice(demos):
+    excerpt = read_excerpt(demos["Reunion.mscz"])
+    directions = [d for m in excerpt["measures"] for d in m.get("directions", [])]
+    assert {"dynamics", "wedge", "words"} <= {k for d in directions for k in d if k not in ("staff", "voice", "at", "placement")}
+    first = excerpt["measures"][0]["directions"]
+    assert first[:2] == [{"staff": 0, "voice": 0, "at": "0", "dynamics": "mp"},
+                         {"staff": 0, "voice": 0, "at": "0", "words": "Andante con moto", "placement": "above"}]
+    assert excerpt_to_abc(excerpt).splitlines()[-len(excerpt["measures"])].startswith('[V:1]!mp!"^Andante con moto"')
+    assert validate_excerpt(excerpt) == []
+
+
 def test_voices_numbered_across_staves_keep_notagens_numbering(demos):
     """Reunion's piano: xml2abc numbers voices in the order they appear (`{ ( 1 3 5 ) | ( 2 4 ) }`)."""
     from bridge.notation.abc_export import musicxml_to_abc

@@ -16,7 +16,7 @@ from .durations import default_tuplet, fraction_text, notated_value
 from .excerpt_base import add_warning, new_excerpt, rest_event
 from .spelling import midi_from_spelling, tpc_from_step
 from .keys import abc_mode
-from .marks import ABC_BARLINES, ABC_MARKS, MARKS
+from .marks import ABC_BARLINES, ABC_MARKS, ABC_WEDGES, DYNAMICS, MARKS
 
 
 class Unsupported(Exception):
@@ -206,8 +206,9 @@ def _default_q(p: int, meter: str | None) -> int:
     return 3 if compound else 2
 
 
-def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dict]:
-    """One voice's text of one bar -> events (durations in whole notes, ties marked)."""
+def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions: list | None = None) -> list[dict]:
+    """One voice's text of one bar -> events (durations in whole notes, ties marked); dynamics,
+    hairpins and text annotations go to `directions` with their time in the bar."""
     events: list[dict] = []
     bar_alts: dict = {}
     tuplets: list[list] = []  # [factor, notes left, p, q]
@@ -221,6 +222,12 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
             raise Unsupported(f"unknown ABC at {text[position:match.start()]!r}")
         position = match.end()
         kind = match.lastgroup
+        if directions is not None and kind in ("deco", "annot"):
+            item = _direction(match.group(0))
+            if item:
+                at = sum((e["_length"] for e in events), Fraction(0))
+                directions.append({"at": fraction_text(at) if at else "0", **item})
+                continue
         if kind in ("skip", "deco"):
             token = match.group(0)
             if token.isspace():
@@ -308,6 +315,17 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
         raise Unsupported(f"unknown ABC at {text[position:]!r}")
     _beams(events)
     return events
+
+
+def _direction(token: str) -> dict | None:
+    """An ABC decoration or annotation that is a measure direction in excerpt v2, else None."""
+    if token in ABC_WEDGES:
+        return {"wedge": ABC_WEDGES[token]}
+    if token.startswith("!") and token[1:-1] in DYNAMICS:
+        return {"dynamics": token[1:-1]}
+    if token.startswith('"') and token[1:2] in ("^", "_"):
+        return {"words": token[2:-1], "placement": "above" if token[1] == "^" else "below"}
+    return None
 
 
 def _beams(events: list[dict]) -> None:
@@ -504,6 +522,7 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         line = re.sub(r"^\[r:[^\]]*\]", "", line.rstrip("\n"))
         bar_fields: dict = {}
         per_voice = {}
+        directions: list[dict] = []
         segments = segment.findall(line)
         barlines, next_barlines = barline_fields(segments[0][1]) if segments else ({}, {})
         barlines = {**carried, **barlines}
@@ -512,7 +531,10 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
             number = int(number)
             if number not in voices:
                 raise Unsupported(f"voice V:{number} not declared")
-            per_voice[number] = [_finish(e) for e in parse_bar(text, voices[number], excerpt, bar_fields)]
+            found: list[dict] = []
+            per_voice[number] = [_finish(e) for e in parse_bar(text, voices[number], excerpt, bar_fields, found)]
+            staff, k = slot[number]
+            directions += [{"staff": staff, "voice": k, **d} for d in found]
         if "M" in bar_fields:
             current_meter = meter_text(bar_fields["M"]) or current_meter
         if "fifths" in bar_fields:
@@ -531,6 +553,8 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
             measure["tempo"] = tempo
             tempo = None
         measure.update(barlines)
+        if directions:
+            measure["directions"] = directions
         staves: dict[int, list] = {}
         for number, events in sorted(per_voice.items()):
             total = sum((Fraction(e["duration"]) for e in events), Fraction(0))

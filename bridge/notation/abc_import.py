@@ -6,6 +6,7 @@ template's staves and voices, and the template's parts, names, clefs and measure
 from __future__ import annotations
 
 import contextlib
+import re
 import io
 import threading
 import warnings
@@ -15,6 +16,7 @@ from .errors import NotationError
 from .excerpt_base import copy_excerpt, measure_length, new_excerpt, rest_event
 from .interleave import split_header_body, unreduce
 from .keys import abc_key
+from .marks import EMPTY_TEXT
 from .musicxml_read import excerpt_from_musicxml
 from .musicxml_write import abc_voice_slots
 
@@ -66,7 +68,8 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
             if reader == "fast":
                 raise NotationError(f"the fast ABC reader cannot read this: {exc}") from exc
     if raw is None:
-        element, messages = abc_to_musicxml_element(unreduce(abc_text))
+        # abc2xml drops an empty annotation ("^"); give it the invisible text that survives
+        element, messages = abc_to_musicxml_element(re.sub(r'"([_^])"', rf'"\1{EMPTY_TEXT}"', unreduce(abc_text)))
         try:
             raw = excerpt_from_musicxml(element)
         except NotationError:

@@ -94,3 +94,55 @@ def barlines_xml(measure: dict, number_of_volta: str | None = None) -> tuple[str
             ('<repeat direction="backward"/>' if kind == "repeat-end" else "")
         right = f'<barline location="right">{inner}</barline>'
     return left, right
+
+
+# An annotation whose text unidecode empties ("^" in NotaGen's text) is written with this
+# invisible character, which xml2abc keeps and unidecode removes again.
+EMPTY_TEXT = "\u2060"
+
+# measure directions (v2): xml2abc's dynamics, hairpins and text, each attached to a voice at a time
+DYNAMICS = ("p", "pp", "ppp", "pppp", "f", "ff", "fff", "ffff", "mp", "mf", "sfz")
+ABC_WEDGES = {"!<(!": "crescendo", "!>(!": "diminuendo", "!<)!": "stop", "!>)!": "stop",
+              "!crescendo(!": "crescendo", "!diminuendo(!": "diminuendo", "!crescendo)!": "stop",
+              "!diminuendo)!": "stop"}
+
+
+def direction_items(direction: ET.Element) -> list[dict]:
+    """What xml2abc writes for a <direction>, in its order: dynamics, hairpins, then the text."""
+    items: list[dict] = []
+    text, placement = "", None
+    for dirtype in direction.findall("direction-type"):
+        wedge = dirtype.find("wedge")
+        if wedge is not None and wedge.get("type") in ("crescendo", "diminuendo", "stop"):
+            items.append({"wedge": wedge.get("type"), "_number": wedge.get("number", "1")})
+        words = dirtype.findall("words") or dirtype.findall("rehearsal")
+        for element in words:
+            placement = "below" if direction.get("placement") == "below" else "above"
+            try:
+                if float(element.get("default-y", "0")) < 0:
+                    placement = "below"
+            except ValueError:
+                pass
+            text += element.text or ""
+        for name in DYNAMICS:
+            if dirtype.find(f"dynamics/{name}") is not None:
+                items.append({"dynamics": name})
+    if text.strip():
+        items.append({"words": text.strip(), "placement": placement or "above"})
+    return items
+
+
+def direction_xml(item: dict, staff: int | None) -> str:
+    """One excerpt direction as a MusicXML <direction> xml2abc reads back the same way."""
+    staff_xml = f"<staff>{staff}</staff>" if staff is not None else ""
+    if "dynamics" in item:
+        inner, attributes = f"<dynamics><{item['dynamics']}/></dynamics>", ""
+    elif "wedge" in item:
+        inner, attributes = f'<wedge type="{item["wedge"]}" number="1"/>', ""
+    else:
+        from xml.sax.saxutils import escape
+
+        # an annotation NotaGen's text has with nothing left in it ("^" after unidecode) stays one
+        inner = f"<words>{escape(item['words']) or EMPTY_TEXT}</words>"
+        attributes = ' placement="below"' if item.get("placement") == "below" else ""
+    return f"<direction{attributes}><direction-type>{inner}</direction-type>{staff_xml}</direction>"

@@ -16,7 +16,7 @@ from .durations import TYPE_VALUES, fraction_text
 from .errors import NotationError
 from .excerpt_base import add_warning, new_excerpt, rest_event, time_length
 from .keys import excerpt_mode
-from .marks import GROUP_SYMBOLS, MARKS, measure_barlines, note_marks
+from .marks import GROUP_SYMBOLS, MARKS, direction_items, measure_barlines, note_marks
 from .sources import musicxml_bytes
 from .spelling import midi_from_spelling, tpc_from_step
 
@@ -87,6 +87,40 @@ class _PartState:
         self.divisions = 1
         self.transpose = (0, 0)  # (fifths shift, semitones) written -> sounding
         self.slurs: dict[str, tuple[str, str, dict]] = {}  # open slur number -> (type, voice, event)
+        self.wedges: dict[str, tuple[int, int]] = {}  # open hairpin number -> (staff, voice) of its start
+
+
+def _read_direction(direction: ET.Element, following: list[ET.Element], position: Fraction, layout: tuple,
+                    state: _PartState, out: list[dict]) -> None:
+    """Dynamics, hairpins and text of a <direction>, on the voice xml2abc puts them in: the voice
+    of the next note before a <backup> (else the staff's first voice); a hairpin's end goes where
+    its start went."""
+    items = direction_items(direction)
+    if not items:
+        return
+    first, voice_staff, voice_index = layout
+    xml_voice = None
+    for element in following:
+        if element.tag == "backup":
+            break
+        if element.tag == "note":
+            xml_voice = (element.findtext("voice") or "1").strip()
+            break
+    if xml_voice is None or xml_voice not in voice_staff:
+        staff_number = _int(direction.findtext("staff"), "staff", 1)
+        xml_voice = next((v for v, s in voice_staff.items() if s == staff_number), None)
+        if xml_voice is None:
+            return
+    slot = (first + voice_staff[xml_voice] - 1, voice_index[xml_voice])
+    for item in items:
+        where = slot
+        if "wedge" in item:
+            number = item.pop("_number")
+            if item["wedge"] == "stop":
+                where = state.wedges.pop(number, slot)
+            else:
+                state.wedges[number] = slot
+        out.append({"staff": where[0], "voice": where[1], "at": fraction_text(position) if position else "0", **item})
 
 
 def _match_slur(state: _PartState, slur: ET.Element, voice: str, event: dict) -> None:
@@ -225,6 +259,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
         tempo = None
         new_time = new_key = new_mode = None
         key_part = None
+        directions: list[dict] = []
         longest = Fraction(0)
         number_text = measure_lists[0][m].get("number", "")
         for p, part in enumerate(parts):
@@ -232,7 +267,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
             first, voice_staff, voice_index = layout[p]
             position = Fraction(0)  # in whole notes
             last_chord_event = None
-            for element in measure_lists[p][m]:
+            elements = list(measure_lists[p][m])
+            for element_index, element in enumerate(elements):
                 tag = element.tag
                 if tag == "attributes":
                     state.divisions = _int(element.findtext("divisions"), "divisions", state.divisions)
@@ -311,6 +347,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
                     position = Fraction(round(position * grid), grid)
                     longest = max(longest, position)
                 elif tag in ("direction", "sound"):
+                    if tag == "direction":
+                        _read_direction(element, elements[element_index + 1:], position, layout[p], state, directions)
                     sound = element if tag == "sound" else element.find("sound")
                     if sound is not None and sound.get("tempo") and tempo is None:
                         try:
@@ -333,6 +371,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
         if tempo is not None:
             measure["tempo"] = tempo
         measure["staves"] = _measure_staves(excerpt, events, length)
+        if directions:
+            measure["directions"] = directions
         excerpt["measures"].append(measure)
     repair_ties(excerpt)
     return excerpt

@@ -15,7 +15,7 @@ from fractions import Fraction
 from .durations import default_tuplet, is_plain, notated_value, parse_fraction, split_plain
 from .errors import NotationError
 from .excerpt_base import measure_length, staff_entry
-from .marks import barlines_xml, marks_xml
+from .marks import barlines_xml, direction_xml, marks_xml
 from .musicxml_read import transpose_shift
 from .spelling import octave_from_midi, step_from_tpc
 
@@ -335,9 +335,17 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
                             spec["beam"] = spec["beam_hint"]
                 else:
                     _mark_beams(specs, beat)
-                for spec in specs:
+                mine = sorted((d for d in measure.get("directions", []) if (d["staff"], d["voice"]) == (staff, v)),
+                              key=lambda d: parse_fraction(d["at"]) if d["at"] != "0" else Fraction(0))
+                onset = Fraction(0)
+                for spec in specs:  # a direction goes just before the note at its time (xml2abc's voice and time)
+                    while mine and (Fraction(0) if mine[0]["at"] == "0" else parse_fraction(mine[0]["at"])) <= onset:
+                        out.append(direction_xml(mine.pop(0), k + 1 if len(staves) > 1 else None))
                     _write_spec(out, spec, divisions, 4 * k + v + 1, k + 1 if len(staves) > 1 else None, shift,
                                 slurs.setdefault((staff, v), []))
+                    onset += spec["sounding"]
+                for direction in mine:
+                    out.append(direction_xml(direction, k + 1 if len(staves) > 1 else None))
                 written = sum((s["sounding"] for s in specs), Fraction(0))
                 if n < len(slots) - 1 and written:
                     out.append(f"<backup><duration>{int(written * 4 * divisions)}</duration></backup>")
