@@ -133,6 +133,9 @@ def test_quartet_repeats_beams_and_articulations_are_in_the_excerpt():
     slurs = [e["slurs"] for measure in excerpt["measures"] for s in measure["staves"] for v in s["voices"]
              for e in v["events"] if e.get("slurs")]
     assert sum(x.get("start", 0) for x in slurs) == sum(x.get("stop", 0) for x in slurs) > 20
+    graces = [g for measure in excerpt["measures"] for s in measure["staves"] for v in s["voices"]
+              for e in v["events"] for g in e.get("grace", [])]
+    assert len(graces) > 10 and validate_excerpt(excerpt) == []
     beams = [e.get("beam") for e in _events(excerpt, 8)]
     assert "begin" in beams and "end" in beams
     back = abc_to_excerpt(excerpt_to_abc(excerpt))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from .durations import default_tuplet, fraction_text, notated_value
+from .durations import TYPE_NAMES, default_tuplet, fraction_text, notated_value
 from .excerpt_base import add_warning, new_excerpt, rest_event
 from .spelling import midi_from_spelling, tpc_from_step
 from .keys import abc_mode
@@ -217,6 +217,7 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
     position = 0
     space, marks = True, []  # whitespace before the next event (no beam to it), decorations for it
     slur_starts = 0
+    grace: list[dict] = []  # grace notes waiting for the next note
     for match in _TOKEN.finditer(text):
         if match.start() != position:
             raise Unsupported(f"unknown ABC at {text[position:match.start()]!r}")
@@ -254,7 +255,7 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
                 fields.setdefault("Q", value)
             continue
         if kind == "grace":
-            add_warning(excerpt, "grace notes were left out")
+            grace += _grace_groups(match.group(0)[1:-1], voice, bar_alts)
             continue
         if kind == "tuplet":
             p = int(match.group("tp"))
@@ -284,8 +285,9 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
         if kind == "rest":
             length = voice.unit * _multiplier(match.group("rdur")) * factor
             events.append({"type": "rest", "_length": length, "_ratio": ratio, "_joined": joined,
-                           "_marks": marks, "_invisible": match.group(0)[0] == "x", "_slur_start": slur_starts})
-            marks, slur_starts = [], 0
+                           "_marks": marks, "_invisible": match.group(0)[0] == "x", "_slur_start": slur_starts,
+                           "_grace": grace})
+            marks, slur_starts, grace = [], 0, []
             continue
         if kind == "note":
             parts = [match.groupdict()]
@@ -309,12 +311,40 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
         opened_ties = {}
         length = voice.unit * _multiplier(parts[0]["dur"]) * outer * factor
         events.append({"type": "chord", "_length": length, "_ratio": ratio, "notes": notes, "_joined": joined,
-                       "_marks": marks, "_slur_start": slur_starts})
-        marks, slur_starts = [], 0
+                       "_marks": marks, "_slur_start": slur_starts, "_grace": grace})
+        marks, slur_starts, grace = [], 0, []
     if position != len(text):
         raise Unsupported(f"unknown ABC at {text[position:]!r}")
+    if grace:
+        add_warning(excerpt, "grace notes after the last note of a bar were left out")
     _beams(events)
     return events
+
+
+_GRACE_ITEM = re.compile(r"\[(?P<chord>[^\]]*)\]|(?P<note>(?:\^\^|\^|__|_|=)?[A-Ga-g][',]*\d*/*\d*)|(?P<skip>[\s\-])")
+
+
+def _grace_groups(body: str, voice: _Voice, bar_alts: dict) -> list[dict]:
+    """The inside of `{...}` -> grace groups (a note or a chord each); `/` first: acciaccatura."""
+    slash = body.startswith("/")
+    groups, position = [], 1 if slash else 0
+    for match in _GRACE_ITEM.finditer(body, position):
+        if match.start() != position:
+            raise Unsupported(f"grace notes {body!r}")
+        position = match.end()
+        if match.lastgroup == "skip":
+            continue
+        parts = [m.groupdict() for m in _CHORD_NOTE.finditer(match.group("chord") or match.group("note"))]
+        notes = [voice.pitch(part["acc"], part["letter"], part["oct"], bar_alts) for part in parts]
+        shape = notated_value(voice.unit * _multiplier(parts[0]["dur"]))
+        group = {"notes": [{"pitch": n["pitch"], "tpc": n["tpc"]} for n in notes],
+                 "type": TYPE_NAMES.get(voice.unit * _multiplier(parts[0]["dur"]), "eighth") if shape else "eighth"}
+        if slash:
+            group["slash"] = True
+        groups.append(group)
+    if position != len(body) or not groups:
+        raise Unsupported(f"grace notes {body!r}")
+    return groups
 
 
 def _direction(token: str) -> dict | None:
@@ -329,13 +359,20 @@ def _direction(token: str) -> dict | None:
 
 
 def _beams(events: list[dict]) -> None:
-    """Beams as ABC writes them: notes with no space between them are beamed."""
+    """Beams as ABC writes them: notes with no space between them are beamed; a rest inside a
+    beamed group takes the beam of the note after it (xml2abc), so it carries none itself."""
+    runs: list[list[dict]] = []
     for i, event in enumerate(events):
-        before = event.get("_joined") and i > 0 and events[i - 1]["type"] == "chord" and event["type"] == "chord"
-        after = i + 1 < len(events) and events[i + 1].get("_joined") and events[i + 1]["type"] == "chord" \
-            and event["type"] == "chord"
-        if before or after:
-            event["_beam"] = "continue" if before and after else ("end" if before else "begin")
+        if i and event.get("_joined"):
+            runs[-1].append(event)
+        else:
+            runs.append([event])
+    for run in runs:
+        chords = [e for e in run if e["type"] == "chord"]
+        if len(chords) < 2:
+            continue
+        for k, event in enumerate(chords):
+            event["_beam"] = "begin" if k == 0 else ("end" if k == len(chords) - 1 else "continue")
 
 
 def notes_length(text: str) -> Fraction | None:
@@ -362,6 +399,8 @@ def _finish(event: dict) -> dict:
         out["marks"] = [m for m in MARKS if m in event["_marks"]]
     if event.get("_invisible"):
         out["invisible"] = True
+    if event.get("_grace"):
+        out["grace"] = event["_grace"]
     slurs = {k: event[f"_slur_{k}"] for k in ("start", "stop") if event.get(f"_slur_{k}")}
     if slurs:
         out["slurs"] = slurs

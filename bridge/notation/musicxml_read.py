@@ -123,6 +123,22 @@ def _read_direction(direction: ET.Element, following: list[ET.Element], position
         out.append({"staff": where[0], "voice": where[1], "at": fraction_text(position) if position else "0", **item})
 
 
+def _read_grace(note: ET.Element, state: "_PartState", excerpt: dict, groups: list[dict]) -> None:
+    """A grace note: a new group before the voice's next note, or (with <chord/>) one more note
+    of the last group. NotaGen's text writes grace notes without lengths: `{ba^g}`, `{/c}`."""
+    pitch = _note_pitch(note, state, excerpt)
+    if pitch is None:
+        return
+    pitch = {"pitch": pitch["pitch"], "tpc": pitch["tpc"]}
+    if note.find("chord") is not None and groups:
+        groups[-1]["notes"].append(pitch)
+        return
+    group = {"notes": [pitch], "type": (note.findtext("type") or "eighth").strip()}
+    if note.find("grace").get("slash") == "yes":
+        group["slash"] = True
+    groups.append(group)
+
+
 def _match_slur(state: _PartState, slur: ET.Element, voice: str, event: dict) -> None:
     """xml2abc's slur matching: a slur counts when its start and stop, found by number, are in
     the same voice with the start first (it writes `(` before the start, `)` after the stop)."""
@@ -260,6 +276,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
         new_time = new_key = new_mode = None
         key_part = None
         directions: list[dict] = []
+        graces_left: list = []
         longest = Fraction(0)
         number_text = measure_lists[0][m].get("number", "")
         for p, part in enumerate(parts):
@@ -268,6 +285,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
             position = Fraction(0)  # in whole notes
             last_chord_event = None
             elements = list(measure_lists[p][m])
+            graces: dict[tuple[int, int], list[dict]] = {}  # grace notes waiting for their main note
             for element_index, element in enumerate(elements):
                 tag = element.tag
                 if tag == "attributes":
@@ -306,13 +324,13 @@ def excerpt_from_musicxml(source: Any) -> dict:
                             excerpt["staves"][staff]["clef"] = clef_name(clef)
                             clefs_seen.add(staff)
                 elif tag == "note":
-                    if element.find("grace") is not None:
-                        add_warning(excerpt, "grace notes were left out")
-                        continue
-                    duration = _int(element.findtext("duration"), "note duration", 0)
                     voice = (element.findtext("voice") or "1").strip()
                     staff = first + voice_staff.get(voice, 1) - 1
                     slot = (staff, voice_index.get(voice, 0))
+                    if element.find("grace") is not None:
+                        _read_grace(element, state, excerpt, graces.setdefault(slot, []))
+                        continue
+                    duration = _int(element.findtext("duration"), "note duration", 0)
                     pitch = _note_pitch(element, state, excerpt)
                     if element.find("chord") is not None and last_chord_event is not None:
                         if pitch is not None:
@@ -329,6 +347,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
                         event["notes"] = [pitch]
                     _display_hints(element, event, length)
                     _add_marks(event, note_marks(element))
+                    if graces.get(slot):
+                        event["grace"] = graces.pop(slot)
                     if pitch is None and element.find("rest") is not None and element.get("print-object") == "no":
                         event["invisible"] = True
                     for slur in element.findall("notations/slur"):
@@ -355,6 +375,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
                             tempo = round(float(sound.get("tempo")), 2)
                         except ValueError:
                             pass
+            graces_left.extend(g for g in graces.values() if g)
         time = new_time or time
         if new_key is not None:
             key, mode = new_key, new_mode
@@ -370,6 +391,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
             measure["duration"] = fraction_text(length)
         if tempo is not None:
             measure["tempo"] = tempo
+        if any(graces_left):
+            add_warning(excerpt, "grace notes after the last note of a measure were left out")
         measure["staves"] = _measure_staves(excerpt, events, length)
         if directions:
             measure["directions"] = directions

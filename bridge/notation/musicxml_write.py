@@ -117,6 +117,8 @@ def _note_specs(event: dict) -> list[dict]:
         specs[0]["beam_hint"] = event["beam"]
     if event.get("marks"):
         specs[0]["marks"] = event["marks"]
+    if event.get("grace"):
+        specs[0]["grace"] = event["grace"]
     if event.get("slurs", {}).get("start"):
         specs[0]["slur_start"] = event["slurs"]["start"]
     if event.get("slurs", {}).get("stop"):
@@ -186,6 +188,18 @@ def _mark_beams(specs: list[dict], beat: Fraction) -> None:
     close()
 
 
+def _write_grace(out: list[str], group: dict, voice: int, staff: int | None, shift: tuple[int, int]) -> None:
+    """A grace note (or grace chord) before its main note; graces take no time."""
+    slash = ' slash="yes"' if group.get("slash") else ""
+    kind = group.get("type", "eighth")
+    for k, note in enumerate(group["notes"]):
+        pitch, tpc = note["pitch"] - shift[1], note["tpc"] - shift[0]
+        step, alter = step_from_tpc(tpc)
+        out.append(f"<note><grace{slash}/>" + ("<chord/>" if k else "")
+                   + f"<pitch><step>{step}</step><alter>{alter}</alter><octave>{octave_from_midi(pitch, step, alter)}</octave>"
+                   f"</pitch><voice>{voice}</voice><type>{kind}</type>" + (f"<staff>{staff}</staff>" if staff else "") + "</note>")
+
+
 def _slur_xml(spec: dict, open_slurs: list[int]) -> str:
     """<slur> elements of a note: stops close the latest open slurs, starts take free numbers."""
     out = ""
@@ -210,6 +224,8 @@ def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: i
     if staff is not None:
         tail += f"<staff>{staff}</staff>"
     tuplet = ('<tuplet type="start"/>' if spec.get("tuplet_start") else "") + ('<tuplet type="stop"/>' if spec.get("tuplet_stop") else "")
+    for group in spec.get("grace", []):
+        _write_grace(out, group, voice, staff, shift)
     marks = marks_xml(spec["marks"]) if spec.get("marks") else ""
     if (spec.get("slur_start") or spec.get("slur_stop")) and open_slurs is not None:
         marks = _slur_xml(spec, open_slurs) + marks
