@@ -86,7 +86,7 @@ class _PartState:
     def __init__(self) -> None:
         self.divisions = 1
         self.transpose = (0, 0)  # (fifths shift, semitones) written -> sounding
-        self.slurs: dict[str, tuple[str, str, dict]] = {}  # open slur number -> (type, voice, event)
+        self.slurs: list[tuple[int, str, str, dict]] = []  # (measure, slur type+number, voice, event) in file order
         self.wedges: dict[str, tuple[int, int]] = {}  # open hairpin number -> (staff, voice) of its start
 
 
@@ -139,21 +139,28 @@ def _read_grace(note: ET.Element, state: "_PartState", excerpt: dict, groups: li
     groups.append(group)
 
 
-def _match_slur(state: _PartState, slur: ET.Element, voice: str, event: dict) -> None:
-    """xml2abc's slur matching: a slur counts when its start and stop, found by number, are in
-    the same voice with the start first (it writes `(` before the start, `)` after the stop)."""
-    kind, number = slur.get("type"), slur.get("number") or "1"
-    if kind not in ("start", "stop"):
-        return
-    if number not in state.slurs or state.slurs[number][0] == kind:
-        state.slurs[number] = (kind, voice, event)
-        return
-    first_kind, first_voice, first_event = state.slurs.pop(number)
-    if first_voice == voice and first_kind == "start":
-        slurs = first_event.setdefault("slurs", {})
-        slurs["start"] = slurs.get("start", 0) + 1
-        slurs = event.setdefault("slurs", {})
-        slurs["stop"] = slurs.get("stop", 0) + 1
+def _match_slurs(states: list[_PartState]) -> None:
+    """xml2abc's slur matching, part after part with one buffer: a slur counts when its start and
+    stop, found by number, are in the same voice with the start first (it writes `(` before the
+    start, `)` after the stop)."""
+    buffer: dict[str, tuple[str, str, dict]] = {}
+    for state in states:
+        for _, (kind, number), voice, event in sorted(state.slurs, key=lambda item: item[0]):
+            if number not in buffer or buffer[number][0] == kind:
+                buffer[number] = (kind, voice, event)
+                continue
+            first_kind, first_voice, first_event = buffer.pop(number)
+            if first_voice == voice and first_kind == "start":
+                slurs = first_event.setdefault("slurs", {})
+                slurs["start"] = slurs.get("start", 0) + 1
+                slurs = event.setdefault("slurs", {})
+                slurs["stop"] = slurs.get("stop", 0) + 1
+
+
+def _note_slurs(note: ET.Element, state: _PartState, measure: int, voice: str, event: dict) -> None:
+    for slur in note.findall("notations/slur"):
+        if slur.get("type") in ("start", "stop"):
+            state.slurs.append((measure, (slur.get("type"), slur.get("number") or "1"), voice, event))
 
 
 def _part_list(root: ET.Element) -> list[dict]:
@@ -338,8 +345,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
                                 last_chord_event.update(type="chord", notes=[])
                             last_chord_event["notes"].append(pitch)
                         _add_marks(last_chord_event, note_marks(element))
-                        for slur in element.findall("notations/slur"):
-                            _match_slur(state, slur, voice, last_chord_event)
+                        _note_slurs(element, state, m, voice, last_chord_event)
                         continue
                     length = _snap_to_notation(element, Fraction(duration, state.divisions * 4), state.divisions)
                     event = {"type": "chord" if pitch is not None else "rest", "duration": fraction_text(length)}
@@ -351,8 +357,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
                         event["grace"] = graces.pop(slot)
                     if pitch is None and element.find("rest") is not None and element.get("print-object") == "no":
                         event["invisible"] = True
-                    for slur in element.findall("notations/slur"):
-                        _match_slur(state, slur, voice, event)
+                    _note_slurs(element, state, m, voice, event)
                     onset = position
                     if length > 0:
                         events[slot].append((onset, length, event))
@@ -397,6 +402,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
         if directions:
             measure["directions"] = directions
         excerpt["measures"].append(measure)
+    _match_slurs(states)
     repair_ties(excerpt)
     return excerpt
 

@@ -200,21 +200,28 @@ def _write_grace(out: list[str], group: dict, voice: int, staff: int | None, shi
                    f"</pitch><voice>{voice}</voice><type>{kind}</type>" + (f"<staff>{staff}</staff>" if staff else "") + "</note>")
 
 
-def _slur_xml(spec: dict, open_slurs: list[int]) -> str:
-    """<slur> elements of a note: stops close the latest open slurs, starts take free numbers."""
+def _slur_xml(spec: dict, open_slurs: list[int], taken: set[int]) -> str:
+    """<slur> elements of a note: stops close the voice's latest open slurs, starts take numbers
+    no other open slur has (xml2abc matches slurs by number across voices and parts)."""
     out = ""
     for _ in range(spec.get("slur_stop", 0)):
         if open_slurs:
-            out += f'<slur type="stop" number="{open_slurs.pop()}"/>'
+            number = open_slurs.pop()
+            taken.discard(number)
+            out += f'<slur type="stop" number="{number}"/>'
     for _ in range(spec.get("slur_start", 0)):
-        number = next(n for n in range(1, 17) if n not in open_slurs)
+        number = next((n for n in range(1, 17) if n not in taken), None)
+        if number is None:
+            break
         open_slurs.append(number)
+        taken.add(number)
         out += f'<slur type="start" number="{number}"/>'
     return out
 
 
 def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: int | None,
-                shift: tuple[int, int] = (0, 0), open_slurs: list[int] | None = None) -> None:
+                shift: tuple[int, int] = (0, 0), open_slurs: list[int] | None = None,
+                taken: set[int] | None = None) -> None:
     """Append the <note> elements of one notated piece (string building: this is the hot path)."""
     duration = _ticks(spec["sounding"], divisions)
     tail = f"<voice>{voice}</voice><type>{spec['type']}</type>" + "<dot/>" * spec["dots"]
@@ -228,7 +235,7 @@ def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: i
         _write_grace(out, group, voice, staff, shift)
     marks = marks_xml(spec["marks"]) if spec.get("marks") else ""
     if (spec.get("slur_start") or spec.get("slur_stop")) and open_slurs is not None:
-        marks = _slur_xml(spec, open_slurs) + marks
+        marks = _slur_xml(spec, open_slurs, taken if taken is not None else set()) + marks
     for k, entry in enumerate(spec["notes"] or [None]):
         out.append("<note><chord/>" if k else ('<note print-object="no">' if spec.get("invisible") else "<note>"))
         tied = ""
@@ -293,6 +300,7 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
     divisions = _divisions(excerpt)
     used = voices_used(excerpt)
     written_beams = excerpt.get("beaming") == "written"
+    taken_slurs: set[int] = set()  # slur numbers open anywhere in the document
     clefs = {s["index"]: s.get("clef", "treble") for s in excerpt["staves"]}
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 3.1 '
            'Partwise//EN" "http://www.musicxml.org/dtds/partwise.dtd">\n<score-partwise version="3.1">']
@@ -358,7 +366,7 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
                     while mine and (Fraction(0) if mine[0]["at"] == "0" else parse_fraction(mine[0]["at"])) <= onset:
                         out.append(direction_xml(mine.pop(0), k + 1 if len(staves) > 1 else None))
                     _write_spec(out, spec, divisions, 4 * k + v + 1, k + 1 if len(staves) > 1 else None, shift,
-                                slurs.setdefault((staff, v), []))
+                                slurs.setdefault((staff, v), []), taken_slurs)
                     onset += spec["sounding"]
                 for direction in mine:
                     out.append(direction_xml(direction, k + 1 if len(staves) > 1 else None))
