@@ -261,7 +261,7 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
             p = int(match.group("tp"))
             q = int(match.group("tq")) if match.group("tq") else _default_q(p, voice.meter)
             r = int(match.group("tr")) if match.group("tr") else p
-            tuplets.append([Fraction(q, p), r, p, q])
+            tuplets.append([Fraction(q, p), r, p, q, True])  # the last item: its first note is still to come
             continue
         if kind == "broken":
             if not events:
@@ -276,17 +276,23 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
         factor = pending_broken
         pending_broken = Fraction(1)
         ratio = None
+        bracket = []
         for t in tuplets:
             factor *= t[0]
             ratio = (t[2], t[3])
             t[1] -= 1
+            if t[4]:
+                bracket.append("start")
+                t[4] = False
+            if t[1] == 0:
+                bracket.append("stop")
         tuplets = [t for t in tuplets if t[1] > 0]
         joined, space = not space, False
         if kind == "rest":
             length = voice.unit * _multiplier(match.group("rdur")) * factor
             events.append({"type": "rest", "_length": length, "_ratio": ratio, "_joined": joined,
                            "_marks": marks, "_invisible": match.group(0)[0] == "x", "_slur_start": slur_starts,
-                           "_grace": grace})
+                           "_grace": grace, "_bracket": bracket})
             marks, slur_starts, grace = [], 0, []
             continue
         if kind == "note":
@@ -311,7 +317,7 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
         opened_ties = {}
         length = voice.unit * _multiplier(parts[0]["dur"]) * outer * factor
         events.append({"type": "chord", "_length": length, "_ratio": ratio, "notes": notes, "_joined": joined,
-                       "_marks": marks, "_slur_start": slur_starts, "_grace": grace})
+                       "_marks": marks, "_slur_start": slur_starts, "_grace": grace, "_bracket": bracket})
         marks, slur_starts, grace = [], 0, []
     if position != len(text):
         raise Unsupported(f"unknown ABC at {text[position:]!r}")
@@ -411,6 +417,8 @@ def _finish(event: dict) -> dict:
         out["dots"] = shape[1]
     if ratio:
         out["tuplet"] = {"actual": ratio[0], "normal": ratio[1]}
+        for kind in event.get("_bracket", ()):
+            out["tuplet"][kind] = True
     return out
 
 

@@ -500,6 +500,31 @@ def _display_hints(note: ET.Element, event: dict, length: Fraction) -> None:
     actual, normal = note.findtext("time-modification/actual-notes"), note.findtext("time-modification/normal-notes")
     if actual and normal and int(actual) != int(normal):
         event["tuplet"] = {"actual": int(actual), "normal": int(normal)}
+        brackets = {t.get("type") for t in note.findall("notations/tuplet")}
+        for kind in ("start", "stop"):  # the score's own tuplet groups (xml2abc writes (3:2:12 for one of 12)
+            if kind in brackets:
+                event["tuplet"][kind] = True
+
+
+def _tuplet_groups(events: list[dict]) -> None:
+    """Mark where each tuplet group starts and stops as xml2abc groups them: from a tuplet note
+    to the note with a <tuplet type="stop">, or to the last one before a note outside tuplets
+    (so twelve triplet eighths without brackets are one group, `(3:2:12`)."""
+    open_at = None
+    for i, event in enumerate(events):
+        tuplet = event.get("tuplet")
+        if tuplet is None:
+            if open_at is not None:
+                events[i - 1]["tuplet"]["stop"] = True
+                open_at = None
+            continue
+        if open_at is None:
+            tuplet["start"] = True
+            open_at = i
+        if tuplet.get("stop"):
+            open_at = None
+    if open_at is not None:
+        events[-1]["tuplet"]["stop"] = True
 
 
 def _measure_staves(excerpt: dict, events: dict, length: Fraction) -> list[dict]:
@@ -528,6 +553,7 @@ def _measure_staves(excerpt: dict, events: dict, length: Fraction) -> list[dict]
                 out.append(dict(rest_event(length - cursor), invisible=True))
             elif cursor > length:
                 add_warning(excerpt, "a voice is longer than its measure")
+            _tuplet_groups(out)
             voices.append({"voice": v, "events": out})
         staves.append({"staff": staff, "voices": voices})
     return staves

@@ -119,6 +119,9 @@ def _note_specs(event: dict) -> list[dict]:
         specs[0]["marks"] = event["marks"]
     if event.get("grace"):
         specs[0]["grace"] = event["grace"]
+    for kind, spec in (("start", specs[0]), ("stop", specs[-1])):
+        if hint and hint.get(kind):
+            spec["bracket"] = spec.get("bracket", ()) + (kind,)
     if event.get("slurs", {}).get("start"):
         specs[0]["slur_start"] = event["slurs"]["start"]
     if event.get("slurs", {}).get("stop"):
@@ -130,8 +133,14 @@ def _note_specs(event: dict) -> list[dict]:
 
 
 def _mark_tuplets(specs: list[dict]) -> None:
-    """Tuplet brackets: a group starts at the first note with a ratio and closes once its notes
-    add up to a plain (power-of-two) length, or when the ratio changes."""
+    """Tuplet brackets: the events' own (excerpt v2) when the voice has them; else a group starts
+    at the first note with a ratio and closes once its notes add up to a plain (power-of-two)
+    length, or when the ratio changes."""
+    if any(spec.get("bracket") for spec in specs):
+        for spec in specs:
+            for kind in spec.get("bracket", ()):
+                spec[f"tuplet_{kind}"] = True
+        return
     open_ratio, accumulated = None, Fraction(0)
     for i, spec in enumerate(specs):
         ratio = spec["ratio"]
