@@ -361,6 +361,8 @@ def _direction(token: str) -> dict | None:
         return {"dynamics": token[1:-1]}
     if token.startswith('"') and token[1:2] in ("^", "_"):
         return {"words": token[2:-1], "placement": "above" if token[1] == "^" else "below"}
+    if token.startswith('"') and token[1:2] not in ("<", ">", "@"):
+        return {"chord": token[1:-1]}
     return None
 
 

@@ -133,7 +133,9 @@ def direction_items(direction: ET.Element) -> list[dict]:
 
 
 def direction_xml(item: dict, staff: int | None) -> str:
-    """One excerpt direction as a MusicXML <direction> xml2abc reads back the same way."""
+    """One excerpt direction as a MusicXML <direction> (or <harmony>) xml2abc reads back the same way."""
+    if "chord" in item:
+        return harmony_xml(item["chord"], staff)
     staff_xml = f"<staff>{staff}</staff>" if staff is not None else ""
     if "dynamics" in item:
         inner, attributes = f"<dynamics><{item['dynamics']}/></dynamics>", ""
@@ -146,3 +148,47 @@ def direction_xml(item: dict, staff: int | None) -> str:
         inner = f"<words>{escape(item['words']) or EMPTY_TEXT}</words>"
         attributes = ' placement="below"' if item.get("placement") == "below" else ""
     return f"<direction{attributes}><direction-type>{inner}</direction-type>{staff_xml}</direction>"
+
+
+# chord symbols: MusicXML <harmony> -> the text xml2abc writes for it
+_KIND_SHORT = {"major": "", "minor": "m", "augmented": "+", "diminished": "dim", "dominant": "7", "half-diminished": "m7b5"}
+_KIND_TRIAD = {"major": "maj", "dominant": "", "minor": "m", "diminished": "dim", "augmented": "+", "suspended": "sus"}
+_KIND_ADDED = {"second": "2", "fourth": "4", "seventh": "7", "sixth": "6", "ninth": "9", "11th": "11", "13th": "13"}
+_ALTER_SIGN = {"1": "#", "0": "", "-1": "b"}
+
+
+def harmony_text(harmony: ET.Element) -> str:
+    """A chord symbol as xml2abc spells it: root, kind ("m7", "maj7", "sus4" at the end), added
+    degrees, "/bass"."""
+    root = harmony.findtext("root/root-step", "") + _ALTER_SIGN.get(harmony.findtext("root/root-alter"), "")
+    kind, sus = harmony.findtext("kind", ""), ""
+    if kind in _KIND_SHORT:
+        kind = _KIND_SHORT[kind]
+    elif "-" in kind:
+        triad, added = kind.split("-", 1)
+        kind = _KIND_TRIAD.get(triad, "") + _KIND_ADDED.get(added, "")
+        if kind.startswith("sus"):
+            kind, sus = "", kind
+    elif kind == "none":
+        kind = harmony.find("kind").get("text", "")
+    for degree in harmony.findall("degree"):
+        kind += _ALTER_SIGN.get(degree.findtext("degree-alter"), "") + degree.findtext("degree-value", "")
+    kind = kind.replace("79", "9").replace("713", "13").replace("maj6", "6")
+    bass = harmony.findtext("bass/bass-step", "") + _ALTER_SIGN.get(harmony.findtext("bass/bass-alter"), "")
+    return root + kind + sus + ("/" + bass if bass else "")
+
+
+def harmony_xml(text: str, staff: int | None) -> str:
+    """A chord symbol text as a MusicXML <harmony> xml2abc writes back as the same text: the
+    root, then the rest as the kind's text."""
+    from xml.sax.saxutils import quoteattr
+
+    staff_xml = f"<staff>{staff}</staff>" if staff is not None else ""
+    step, alter, rest = text[:1], 0, text[1:]
+    if step in "ABCDEFG" and step:
+        if rest[:1] in ("#", "b"):
+            alter, rest = (1 if rest[0] == "#" else -1), rest[1:]
+        root = f"<root><root-step>{step}</root-step>" + (f"<root-alter>{alter}</root-alter>" if alter else "") + "</root>"
+    else:
+        root, rest = "", text
+    return f"<harmony>{root}<kind text={quoteattr(rest)}>none</kind>{staff_xml}</harmony>"

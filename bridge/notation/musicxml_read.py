@@ -16,7 +16,7 @@ from .durations import TYPE_VALUES, fraction_text
 from .errors import NotationError
 from .excerpt_base import add_warning, new_excerpt, rest_event, time_length
 from .keys import excerpt_mode
-from .marks import GROUP_SYMBOLS, MARKS, direction_items, measure_barlines, note_marks
+from .marks import GROUP_SYMBOLS, MARKS, direction_items, harmony_text, measure_barlines, note_marks
 from .sources import musicxml_bytes
 from .spelling import midi_from_spelling, tpc_from_step
 
@@ -95,7 +95,7 @@ def _read_direction(direction: ET.Element, following: list[ET.Element], position
     """Dynamics, hairpins and text of a <direction>, on the voice xml2abc puts them in: the voice
     of the next note before a <backup> (else the staff's first voice); a hairpin's end goes where
     its start went."""
-    items = direction_items(direction)
+    items = [{"chord": harmony_text(direction)}] if direction.tag == "harmony" else direction_items(direction)
     if not items:
         return
     first, voice_staff, voice_index = layout
@@ -249,8 +249,6 @@ def excerpt_from_musicxml(source: Any) -> dict:
     # the excerpt carries notes only; say so when text that matters to a user is in the score
     if root.find("part/measure/note/lyric") is not None:
         add_warning(excerpt, "lyrics were left out")
-    if root.find("part/measure/harmony") is not None:
-        add_warning(excerpt, "chord symbols were left out")
     if len({len(m) for m in measure_lists}) > 1:
         raise NotationError("the parts of this MusicXML score have different numbers of measures")
 
@@ -371,6 +369,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
                     grid = state.divisions * 4
                     position = Fraction(round(position * grid), grid)
                     longest = max(longest, position)
+                elif tag == "harmony":
+                    _read_direction(element, elements[element_index + 1:], position, layout[p], state, directions)
                 elif tag in ("direction", "sound"):
                     if tag == "direction":
                         _read_direction(element, elements[element_index + 1:], position, layout[p], state, directions)
