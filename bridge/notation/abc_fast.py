@@ -83,7 +83,7 @@ def key_mode(value: str) -> str | None:
     return abc_mode(match.group(2)) if match else None
 
 
-_CLEF_WORD = re.compile(r"(treble|bass|alto|tenor|soprano|mezzosoprano|baritone|perc|none)?([+-](?:8|15))?")
+_CLEF_WORD = re.compile(r"(treble|bass3|bass|alto1|alto2|alto|tenor|soprano|mezzosoprano|baritone|perc|none)?([+-](?:8|15))?")
 
 
 def clef_octave(word: str) -> int | None:
@@ -143,7 +143,7 @@ def _tempo(value: str) -> float | None:
 
 _CLEF_NAMES = {"treble": "treble", "bass": "bass", "alto": "alto", "tenor": "tenor", "soprano": "soprano",
                "mezzosoprano": "mezzo-soprano", "baritone": "baritone", "treble-8": "treble8vb", "treble+8": "treble8va",
-               "bass-8": "bass8vb"}
+               "bass-8": "bass8vb", "alto1": "soprano", "alto2": "mezzo-soprano", "bass3": "baritone"}
 
 
 class _Voice:
@@ -245,6 +245,10 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
             continue
         if kind == "field":
             name, value = match.group(0)[1], match.group(0)[3:-1]
+            words = value.split()
+            if name == "K" and directions is not None and words and all(clef_octave(w) is not None for w in words):
+                at = sum((e["_length"] for e in events), Fraction(0))
+                directions.append({"at": fraction_text(at) if at else "0", "clef": _CLEF_NAMES.get(words[0], "treble")})
             if name in "KML":
                 if voice.set_field(name, value):
                     fields.setdefault("fifths", voice.fifths + voice.shift[0])
@@ -572,6 +576,7 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         bar_fields: dict = {}
         per_voice = {}
         directions: list[dict] = []
+        clefs: list[dict] = []
         segments = segment.findall(line)
         barlines, next_barlines = barline_fields(segments[0][1]) if segments else ({}, {})
         barlines = {**carried, **barlines}
@@ -583,7 +588,15 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
             found: list[dict] = []
             per_voice[number] = [_finish(e) for e in parse_bar(text, voices[number], excerpt, bar_fields, found)]
             staff, k = slot[number]
-            directions += [{"staff": staff, "voice": k, **d} for d in found]
+            directions += [{"staff": staff, "voice": k, **d} for d in found if "clef" not in d]
+            for d in found:  # a clef change is written in every voice of its staff (each voice shows it
+                if "clef" not in d:  # after its note under way then): once, at the earliest time, is enough
+                    continue
+                same = next((c for c in clefs if c["staff"] == staff and c["clef"] == d["clef"]), None)
+                if same is None:
+                    clefs.append({"staff": staff, **d})
+                elif Fraction(d["at"]) < Fraction(same["at"]):
+                    same["at"] = d["at"]
         if "M" in bar_fields:
             current_meter = meter_text(bar_fields["M"]) or current_meter
         if "fifths" in bar_fields:
@@ -604,6 +617,8 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         measure.update(barlines)
         if directions:
             measure["directions"] = directions
+        if clefs:
+            measure["clefs"] = clefs
         staves: dict[int, list] = {}
         for number, events in sorted(per_voice.items()):
             total = sum((Fraction(e["duration"]) for e in events), Fraction(0))

@@ -281,6 +281,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
         new_time = new_key = new_mode = None
         key_part = None
         directions: list[dict] = []
+        clef_changes: list[dict] = []
         graces_left: list = []
         longest = Fraction(0)
         number_text = measure_lists[0][m].get("number", "")
@@ -325,9 +326,14 @@ def excerpt_from_musicxml(source: Any) -> dict:
                                 new_time = f"{beats.strip()}/{beat_type.strip()}"
                     for clef in element.findall("clef"):
                         staff = first + _int(clef.get("number"), "clef number", 1) - 1
-                        if staff not in clefs_seen and staff < len(excerpt["staves"]):
+                        if staff >= len(excerpt["staves"]):
+                            continue
+                        if m == 0 and position == 0 or staff not in clefs_seen:  # the staff's clef (ABC header)
                             excerpt["staves"][staff]["clef"] = clef_name(clef)
                             clefs_seen.add(staff)
+                        else:  # a clef change inside the score (xml2abc: [K:bass] in every voice of the staff)
+                            clef_changes.append({"staff": staff, "at": fraction_text(position) if position else "0",
+                                                 "clef": clef_name(clef)})
                 elif tag == "note":
                     voice = (element.findtext("voice") or "1").strip()
                     staff = first + voice_staff.get(voice, 1) - 1
@@ -401,6 +407,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
         measure["staves"] = _measure_staves(excerpt, events, length)
         if directions:
             measure["directions"] = directions
+        if clef_changes:
+            measure["clefs"] = clef_changes
         excerpt["measures"].append(measure)
     _match_slurs(states)
     repair_ties(excerpt)

@@ -284,15 +284,26 @@ def _attributes(measure: dict, m: int, previous: tuple, divisions: int, staves: 
         if len(staves) > 1:
             parts.append(f"<staves>{len(staves)}</staves>")
         for k, staff in enumerate(staves):
-            sign, line, octave = _CLEF_SIGNS.get(clefs.get(staff, "treble"), ("G", 2, 0))
-            number = f' number="{k + 1}"' if len(staves) > 1 else ""
-            parts.append(f"<clef{number}><sign>{sign}</sign>" + (f"<line>{line}</line>" if sign != "percussion" else "")
-                         + (f"<clef-octave-change>{octave}</clef-octave-change>" if octave else "") + "</clef>")
+            parts.append(_clef_xml(clefs.get(staff, "treble"), k + 1 if len(staves) > 1 else None))
         if transpose:
             parts.append(f"<transpose><diatonic>{transpose.get('diatonic', 0)}</diatonic><chromatic>{transpose.get('chromatic', 0)}"
                          f"</chromatic>" + (f"<octave-change>{transpose['octave_change']}</octave-change>"
                                             if transpose.get("octave_change") else "") + "</transpose>")
     return "<attributes>" + "".join(parts) + "</attributes>" if parts else ""
+
+
+def _clef_xml(clef: str, number: int | None) -> str:
+    sign, line, octave = _CLEF_SIGNS.get(clef, ("G", 2, 0))
+    attribute = f' number="{number}"' if number is not None else ""
+    return (f"<clef{attribute}><sign>{sign}</sign>" + (f"<line>{line}</line>" if sign != "percussion" else "")
+            + (f"<clef-octave-change>{octave}</clef-octave-change>" if octave else "") + "</clef>")
+
+
+def _timed_xml(item: dict, staff: int | None) -> str:
+    """A direction, chord symbol or clef change placed in a voice's notes at its time."""
+    if "clef" in item:
+        return f"<attributes>{_clef_xml(item['clef'], staff)}</attributes>"
+    return direction_xml(item, staff)
 
 
 def _group_start(number: int, group: dict) -> str:
@@ -368,17 +379,19 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
                             spec["beam"] = spec["beam_hint"]
                 else:
                     _mark_beams(specs, beat)
-                mine = sorted((d for d in measure.get("directions", []) if (d["staff"], d["voice"]) == (staff, v)),
-                              key=lambda d: parse_fraction(d["at"]) if d["at"] != "0" else Fraction(0))
+                mine = [d for d in measure.get("directions", []) if (d["staff"], d["voice"]) == (staff, v)]
+                if (staff, v) == next(slot for slot in part_slots(part, used) if slot[0] == staff):
+                    mine += [c for c in measure.get("clefs", []) if c["staff"] == staff]  # on the staff's first voice
+                mine.sort(key=lambda d: parse_fraction(d["at"]) if d["at"] != "0" else Fraction(0))
                 onset = Fraction(0)
                 for spec in specs:  # a direction goes just before the note at its time (xml2abc's voice and time)
                     while mine and (Fraction(0) if mine[0]["at"] == "0" else parse_fraction(mine[0]["at"])) <= onset:
-                        out.append(direction_xml(mine.pop(0), k + 1 if len(staves) > 1 else None))
+                        out.append(_timed_xml(mine.pop(0), k + 1 if len(staves) > 1 else None))
                     _write_spec(out, spec, divisions, 4 * k + v + 1, k + 1 if len(staves) > 1 else None, shift,
                                 slurs.setdefault((staff, v), []), taken_slurs)
                     onset += spec["sounding"]
                 for direction in mine:
-                    out.append(direction_xml(direction, k + 1 if len(staves) > 1 else None))
+                    out.append(_timed_xml(direction, k + 1 if len(staves) > 1 else None))
                 written = sum((s["sounding"] for s in specs), Fraction(0))
                 if n < len(slots) - 1 and written:
                     out.append(f"<backup><duration>{int(written * 4 * divisions)}</duration></backup>")
