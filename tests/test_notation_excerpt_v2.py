@@ -86,7 +86,8 @@ def test_unknown_mode_is_a_validation_error():
 
 
 ROUND_TRIP_WORKS = ["bach/bwv66.6", "mozart/k80/movement1", "joplin/maple_leaf_rag",
-                    "schumann_robert/dichterliebe_no2", "monteverdi/madrigal.3.1"]
+                    "schumann_robert/dichterliebe_no2", "monteverdi/madrigal.3.1", "luca/gloria",
+                    "haydn/opus74no1/movement1"]
 
 
 @pytest.mark.parametrize("reader", ["fast", "abc2xml"])
@@ -148,6 +149,15 @@ def test_voltas_survive_the_fast_reader():
     assert voltas and {v for _, v in voltas} == {"1", "2"}
     back = abc_to_excerpt(excerpt_to_abc(excerpt), reader="fast")
     assert [(m["index"], m["volta"]) for m in back["measures"] if m.get("volta")] == voltas
+
+
+def test_a_voice_with_a_signature_of_its_own_keeps_it():
+    """Luca's Gloria: the contratenor has a flat the other voices do not (`[K:Dmin]` in its bars)."""
+    excerpt = read_excerpt(corpus.getWork("luca/gloria"))
+    own = {pid for m in excerpt["measures"] for pid in m.get("part_keys", {})}
+    assert own and validate_excerpt(excerpt) == []
+    back = abc_to_excerpt(excerpt_to_abc(excerpt), reader="fast")
+    assert [m.get("part_keys") for m in back["measures"]] == [m.get("part_keys") for m in excerpt["measures"]]
 
 
 def test_groups_must_name_parts_in_order():

@@ -599,8 +599,14 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
                     same["at"] = d["at"]
         if "M" in bar_fields:
             current_meter = meter_text(bar_fields["M"]) or current_meter
-        if "fifths" in bar_fields:
+        # each part's key is its first voice's (concert pitch); the first part's is the score's
+        keys = [(voices[part[0][0]].fifths + voices[part[0][0]].shift[0], voices[part[0][0]].mode) for part in layout]
+        if keys:
+            current_key, current_mode = keys[0]
+        elif "fifths" in bar_fields:
             current_key, current_mode = bar_fields["fifths"], bar_fields["mode"]
+        part_keys = {excerpt["parts"][p]["id"]: dict({"key": k}, **({"mode": md} if md else {}))
+                     for p, (k, md) in enumerate(keys) if (k, md) != (current_key, current_mode)}
         if "Q" in bar_fields:
             tempo = _tempo(bar_fields["Q"])
         totals = [sum(Fraction(e["duration"]) for e in evs) for evs in per_voice.values()]
@@ -609,6 +615,8 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         measure = {"index": i, "number": i + 1, "time": current_meter, "key": current_key}
         if current_mode:
             measure["mode"] = current_mode
+        if part_keys:
+            measure["part_keys"] = part_keys
         if length != nominal:
             measure["duration"] = fraction_text(length)
         if tempo is not None:

@@ -88,6 +88,8 @@ class _PartState:
         self.transpose = (0, 0)  # (fifths shift, semitones) written -> sounding
         self.slurs: list[tuple[int, str, str, dict]] = []  # (measure, slur type+number, voice, event) in file order
         self.wedges: dict[str, tuple[int, int]] = {}  # open hairpin number -> (staff, voice) of its start
+        self.key: tuple[int, str | None] | None = None  # this part's key in force (concert), with its mode
+        self.key_measure = -1  # the measure where this part's key was last set
 
 
 def _read_direction(direction: ET.Element, following: list[ET.Element], position: Fraction, layout: tuple,
@@ -316,6 +318,10 @@ def excerpt_from_musicxml(source: Any) -> dict:
                         key_part = p
                         new_key = max(-7, min(7, _int(fifths, "fifths") + state.transpose[0]))
                         new_mode = excerpt_mode(element.findtext("key/mode"))
+                    if fifths is not None and (position == 0 or state.key_measure != m):
+                        state.key = (max(-7, min(7, _int(fifths, "fifths") + state.transpose[0])),
+                                     excerpt_mode(element.findtext("key/mode")))
+                        state.key_measure = m
                     time_el = element.find("time")
                     if time_el is not None and new_time is None:
                         if time_el.find("senza-misura") is not None:
@@ -390,6 +396,8 @@ def excerpt_from_musicxml(source: Any) -> dict:
         time = new_time or time
         if new_key is not None:
             key, mode = new_key, new_mode
+        if states[0].key is not None:  # the first part's key is the score's; other parts may differ
+            key, mode = states[0].key
         length = longest if longest > 0 else time_length(time)
         if abs(length - time_length(time)) * states[0].divisions * 4 < 1:
             length = time_length(time)
@@ -397,6 +405,10 @@ def excerpt_from_musicxml(source: Any) -> dict:
                    "time": time, "key": key}
         if mode:
             measure["mode"] = mode
+        part_keys = {excerpt["parts"][p]["id"]: dict({"key": st.key[0]}, **({"mode": st.key[1]} if st.key[1] else {}))
+                     for p, st in enumerate(states) if st.key is not None and st.key != (key, mode)}
+        if part_keys:  # parts with a signature of their own (Renaissance voices with one flat more)
+            measure["part_keys"] = part_keys
         measure.update(measure_barlines(measure_lists[0][m]))
         if length != time_length(time):
             measure["duration"] = fraction_text(length)

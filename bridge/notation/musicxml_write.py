@@ -269,14 +269,23 @@ def _write_spec(out: list[str], spec: dict, divisions: int, voice: int, staff: i
         out.append(f"<notations>{notations}</notations></note>" if notations else "</note>")
 
 
+def part_key(measure: dict, part_id: str) -> tuple[int, str | None]:
+    """(fifths, mode) in force for a part: its own (`part_keys`, v2) or the measure's."""
+    own = measure.get("part_keys", {}).get(part_id)
+    if own:
+        return own["key"], own.get("mode")
+    return measure["key"], measure.get("mode")
+
+
 def _attributes(measure: dict, m: int, previous: tuple, divisions: int, staves: list[int], clefs: dict,
-                transpose: dict | None = None) -> str:
+                transpose: dict | None = None, part_id: str = "") -> str:
     parts = []
     if m == 0:
         parts.append(f"<divisions>{divisions}</divisions>")
-    if m == 0 or (measure["key"], measure.get("mode")) != previous[1]:
-        mode = f"<mode>{measure['mode']}</mode>" if measure.get("mode") else ""
-        parts.append(f"<key><fifths>{measure['key'] - transpose_shift(transpose)[0]}</fifths>{mode}</key>")
+    key = part_key(measure, part_id)
+    if m == 0 or key != previous[1]:
+        mode = f"<mode>{key[1]}</mode>" if key[1] else ""
+        parts.append(f"<key><fifths>{key[0] - transpose_shift(transpose)[0]}</fifths>{mode}</key>")
     if m == 0 or measure["time"] != previous[0]:
         beats, beat_type = measure["time"].split("/")
         parts.append(f"<time><beats>{beats}</beats><beat-type>{beat_type}</beat-type></time>")
@@ -355,11 +364,11 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
         for m, measure in enumerate(excerpt["measures"]):
             implicit = ' implicit="yes"' if measure.get("duration") and m == 0 else ""
             out.append(f'<measure number="{measure.get("number", m + 1)}"{implicit}>')
-            out.append(_attributes(measure, m, previous, divisions, staves, clefs, part.get("transpose")))
+            out.append(_attributes(measure, m, previous, divisions, staves, clefs, part.get("transpose"), part["id"]))
             left_barline, right_barline = barlines_xml(measure, volta)
             volta = measure.get("volta", volta)
             out.append(left_barline)
-            previous = (measure["time"], (measure["key"], measure.get("mode")))
+            previous = (measure["time"], part_key(measure, part["id"]))
             if p == 0 and measure.get("tempo"):
                 bpm = f"{float(measure['tempo']):g}"
                 out.append(f'<direction placement="above"><direction-type><metronome><beat-unit>quarter</beat-unit>'
@@ -381,7 +390,8 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
                     _mark_beams(specs, beat)
                 mine = [d for d in measure.get("directions", []) if (d["staff"], d["voice"]) == (staff, v)]
                 if (staff, v) == next(slot for slot in part_slots(part, used) if slot[0] == staff):
-                    mine += [c for c in measure.get("clefs", []) if c["staff"] == staff]  # on the staff's first voice
+                    # clef changes on the staff's first voice, before directions at the same time
+                    mine = [c for c in measure.get("clefs", []) if c["staff"] == staff] + mine
                 mine.sort(key=lambda d: parse_fraction(d["at"]) if d["at"] != "0" else Fraction(0))
                 onset = Fraction(0)
                 for spec in specs:  # a direction goes just before the note at its time (xml2abc's voice and time)
