@@ -152,14 +152,14 @@ def _match_slurs(states: list[_PartState]) -> None:
                 buffer[number] = (kind, voice, event)
                 continue
             first_kind, first_voice, first_event = buffer.pop(number)
-            if first_voice == voice and first_kind == "start":
+            if first_voice == voice and first_kind == "start" and first_event is not None and event is not None:
                 slurs = first_event.setdefault("slurs", {})
                 slurs["start"] = slurs.get("start", 0) + 1
                 slurs = event.setdefault("slurs", {})
                 slurs["stop"] = slurs.get("stop", 0) + 1
 
 
-def _note_slurs(note: ET.Element, state: _PartState, measure: int, voice: str, event: dict) -> None:
+def _note_slurs(note: ET.Element, state: _PartState, measure: int, voice: str, event: dict | None) -> None:
     for slur in note.findall("notations/slur"):
         if slur.get("type") in ("start", "stop"):
             state.slurs.append((measure, (slur.get("type"), slur.get("number") or "1"), voice, event))
@@ -346,6 +346,7 @@ def excerpt_from_musicxml(source: Any) -> dict:
                     slot = (staff, voice_index.get(voice, 0))
                     if element.find("grace") is not None:
                         _read_grace(element, state, excerpt, graces.setdefault(slot, []))
+                        _note_slurs(element, state, m, voice, None)  # matched (to keep numbers paired), never written
                         continue
                     duration = _int(element.findtext("duration"), "note duration", 0)
                     pitch = _note_pitch(element, state, excerpt)
