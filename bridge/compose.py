@@ -1,7 +1,7 @@
 """The one excerpt-level entry point every front door calls (daemon, CLI, panel).
 
 compose(job, engine) turns the job's excerpt into NotaGen interleaved ABC (bridge.notation),
-runs the engine in the job's mode, and turns the new bars back into excerpt JSON v1 holding
+runs the engine in the job's mode, and turns the new bars back into excerpt JSON holding
 only the new or replaced measures, each with the `index` where it goes in the score.
 """
 from __future__ import annotations

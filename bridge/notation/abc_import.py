@@ -1,4 +1,4 @@
-"""NotaGen interleaved ABC -> excerpt JSON v1 (rest un-reduction, abc2xml in-process, MusicXML reader).
+"""NotaGen interleaved ABC -> excerpt JSON (rest un-reduction, abc2xml in-process, MusicXML reader).
 
 With a `template` excerpt (the one the ABC header was made from), ABC voices are put back on the
 template's staves and voices, and the template's parts, names, clefs and measure indices are kept.
@@ -44,7 +44,7 @@ def abc_to_musicxml_element(abc_text: str):
 
 def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int | None = None,
                    reader: str = "auto") -> dict:
-    """Interleaved ABC (NotaGen output; `[r:]` prefixes and rest reduction allowed) -> excerpt JSON v1.
+    """Interleaved ABC (NotaGen output; `[r:]` prefixes and rest reduction allowed) -> excerpt JSON.
 
     `template`: the excerpt whose ABC header this is; its staves/voices, parts and clefs are used.
     `first_index`: `index` of the first ABC bar in the score (default: the template's first measure).

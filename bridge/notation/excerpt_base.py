@@ -1,4 +1,4 @@
-"""Building blocks of excerpt JSON v1 (docs/excerpt.md) shared by the readers and writers."""
+"""Building blocks of excerpt JSON (docs/excerpt.md) shared by the readers and writers."""
 from __future__ import annotations
 
 from fractions import Fraction

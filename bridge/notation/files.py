@@ -40,7 +40,7 @@ def file_format(path: str | Path) -> str:
 
 
 def read_excerpt(path: str | Path) -> dict:
-    """Any supported file -> excerpt JSON v1 (validated)."""
+    """Any supported file -> excerpt JSON (validated)."""
     kind = file_format(path)
     path = Path(path)
     if not path.is_file():

@@ -1,4 +1,4 @@
-"""MusicXML (partwise) -> excerpt JSON v1, read directly with ElementTree.
+"""MusicXML (partwise) -> excerpt JSON, read directly with ElementTree.
 
 A direct reader because it is an order of magnitude faster than a full music21 parse, which
 matters for the round trip of every generated bar. Voices follow xml2abc's conventions (each
@@ -232,7 +232,7 @@ def measure_numbers(source: Any) -> list[int]:
 
 
 def excerpt_from_musicxml(source: Any) -> dict:
-    """A .musicxml/.xml/.mxl path, MusicXML text/bytes or an ElementTree element -> excerpt JSON v1."""
+    """A .musicxml/.xml/.mxl path, MusicXML text/bytes or an ElementTree element -> excerpt JSON."""
     root = _root(source)
     if root.tag == "score-timewise":
         raise NotationError("timewise MusicXML is not supported; export the score as partwise MusicXML")

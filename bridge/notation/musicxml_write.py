@@ -1,4 +1,4 @@
-"""Excerpt JSON v1 -> MusicXML (partwise), written directly as text (several times faster than ElementTree).
+"""Excerpt JSON -> MusicXML (partwise), written directly as text (several times faster than ElementTree).
 
 Pitches are written as concert pitch with an explicit <alter> (0 included) and no <accidental>,
 so that xml2abc derives the accidentals from the spelling alone. Every voice used anywhere in
@@ -325,7 +325,7 @@ def _group_start(number: int, group: dict) -> str:
 
 
 def excerpt_to_musicxml(excerpt: dict) -> bytes:
-    """Excerpt JSON v1 -> MusicXML bytes (partwise 3.1)."""
+    """Excerpt JSON -> MusicXML bytes (partwise 3.1)."""
     divisions = _divisions(excerpt)
     used = voices_used(excerpt)
     written_beams = excerpt.get("beaming") == "written"

@@ -1,4 +1,4 @@
-"""Validation of excerpt JSON v1: the JSON Schema, then the rules a schema cannot say.
+"""Validation of excerpt JSON: the JSON Schema, then the rules a schema cannot say.
 
 Every error is reported as "<path>: <reason>", e.g. "measures[3].staves[0].voices[1]: events
 last 3/4 but the measure lasts 1".
@@ -60,7 +60,7 @@ def quick_errors(obj: Any) -> list[str]:
     try:
         return _semantic_errors(obj)
     except (KeyError, TypeError, AttributeError, ValueError, IndexError, ZeroDivisionError):
-        return validate_excerpt(obj) or ["(root): not an excerpt JSON v1 object"]
+        return validate_excerpt(obj) or ["(root): not an excerpt JSON object"]
 
 
 def check_excerpt(obj: Any, schema: bool = True) -> dict:
