@@ -118,8 +118,8 @@ def compare(ours: str, header: list[str], bars: list[str]) -> Match:
 
 
 def run_piece(score: Score) -> tuple[Match | None, Match, Match, int]:
-    from bridge.cli import main
-    from bridge.notation import excerpt_to_abc, read_excerpt
+    from notabridge.cli.main import main
+    from notabridge.notation import excerpt_to_abc, read_excerpt
     from tests.notagen_reference import reference_text
 
     try:

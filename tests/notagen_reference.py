@@ -1,6 +1,6 @@
 """The reference NotaGen text of a score: NotaGen's data scripts transcribed step by step.
 
-Independent of bridge.notation: xml2abc runs as the script NotaGen's 1_batch_xml2abc.py runs
+Independent of notabridge.notation: xml2abc runs as the script NotaGen's 1_batch_xml2abc.py runs
 (`python xml2abc.py -d 8 -c 6 -x FILE`, here abctoolkit's copy in a subprocess), then the steps
 of NotaGen's 2_data_preprocess.py with abctoolkit's functions, for the version of the piece in
 its own key (transposition offset 0). Used by the equality tests and bench/notagen_text.py.
@@ -28,7 +28,7 @@ def _score_file(path: Path, folder: Path) -> Path:
     """A .musicxml/.xml file xml2abc reads like NotaGen's copy would (ignored directions removed)."""
     data = path.read_bytes()
     if data[:2] == b"PK":  # .mxl: the rootfile named by META-INF/container.xml
-        from bridge.notation.sources import read_mxl
+        from notabridge.notation.sources import read_mxl
 
         data = read_mxl(data)
     root = ET.fromstring(data)

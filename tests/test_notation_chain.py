@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from music21 import corpus
 
-from bridge.cli import main
+from notabridge.cli.main import main
 from tests.musescore_helpers import MSCORE, convert as mscore_convert
 from tests.notagen_reference import reference_text, xml2abc_script
 from tests.notation_helpers import two_part_xml, whole
@@ -146,9 +146,9 @@ def test_lyric_numbers_xml2abc_cannot_read_are_not_a_crash(tmp_path):
 
 def _continue_input(path, start: int, end: int, prompt=None):
     """What compose's continue mode hands the engine for measures start..end-1 of a file."""
-    from bridge import notation
-    from bridge.compose import ComposeJob, _abc, _source_lines
-    from bridge.notation.notagen_chain import notagen_chain
+    from notabridge import notation
+    from notabridge.jobs.compose import ComposeJob, _abc, _source_lines
+    from notabridge.notation.notagen_chain import notagen_chain
 
     excerpt = notation.read_excerpt(path)
     chain = notagen_chain(path)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from music21 import corpus
 
-from bridge.cli import main
-from bridge.notation import (abc_to_excerpt, excerpt_from_musicxml, excerpt_to_abc, excerpt_to_musicxml, read_excerpt,
+from notabridge.cli.main import main
+from notabridge.notation import (abc_to_excerpt, excerpt_from_musicxml, excerpt_to_abc, excerpt_to_musicxml, read_excerpt,
                              validate_excerpt)
 from tests.notation_helpers import piano_excerpt, two_part_xml, whole
 
@@ -119,7 +119,7 @@ def test_chorale_fermatas_groups_final_barline_and_filler_rests_are_in_the_excer
 def test_quartet_repeats_beams_and_articulations_are_in_the_excerpt():
     import xml.etree.ElementTree as ET
 
-    from bridge.notation.sources import musicxml_bytes
+    from notabridge.notation.sources import musicxml_bytes
 
     path = corpus.getWork("mozart/k80/movement1")
     excerpt = read_excerpt(path)
@@ -224,7 +224,7 @@ def test_dynamics_hairpins_and_text_are_directions_on_their_voice(demos):
 
 def test_voices_numbered_across_staves_keep_notagens_numbering(demos):
     """Reunion's piano: xml2abc numbers voices in the order they appear (`{ ( 1 3 5 ) | ( 2 4 ) }`)."""
-    from bridge.notation.abc_export import musicxml_to_abc
+    from notabridge.notation.abc_export import musicxml_to_abc
 
     excerpt = read_excerpt(demos["Reunion.mscz"])
     score_line = next(l for l in musicxml_to_abc(demos["Reunion.mscz"]).splitlines() if l.startswith("%%score"))

@@ -7,8 +7,8 @@ import music21
 import pytest
 from music21 import converter, corpus
 
-from bridge.cli import main
-from bridge.notation import read_excerpt
+from notabridge.cli.main import main
+from notabridge.notation import read_excerpt
 from tests.notagen_reference import reference_text
 from tests.test_notation_chain import assert_notagen_text
 
@@ -36,7 +36,7 @@ def test_plain_abc_is_read_by_music21_with_every_voice_and_bar(work, tmp_path):
 
 
 def test_plain_abc_writes_invisible_rests_as_rests_music21_reads():
-    from bridge.notation.abc_plain import plain_abc
+    from notabridge.notation.abc_plain import plain_abc
 
     interleaved = 'L:1/8\nM:4/4\nK:C\nV:1 treble\nV:2 bass\n[V:1]"^x2"c2 x2 !fermata!c4|[V:2]C,8|\n'
     plain = plain_abc(interleaved)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from music21 import corpus
 
-from bridge.cli import main
-from bridge.notation import excerpt_from_musicxml, read_excerpt, write_excerpt
-from bridge.notation.excerpt_base import copy_excerpt, note_signature
-from bridge.notation.musicxml_splice import splice_continue
+from notabridge.cli.main import main
+from notabridge.notation import excerpt_from_musicxml, read_excerpt, write_excerpt
+from notabridge.notation.excerpt_base import copy_excerpt, note_signature
+from notabridge.notation.musicxml_splice import splice_continue
 from tests.engine_helpers import toy_bundle  # noqa: F401  (fixture)
 from tests.musescore_helpers import MSCORE, convert as mscore_convert
 
@@ -103,7 +103,7 @@ def test_continue_into_a_corpus_quartet_keeps_everything_else(tmp_path):
     path = Path(corpus.getWork("mozart/k80/movement1"))
     excerpt = read_excerpt(path)
     bars = _new_bars(excerpt, range(10, 13), 20)
-    from bridge.notation.sources import musicxml_bytes
+    from notabridge.notation.sources import musicxml_bytes
 
     after = splice_continue(path, excerpt, bars, 20)
     assert_only_new_measures(musicxml_bytes(path), after, 20, 3)
@@ -133,7 +133,7 @@ def test_continue_command_writes_into_the_users_file(toy_bundle, tmp_path, capsy
     new bars are all still there, byte for byte."""
     from tests.engine_helpers import HEADER
     from tests.test_engine_compose import BARS
-    from bridge.notation import abc_to_excerpt
+    from notabridge.notation import abc_to_excerpt
 
     src = tmp_path / "score.musicxml"
     write_excerpt(abc_to_excerpt(HEADER + "".join(BARS)), src)
@@ -155,7 +155,7 @@ def test_continue_command_writes_into_the_users_file(toy_bundle, tmp_path, capsy
 
 def _timed_elements(measure: ET.Element, scale: int = 1) -> tuple[list, dict]:
     """(other elements with their onsets, notes per (staff, voice)) of a measure, as text."""
-    from bridge.notation.musicxml_splice import _timeline
+    from notabridge.notation.musicxml_splice import _timeline
 
     notes, others = _timeline(measure)
     voices: dict = {}
@@ -166,7 +166,7 @@ def _timed_elements(measure: ET.Element, scale: int = 1) -> tuple[list, dict]:
 
 @pytest.mark.parametrize("name,staff", [("Reunion.mscz", 0), ("Brassed_Up.mscx", 1), ("Reunion.mscz", None)])
 def test_infill_replaces_only_the_chosen_staves_notes(demos, name, staff):
-    from bridge.notation.musicxml_splice import splice_infill
+    from notabridge.notation.musicxml_splice import splice_infill
 
     path = demos[name]
     excerpt = read_excerpt(path)

@@ -19,11 +19,11 @@ def to_abc(source: Any, prompt: Sequence[str] | None = None, reduce_rests: bool 
            warnings: list[str] | None = None) -> str:
     """A music21 score, a .musicxml/.xml/.mxl path, MusicXML text or bytes -> NotaGen interleaved ABC.
 
-    NotaGen's training-data chain (bridge.notation.notagen_chain): xml2abc `-d 8 -c 6 -x`,
+    NotaGen's training-data chain (notabridge.notation.notagen_chain): xml2abc `-d 8 -c 6 -x`,
     cleanup, bar check, annotation rules, key normalisation at offset 0, one line per bar with
     every voice (`[V:n]...|`), rest-only voice bars dropped when `reduce_rests`. A bar where
     every voice rests keeps V:1's rest (NotaGen's training has no line there), so that body
-    lines stay bars. Body lines carry no `[r:i/j]` prefix (bridge.patching adds them).
+    lines stay bars. Body lines carry no `[r:i/j]` prefix (notabridge.abc.patching adds them).
     `prompt` = (period, composer, instrumentation) adds NotaGen's `%` lines at the top.
     Messages (skipped elements) are appended to `warnings` when given.
     Raises NotationError for unreadable input or voices with unequal bar counts.

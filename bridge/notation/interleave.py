@@ -1,6 +1,6 @@
 """Interleaved ABC helpers: header/body split, and the inverse of NotaGen's rest reduction.
 
-The forward chain (xml2abc output -> NotaGen's text) is bridge.notation.notagen_chain.
+The forward chain (xml2abc output -> NotaGen's text) is notabridge.notation.notagen_chain.
 """
 from __future__ import annotations
 

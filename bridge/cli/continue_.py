@@ -1,15 +1,15 @@
 """`notabridge continue score.musicxml --measures A-B --bars N -o out.musicxml`: new bars after a range.
 
 From a MusicXML file to a MusicXML file, the new bars are put into a copy of the user's own file
-and everything else in it stays (bridge.notation.musicxml_splice); another output format says
+and everything else in it stays (notabridge.notation.musicxml_splice); another output format says
 what it cannot hold."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from bridge.cli import UserError
-from bridge.commands.generate import add_sampling_arguments
+from notabridge.cli.main import UserError
+from notabridge.cli.generate import add_sampling_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,11 +32,11 @@ def parse_measures(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.commands.accompany import parse_prompt
-    from bridge.commands.generate import check_output, run_job, sampling_from, write_variants
-    from bridge.compose import ComposeJob
-    from bridge.notation import NotationError, indices_for_numbers, read_excerpt
-    from bridge.notation.files import FORMAT_LIMITS, SCORE_FILES, file_format
+    from notabridge.cli.accompany import parse_prompt
+    from notabridge.cli.generate import check_output, run_job, sampling_from, write_variants
+    from notabridge.jobs.compose import ComposeJob
+    from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
+    from notabridge.notation.files import FORMAT_LIMITS, SCORE_FILES, file_format
 
     prompt = parse_prompt(args.prompt)
     check_output(args.output)
@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
 def _score_text(path: str) -> tuple[list[str], list[str]] | None:
     """NotaGen's text of the score file (header lines, one line per measure), or None when
     NotaGen's chain cannot make it (the excerpt's ABC is used then)."""
-    from bridge.notation import NotationError
-    from bridge.notation.notagen_chain import notagen_chain
+    from notabridge.notation import NotationError
+    from notabridge.notation.notagen_chain import notagen_chain
 
     try:
         chain = notagen_chain(path)
@@ -84,10 +84,10 @@ def _score_text(path: str) -> tuple[list[str], list[str]] | None:
 
 def write_into_file(result, source: str, output: str, score: dict, at: int) -> None:
     """Each variant's new bars put into a copy of the user's own MusicXML file (nothing else changes)."""
-    from bridge.commands.generate import variant_paths
-    from bridge.notation import NotationError
-    from bridge.notation.files import file_format, mxl_bytes
-    from bridge.notation.musicxml_splice import splice_continue
+    from notabridge.cli.generate import variant_paths
+    from notabridge.notation import NotationError
+    from notabridge.notation.files import file_format, mxl_bytes
+    from notabridge.notation.musicxml_splice import splice_continue
 
     for path, variant in zip(variant_paths(output, len(result.variants)), result.variants):
         try:

@@ -35,7 +35,7 @@ def _range(text: str) -> tuple[int, int]:
 
 
 def _measures(args: argparse.Namespace) -> tuple[int, int] | None:
-    from bridge.cli import UserError
+    from notabridge.cli.main import UserError
 
     if not args.measures:
         return None
@@ -49,8 +49,8 @@ def _musicxml_to_abc(args: argparse.Namespace) -> list[str]:
     """MusicXML -> ABC straight through NotaGen's chain on the user's file (nothing re-encoded)."""
     from pathlib import Path
 
-    from bridge.notation import NotationError
-    from bridge.notation.abc_export import musicxml_to_abc
+    from notabridge.notation import NotationError
+    from notabridge.notation.abc_export import musicxml_to_abc
 
     if not Path(args.input).is_file():
         raise NotationError(f"no such file: {args.input}")
@@ -58,7 +58,7 @@ def _musicxml_to_abc(args: argparse.Namespace) -> list[str]:
     text = musicxml_to_abc(args.input, prompt=args.prompt, measures=_measures(args), context=args.context,
                            warnings=warnings)
     if args.plain:
-        from bridge.notation.abc_plain import plain_abc
+        from notabridge.notation.abc_plain import plain_abc
 
         text = plain_abc(text, Path(args.input).stem)
     Path(args.output).write_text(text, encoding="utf-8")
@@ -66,9 +66,9 @@ def _musicxml_to_abc(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.cli import UserError
-    from bridge.notation import NotationError, cut_measures, indices_for_numbers, read_excerpt, write_excerpt
-    from bridge.notation.files import SCORE_FILES, file_format
+    from notabridge.cli.main import UserError
+    from notabridge.notation import NotationError, cut_measures, indices_for_numbers, read_excerpt, write_excerpt
+    from notabridge.notation.files import SCORE_FILES, file_format
 
     try:
         if args.plain and file_format(args.output) != "abc":
