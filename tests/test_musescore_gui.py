@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from tests.musescore_helpers import (content, display, ms_home, needs_gui, originals, parse_with_music21,  # noqa: F401
                                      plugin_dir, run_gui_batch, scores, staff_measures, toy_daemon, voices_complete)
 
@@ -43,3 +45,41 @@ def test_dialog_continue_keeps_the_chosen_variant(plugin_dir, scores, originals,
         assert [content(m) for m in after[s][:6]] == [content(m) for m in before[s][:6]]
         assert [content(m) for m in after[s][8:]] == [content(m) for m in before[s][6:]]
         assert voices_complete(after[s][6]) == [] and voices_complete(after[s][7]) == []
+
+
+@pytest.fixture
+def held_daemon(tmp_path_factory):
+    """A daemon on the toy model whose jobs run only once they are cancelled (the real compose then
+    stops at its first bar): a job that is certain to be under way when the dialog's Cancel lands."""
+    from bridge.compose import compose
+    from bridge.daemon.serve import Daemon, ServeOptions
+    from bridge.engine import Engine
+    from tests.engine_helpers import shared_toy_bundle
+
+    def held(job, engine, progress, cancel):
+        cancel.wait(120)
+        return compose(job, engine, progress, cancel)
+
+    daemon = Daemon(Engine(shared_toy_bundle(tmp_path_factory), device="cpu"),
+                    ServeOptions(http_port=0, osc_port=None, osc_tcp_port=None), compose=held, say=lambda line: None)
+    daemon.start()
+    try:
+        host, port = daemon.http.server_address[:2]
+        yield f"http://{host}:{port}"
+    finally:
+        daemon.stop()
+
+
+@needs_gui
+def test_dialog_cancel_stops_the_job_and_leaves_the_score_alone(plugin_dir, scores, display, held_daemon, tmp_path):
+    """Cancel posts a body ("{}") and the progress poll follows on the same kept-alive connection:
+    the dialog must say the job was cancelled, not show an HTTP error."""
+    out = tmp_path / "out.mscx"
+    original = scores["duo"].read_bytes()
+    report = run_gui_batch(plugin_dir, scores["duo"], {"mode": "continue", "measures": [4, 6], "staves": [0, 1],
+                                                      "daemon": held_daemon, "output": str(out), "cancel": True,
+                                                      "settings": {"bars": 2, "variants": 1, "seed": 5}},
+                           tmp_path / "home", display)
+    assert report["dialog"] and not report["ok"]
+    assert report["message"] == "Cancelled. The score was not changed.", report["message"]
+    assert report["written"] == [] and not out.exists() and scores["duo"].read_bytes() == original

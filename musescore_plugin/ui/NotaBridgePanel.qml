@@ -29,6 +29,7 @@ Rectangle {
     implicitHeight: 420
 
     Timer { id: poll; interval: 400; repeat: true; onTriggered: panel.pollJob() }
+    Timer { id: scriptedCancel; interval: 150; onTriggered: panel.cancel() }
 
     function start() { loadDaemon(); }
 
@@ -98,6 +99,9 @@ Rectangle {
             var p = st.progress || {};
             if (p.bars_total) progress = p.bars_done / p.bars_total;
             if (st.status === "queued" || st.status === "running") {
+                // a scripted run with "cancel": true presses Cancel once the job is under way, between
+                // two polls as a user would (not from inside a request's callback)
+                if (auto && auto.cancel && !auto.cancelPressed) { auto.cancelPressed = true; scriptedCancel.start(); }
                 say((st.status === "queued" ? "Waiting in the queue" : "Writing bar " + (p.bars_done || 0) + " of " + (p.bars_total || "?"))
                     + (p.variant !== undefined && p.variant !== null ? " (variant " + (p.variant + 1) + ")" : "") + "...");
                 return;
