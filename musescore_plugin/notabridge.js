@@ -7,7 +7,9 @@
 .pragma library
 
 var DEFAULT_DAEMON = "http://127.0.0.1:7878";
-var START_HINT = "start it with `notabridge serve` in a terminal";
+var START_HINT = "start it with `notabridge serve` in a terminal and keep that open (it prints its address, "
+               + "\"HTTP JSON: http://...\"); if it runs at another address, type that address in the Daemon field";
+var SETTINGS_FILE = "notabridge-settings.json";     // beside the plugin: {"daemon": "http://host:port"}
 var VOICES = 4;
 
 // ---------------------------------------------------------------- fractions
@@ -561,6 +563,32 @@ function undo(ms, steps) { for (var i = 0; i < steps; i++) ms.cmd("undo"); }
 
 // ---------------------------------------------------------------- daemon (HTTP JSON)
 
+// "9000", "localhost:9000", "http://10.0.0.5:7878/" -> "http://host:port" (port 7878 when none is
+// given); null when the text is not such an address.
+function normalizeAddress(text) {
+    var t = String(text || "").trim().replace(/\/+$/, "");
+    if (/^\d+$/.test(t)) t = "127.0.0.1:" + t;
+    if (!/^https?:\/\//i.test(t)) t = "http://" + t;
+    var m = /^(https?):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(t);
+    if (!m) return null;
+    var port = m[3] ? parseInt(m[3], 10) : 7878;
+    if (port < 1 || port > 65535) return null;
+    return m[1].toLowerCase() + "://" + m[2] + ":" + port;
+}
+
+// The plugin's saved settings (a JSON file beside it: MuseScore 3 does not keep Qt.labs.settings
+// changed by plugins, FileIO writes it does); {} when there are none or they cannot be read.
+function loadSettings(fio, folder) {
+    fio.source = folder + "/" + SETTINGS_FILE;
+    if (!fio.exists()) return {};
+    try { var s = JSON.parse(fio.read()); return s && typeof s === "object" ? s : {}; } catch (e) { return {}; }
+}
+
+function saveSettings(fio, folder, settings) {
+    fio.source = folder + "/" + SETTINGS_FILE;
+    return fio.write(JSON.stringify(settings, null, 1));
+}
+
 function daemonError(base, xhr) {
     if (xhr.status === 0) return "The NotaBridge daemon is not running at " + base + ": " + START_HINT + ".";
     var text = "";
@@ -641,7 +669,8 @@ function stripExtension(path) {
 
 // Runs one batch request (docs/musescore.md); returns the report object (never throws).
 // readFile(path) -> text or null; the caller writes the report.
-function runBatch(ms, batch, readFile) {
+// savedDaemon: the address saved by the dialog, used when the batch names none.
+function runBatch(ms, batch, readFile, savedDaemon) {
     var report = { ok: false, mode: batch.mode, message: "", warnings: [], written: [] };
     try {
         if (!ms.curScore) throw new Error("No score is open.");
@@ -666,7 +695,8 @@ function runBatch(ms, batch, readFile) {
             if (!text) throw new Error("cannot read result_file " + batch.result_file);
             result = JSON.parse(text);
         } else {
-            var base = batch.daemon || DEFAULT_DAEMON;
+            var base = batch.daemon ? normalizeAddress(batch.daemon) : savedDaemon;
+            if (!base) throw new Error("batch 'daemon' " + JSON.stringify(batch.daemon) + " is not an address like http://127.0.0.1:7878");
             var answer = runJobSync(base, jobBody(mode, excerpt, batch.settings || {}), batch.timeout);
             var variant = answer.variants[batch.variant || 0];
             if (!variant) throw new Error("the daemon returned no variant " + (batch.variant || 0));
@@ -702,14 +732,19 @@ function pluginFolder(ms, folderUrl) {
 // "dialog"). Without a batch file starts the dialog (returns "dialog").
 // fio: a FileIO item (MuseScore's file access for plugins); panel: the NotaBridgePanel.
 function start(ms, fio, panel, folderUrl) {
-    fio.source = pluginFolder(ms, folderUrl) + "/" + BATCH_FILE;
+    var folder = pluginFolder(ms, folderUrl);
+    var saved = normalizeAddress(loadSettings(fio, folder).daemon);
+    if (saved) panel.daemon = saved;
+    panel.io = fio;
+    panel.folder = folder;
+    fio.source = folder + "/" + BATCH_FILE;
     if (!fio.exists()) { panel.start(); return "dialog"; }
     var batch = null, report;
     try { batch = JSON.parse(fio.read()); }
     catch (e) { report = { ok: false, message: "cannot parse " + fio.source + ": " + e.message }; }
     if (batch && batch.dialog) { panel.autorun(batch, fio); return "dialog"; }
     function readFile(path) { fio.source = path; return fio.exists() ? fio.read() : null; }
-    if (batch) report = runBatch(ms, batch, readFile);
+    if (batch) report = runBatch(ms, batch, readFile, saved || DEFAULT_DAEMON);
     console.log("NotaBridge batch: " + (report.ok ? "ok: " : "failed: ") + report.message);
     fio.source = batch && batch.report ? batch.report : pluginFolder(ms, folderUrl) + "/notabridge-report.json";
     fio.write(JSON.stringify(report, null, 1));

@@ -4,12 +4,13 @@ and the progress Timer), which never runs in `mscore3 -p`. A batch file with "di
 the dialog and presses its buttons (docs/musescore.md)."""
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
 
 from tests.musescore_helpers import (content, display, ms_home, needs_gui, originals, parse_with_music21,  # noqa: F401
-                                     plugin_dir, run_gui_batch, scores, staff_measures, toy_daemon, voices_complete)
+                                     plugin_dir, run_batch, run_gui_batch, scores, staff_measures, toy_daemon, voices_complete)
 
 
 def closed_port() -> int:
@@ -71,15 +72,27 @@ def held_daemon(tmp_path_factory):
 
 
 @needs_gui
-def test_dialog_cancel_stops_the_job_and_leaves_the_score_alone(plugin_dir, scores, display, held_daemon, tmp_path):
+def test_dialog_cancel_stops_the_job_and_the_typed_address_is_kept(scores, display, held_daemon, tmp_path):
     """Cancel posts a body ("{}") and the progress poll follows on the same kept-alive connection:
-    the dialog must say the job was cancelled, not show an HTTP error."""
+    the dialog must say the job was cancelled, not show an HTTP error. The daemon address typed in
+    the dialog is saved: the next run, which names no address, asks the same daemon."""
+    from bridge.cli import main as cli_main
+
+    assert cli_main(["install-musescore-plugin", "--musescore", "3", "--dir", str(tmp_path / "Plugins")]) == 0
+    plugin = tmp_path / "Plugins" / "NotaBridge"
     out = tmp_path / "out.mscx"
     original = scores["duo"].read_bytes()
-    report = run_gui_batch(plugin_dir, scores["duo"], {"mode": "continue", "measures": [4, 6], "staves": [0, 1],
-                                                      "daemon": held_daemon, "output": str(out), "cancel": True,
-                                                      "settings": {"bars": 2, "variants": 1, "seed": 5}},
+    report = run_gui_batch(plugin, scores["duo"], {"mode": "continue", "measures": [4, 6], "staves": [0, 1],
+                                                  "daemon": held_daemon, "output": str(out), "cancel": True,
+                                                  "settings": {"bars": 2, "variants": 1, "seed": 5}},
                            tmp_path / "home", display)
     assert report["dialog"] and not report["ok"]
     assert report["message"] == "Cancelled. The score was not changed.", report["message"]
     assert report["written"] == [] and not out.exists() and scores["duo"].read_bytes() == original
+    assert json.loads((plugin / "notabridge-settings.json").read_text()) == {"daemon": held_daemon}
+    # no address in this request: the saved one is asked (the held job outlasts the 2 s limit)
+    report = run_batch(plugin, scores["duo"], {"mode": "continue", "measures": [4, 6], "staves": [0, 1],
+                                               "output": str(out), "timeout": 2, "settings": {"bars": 1}},
+                       tmp_path / "home")
+    assert report["message"] == "The job took longer than 2 s and was cancelled. The score was not changed."
+    assert not out.exists()

@@ -8,6 +8,8 @@ Rectangle {
     id: panel
     property var plugin                       // the MuseScore plugin root: curScore, cmd, newElement...
     property string daemon: NB.DEFAULT_DAEMON
+    property var io: null                     // FileIO, for the saved settings beside the plugin
+    property string folder: ""                // the plugin's folder
     signal closed()
 
     property var prompts: []                  // [[period, composer, instrumentation], ...]
@@ -26,12 +28,28 @@ Rectangle {
 
     color: "#f4f6f9"
     implicitWidth: 470
-    implicitHeight: 420
+    implicitHeight: 456
 
     Timer { id: poll; interval: 400; repeat: true; onTriggered: panel.pollJob() }
     Timer { id: scriptedCancel; interval: 150; onTriggered: panel.cancel() }
 
-    function start() { loadDaemon(); }
+    function start() { daemonField.text = daemon; loadDaemon(); }
+
+    // The address typed in the Daemon field: used from now on and saved beside the plugin.
+    // Returns false (and says why) when it is not an address.
+    function useDaemon(text) {
+        var address = NB.normalizeAddress(text);
+        if (!address) {
+            say("'" + text + "' is not a daemon address: type the one `notabridge serve` prints, e.g. http://127.0.0.1:7878.");
+            return false;
+        }
+        daemonField.text = address;
+        if (address === daemon) return true;
+        daemon = address;
+        if (io && folder && !NB.saveSettings(io, folder, { daemon: address }))
+            say("Using " + address + " for now; it could not be saved in " + folder + ".");
+        return true;
+    }
 
     function say(text) { message = text; }
 
@@ -77,6 +95,7 @@ Rectangle {
     }
 
     function generate() {
+        if (!useDaemon(daemonField.text)) return;
         discardPreview();
         variants = []; variantIndex = -1; progress = 0;
         jobMode = modeChoice.value;
@@ -144,7 +163,7 @@ Rectangle {
     function autorun(batch, io) {
         auto = batch;
         autoIo = io;
-        if (batch.daemon) daemon = batch.daemon;
+        if (batch.daemon) daemonField.text = batch.daemon;      // typed in the Daemon field; Generate uses it
         modeChoice.index = Math.max(0, modeChoice.options.indexOf(batch.mode));
         var s = batch.settings || {};
         if (s.temperature !== undefined) temperature.text = String(s.temperature);
@@ -154,8 +173,8 @@ Rectangle {
         var chosen = batch.staves && batch.staves.length ? batch.staves : [0];
         staves.text = chosen.map(function (x) { return x + 1; }).join(",");
         if (batch.measures) NB.selectMeasures(plugin, batch.measures[0], batch.measures[1], Math.max.apply(null, chosen));
-        loadDaemon();
         generate();
+        loadDaemon();
     }
 
     // Ends a scripted run: keeps the previewed variant, saves the score, writes the report.
@@ -187,6 +206,8 @@ Rectangle {
         anchors.margins: 14
         spacing: 8
         Text { text: "NotaBridge"; font.pixelSize: 17; font.bold: true }
+        NbField { id: daemonField; label: "Daemon"; fieldWidth: 300
+                  onAccepted: if (panel.useDaemon(text)) panel.loadDaemon() }
         NbChoice { id: modeChoice; label: "Mode"; options: ["continue", "infill", "accompany"] }
         NbChoice { id: promptChoice; label: "Style"; options: ["(shared setting)"] }
         NbField { id: bars; label: "Bars (continue)" }
