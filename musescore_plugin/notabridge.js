@@ -108,19 +108,36 @@ function selectionRange(ms, table) {
 }
 
 // Makes a real range selection of measures [start, end) from staff 0 to lastStaff with MuseScore
-// actions (works on 3.2, which lacks selection.selectRange).
+// actions (3.2 lacks selection.selectRange), and checks it: throws a user message when the
+// selection MuseScore made is not exactly that range. The order of the actions matters (probed on
+// 3.2.3, ../shared/HOSTS.md): growing the range with select-next-measure overshoots by one chord
+// when staff 1's chord or rest fills its bar; selecting to the end of the score and shrinking
+// back from there does not.
 function selectMeasures(ms, start, end, lastStaff) {
+    var table = measureTable(ms);
     if (ms.curScore.selection.selectRange) {
-        var table = measureTable(ms);
         ms.curScore.selection.selectRange(table[start].start, table[end - 1].end, 0, lastStaff + 1);
-        return;
+    } else {
+        ms.cmd("first-element");
+        ms.cmd("next-measure");
+        ms.cmd("prev-measure");
+        for (var i = 0; i < start; i++) ms.cmd("next-measure");
+        for (var s = 0; s < lastStaff; s++) ms.cmd("select-staff-below");
+        ms.cmd("select-end-score");
+        for (var j = end; j < table.length; j++) ms.cmd("select-prev-measure");
     }
-    ms.cmd("first-element");
-    ms.cmd("next-measure");
-    ms.cmd("prev-measure");
-    for (var i = 0; i < start; i++) ms.cmd("next-measure");
-    for (var j = start; j < end; j++) ms.cmd("select-next-measure");
-    for (var s = 0; s < lastStaff; s++) ms.cmd("select-staff-below");
+    var got = selectionRange(ms, table);
+    if (!got || got.start !== start || got.end !== end || got.staves[0] !== 0 || got.staves[got.staves.length - 1] !== lastStaff)
+        throw new Error("MuseScore did not select exactly " + describeRange(table, { start: start, end: end, staves: [0, lastStaff] }) +
+                        " (it selected " + (got ? describeRange(table, got) : "nothing") + "); nothing was changed." +
+                        " If multi-measure rests are shown, turn them off (press M) and try again.");
+}
+
+function describeRange(table, sel) {
+    var a = table[sel.start], b = table[Math.min(sel.end, table.length) - 1];
+    var first = sel.staves[0] + 1, last = sel.staves[sel.staves.length - 1] + 1;
+    return (sel.end - sel.start === 1 ? "measure " + (a ? a.number : "?") : "measures " + (a ? a.number : "?") + "-" + (b ? b.number : "?")) +
+           (first === last ? " of staff " + first : " of staves " + first + "-" + last);
 }
 
 // Walks one track from the score start; calls visit(cursor) for every chord or rest.

@@ -145,6 +145,61 @@ def scores(tmp_path_factory, ms_home) -> dict[str, Path]:
     return out
 
 
+# (name, source): MuseScore's demos as shipped, and music21 corpus works converted with `mscore3 -o`
+REAL_SCORES = [
+    ("chorale", "bach/bwv66.6"),                  # 4 staves, pickup, ties
+    ("rag", "joplin/maple_leaf_rag"),             # piano, pickup, ties, several voices
+    ("mozart", "mozart/k80/movement1"),           # string quartet, triplets, ties
+    ("lindenbaum", "schubert/lindenbaum"),        # voice and piano, triplets everywhere
+    ("fugue", "demo:Fugue_1.mscx"),               # 4 staves, whole-bar rests
+    ("brass", "demo:Brassed_Up.mscx"),            # transposing instruments
+    ("strings", "demo:Dynamic_Strings.mscx"),     # grace notes, whole-bar rests
+    ("gift", "demo:Unclaimed_Gift.mscx"),         # piano, pickup, voltas, ties
+    ("reunion", "demo:Reunion.mscz"),             # a tuplet, ties, pickup
+]
+
+
+@pytest.fixture(scope="session")
+def real_scores(tmp_path_factory, ms_home) -> dict[str, Path]:
+    """Nine real scores as .mscx files (REAL_SCORES), made once per session."""
+    if shutil.which("mscore3") is None:
+        pytest.skip("MuseScore 3 (mscore3, Debian package musescore3) is not installed")
+    if "real" in _BUILT:
+        return _BUILT["real"]
+    from music21 import corpus
+
+    folder = tmp_path_factory.mktemp("real_scores")
+    out = {}
+    for name, source in REAL_SCORES:
+        if source.startswith("demo:"):
+            found = sorted(glob.glob(f"/usr/share/mscore3*/demos/{source[5:]}"))
+            if not found:
+                pytest.skip(f"MuseScore's demo {source[5:]} (musescore3 package) is missing")
+            out[name] = convert(Path(found[0]), folder / f"{name}.mscx", ms_home)
+        else:
+            xml = folder / f"{name}.musicxml"
+            corpus.parse(source).write("musicxml", str(xml))
+            out[name] = convert(xml, folder / f"{name}.mscx", ms_home)
+    _BUILT["real"] = out
+    return out
+
+
+PROBES = Path(__file__).resolve().parent / "musescore_probes"
+
+
+def run_probe(plugin_dir: Path, probe: str, score: Path, job: dict[str, Any], home: Path, timeout: float = 300) -> Any:
+    """Runs a test probe (tests/musescore_probes/<probe>.qml, which uses the installed plugin's
+    notabridge.js) on `score` with `job` beside it; returns what the probe wrote."""
+    shutil.copy(PROBES / f"{probe}.qml", plugin_dir / f"{probe}.qml")
+    output = home / f"{probe}_out.json"
+    output.unlink(missing_ok=True)
+    (plugin_dir / f"{probe}.json").write_text(json.dumps({**job, "output": str(output)}))
+    proc = subprocess.run([MSCORE, "-p", str(plugin_dir / f"{probe}.qml"), str(score)],
+                          env=mscore_env(home), capture_output=True, text=True, timeout=timeout)
+    assert output.is_file(), f"the probe wrote nothing; mscore3 said:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return json.loads(output.read_text())
+
+
 @pytest.fixture(scope="session")
 def originals(scores, ms_home) -> dict[str, list]:
     """The scores as music21 reads them before any edit, [staff][measure]."""
