@@ -107,28 +107,38 @@ function selectionRange(ms, table) {
     return { start: start, end: Math.min(end, table.length), staves: staves };
 }
 
-// Makes a real range selection of measures [start, end) from staff 0 to lastStaff with MuseScore
-// actions (3.2 lacks selection.selectRange), and checks it: throws a user message when the
-// selection MuseScore made is not exactly that range. The order of the actions matters (probed on
-// 3.2.3, ../shared/HOSTS.md): growing the range with select-next-measure overshoots by one chord
-// when staff 1's chord or rest fills its bar; selecting to the end of the score and shrinking
-// back from there does not.
-function selectMeasures(ms, start, end, lastStaff) {
-    var table = measureTable(ms);
+// Makes a real range selection of measures [start, end) of staves firstStaff..lastStaff with
+// MuseScore actions (3.2 lacks selection.selectRange), and checks it: throws a user message when
+// the selection MuseScore made is not exactly that range. The order of the actions matters
+// (probed on 3.2.3, ../shared/HOSTS.md): growing the range with select-next-measure overshoots by
+// one chord when staff 1's chord or rest fills its bar; selecting to the end of the score and
+// shrinking back from there does not. Only "first-element" ends an open undo command (startCmd):
+// anchorSelection runs it, and selectFromAnchor the rest, which may run inside a command.
+function selectMeasures(ms, start, end, lastStaff, firstStaff) {
+    firstStaff = firstStaff || 0;
     if (ms.curScore.selection.selectRange) {
-        ms.curScore.selection.selectRange(table[start].start, table[end - 1].end, 0, lastStaff + 1);
-    } else {
-        ms.cmd("first-element");
-        ms.cmd("next-measure");
-        ms.cmd("prev-measure");
-        for (var i = 0; i < start; i++) ms.cmd("next-measure");
-        for (var s = 0; s < lastStaff; s++) ms.cmd("select-staff-below");
-        ms.cmd("select-end-score");
-        for (var j = end; j < table.length; j++) ms.cmd("select-prev-measure");
+        var table = measureTable(ms);
+        ms.curScore.selection.selectRange(table[start].start, table[end - 1].end, firstStaff, lastStaff + 1);
+        return;
     }
+    anchorSelection(ms);
+    selectFromAnchor(ms, start, end, firstStaff, lastStaff);
+}
+
+function anchorSelection(ms) { ms.cmd("first-element"); }
+
+function selectFromAnchor(ms, start, end, firstStaff, lastStaff) {
+    var table = measureTable(ms);
+    for (var t = 0; t < firstStaff; t++) ms.cmd("next-track");
+    ms.cmd("next-measure");
+    ms.cmd("prev-measure");
+    for (var i = 0; i < start; i++) ms.cmd("next-measure");
+    for (var s = firstStaff; s < lastStaff; s++) ms.cmd("select-staff-below");
+    ms.cmd("select-end-score");
+    for (var j = end; j < table.length; j++) ms.cmd("select-prev-measure");
     var got = selectionRange(ms, table);
-    if (!got || got.start !== start || got.end !== end || got.staves[0] !== 0 || got.staves[got.staves.length - 1] !== lastStaff)
-        throw new Error("MuseScore did not select exactly " + describeRange(table, { start: start, end: end, staves: [0, lastStaff] }) +
+    if (!got || got.start !== start || got.end !== end || got.staves[0] !== firstStaff || got.staves[got.staves.length - 1] !== lastStaff)
+        throw new Error("MuseScore did not select exactly " + describeRange(table, { start: start, end: end, staves: [firstStaff, lastStaff] }) +
                         " (it selected " + (got ? describeRange(table, got) : "nothing") + "); nothing was changed." +
                         " If multi-measure rests are shown, turn them off (press M) and try again.");
 }

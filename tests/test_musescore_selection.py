@@ -13,12 +13,12 @@ from tests.musescore_helpers import ms_home, plugin_dir, real_scores  # noqa: F4
 
 
 def random_ranges(measures: int, staves: int, count: int, seed: int) -> list[list[int]]:
-    """[start, end, last staff] ranges, first and last measures and single measures included."""
+    """[start, end, last staff, first staff] ranges, first and last measures and single measures included."""
     rng = random.Random(seed)
-    ranges = [[0, 1, staves - 1], [measures - 1, measures, 0], [0, measures, staves - 1]]
+    ranges = [[0, 1, staves - 1, 0], [measures - 1, measures, staves - 1, staves - 1], [0, measures, staves - 1, 0]]
     while len(ranges) < count:
-        start = rng.randrange(measures)
-        ranges.append([start, rng.randint(start + 1, min(measures, start + 5)), rng.randrange(staves)])
+        start, first = rng.randrange(measures), rng.randrange(staves)
+        ranges.append([start, rng.randint(start + 1, min(measures, start + 5)), rng.randrange(first, staves), first])
     return ranges
 
 
@@ -57,7 +57,7 @@ def test_multi_measure_rests_that_hide_the_range_are_refused(plugin_dir, ms_home
     plain = convert(tmp_path / "rests.musicxml", tmp_path / "rests.mscx", ms_home)
     shown = tmp_path / "rests_mm.mscx"
     shown.write_text(plain.read_text().replace("<Style>", "<Style>\n      <createMultiMeasureRests>1</createMultiMeasureRests>", 1))
-    ranges = [[a, b, staff] for a in range(10) for b in range(a + 1, 11) for staff in (0, 1)]
+    ranges = [[a, b, last, first] for a in range(10) for b in range(a + 1, 11) for first, last in ((0, 0), (0, 1), (1, 1))]
     rows = run_probe(plugin_dir, "selection_probe", shown, {"ranges": ranges}, ms_home)["rows"]
     for row in rows:
         if row["ok"]:
@@ -65,5 +65,5 @@ def test_multi_measure_rests_that_hide_the_range_are_refused(plugin_dir, ms_home
         else:
             assert "did not select exactly" in row["message"] and "multi-measure rests" in row["message"], row
     refused = [row["range"] for row in rows if not row["ok"]]
-    assert [3, 4, 1] in refused                        # one bar inside the multi-measure rest
+    assert [3, 4, 1, 0] in refused                     # one bar inside the multi-measure rest
     assert not [r for r in refused if r[0] >= 7]       # ranges clear of it are selected

@@ -17,11 +17,11 @@ MuseScore {
         for (var i = 0; i < job.ranges.length; i++) {
             var r = job.ranges[i], row = { range: r };
             try {
-                NB.selectMeasures(root, r[0], r[1], r[2]);
+                NB.selectMeasures(root, r[0], r[1], r[2], r[3] || 0);
                 row.ok = true;
             } catch (e) { row.ok = false; row.message = String(e.message || e); }
             var sel = NB.selectionRange(root, NB.measureTable(root));
-            row.read = sel ? [sel.start, sel.end, sel.staves[sel.staves.length - 1]] : null;
+            row.read = sel ? [sel.start, sel.end, sel.staves[sel.staves.length - 1], sel.staves[0]] : null;
             out.push(row);
         }
         fio.source = job.output;
