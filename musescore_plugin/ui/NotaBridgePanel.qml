@@ -3,6 +3,7 @@
 // (polling with a Timer), previews each variant in the score (one undo step each) and keeps one.
 import QtQuick 2.9
 import "../notabridge.js" as NB
+import "../write.js" as W
 
 Rectangle {
     id: panel
@@ -144,7 +145,7 @@ Rectangle {
     function showVariant(i) {
         discardPreview();
         try {
-            var done = NB.applyResult(plugin, variants[i].excerpt, { mode: jobMode, selection: excerpt.selection, staves: excerpt.selection.staves });
+            var done = W.applyResult(plugin, variants[i].excerpt, { mode: jobMode, selection: excerpt.selection, staves: excerpt.selection.staves });
             previewing = true;
             previewSteps = done.undoSteps;
             variantIndex = i;
@@ -156,7 +157,7 @@ Rectangle {
     }
 
     function discardPreview() {
-        if (previewing) { NB.undo(plugin, previewSteps); previewing = false; }
+        if (previewing) { W.undo(plugin, previewSteps); previewing = false; }
     }
 
     // Fills the dialog from a batch request, selects its measures and presses Generate.

@@ -17,7 +17,9 @@ MuseScore {
         for (var i = 0; i < job.ranges.length; i++) {
             var r = job.ranges[i], row = { range: r };
             try {
-                NB.selectMeasures(root, r[0], r[1], r[2], r[3] || 0);
+                if (r[4]) curScore.startCmd();      // [4]: select as inside an open undo command
+                NB.selectMeasures(root, r[0], r[1], r[2], r[3] || 0, !!r[4]);
+                if (r[4]) curScore.endCmd();
                 row.ok = true;
             } catch (e) { row.ok = false; row.message = String(e.message || e); }
             var sel = NB.selectionRange(root, NB.measureTable(root));
