@@ -253,13 +253,16 @@ function writeVoice(ms, staff, voice, row, events, ctx) {
         }
         var pitches = ev.notes.map(function (x) { return x.pitch; });
         if (ctx.cmds) {
-            if (isLast && tieNext.length) tieSelected(ms, tieNext);       // into the music after the range
             var into = (ctx.pending[track] || []).filter(function (p) { return pitches.indexOf(p) >= 0; });
+            if (isLast && tieNext.length) tieSelected(ms, tieNext);       // into the music after the range
             if (into.length) {
                 ms.cmd("prev-chord");
                 if (tieSelected(ms, into).length !== into.length)
                     throw new Error("MuseScore did not tie the notes before tick " + pos + " of staff " + (staff + 1));
             }
+            // moving the selection moved MuseScore's input position, where the Cursor's next addNote
+            // would write: the next note starts from a new cursor
+            if (into.length || (isLast && tieNext.length)) c = null;
         }
         ctx.pending[track] = tieNext;
         placed.push({ tick: pos, ticks: ticks, pitches: pitches.slice().sort(function (a, b) { return a - b; }) });
@@ -276,13 +279,14 @@ function writeVoice(ms, staff, voice, row, events, ctx) {
         var unit = units[u], lastUnit = u === units.length - 1;
         if (unit.tuplet) {
             var t = unit.tuplet, ratio = { n: t.actual, d: t.normal };
-            c = seek(ms, c, staff, voice, pos, row.start);
-            if (c.addTuplet) {
+            if (ms.curScore.newCursor().addTuplet) {
+                c = seek(ms, c, staff, voice, pos, row.start);
                 c.addTuplet(ms.fraction(t.actual, t.normal), ms.fraction(unit.span.n, unit.span.d));
             } else {
-                // 3.2: in note input the cursor sets the input position; the command makes the
-                // tuplet of rests over a chord or rest of the span's length (probed, HOSTS.md)
+                // 3.2: in note input a cursor moved to the tick sets the input position; the command
+                // makes the tuplet of rests over a chord or rest of the span's length (probed, HOSTS.md)
                 ms.cmd("note-input");
+                c = seek(ms, null, staff, voice, pos, row.start);
                 c.setDuration(unit.span.n, unit.span.d);
                 ms.cmd(tupletCommand(t, unit.span));
                 ms.cmd("escape");
@@ -305,10 +309,17 @@ function writeVoice(ms, staff, voice, row, events, ctx) {
     }
 }
 
-// Removes every chord and rest of voices 2-4 of a staff in a measure and rewrites voice 1 as rests
-// over the whole measure: so a written measure holds exactly the result's voices, and old tuplets
-// are gone before new notes are placed over them.
-function clearMeasure(ms, staff, row) {
+// Empties a staff's measure (voice 1 rests, voices 2-4 nothing) before it is written: so it holds
+// exactly the result's voices, and no old tuplet is left for new notes to fall into. With
+// MuseScore's commands: select it and "delete" (removes tuplets whole). Without: voices 2-4 removed
+// and voice 1 overwritten by rests, which cannot take a tuplet apart (the write's check catches that).
+function clearMeasure(ms, staff, row, index, cmds) {
+    if (cmds) {
+        NB.selectMeasures(ms, index, index + 1, staff, staff);
+        ms.cmd("delete");
+        ms.cmd("escape");
+        return;
+    }
     for (var v = 1; v < VOICES; v++) {
         var found = [];
         NB.walkTrack(ms, staff * VOICES + v, function (c) {
@@ -343,7 +354,7 @@ function writeTargets(ms, plan, cmds) {
         for (var s = 0; s < st.length; s++) {
             var staff = st[s].staff;
             if (plan.staves && plan.staves.indexOf(staff) < 0) continue;
-            clearMeasure(ms, staff, row);
+            clearMeasure(ms, staff, row, tg.index, cmds);
             var voices = (st[s].voices || []).slice().sort(function (a, b) { return a.voice - b.voice; });
             for (var v = 0; v < voices.length; v++) writeVoice(ms, staff, voices[v].voice, row, voices[v].events, ctx);
         }
@@ -532,8 +543,13 @@ function moveEndBarline(ms, oldLast, newLast) {
     for (var s = 0; s < ms.curScore.nstaves; s++) {
         var old = from.elementAt(s * VOICES), now = to.elementAt(s * VOICES);
         if (!old || !now || old.generated || old.barlineType === now.barlineType) continue;
+        var span = old.barlineSpan;
         now.barlineType = old.barlineType;
-        old.barlineType = 1;        // BarLineType::NORMAL
+        old.barlineType = 1;                 // BarLineType::NORMAL
+        // changing the type resets the span outside the undo record (3.2: one undo then lost a
+        // staff's "span 0"); setting it again puts it in the record, so undo restores it
+        old.barlineSpan = span + 1;
+        old.barlineSpan = span;
     }
 }
 
@@ -546,6 +562,12 @@ function applyResult(ms, result, job) {
     var warnings = (result.warnings || []).slice();
     var plan = planWrite(ms, NB.measureTable(ms), result, job);
     var written;
+    if (!plan.viaScratch && !ms.curScore.selection.selectRange && !(plan.make > 0 && !plan.append)) {
+        // plain notes and rests go straight in; where MuseScore does not hold what was written (an
+        // old tuplet in the way), that write is undone and the scratch route takes over
+        try { written = writeDirect(ms, plan); } catch (err) { plan.viaScratch = true; }
+        if (written) return { written: written, warnings: warnings, undoSteps: 1 };
+    }
     if (plan.viaScratch) {
         written = writeViaScratch(ms, plan, warnings);
     } else if (plan.make > 0 && !plan.append) {
