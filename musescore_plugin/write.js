@@ -320,15 +320,7 @@ function clearMeasure(ms, staff, row, index, cmds) {
         ms.cmd("escape");
         return;
     }
-    for (var v = 1; v < VOICES; v++) {
-        var found = [];
-        NB.walkTrack(ms, staff * VOICES + v, function (c) {
-            if (c.tick >= row.end) return false;
-            if (c.tick >= row.start) found.push(c.element);
-            return true;
-        });
-        for (var i = 0; i < found.length; i++) ms.removeElement(found[i]);
-    }
+    clearUpperVoices(ms, index, index + 1, staff, staff);
     var c = null, pos = row.start, pieces = NB.plainPieces(frac(NB.ticksToFraction(ms, row.end - row.start)));
     for (var p = 0; p < pieces.length; p++) {
         c = seek(ms, c, staff, 0, pos, row.start);
@@ -369,6 +361,19 @@ function writeTargets(ms, plan, cmds) {
 function checkWritten(ms, plan, placed) {
     var table = NB.measureTable(ms), lo = table[plan.targets[0].index].start;
     var hi = table[plan.targets[plan.targets.length - 1].index].end;
+    for (var t0 in placed) {            // voices the result leaves out are empty in its staves
+        for (var v = 0; v < VOICES; v++) {
+            var other = Math.floor(t0 / VOICES) * VOICES + v;
+            if (placed[other]) continue;
+            var stray = "";
+            NB.walkTrack(ms, other, function (c) {
+                if (c.tick >= hi) return false;
+                if (c.tick >= lo && c.element.type === ms.Element.CHORD) { stray = "staff " + (Math.floor(other / VOICES) + 1) + " voice " + (v + 1) + " still holds notes"; return false; }
+                return true;
+            });
+            if (stray) return stray;
+        }
+    }
     for (var track in placed) {
         var want = placed[track].filter(function (x) { return x.pitches; }), got = [], items = [];
         NB.walkTrack(ms, parseInt(track, 10), function (c) {
@@ -457,6 +462,10 @@ function writeViaScratch(ms, plan, warnings) {
     if (!scratch) { removeFile(base + ".mscx"); throw new Error("MuseScore could not open its scratch copy of the score; nothing was changed."); }
     var out;
     try {
+        // emptied measures would merge into multi-measure rests, which selections cannot tell apart
+        io.source = base + ".mscx";
+        var main = (io.read().split("<Score>")[1] || "");        // the score's own style, not its parts'
+        if (/<createMultiMeasureRests>1</.test(main)) ms.cmd("toggle-mmrest");
         if (shifts) {
             NB.selectMeasures(ms, plan.insertAt, plan.insertAt + 1, 0);
             for (var i = 0; i < plan.make; i++) ms.cmd("insert-measure");
@@ -467,6 +476,14 @@ function writeViaScratch(ms, plan, warnings) {
         out = writeTargets(ms, plan, true);
         var wrong = checkWritten(ms, plan, out.placed);
         if (wrong) throw new Error("MuseScore 3.2 did not write what was sent (" + wrong + ")");
+        // copied from the saved and reopened copy: a paste of what was just written with the tuplet
+        // commands crashed MuseScore 3.2 on a piano score (Der Lindenbaum); the same music read back
+        // from its file pastes fine
+        ms.cmd("escape");
+        ms.cmd("file-save");
+        ms.closeScore(scratch);
+        scratch = ms.readScore(base + ".mscx");
+        if (!scratch) throw new Error("MuseScore could not reopen its scratch copy");
         NB.selectMeasures(ms, first, end, high, low);
         ms.cmd("copy");
     } catch (err) {
@@ -475,13 +492,16 @@ function writeViaScratch(ms, plan, warnings) {
     }
     closeScratch(ms, scratch, base);
     var score = ms.curScore;
+    if (plan.make === 0) NB.anchorSelection(ms);        // (first-element ends a command: before it)
     score.startCmd();
     try {
         if (plan.make > 0) {
             score.appendMeasures(plan.make);
             moveEndBarline(ms, total - 1, total + plan.make - 1);
         }
-        NB.selectMeasures(ms, first, end, high, low, true);
+        clearUpperVoices(ms, first, end, low, high);
+        if (plan.make === 0) NB.selectFromAnchor(ms, first, end, low, high);
+        else NB.selectMeasures(ms, first, end, high, low, true);
         ms.cmd("paste");                  // ends the undo step, which holds the appended measures too
     } catch (err) {
         score.endCmd();
@@ -495,6 +515,23 @@ function writeViaScratch(ms, plan, warnings) {
         throw new Error("The pasted result differs from what was sent (" + check + "); the score was restored.");
     }
     return out.written;
+}
+
+// Removes the chords and rests of voices 2-4 in measures [first, end) of staves low..high: a paste
+// replaces voice 1 but leaves the destination's other voices where the copy has none (probed).
+function clearUpperVoices(ms, first, end, low, high) {
+    var table = NB.measureTable(ms), lo = table[first].start, hi = table[end - 1].end;
+    for (var staff = low; staff <= high; staff++) {
+        for (var v = 1; v < VOICES; v++) {
+            var found = [];
+            NB.walkTrack(ms, staff * VOICES + v, function (c) {
+                if (c.tick >= hi) return false;
+                if (c.tick >= lo) found.push(c.element);
+                return true;
+            });
+            for (var i = 0; i < found.length; i++) ms.removeElement(found[i]);
+        }
+    }
 }
 
 // Saved first (to its own temporary file), so closing it asks nothing; then its files are removed.
@@ -517,10 +554,18 @@ function tailMarks(ms, from) {
     var text = io.read();
     removeFile(base + ".mscx");
     var main = (text.split("<Score>")[1] || text).split("<Excerpt")[0];      // parts follow the main score
+    // probed: a paste neither moves measure properties nor clears the destination's clefs, texts,
+    // lines or second voices, so what follows must be plain notes and rests in voice 1 (with what
+    // hangs on them: lyrics, articulations, ties, tuplets, beams)
     var kinds = { "<TimeSig>": "time signature changes", "<KeySig>": "key changes", "<startRepeat": "repeats",
                   "<endRepeat": "repeats", "Volta": "voltas", "<Marker>": "markers", "<Jump>": "jumps",
                   "<BarLine>": "special barlines", "<irregular>": "irregular measures", "<Spacer>": "spacers",
-                  "<noOffset>": "measure number changes", "<breakMultiMeasureRest>": "multi-measure rest breaks" };
+                  "<noOffset>": "measure number changes", "<breakMultiMeasureRest>": "multi-measure rest breaks",
+                  "<Clef>": "clef changes", "<Dynamic>": "dynamics", "<StaffText>": "texts", "<SystemText>": "texts",
+                  "<Tempo>": "tempo marks", "<RehearsalMark>": "rehearsal marks", "<Harmony>": "chord symbols",
+                  "<FiguredBass>": "figured bass", "<InstrumentChange>": "instrument changes", "<Breath>": "breath marks",
+                  "<Spanner type=\"Slur\"": "slurs", "<Spanner type=\"HairPin\"": "hairpins", "<Spanner type=\"Ottava\"": "octave lines",
+                  "<Spanner type=\"Pedal\"": "pedal lines", "<Spanner type=\"Trill\"": "trills", "<Spanner type=\"TextLine\"": "lines" };
     var found = {}, breaks = false, staves = main.split(/<Staff id="\d+">/).slice(1);
     for (var s = 0; s < staves.length; s++) {
         var measures = staves[s].split("<Measure");
@@ -528,6 +573,7 @@ function tailMarks(ms, from) {
             var body = measures[m];
             if (m === measures.length - 1) body = body.replace(/<BarLine>\s*<subtype>end<\/subtype>[\s\S]*?<\/BarLine>/, "");
             for (var key in kinds) if (body.indexOf(key) >= 0) found[kinds[key]] = true;
+            if (body.split("<voice>").length > 2) found["second voices"] = true;
             if (body.indexOf("<LayoutBreak>") >= 0) breaks = true;
         }
     }
@@ -542,7 +588,7 @@ function moveEndBarline(ms, oldLast, newLast) {
     var table = NB.measureTable(ms), from = table[oldLast].measure.lastSegment, to = table[newLast].measure.lastSegment;
     for (var s = 0; s < ms.curScore.nstaves; s++) {
         var old = from.elementAt(s * VOICES), now = to.elementAt(s * VOICES);
-        if (!old || !now || old.generated || old.barlineType === now.barlineType) continue;
+        if (!old || !now || old.barlineType === now.barlineType) continue;
         var span = old.barlineSpan;
         now.barlineType = old.barlineType;
         old.barlineType = 1;                 // BarLineType::NORMAL
