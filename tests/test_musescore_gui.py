@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
 from tests.musescore_helpers import (content, display, ms_home, needs_gui, originals, parse_with_music21,  # noqa: F401
+                                     real_scores,
                                      plugin_dir, run_batch, run_gui_batch, scores, staff_measures, toy_daemon, voices_complete)
 
 
@@ -96,3 +98,33 @@ def test_dialog_cancel_stops_the_job_and_the_typed_address_is_kept(scores, displ
                        tmp_path / "home")
     assert report["message"] == "The job took longer than 2 s and was cancelled. The score was not changed."
     assert not out.exists()
+
+
+@needs_gui
+def test_dialog_write_with_ties_then_one_ctrl_z_restores_the_score(plugin_dir, real_scores, ms_home, display, tmp_path):
+    """In MuseScore's window: a result with ties (written through the scratch copy, MuseScore's
+    tie command and one paste) previewed by the dialog and kept; then Ctrl+Z once and Ctrl+S as a
+    user would: the saved score is the score before the job."""
+    import shutil
+
+    from tests.test_musescore_writes import export, result_from, without_beam_settings
+
+    score = Path(shutil.copy(real_scores["chorale"], tmp_path / "chorale.mscx"))
+    before_measures = staff_measures(parse_with_music21(score, ms_home))
+    excerpt = export(plugin_dir, score, ms_home, 6, 8, [0, 1, 2, 3])
+    result = result_from(excerpt, {6: 2, 7: 3}, before_measures)
+    assert any(n["tie"] for m in result["measures"] for s in m["staves"] for v in s["voices"]
+               for e in v["events"] for n in e.get("notes", [])), "the result should hold a tie"
+    (tmp_path / "result.json").write_text(json.dumps(result))
+    before, out = tmp_path / "before.mscx", tmp_path / "kept.mscx"
+    report = run_gui_batch(plugin_dir, score, {"mode": "infill", "apply_as": "infill", "measures": [2, 4],
+                                              "staves": [0, 1, 2, 3], "result_file": str(tmp_path / "result.json"),
+                                              "before_output": str(before), "output": str(out)},
+                           tmp_path / "home", display, keys_after=("ctrl+z", "ctrl+s"), saved_after=score)
+    assert report["ok"], report["message"]
+    assert report["written"] == [2, 3]
+    kept = staff_measures(parse_with_music21(out, ms_home))
+    assert [m.recurse().notes.first().pitch.midi for m in kept[0][2:4]] == \
+        [m.recurse().notes.first().pitch.midi for m in before_measures[0][6:8]]
+    assert without_beam_settings(score.read_text()) == without_beam_settings(before.read_text()), \
+        "after one Ctrl+Z the saved score differs from the score before the job"

@@ -173,9 +173,26 @@ Rectangle {
         if (s.bars !== undefined) bars.text = String(s.bars);
         var chosen = batch.staves && batch.staves.length ? batch.staves : [0];
         staves.text = chosen.map(function (x) { return x + 1; }).join(",");
+        if (batch.before_output) {            // the score as it was, saved by this MuseScore
+            var before = NB.stripExtension(batch.before_output);
+            plugin.writeScore(plugin.curScore, before.base, before.ext);
+        }
         if (batch.measures) NB.selectMeasures(plugin, batch.measures[0], batch.measures[1], Math.max.apply(null, chosen));
+        if (batch.result_file) { previewFile(batch); return; }
         generate();
         loadDaemon();
+    }
+
+    // A scripted run with a result file: previews it as if the daemon had sent it (no daemon asked).
+    function previewFile(batch) {
+        jobMode = batch.apply_as || batch.mode;
+        try {
+            excerpt = NB.readSelection(plugin, { mode: jobMode, staves: batch.staves });
+            autoIo.source = batch.result_file;
+            variants = [{ excerpt: JSON.parse(autoIo.read()) }];
+        } catch (e) { fail(e.message); return; }
+        showVariant(0);
+        autoFinish(previewing);
     }
 
     // Ends a scripted run: keeps the previewed variant, saves the score, writes the report.
