@@ -44,7 +44,7 @@ def run_mode(plugin_dir, score, home, tmp_path, daemon, mode, measures, staves, 
         if report["ok"]:
             return report, out
         assert not out.exists()
-        assert report["message"].startswith(("The job failed: ", "The result does not fit the score")), report["message"]
+        assert report["message"].startswith(("The job failed: ", "The result cannot be written exactly")), report["message"]
         messages.append(report["message"])
     raise AssertionError("the model failed three times: " + " | ".join(messages))
 
