@@ -17,7 +17,7 @@ def free_udp_port() -> int:
 def make_window(qtbot, osc_port: int, settings_file, heartbeat_ms: int = 200):
     from PyQt6.QtCore import QSettings
 
-    from ui.main_window import MainWindow
+    from notabridge.ui.main_window import MainWindow
 
     store = QSettings(str(settings_file), QSettings.Format.IniFormat)
     window = MainWindow("127.0.0.1", osc_port, store=store, heartbeat_ms=heartbeat_ms)

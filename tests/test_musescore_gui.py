@@ -54,9 +54,9 @@ def test_dialog_continue_keeps_the_chosen_variant(plugin_dir, scores, originals,
 def held_daemon(tmp_path_factory):
     """A daemon on the toy model whose jobs run only once they are cancelled (the real compose then
     stops at its first bar): a job that is certain to be under way when the dialog's Cancel lands."""
-    from bridge.compose import compose
-    from bridge.daemon.serve import Daemon, ServeOptions
-    from bridge.engine import Engine
+    from notabridge.jobs.compose import compose
+    from notabridge.daemon.app import Daemon, ServeOptions
+    from notabridge.engine import Engine
     from tests.engine_helpers import shared_toy_bundle
 
     def held(job, engine, progress, cancel):
@@ -78,7 +78,7 @@ def test_dialog_cancel_stops_the_job_and_the_typed_address_is_kept(scores, displ
     """Cancel posts a body ("{}") and the progress poll follows on the same kept-alive connection:
     the dialog must say the job was cancelled, not show an HTTP error. The daemon address typed in
     the dialog is saved: the next run, which names no address, asks the same daemon."""
-    from bridge.cli import main as cli_main
+    from notabridge.cli.main import main as cli_main
 
     assert cli_main(["install-musescore-plugin", "--musescore", "3", "--dir", str(tmp_path / "Plugins")]) == 0
     plugin = tmp_path / "Plugins" / "NotaBridge"

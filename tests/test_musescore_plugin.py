@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cli import main as cli_main
+from notabridge.cli.main import main as cli_main
 from tests.musescore_helpers import (content, needs_mscore, parse_with_music21, run_batch, staff_measures,
                                      voices_complete)
 from tests.daemon_helpers import daemon_bundle  # noqa: F401  (fixture)
@@ -61,7 +61,7 @@ def apply(plugin_dir, score, home, tmp_path, mode, measures, result, staves=None
 def test_export_reads_every_staff_of_the_selected_measures(plugin_dir, scores, originals, ms_home, name, start, end):
     excerpt = export(plugin_dir, scores[name], ms_home, start, end, context_before=2)
     assert excerpt["format"] == "notabridge-excerpt" and excerpt["version"] == 1
-    from bridge.notation import validate_excerpt
+    from notabridge.notation import validate_excerpt
     assert validate_excerpt(excerpt) == []
     assert excerpt["selection"]["start"] == start and excerpt["selection"]["end"] == end
     assert [m["index"] for m in excerpt["measures"]] == list(range(start - 2, end))
@@ -260,7 +260,7 @@ def _serve_banner(home: Path, bundle: Path, port: int) -> str:
     import sys
 
     env = dict(os.environ, HOME=str(home))
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "serve", "--model", str(bundle), "--http-port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(bundle), "--http-port", str(port),
                              "--osc-port", "0", "--osc-tcp-port", "0"], cwd=Path(__file__).resolve().parents[1],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []

@@ -37,7 +37,7 @@ class Player(QObject):
         return self.command is not None
 
     def play(self, excerpt: dict) -> None:
-        from bridge.notation import excerpt_to_midi
+        from notabridge.notation import excerpt_to_midi
 
         if not self.command:
             return

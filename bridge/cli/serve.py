@@ -6,7 +6,7 @@ import signal
 import threading
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,9 +39,9 @@ def _port(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.daemon.serve import Daemon, ServeOptions, _is_loopback
+    from notabridge.daemon.app import Daemon, ServeOptions, _is_loopback
 
-    from bridge.daemon.midi_io import parse_meter
+    from notabridge.daemon.midi_ports import parse_meter
 
     try:
         parse_meter(args.midi_meter)
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
 def plugin_lines(http_url: str | None) -> list[str]:
     """Where the installed MuseScore plugins will look for this daemon, and what to do if that is not here."""
-    from bridge.commands.install_plugin import DEFAULT_DAEMON, daemon_url, installed_plugins, plugin_daemon
+    from notabridge.cli.install_plugin import DEFAULT_DAEMON, daemon_url, installed_plugins, plugin_daemon
 
     here = daemon_url(http_url) if http_url else None
     if here is not None:     # listening on every address: this machine's plugin reaches it on loopback
@@ -103,10 +103,11 @@ def plugin_lines(http_url: str | None) -> list[str]:
 
 
 def _load_engine(model: str | None, device: str):
-    from bridge.engine import Engine
+    from notabridge.engine import Engine
 
     if model is None:
-        default = Path(__file__).resolve().parents[2] / "models" / "default"
+        from notabridge.engine.bundle import DEFAULT_BUNDLE as default
+
         if not (default / "config.json").is_file():
             raise UserError(f"no model named and the embedded default model is missing ({default}); "
                             "pass --model BUNDLE (a folder written by `notabridge export`)")
