@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -28,3 +30,50 @@ def make_window(qtbot, osc_port: int, settings_file, heartbeat_ms: int = 200):
 
 def osc_port_of(daemon) -> int:
     return daemon.osc_udp.server_address[1]
+
+
+PROMPT = {"period": "Baroque", "composer": "Bach, Johann Sebastian", "instrumentation": "Choral"}
+
+
+@pytest.fixture(scope="module")
+def daemon(daemon_bundle):
+    """A daemon on the toy model for a whole test module (import daemon_bundle too)."""
+    from tests.daemon_helpers import running_daemon
+
+    with running_daemon(daemon_bundle) as d:
+        yield d
+
+
+@pytest.fixture
+def window(qtbot, daemon, tmp_path):
+    from tests.daemon_helpers import http_request
+
+    http_request(daemon, "POST", "/settings", {"temperature": 1.2, "top_k": 9, "seed": None, "variants": 1,
+                                               "bars": 4, "prompt": None})
+    win = make_window(qtbot, osc_port_of(daemon), tmp_path / "panel.ini")
+    qtbot.waitUntil(lambda: bool(win.link.connected and win.link.capabilities), timeout=10000)
+    yield win
+    win.close()
+
+
+def open_toy_score(window, tmp_path, bars: int = 4) -> None:
+    """Write the toy two-staff excerpt as MusicXML and open it in the panel, as a user would."""
+    from bridge.notation import write_excerpt
+    from tests.daemon_helpers import toy_excerpt
+
+    source = tmp_path / "toy.musicxml"
+    write_excerpt(toy_excerpt(bars), source)
+    assert window.open_file(source)
+
+
+def wait_for_variants(window, qtbot, count: int, timeout: int) -> None:
+    qtbot.waitUntil(lambda: len(window.variants) == count or "job error" in window.message.text(), timeout=timeout)
+    assert len(window.variants) == count, window.message.text()
+
+
+def daemon_settings(daemon) -> dict:
+    from tests.daemon_helpers import http_request
+
+    status, body = http_request(daemon, "GET", "/settings")
+    assert status == 200
+    return body

@@ -17,36 +17,13 @@ from .jobs import JobRunner
 from .osc_link import OscLink
 from .player import Player
 from .prompt_choices import normalise
-from .score_view import NEW_BAR_COLOUR, RANGE_COLOUR, ScoreView, render_excerpt
+from .score_view import NEW_BAR_COLOUR, RANGE_COLOUR, ScoreView
 from .settings_model import SettingsModel
+from .variant_view import VariantBrowser, VariantItem
 from .widgets import NumberControl, PromptPicker, SeedControl
 
 MODES = ("continue", "infill", "accompany", "generate")
 NOT_RUNNING = "daemon not running — start it with `notabridge serve`"
-VIEW_MARGIN = 2   # measures shown around the new ones in a variant's view
-
-
-class VariantPanel(QWidget):
-    """One variant: its notation with the new bars in colour, a line about it, and 'Use'."""
-
-    def __init__(self, number: int, applied: document.Applied, info: str, staves: list[int] | None = None,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.applied = applied
-        self.title = QLabel(f"<b>Variant {number}</b>  {info}")
-        self.use = QPushButton(f"Use variant {number}")
-        self.use.setToolTip(f"Make variant {number} the current score (Ctrl+{number})")
-        self.view = ScoreView()
-        start, end = min(applied.new_indices), max(applied.new_indices) + 1
-        shown = document.measure_window(applied.excerpt, start, end, VIEW_MARGIN, VIEW_MARGIN)
-        self.view.show_pages(render_excerpt(shown, applied.new_indices, staves=staves))
-        top = QHBoxLayout()
-        top.addWidget(self.title, 1)
-        top.addWidget(self.use)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
-        layout.addWidget(self.view, 1)
 
 
 class MainWindow(QMainWindow):
@@ -61,7 +38,6 @@ class MainWindow(QMainWindow):
         self.player = Player(self)
         self.score: dict | None = None        # the score being worked on (excerpt JSON of the whole file)
         self.score_path: Path | None = None
-        self.variants: list[VariantPanel] = []
         self.last_job: dict | None = None
         self._build_controls()
         self._build_centre()
@@ -151,14 +127,11 @@ class MainWindow(QMainWindow):
         row2.addWidget(self.play_button)
         row2.addWidget(self.save_button)
         self.score_view = ScoreView("Open a MusicXML, MIDI or ABC file (Ctrl+O), or choose 'generate' and press Run (Ctrl+Enter).")
-        self.variants_area = QSplitter(Qt.Orientation.Horizontal)
-        self.variants_placeholder = QLabel("Variants appear here, side by side, new bars in colour.")
-        self.variants_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.variants_area.addWidget(self.variants_placeholder)
+        self.browser = VariantBrowser()
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.score_view)
-        split.addWidget(self.variants_area)
-        split.setSizes([300, 400])
+        split.addWidget(self.browser)
+        split.setSizes([260, 440])
         self.message = QLabel("")
         self.message.setWordWrap(True)
         centre = QWidget()
@@ -201,6 +174,12 @@ class MainWindow(QMainWindow):
         self.play_action = action(jobs, "&Play / stop", "Ctrl+P", self.toggle_play)
         for n in range(1, 9):
             action(jobs, f"Use variant {n}", f"Ctrl+{n}", lambda _=False, k=n: self.use_variant(k - 1))
+        view = self.menuBar().addMenu("&View")
+        action(view, "Next variant", "Alt+Right", self.browser.next)
+        action(view, "Previous variant", "Alt+Left", self.browser.previous)
+        action(view, "Larger notation", ["Ctrl++", "Ctrl+="], self.browser.zoom_in)
+        action(view, "Smaller notation", "Ctrl+-", self.browser.zoom_out)
+        action(view, "All variants side by side", "Ctrl+G", lambda: self.browser.set_side_by_side(not self.browser.side_by_side))
         knobs = self.menuBar().addMenu("&Settings")
         action(knobs, "Temperature up", "Ctrl+Up", lambda: self._nudge(self.temperature, +1))
         action(knobs, "Temperature down", "Ctrl+Down", lambda: self._nudge(self.temperature, -1))
@@ -236,6 +215,7 @@ class MainWindow(QMainWindow):
         self.runner.finished.connect(self._show_result)
         self.runner.failed.connect(self._job_failed)
         self.history.restore_requested.connect(self.restore_settings)
+        self.browser.use_requested.connect(self.use_variant)
 
     # ---- state shown ----------------------------------------------------------------------------
     def _show_connection(self, connected: bool) -> None:
@@ -358,10 +338,7 @@ class MainWindow(QMainWindow):
         colour = NEW_BAR_COLOUR
         if not marked:   # show the chosen range instead, in its own colour
             marked, colour = list(range(self.first.value(), self.last.value() + 1)), RANGE_COLOUR
-        try:
-            self.score_view.show_pages(render_excerpt(self.score, marked, colour))
-        except Exception as exc:  # verovio or the MusicXML writer: show why instead of crashing
-            self.score_view.show_text(f"cannot draw this score: {exc}")
+        self.score_view.show_excerpt(self.score, marked, colour)
 
     def save_dialog(self) -> None:
         if self.score is None:
@@ -425,38 +402,36 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         self._update_buttons()
 
+    @property
+    def variants(self) -> list[VariantItem]:
+        return self.browser.items
+
     def _show_result(self, result: dict) -> None:
         job = self.last_job or {"mode": "generate", "_end": 0, "_settings": dict(self.settings.values)}
         mode, end = job["mode"], job["_end"]
-        self._clear_variants()
-        problems = []
+        items, problems = [], []
         for number, variant in enumerate(result.get("variants") or [], start=1):
             try:
                 applied = document.apply_variant(mode, self.score, variant["excerpt"], end)
                 valid = variant.get("valid_first_try")
                 info = f"valid first try {valid:.0%}" if isinstance(valid, (int, float)) else ""
                 written = job.get("staves") if mode in ("infill", "accompany") else None
-                panel = VariantPanel(number, applied, info, written)
+                items.append(VariantItem(len(items) + 1, applied, info, written,
+                                         {k: v for k, v in variant.items() if k not in ("excerpt", "abc", "musicxml")}))
             except Exception as exc:  # one unusable variant must not hide the others
                 problems.append(f"variant {number}: {exc}")
-                continue
-            panel.use.clicked.connect(lambda _=False, k=len(self.variants): self.use_variant(k))
-            self.variants.append(panel)
-            self.variants_area.addWidget(panel)
-        self.variants_placeholder.setVisible(not self.variants)
+        self.browser.set_variants(items)
+        if items:
+            self.browser.setFocus()   # the arrow and number keys move between the variants at once
         self.progress.setValue(self.progress.maximum())
-        text = f"{mode}: {len(self.variants)} variant(s) in {result.get('seconds', 0):.1f} s on {result.get('provider', '?')}"
+        text = f"{mode}: {len(items)} variant(s) in {result.get('seconds', 0):.1f} s on {result.get('provider', '?')}"
         warnings = list(result.get("warnings") or []) + problems
         self._say(text + (" — " + "; ".join(warnings) if warnings else ""))
-        self.history.add(mode, job["_settings"], f"{len(self.variants)} variant(s)", job_id=result.get("id"))
+        self.history.add(mode, job["_settings"], f"{len(items)} variant(s)", job_id=result.get("id"))
         self._update_buttons()
 
     def _clear_variants(self) -> None:
-        for panel in self.variants:
-            panel.setParent(None)
-            panel.deleteLater()
-        self.variants = []
-        self.variants_placeholder.setVisible(True)
+        self.browser.clear()
 
     def use_variant(self, k: int) -> None:
         if 0 <= k < len(self.variants):
