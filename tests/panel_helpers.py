@@ -16,13 +16,13 @@ def free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
-def make_window(qtbot, osc_port: int, settings_file, heartbeat_ms: int = 200):
+def make_window(qtbot, osc_port: int, settings_file, heartbeat_ms: int = 200, sink_factory=None):
     from PyQt6.QtCore import QSettings
 
     from ui.main_window import MainWindow
 
     store = QSettings(str(settings_file), QSettings.Format.IniFormat)
-    window = MainWindow("127.0.0.1", osc_port, store=store, heartbeat_ms=heartbeat_ms)
+    window = MainWindow("127.0.0.1", osc_port, store=store, heartbeat_ms=heartbeat_ms, sink_factory=sink_factory)
     qtbot.addWidget(window)
     window.show()
     return window
@@ -44,13 +44,35 @@ def daemon(daemon_bundle):
         yield d
 
 
+class RecordingSink:
+    """Stands in for the sound card (none here): keeps the PCM the panel sends to it."""
+    made: list["RecordingSink"] = []
+
+    def __init__(self, rate: int, channels: int) -> None:
+        self.rate, self.channels = rate, channels
+        self.data = b""
+        self.stopped = False
+        self.usecs = 0          # how far the "device" has played; tests move it on
+        RecordingSink.made.append(self)
+
+    def start(self, device) -> None:
+        self.data = bytes(device.readAll())
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def processedUSecs(self) -> int:  # noqa: N802 (Qt's name)
+        return self.usecs
+
+
 @pytest.fixture
 def window(qtbot, daemon, tmp_path):
     from tests.daemon_helpers import http_request
 
     http_request(daemon, "POST", "/settings", {"temperature": 1.2, "top_k": 9, "seed": None, "variants": 1,
                                                "bars": 4, "prompt": None})
-    win = make_window(qtbot, osc_port_of(daemon), tmp_path / "panel.ini")
+    RecordingSink.made.clear()
+    win = make_window(qtbot, osc_port_of(daemon), tmp_path / "panel.ini", sink_factory=RecordingSink)
     qtbot.waitUntil(lambda: bool(win.link.connected and win.link.capabilities), timeout=10000)
     yield win
     win.close()

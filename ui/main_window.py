@@ -13,9 +13,11 @@ from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, Q
 
 from . import document
 from .history import HistoryList
+from .audio import AudioError, render
 from .jobs import JobRunner
+from .listening import ListenBar
 from .osc_link import OscLink
-from .player import Player
+from .player import Player, SinkFactory
 from .prompt_choices import normalise
 from .score_view import NEW_BAR_COLOUR, RANGE_COLOUR, ScoreView
 from .settings_model import SettingsModel
@@ -28,17 +30,18 @@ NOT_RUNNING = "daemon not running — start it with `notabridge serve`"
 
 class MainWindow(QMainWindow):
     def __init__(self, host: str = "127.0.0.1", osc_port: int = 7879, store: QSettings | None = None,
-                 heartbeat_ms: int = 2000) -> None:
+                 heartbeat_ms: int = 2000, sink_factory: SinkFactory | None = None) -> None:
         super().__init__()
         self.setWindowTitle("NotaBridge panel")
         self.store = store or QSettings("NotaBridge", "panel")
         self.link = OscLink(host, osc_port, heartbeat_ms=heartbeat_ms, parent=self)
         self.settings = SettingsModel(self.link.set_settings, parent=self)
         self.runner = JobRunner(self.link, parent=self)
-        self.player = Player(self)
+        self.player = Player(self, sink_factory)
         self.score: dict | None = None        # the score being worked on (excerpt JSON of the whole file)
         self.score_path: Path | None = None
         self.last_job: dict | None = None
+        self.result_context: tuple[str, int] = ("generate", 0)   # mode and range start of the variants shown
         self._build_controls()
         self._build_centre()
         self._build_history()
@@ -128,6 +131,8 @@ class MainWindow(QMainWindow):
         row2.addWidget(self.save_button)
         self.score_view = ScoreView("Open a MusicXML, MIDI or ABC file (Ctrl+O), or choose 'generate' and press Run (Ctrl+Enter).")
         self.browser = VariantBrowser()
+        self.listen = ListenBar(self.player, self.browser, lambda: self.result_context)
+        self.browser.extra_rows.addWidget(self.listen)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.score_view)
         split.addWidget(self.browser)
@@ -171,7 +176,13 @@ class MainWindow(QMainWindow):
         jobs = self.menuBar().addMenu("&Job")
         self.run_action = action(jobs, "&Run", ["Ctrl+Return", "Ctrl+Enter"], self.run_job)
         self.cancel_action = action(jobs, "&Cancel", "Escape", self.cancel_job)
-        self.play_action = action(jobs, "&Play / stop", "Ctrl+P", self.toggle_play)
+        listen = self.menuBar().addMenu("&Listen")
+        self.play_action = action(listen, "&Play / stop the score (from the range)", "Ctrl+P", self.toggle_play)
+        action(listen, "Play this variant with the given bars", "Ctrl+Shift+P",
+               lambda: self.listen.play(self.browser.current, True))
+        action(listen, "Play this variant's new bars", "Ctrl+Alt+P", lambda: self.listen.play(self.browser.current, False))
+        action(listen, "A/B: the other variant from the same bar", "Ctrl+B", self.listen.toggle_ab)
+        action(listen, "Stop", "Ctrl+.", self.player.stop)
         for n in range(1, 9):
             action(jobs, f"Use variant {n}", f"Ctrl+{n}", lambda _=False, k=n: self.use_variant(k - 1))
         view = self.menuBar().addMenu("&View")
@@ -210,6 +221,7 @@ class MainWindow(QMainWindow):
         self.run_button.clicked.connect(self.run_job)
         self.cancel_button.clicked.connect(self.cancel_job)
         self.play_button.clicked.connect(self.toggle_play)
+        self.player.state_changed.connect(lambda playing: self.play_button.setText("Stop" if playing else "Play"))
         self.runner.started.connect(lambda job_id: self._say(f"job {job_id} running…"))
         self.runner.progress.connect(self._show_progress)
         self.runner.finished.connect(self._show_result)
@@ -280,7 +292,8 @@ class MainWindow(QMainWindow):
         self.save_action.setEnabled(has_score)
         playable = has_score and self.player.available
         self.play_button.setEnabled(playable)
-        self.play_button.setToolTip(self.player.reason if not self.player.available else "Play the current score (Ctrl+P)")
+        self.play_button.setToolTip(f"Listening is off: {self.player.reason}" if not self.player.available else
+                                    "Play the score from the first measure of the range (Ctrl+P)")
 
     # ---- settings -----------------------------------------------------------------------------
     def restore_settings(self, values: dict) -> None:
@@ -360,7 +373,13 @@ class MainWindow(QMainWindow):
         if self.player.playing:
             self.player.stop()
         elif self.score is not None and self.player.available:
-            self.player.play(self.score)
+            start = self.first.value() if self.mode.currentText() != "generate" else document.index_range(self.score)[0]
+            try:
+                sound = render(document.measure_window(self.score, start, document.index_range(self.score)[1] + 1, 0, 0))
+            except AudioError as exc:
+                self._say(str(exc))
+                return
+            self.player.play(sound, 0.0, "score")
 
     # ---- jobs ----------------------------------------------------------------------------------
     def _staves(self) -> list[int] | None:
@@ -380,7 +399,7 @@ class MainWindow(QMainWindow):
         start, end = self.first.value(), self.last.value() + 1
         staves = self._staves()
         job = document.build_job(mode, self.score, start, end, staves)
-        self.last_job = dict(job, _end=end, _settings=dict(self.settings.values), staves=staves)
+        self.last_job = dict(job, _start=start, _end=end, _settings=dict(self.settings.values), staves=staves)
         self.progress.setRange(0, max(1, int(self.settings.get("bars") or 1)))
         self.progress.setValue(0)
         self.runner.submit(job)
@@ -420,6 +439,7 @@ class MainWindow(QMainWindow):
                                          {k: v for k, v in variant.items() if k not in ("excerpt", "abc", "musicxml")}))
             except Exception as exc:  # one unusable variant must not hide the others
                 problems.append(f"variant {number}: {exc}")
+        self.result_context = (mode, job.get("_start", 0))
         self.browser.set_variants(items)
         if items:
             self.browser.setFocus()   # the arrow and number keys move between the variants at once

@@ -44,6 +44,10 @@ class _Card(QWidget):
         title.setToolTip(f"Show variant {item.number} alone ({item.number})")
         title.clicked.connect(lambda: browser.show_alone(item.number - 1))
         title.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.play = QPushButton("▶")
+        self.play.setToolTip(f"Hear variant {item.number} after the given bars")
+        self.play.clicked.connect(lambda: browser.play_requested.emit(item.number - 1))
+        self.play.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         use = QPushButton("Use")
         use.setToolTip(f"Make variant {item.number} the score (Ctrl+{item.number})")
         use.clicked.connect(lambda: browser.use_requested.emit(item.number - 1))
@@ -57,6 +61,7 @@ class _Card(QWidget):
         self.view.zoom = SIDE_BY_SIDE_ZOOM
         top = QHBoxLayout()
         top.addWidget(title, 1)
+        top.addWidget(self.play)
         top.addWidget(use)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -77,6 +82,8 @@ class _Card(QWidget):
 class VariantBrowser(QWidget):
     use_requested = pyqtSignal(int)        # index of the variant to make the score
     current_changed = pyqtSignal(int)      # index now shown alone
+    play_requested = pyqtSignal(int)       # index of a variant to hear (side by side)
+    cleared = pyqtSignal()                 # the variants are gone
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -165,6 +172,7 @@ class VariantBrowser(QWidget):
         self.title.setText("")
         self.info.setText("")
         self._update_controls()
+        self.cleared.emit()
 
     def set_variants(self, items: list[VariantItem]) -> None:
         self.clear()
