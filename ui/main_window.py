@@ -3,6 +3,7 @@ middle, the history on the right, connection / model / provider / queue in the s
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings, QSize, Qt
@@ -19,8 +20,10 @@ from .listening import ListenBar
 from .osc_link import OscLink
 from .player import Player, SinkFactory
 from .prompt_choices import normalise
+from .rerun import RerunBar
 from .score_view import NEW_BAR_COLOUR, RANGE_COLOUR, ScoreView
 from .settings_model import SettingsModel
+from .variant_stats import describe, settings_line
 from .variant_view import VariantBrowser, VariantItem
 from .widgets import NumberControl, PromptPicker, SeedControl
 
@@ -42,6 +45,8 @@ class MainWindow(QMainWindow):
         self.score_path: Path | None = None
         self.last_job: dict | None = None
         self.result_context: tuple[str, int] = ("generate", 0)   # mode and range start of the variants shown
+        self.result_job: tuple | None = None      # (job, settings used, start, end, staves) of the variants shown
+        self._pending_result_job: tuple | None = None
         self._build_controls()
         self._build_centre()
         self._build_history()
@@ -133,6 +138,8 @@ class MainWindow(QMainWindow):
         self.browser = VariantBrowser()
         self.listen = ListenBar(self.player, self.browser, lambda: self.result_context)
         self.browser.extra_rows.addWidget(self.listen)
+        self.rerun_bar = RerunBar()
+        self.browser.extra_rows.addWidget(self.rerun_bar)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.score_view)
         split.addWidget(self.browser)
@@ -228,6 +235,7 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(self._job_failed)
         self.history.restore_requested.connect(self.restore_settings)
         self.browser.use_requested.connect(self.use_variant)
+        self.rerun_bar.rerun_requested.connect(self.rerun)
 
     # ---- state shown ----------------------------------------------------------------------------
     def _show_connection(self, connected: bool) -> None:
@@ -399,11 +407,35 @@ class MainWindow(QMainWindow):
         start, end = self.first.value(), self.last.value() + 1
         staves = self._staves()
         job = document.build_job(mode, self.score, start, end, staves)
-        self.last_job = dict(job, _start=start, _end=end, _settings=dict(self.settings.values), staves=staves)
-        self.progress.setRange(0, max(1, int(self.settings.get("bars") or 1)))
+        used = dict(self.settings.values)
+        if used.get("seed") is None:   # a free seed is drawn here, so the result says which one it used
+            used["seed"] = random.randrange(2**31 - 1)
+        self._submit(job, used, start, end, staves)
+
+    def rerun(self, change: dict) -> None:
+        """The job of the variants shown, again, with one setting changed and all else as it was."""
+        if self.result_job is None or self.runner.busy or not self.link.connected:
+            self._say("wait for the running job to end (or cancel it) before running again" if self.runner.busy
+                      else NOT_RUNNING if not self.link.connected else "no result to run again")
+            return
+        job, used, start, end, staves = self.result_job
+        used = dict(used, **change)
+        # the knobs show what runs; the seed stays the user's own choice (locked or free)
+        self.settings.update({k: v for k, v in used.items() if k != "seed"})
+        if self.settings.get("seed") is not None and "seed" in change:
+            self.settings.update({"seed": used["seed"]})
+        self._submit({k: v for k, v in job.items() if k != "settings"}, used, start, end, staves)
+        name, value = next(iter(change.items()))
+        self._say(f"running again with {name} {value}")
+
+    def _submit(self, job: dict, used: dict, start: int, end: int, staves: list[int] | None) -> None:
+        job = dict(job, settings=used)   # exactly these settings, whatever another client changes meanwhile
+        self.last_job = dict(job, _start=start, _end=end, _settings=used, staves=staves)
+        self._pending_result_job = (job, used, start, end, staves)
+        self.progress.setRange(0, max(1, int(used.get("bars") or 1)))
         self.progress.setValue(0)
         self.runner.submit(job)
-        self._say(f"{mode}: sent to the daemon")
+        self._say(f"{job['mode']}: sent to the daemon")
         self._update_buttons()
 
     def cancel_job(self) -> None:
@@ -432,15 +464,19 @@ class MainWindow(QMainWindow):
         for number, variant in enumerate(result.get("variants") or [], start=1):
             try:
                 applied = document.apply_variant(mode, self.score, variant["excerpt"], end)
-                valid = variant.get("valid_first_try")
-                info = f"valid first try {valid:.0%}" if isinstance(valid, (int, float)) else ""
                 written = job.get("staves") if mode in ("infill", "accompany") else None
-                items.append(VariantItem(len(items) + 1, applied, info, written,
-                                         {k: v for k, v in variant.items() if k not in ("excerpt", "abc", "musicxml")}))
+                data = {k: v for k, v in variant.items() if k not in ("excerpt", "abc", "musicxml")}
+                info = describe(data, applied, applied.excerpt.get("parts") or [], written) \
+                    + "<br><span style='color:#555'>" + settings_line(job["_settings"]) + "</span>"
+                items.append(VariantItem(len(items) + 1, applied, info, written, data))
             except Exception as exc:  # one unusable variant must not hide the others
                 problems.append(f"variant {number}: {exc}")
         self.result_context = (mode, job.get("_start", 0))
+        self.result_job = self._pending_result_job
         self.browser.set_variants(items)
+        limits = {k: (v["min"], v["max"]) for k, v in (self.link.capabilities.get("settings") or {}).items()
+                  if isinstance(v, dict) and isinstance(v.get("min"), (int, float)) and isinstance(v.get("max"), (int, float))}
+        self.rerun_bar.set_settings(job["_settings"] if items and self.result_job else None, limits or None)
         if items:
             self.browser.setFocus()   # the arrow and number keys move between the variants at once
         self.progress.setValue(self.progress.maximum())
@@ -452,6 +488,8 @@ class MainWindow(QMainWindow):
 
     def _clear_variants(self) -> None:
         self.browser.clear()
+        self.rerun_bar.set_settings(None)
+        self.result_job = None
 
     def use_variant(self, k: int) -> None:
         if 0 <= k < len(self.variants):
