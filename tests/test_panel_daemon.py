@@ -128,7 +128,7 @@ def test_accompany_marks_only_the_staff_it_wrote(window, daemon, qtbot, tmp_path
     window.mode.setCurrentText("accompany")
     window.first.setValue(0)
     window.last.setValue(3)
-    window.staves.setText("1")
+    window.staves.setText("2")   # the lower staff, counted from 1
     window.run_job()
     wait_for_variants(window, qtbot, 1, 60000)
     panel = window.variants[0]

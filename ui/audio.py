@@ -20,8 +20,8 @@ import numpy as np
 DEFAULT_TEMPO = 100          # quarter notes per minute where the score names none
 TICKS_PER_QUARTER = 480
 VELOCITY = 80
-PEAK = 0.6                   # rendered audio is scaled so its loudest sample is at 60 % of full scale
-MAX_GAIN = 24.0
+GAIN = 8.0                   # small sound fonts play quietly; one fixed gain keeps A/B levels equal
+HEADROOM = 0.95              # ...lowered only where a loud score would clip
 SOUNDFONT_ENV = "NOTABRIDGE_SOUNDFONT"
 _SYSTEM_FONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2",
                  "/usr/share/sounds/sf2/default-GM.sf2")
@@ -161,7 +161,7 @@ def excerpt_to_midi_bytes(excerpt: dict) -> tuple[bytes, list[float]]:
 
 
 def render(excerpt: dict) -> Audio:
-    """The excerpt as sound (all its measures), loudness evened out."""
+    """The excerpt as sound (all its measures), at a fixed gain (so two variants compare fairly)."""
     problem = synthesiser_problem()
     if problem:
         raise AudioError(problem)
@@ -182,8 +182,7 @@ def render(excerpt: dict) -> Audio:
         frames = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
         samples = frames.reshape(-1, reader.getnchannels())
         rate = reader.getframerate()
-    peak = int(np.abs(samples).max()) if samples.size else 0
-    if peak:   # small sound fonts play quietly: bring the loudest sample to PEAK, within MAX_GAIN
-        gain = min(MAX_GAIN, PEAK * 32767 / peak)
-        samples = np.clip(samples.astype(np.float32) * gain, -32768, 32767).astype(np.int16)
+    peak = int(np.abs(samples.astype(np.int32)).max()) if samples.size else 0
+    gain = min(GAIN, HEADROOM * 32767 / peak) if peak else GAIN
+    samples = np.clip(samples.astype(np.float32) * gain, -32768, 32767).astype(np.int16)
     return Audio(samples, rate, bar_starts)

@@ -8,9 +8,10 @@ from typing import Callable
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QKeySequence, QShortcut
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+from PyQt6.QtWidgets import QLabel, QPushButton, QWidget
 
 from . import audio, document
+from .flow_layout import FlowLayout
 from .player import Player
 from .variant_view import VariantBrowser, VariantItem
 
@@ -66,13 +67,11 @@ class ListenBar(QWidget):
         self.ab_button.setToolTip("Switch to the other variant, from the same bar (B on the variants, Ctrl+B anywhere)")
         self.stop_button = QPushButton("■ Stop")
         self.status = QLabel("")
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout = FlowLayout(self)
         for button in (self.with_given_button, self.alone_button, self.ab_button, self.stop_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             layout.addWidget(button)
-        layout.addWidget(self.status, 1)
+        layout.addWidget(self.status)
         self.with_given_button.clicked.connect(lambda: self.play(self.browser.current, True))
         self.alone_button.clicked.connect(lambda: self.play(self.browser.current, False))
         self.ab_button.clicked.connect(self.toggle_ab)

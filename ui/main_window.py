@@ -9,7 +9,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings, QSize, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter,
+                             QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSplitter,
                              QVBoxLayout, QWidget)
 
 from . import document
@@ -25,10 +25,12 @@ from .score_view import NEW_BAR_COLOUR, RANGE_COLOUR, ScoreView
 from .settings_model import SettingsModel
 from .variant_stats import describe, settings_line
 from .variant_view import VariantBrowser, VariantItem
-from .widgets import NumberControl, PromptPicker, SeedControl
+from .widgets import MeasureSpin, NumberControl, PromptPicker, SeedControl
 
 MODES = ("continue", "infill", "accompany", "generate")
 NOT_RUNNING = "daemon not running — start it with `notabridge serve`"
+MINIMUM_SIZE = (1024, 640)   # every text fits at this size (tests/test_panel_layout.py checks)
+FILE_NAME_MAX = 36
 
 
 class MainWindow(QMainWindow):
@@ -36,6 +38,7 @@ class MainWindow(QMainWindow):
                  heartbeat_ms: int = 2000, sink_factory: SinkFactory | None = None) -> None:
         super().__init__()
         self.setWindowTitle("NotaBridge panel")
+        self.setMinimumSize(*MINIMUM_SIZE)
         self.store = store or QSettings("NotaBridge", "panel")
         self.link = OscLink(host, osc_port, heartbeat_ms=heartbeat_ms, parent=self)
         self.settings = SettingsModel(self.link.set_settings, parent=self)
@@ -98,17 +101,15 @@ class MainWindow(QMainWindow):
     def _build_centre(self) -> None:
         self.open_button = QPushButton("Open…")
         self.file_label = QLabel("no score open (generate needs none)")
-        self.file_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.file_label.setMinimumWidth(80)
-        self.first = QSpinBox()
-        self.last = QSpinBox()
-        for spin, tip in ((self.first, "first measure (index, 0 = the first measure in the file)"),
-                          (self.last, "last measure of the range (included)")):
+        self.file_label.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        self.first = MeasureSpin()
+        self.last = MeasureSpin()
+        for spin, tip in ((self.first, "first measure of the range, by its printed number"),
+                          (self.last, "last measure of the range (included), by its printed number")):
             spin.setToolTip(tip)
-            spin.setRange(0, 0)
         self.staves = QLineEdit()
         self.staves.setPlaceholderText("all")
-        self.staves.setToolTip("staves to write, e.g. 1,2 (0 = the top staff); accompany writes these under the others")
+        self.staves.setToolTip("staves to write, counted from 1 at the top, e.g. 2,3; accompany writes these under the others")
         self.staves.setMaximumWidth(80)
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
@@ -119,21 +120,24 @@ class MainWindow(QMainWindow):
         self.play_button = QPushButton("Play")
         self.save_button = QPushButton("Save…")
         row1 = QHBoxLayout()
-        for w in (self.open_button, self.file_label):
-            row1.addWidget(w)
+        row1.addWidget(self.open_button)
+        row1.addWidget(self.file_label)
         row1.addStretch(1)
-        row1.addWidget(QLabel("measures"))
-        row1.addWidget(self.first)
-        row1.addWidget(QLabel("to"))
-        row1.addWidget(self.last)
-        row1.addWidget(QLabel("staves"))
-        row1.addWidget(self.staves)
+        row1.addWidget(self.save_button)
+        range_row = QHBoxLayout()
+        range_row.addWidget(QLabel("Measures"))
+        range_row.addWidget(self.first)
+        range_row.addWidget(QLabel("to"))
+        range_row.addWidget(self.last)
+        range_row.addSpacing(12)
+        range_row.addWidget(QLabel("staves"))
+        range_row.addWidget(self.staves)
+        range_row.addStretch(1)
         row2 = QHBoxLayout()
         for w in (self.run_button, self.cancel_button):
             row2.addWidget(w)
         row2.addWidget(self.progress, 1)
         row2.addWidget(self.play_button)
-        row2.addWidget(self.save_button)
         self.score_view = ScoreView("Open a MusicXML, MIDI or ABC file (Ctrl+O), or choose 'generate' and press Run (Ctrl+Enter).")
         self.browser = VariantBrowser()
         self.listen = ListenBar(self.player, self.browser, lambda: self.result_context)
@@ -143,12 +147,15 @@ class MainWindow(QMainWindow):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.score_view)
         split.addWidget(self.browser)
-        split.setSizes([260, 440])
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 2)   # the variants get the larger share
+        split.setSizes([240, 480])
         self.message = QLabel("")
         self.message.setWordWrap(True)
         centre = QWidget()
         layout = QVBoxLayout(centre)
         layout.addLayout(row1)
+        layout.addLayout(range_row)
         layout.addLayout(row2)
         layout.addWidget(self.message)
         layout.addWidget(split, 1)
@@ -160,10 +167,10 @@ class MainWindow(QMainWindow):
 
     def _build_history(self) -> None:
         self.history = HistoryList(self.store)
-        dock = QDockWidget("History", self)
+        dock = self.history_dock = QDockWidget("History", self)
         dock.setObjectName("history_dock")
         dock.setWidget(self.history)
-        self.history.setMinimumWidth(230)
+        self.history.setMinimumWidth(200)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
@@ -220,7 +227,7 @@ class MainWindow(QMainWindow):
         self.bars.edited.connect(lambda v: s.set("bars", v))
         self.order.activated.connect(lambda _: s.set("order", self.order.currentText()))
         self.prompt.edited.connect(lambda v: s.set("prompt", v))
-        self.mode.currentIndexChanged.connect(lambda _: self._update_buttons())
+        self.mode.currentIndexChanged.connect(lambda _: self._mode_changed())
         self.first.valueChanged.connect(self._range_changed)
         self.last.valueChanged.connect(self._range_changed)
         self.open_button.clicked.connect(self.open_dialog)
@@ -331,21 +338,35 @@ class MainWindow(QMainWindow):
         self.store.setValue("files/last_dir", str(Path(path).parent))
         self.score_path = Path(path)
         self._set_score(excerpt)
-        self.file_label.setText(self.score_path.name)
+        self._show_file_name(self.score_path.name, str(self.score_path))
         return True
+
+    def _show_file_name(self, name: str, tip: str = "") -> None:
+        """The whole name, shortened in the middle only past FILE_NAME_MAX characters (full path in the tooltip)."""
+        if len(name) > FILE_NAME_MAX:
+            keep = (FILE_NAME_MAX - 1) // 2
+            name = name[:keep] + "…" + name[-keep:]
+        self.file_label.setText(name)
+        self.file_label.setToolTip(tip)
 
     def _set_score(self, excerpt: dict, marked: list[int] | None = None) -> None:
         self.score = excerpt
         low, high = document.index_range(excerpt)
         for spin in (self.first, self.last):
-            spin.blockSignals(True)
-            spin.setRange(low, high)
-            spin.blockSignals(False)
+            spin.set_measures(excerpt["measures"])
         selection = excerpt.get("selection") or {}
         self.first.setValue(max(low, min(high, selection.get("start", low))))
         self.last.setValue(max(low, min(high, selection.get("end", high + 1) - 1)))
         self._render_score(marked or [])
         self._update_buttons()
+
+    def _mode_changed(self) -> None:
+        """Generate starts from nothing: the open score keeps no range marked while it is chosen."""
+        self._update_buttons()
+        if self.score is not None:
+            self._render_score([])
+        if self.mode.currentText() == "generate" and self.score is not None:
+            self._say("generate writes a new piece from the style prompt: the open score and its range are not used")
 
     def _range_changed(self) -> None:
         if self.last.value() < self.first.value():
@@ -357,7 +378,7 @@ class MainWindow(QMainWindow):
         if self.score is None:
             return
         colour = NEW_BAR_COLOUR
-        if not marked:   # show the chosen range instead, in its own colour
+        if not marked and self.mode.currentText() != "generate":   # show the chosen range, in its own colour
             marked, colour = list(range(self.first.value(), self.last.value() + 1)), RANGE_COLOUR
         self.score_view.show_excerpt(self.score, marked, colour)
 
@@ -391,14 +412,20 @@ class MainWindow(QMainWindow):
 
     # ---- jobs ----------------------------------------------------------------------------------
     def _staves(self) -> list[int] | None:
+        """The staves field (counted from 1, as a musician counts) as the job's staff indices."""
         text = self.staves.text().replace(" ", "")
         if not text:
             return None
+        count = len((self.score or {}).get("staves") or [])
         try:
-            return [int(x) for x in text.split(",") if x]
+            numbers = [int(x) for x in text.split(",") if x]
         except ValueError:
-            self._say("staves: write numbers separated by commas, e.g. 1,2")
+            numbers = []
+        if not numbers or any(not 1 <= n <= max(count, 1) for n in numbers):
+            self._say(f"staves: write staff numbers from 1 (top) to {count} separated by commas, e.g. 2,3; "
+                      "all staves are used meanwhile")
             return None
+        return [n - 1 for n in numbers]
 
     def run_job(self) -> None:
         if not self.run_button.isEnabled():
@@ -496,7 +523,7 @@ class MainWindow(QMainWindow):
             applied = self.variants[k].applied
             self._set_score(applied.excerpt, applied.new_indices)
             if self.score_path is None:
-                self.file_label.setText("generated (not saved)")
+                self._show_file_name("generated (not saved)")
             self._say(f"variant {k + 1} is now the score; save it with Ctrl+S")
 
     # ---- remembering -----------------------------------------------------------------------
@@ -510,6 +537,8 @@ class MainWindow(QMainWindow):
         state = self.store.value("window/state")
         if state is not None:
             self.restoreState(state)
+        else:   # first start: the history narrow, the notation wide
+            self.resizeDocks([self.history_dock], [210], Qt.Orientation.Horizontal)
         self.mode.setCurrentText(str(self.store.value("job/mode", "continue")))
         try:
             last = json.loads(str(self.store.value("settings/last", "{}")))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
+from PyQt6.QtWidgets import QLabel, QToolButton, QWidget
+
+from .flow_layout import FlowLayout
 
 # knob, step, decimals
 KNOBS = (("temperature", 0.2, 2), ("top_k", 4, 0), ("top_p", 0.05, 2))
@@ -37,11 +39,8 @@ class RerunBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QLabel("Run again with:")
-        self.row = QHBoxLayout(self)
-        self.row.setContentsMargins(0, 0, 0, 0)
-        self.row.setSpacing(3)
+        self.row = FlowLayout(self, spacing=3)
         self.row.addWidget(self.label)
-        self.row.addStretch(1)
         self.buttons: list[QToolButton] = []
         self.set_settings(None)
 
@@ -62,7 +61,7 @@ class RerunBar(QWidget):
             button.setToolTip(f"Run the same job again with {name} {value} instead of {settings.get(name)}, "
                               f"everything else (seed included) as it was")
             button.clicked.connect(lambda _=False, c=change: self.rerun_requested.emit(dict(c)))
-            self.row.insertWidget(self.row.count() - 1, button)
+            self.row.addWidget(button)
             self.buttons.append(button)
 
     def button(self, label: str) -> QToolButton | None:

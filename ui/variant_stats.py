@@ -8,6 +8,13 @@ import html
 from . import document
 
 
+EXPLAINED = ("bits/char: how surprising the model found the characters it chose for the new bars "
+             "(higher with a higher temperature or a wider top-k / top-p; lower is closer to what it expects).\n"
+             "valid on the first try: bars whose voices all filled the meter at once (the others were sampled again).\n"
+             "voices written: voices with notes in the new bars; silent ones only rest.\n"
+             "settings: what this job used; a free seed is drawn by the panel and shown so the job can be repeated.")
+
+
 def voices_written(applied: document.Applied, excerpt_parts: list[dict], staves: list[int] | None) -> tuple[int, int, list[str]]:
     """(voices with notes in the new bars, voices it was to write, names of the silent ones).
     A voice is one staff's voice; a staff that only rests in every new bar is silent."""
@@ -35,11 +42,11 @@ def voices_written(applied: document.Applied, excerpt_parts: list[dict], staves:
 
 
 def describe(data: dict, applied: document.Applied, excerpt_parts: list[dict], staves: list[int] | None) -> str:
-    """One line of rich text with the variant's numbers; each explained in its tooltip-free words."""
+    """One line of rich text with the variant's numbers (EXPLAINED says what they mean)."""
     parts = []
     bits = data.get("bits_per_char")
     if isinstance(bits, (int, float)):
-        parts.append(f"<b>{bits:.2f}</b> bits/char <span style='color:#666'>(how freely the model chose)</span>")
+        parts.append(f"<b>{bits:.2f}</b> bits/char")
     valid = data.get("valid_first_try")
     if isinstance(valid, (int, float)):
         bars = len(applied.new_indices)
@@ -61,7 +68,9 @@ def settings_line(settings: dict) -> str:
     prompt = settings.get("prompt") or {}
     seed = settings.get("seed")
     items = [f"T {settings.get('temperature')}", f"top-k {settings.get('top_k')}", f"top-p {settings.get('top_p')}",
-             f"seed {'free' if seed is None else seed}", f"{settings.get('order', 'notagen')} order"]
+             f"seed {'free' if seed is None else seed}"]
+    if settings.get("order", "notagen") != "notagen":
+        items.append(f"{settings['order']} order")
     if prompt:
-        items.append(html.escape(f"{prompt.get('composer', '')} / {prompt.get('instrumentation', '')}"))
+        items.append(html.escape(f"{prompt.get('composer', '')} · {prompt.get('instrumentation', '')}"))
     return "settings: " + " · ".join(str(i) for i in items)

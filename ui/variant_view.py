@@ -12,11 +12,14 @@ from PyQt6.QtWidgets import (QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QPu
                              QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from . import document
+from .flow_layout import FlowLayout
 from .score_view import ScoreView
+from .variant_stats import EXPLAINED
 
 VIEW_MARGIN = 2        # measures shown around the new ones
 CARD_MARGIN = 1        # side by side: one measure before the new ones, none after (the new bars stay in view)
 GRID_COLUMNS = 4       # side by side: at most this many variants in a row
+CARD_MIN_WIDTH = 240   # side by side: fewer columns rather than narrower cards
 SIDE_BY_SIDE_ZOOM = 0.9
 
 
@@ -52,7 +55,7 @@ class _Card(QWidget):
         use.setToolTip(f"Make variant {item.number} the score (Ctrl+{item.number})")
         use.clicked.connect(lambda: browser.use_requested.emit(item.number - 1))
         use.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        info = QLabel(item.info)
+        self.info = info = QLabel(item.info)
         info.setWordWrap(True)
         info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.view = ScoreView()
@@ -72,6 +75,11 @@ class _Card(QWidget):
     def draw(self) -> None:
         self.view.show_excerpt(self.item.shown_excerpt(CARD_MARGIN, 0), self.item.applied.new_indices,
                                staves=self.item.staves)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        # in a scrolled grid the layout does not ask a wrapped label for its height: tell it
+        self.info.setMinimumHeight(self.info.heightForWidth(max(1, self.info.width())))
 
     def mark_current(self, current: bool) -> None:
         colour = "color: #c0392b; " if current else ""
@@ -108,7 +116,9 @@ class VariantBrowser(QWidget):
         self.next_button = tool("▶", "Next variant (Right, or Alt+Right anywhere)", self.next)
         self.numbers = QButtonGroup(self)
         self.numbers.setExclusive(True)
-        self.numbers_row = QHBoxLayout()
+        numbers_box = QWidget()
+        self.numbers_row = QHBoxLayout(numbers_box)
+        self.numbers_row.setContentsMargins(0, 0, 0, 0)
         self.numbers_row.setSpacing(2)
         self.title = QLabel()
         self.zoom_out_button = tool("−", "Smaller (-, or Ctrl+- anywhere)", lambda: self.view.zoom_out())
@@ -122,20 +132,15 @@ class VariantBrowser(QWidget):
         self.use_button = QPushButton("Use variant")
         self.use_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.use_button.clicked.connect(lambda: self.current >= 0 and self.use_requested.emit(self.current))
-        bar = QHBoxLayout()
-        bar.addWidget(self.previous_button)
-        bar.addLayout(self.numbers_row)
-        bar.addWidget(self.next_button)
-        bar.addWidget(self.title, 1)
-        bar.addWidget(self.zoom_out_button)
-        bar.addWidget(self.zoom_label)
-        bar.addWidget(self.zoom_in_button)
-        bar.addWidget(self.grid_button)
-        bar.addWidget(self.use_button)
+        bar = FlowLayout()   # wraps in a narrow window instead of cutting the labels
+        for w in (self.previous_button, numbers_box, self.next_button, self.title, self.zoom_out_button,
+                  self.zoom_label, self.zoom_in_button, self.grid_button, self.use_button):
+            bar.addWidget(w)
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.info.setToolTip(EXPLAINED)
         self.extra_rows = QVBoxLayout()       # listening and re-run controls, added by the window
         self.extra_rows.setSpacing(2)
         self.view = ScoreView("Variants appear here, one at a time at a readable size, new bars in colour.")
@@ -236,17 +241,33 @@ class VariantBrowser(QWidget):
             self.grid_button.setChecked(on)
             self.grid_button.blockSignals(False)
         if on and not self.cards:
-            columns = min(GRID_COLUMNS, len(self.items))
-            for k, item in enumerate(self.items):
-                card = _Card(item, self)
-                self.cards.append(card)
-                self.grid.addWidget(card, k // columns, k % columns)
+            for item in self.items:
+                self.cards.append(_Card(item, self))
+            self._arrange_cards()
         self.stack.setCurrentIndex(1 if on else 0)
         if on:
             for card in self.cards:   # drawn once shown, at the width each card really has
                 card.draw()
             if 0 <= self.current < len(self.items):
                 self.show_variant(self.current)
+
+    def _columns(self) -> int:
+        room = max(1, self.stack.width() - 24)
+        return max(1, min(GRID_COLUMNS, len(self.items), room // CARD_MIN_WIDTH))
+
+    def _arrange_cards(self) -> None:
+        columns = self._columns()
+        for card in self.cards:
+            self.grid.removeWidget(card)
+        for k, card in enumerate(self.cards):
+            card.setMinimumWidth(CARD_MIN_WIDTH)
+            self.grid.addWidget(card, k // columns, k % columns)
+        self._arranged_columns = columns
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self.cards and getattr(self, "_arranged_columns", 0) != self._columns():
+            self._arrange_cards()
 
     def _drop_cards(self) -> None:
         for card in self.cards:
