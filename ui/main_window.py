@@ -493,9 +493,8 @@ class MainWindow(QMainWindow):
                 applied = document.apply_variant(mode, self.score, variant["excerpt"], end)
                 written = job.get("staves") if mode in ("infill", "accompany") else None
                 data = {k: v for k, v in variant.items() if k not in ("excerpt", "abc", "musicxml")}
-                info = describe(data, applied, applied.excerpt.get("parts") or [], written) \
-                    + "<br><span style='color:#555'>" + settings_line(job["_settings"]) + "</span>"
-                items.append(VariantItem(len(items) + 1, applied, info, written, data))
+                info = describe(data, applied, applied.excerpt.get("parts") or [], written)
+                items.append(VariantItem(len(items) + 1, applied, info, settings_line(job["_settings"]), written, data))
             except Exception as exc:  # one unusable variant must not hide the others
                 problems.append(f"variant {number}: {exc}")
         self.result_context = (mode, job.get("_start", 0))

@@ -17,10 +17,10 @@ from .score_view import ScoreView
 from .variant_stats import EXPLAINED
 
 VIEW_MARGIN = 2        # measures shown around the new ones
-CARD_MARGIN = 1        # side by side: one measure before the new ones, none after (the new bars stay in view)
+CARD_MARGIN = 0        # side by side: only the new bars (the context is the same for all), so they are in view
 GRID_COLUMNS = 4       # side by side: at most this many variants in a row
-CARD_MIN_WIDTH = 240   # side by side: fewer columns rather than narrower cards
-SIDE_BY_SIDE_ZOOM = 0.9
+CARD_MIN_WIDTH = 230   # side by side: fewer columns rather than narrower cards
+SIDE_BY_SIDE_ZOOM = 0.75   # a measure of four staves fits a card at the smallest window size
 
 
 @dataclass
@@ -28,6 +28,7 @@ class VariantItem:
     number: int                          # 1-based, as shown
     applied: document.Applied            # the score with this variant's bars in it
     info: str = ""                       # the numbers about it, one line (rich text)
+    settings: str = ""                   # the settings that made it (the same for a whole result)
     staves: list[int] | None = None      # the staves it wrote (coloured), None: whole measures
     data: dict = field(default_factory=dict)   # the daemon's variant entry, less the notation
 
@@ -82,9 +83,8 @@ class _Card(QWidget):
         self.info.setMinimumHeight(self.info.heightForWidth(max(1, self.info.width())))
 
     def mark_current(self, current: bool) -> None:
-        colour = "color: #c0392b; " if current else ""
+        colour = "color: #c0392b; text-decoration: underline; " if current else ""
         self.title.setStyleSheet(f"{colour}font-weight: bold; text-align: left")
-        self.title.setText(f"Variant {self.item.number}" + (" ◀ shown" if current else ""))
 
 
 class VariantBrowser(QWidget):
@@ -121,9 +121,9 @@ class VariantBrowser(QWidget):
         self.numbers_row.setContentsMargins(0, 0, 0, 0)
         self.numbers_row.setSpacing(2)
         self.title = QLabel()
-        self.zoom_out_button = tool("−", "Smaller (-, or Ctrl+- anywhere)", lambda: self.view.zoom_out())
+        self.zoom_out_button = tool("−", "Smaller (-, or Ctrl+- anywhere)", lambda: self.zoom_out())
         self.zoom_label = QLabel("100%")
-        self.zoom_in_button = tool("+", "Larger (+, or Ctrl++ anywhere)", lambda: self.view.zoom_in())
+        self.zoom_in_button = tool("+", "Larger (+, or Ctrl++ anywhere)", lambda: self.zoom_in())
         self.grid_button = QPushButton("All side by side")
         self.grid_button.setCheckable(True)
         self.grid_button.setToolTip("Every variant next to the others (G, or Ctrl+G anywhere); click a title to see it alone")
@@ -203,7 +203,7 @@ class VariantBrowser(QWidget):
         self.view.show_excerpt(item.shown_excerpt(), item.applied.new_indices, staves=item.staves)
         self.numbers.button(k).setChecked(True)
         self.title.setText(f"<b>Variant {item.number}</b> of {len(self.items)}")
-        self.info.setText(item.info)
+        self.info.setText(item.info + (f"<br><span style='color:#555'>{item.settings}</span>" if item.settings else ""))
         self.use_button.setText(f"Use variant {item.number}")
         self.use_button.setToolTip(f"Make variant {item.number} the score (Enter here, or Ctrl+{item.number} anywhere)")
         for card in self.cards:
@@ -224,10 +224,15 @@ class VariantBrowser(QWidget):
             self.show_variant((self.current - 1) % len(self.items))
 
     def zoom_in(self) -> None:
-        self.view.zoom_in()
+        for view in self._views():
+            view.zoom_in()
 
     def zoom_out(self) -> None:
-        self.view.zoom_out()
+        for view in self._views():
+            view.zoom_out()
+
+    def _views(self) -> list[ScoreView]:
+        return [card.view for card in self.cards] if self.side_by_side else [self.view]
 
     # ---- side by side --------------------------------------------------------------------------
     @property
@@ -242,9 +247,12 @@ class VariantBrowser(QWidget):
             self.grid_button.blockSignals(False)
         if on and not self.cards:
             for item in self.items:
-                self.cards.append(_Card(item, self))
+                card = _Card(item, self)
+                card.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z:.0%}"))
+                self.cards.append(card)
             self._arrange_cards()
         self.stack.setCurrentIndex(1 if on else 0)
+        self.zoom_label.setText(f"{self._views()[0].zoom:.0%}" if self._views() else "100%")
         if on:
             for card in self.cards:   # drawn once shown, at the width each card really has
                 card.draw()
