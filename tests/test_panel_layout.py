@@ -65,9 +65,10 @@ def test_no_text_is_cut_at_the_minimum_window_size(window, daemon, qtbot, tmp_pa
     for composer in LONG_COMPOSERS:
         window.history.add("continue", dict(window.settings.values, prompt={
             "period": "Romantic", "composer": composer, "instrumentation": "Chamber"}), "3 variant(s)")
-    source = tmp_path / "bwv367.musicxml"
-    shutil.copy(corpus.getWork("bwv367"), tmp_path / "bwv367.mxl")
     from bridge.notation import read_excerpt, write_excerpt
+
+    source = tmp_path / "bwv367.musicxml"   # the name the issue saw cut to "bwv367.musi"
+    shutil.copy(corpus.getWork("bwv367"), tmp_path / "bwv367.mxl")
     write_excerpt(read_excerpt(tmp_path / "bwv367.mxl"), source)
     assert window.open_file(source)
     window.resize(window.minimumSize())
@@ -90,6 +91,7 @@ def test_no_text_is_cut_at_the_minimum_window_size(window, daemon, qtbot, tmp_pa
 def test_measures_are_chosen_and_shown_by_their_printed_numbers(window, qtbot, tmp_path):
     from music21 import corpus
 
+    from ui.document import build_job
     from ui.score_view import RANGE_COLOUR
 
     assert window.open_file(corpus.getWork("bwv367"))   # a pickup, printed as measure 0, then 1, 2, ...
@@ -103,8 +105,7 @@ def test_measures_are_chosen_and_shown_by_their_printed_numbers(window, qtbot, t
     qtbot.keyClicks(window.last, "4")
     qtbot.keyClick(window.last, Qt.Key.Key_Tab)
     assert (window.first.value(), window.last.value()) == (2, 4)   # indices of printed bars 2 and 4
-    job = __import__("ui.document", fromlist=["build_job"]).build_job(
-        "continue", window.score, window.first.value(), window.last.value() + 1)
+    job = build_job("continue", window.score, window.first.value(), window.last.value() + 1)
     selected = [m["number"] for m in job["excerpt"]["measures"]
                 if job["excerpt"]["selection"]["start"] <= m["index"] < job["excerpt"]["selection"]["end"]]
     assert selected == [2, 3, 4]

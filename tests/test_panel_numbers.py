@@ -11,7 +11,7 @@ pytest.importorskip("verovio")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from tests.daemon_helpers import daemon_bundle, http_request, toy_excerpt  # noqa: F401,E402 (fixture)
+from tests.daemon_helpers import daemon_bundle, toy_excerpt  # noqa: F401,E402 (fixture)
 from tests.panel_helpers import daemon, daemon_settings, open_toy_score, wait_for_variants, window  # noqa: F401,E402
 
 
