@@ -93,5 +93,18 @@ class Player(QObject):
             self.state_changed.emit(False)
 
     def _check_end(self) -> None:
-        if self.audio is not None and self.position() >= self.audio.seconds - 0.01:
+        if self._sink is None or self.audio is None:
+            return
+        drained = self._buffer is not None and self._buffer.atEnd() and _idle(self._sink)
+        if drained or self.position() >= self.audio.seconds - 0.01:
             self.stop()
+
+
+def _idle(sink: Sink) -> bool:
+    """A Qt sink that has played everything it was given goes idle (stand-ins have no state)."""
+    state = getattr(sink, "state", None)
+    if state is None:
+        return False
+    from PyQt6.QtMultimedia import QAudio
+
+    return state() == QAudio.State.IdleState
