@@ -139,6 +139,12 @@ def test_listen_to_variants_with_given_bars_ab_from_the_same_bar_and_stop(window
     qtbot.keyClick(window, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)   # and back to A
     assert browser.current == 0 and RecordingSink.made[-1].data == a.data
 
+    # side by side, each variant has its own play button
+    browser.set_side_by_side(True)
+    qtbot.mouseClick(browser.cards[1].play, Qt.MouseButton.LeftButton)
+    assert RecordingSink.made[-1].data == expected_b.pcm()
+    browser.set_side_by_side(False)
+
     # the new bars alone, then stop
     qtbot.mouseClick(listen.alone_button, Qt.MouseButton.LeftButton)
     alone = RecordingSink.made[-1]
