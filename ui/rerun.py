@@ -62,6 +62,7 @@ class RerunBar(QWidget):
                               f"everything else (seed included) as it was")
             button.clicked.connect(lambda _=False, c=change: self.rerun_requested.emit(dict(c)))
             self.row.addWidget(button)
+            button.show()   # a child added to a shown widget is otherwise shown only later
             self.buttons.append(button)
 
     def button(self, label: str) -> QToolButton | None:

@@ -191,6 +191,7 @@ class VariantBrowser(QWidget):
             button.clicked.connect(lambda _=False, i=k: self.show_alone(i))
             self.numbers.addButton(button, k)
             self.numbers_row.addWidget(button)
+            button.show()   # a child added to a shown widget is otherwise shown only later
         if self.items:
             self.show_variant(0)
         self._update_controls()
@@ -270,6 +271,7 @@ class VariantBrowser(QWidget):
         for k, card in enumerate(self.cards):
             card.setMinimumWidth(CARD_MIN_WIDTH)
             self.grid.addWidget(card, k // columns, k % columns)
+            card.show()
         self._arranged_columns = columns
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
