@@ -4,7 +4,7 @@
 
 Model: a random NotaGen-small-shaped checkpoint (d 768, 12 patch / 3 char layers, context 2048),
 exported to a bundle once (cached under --work), or a real checkpoint with --checkpoint.
-- engine: bridge.decoder (ONNX Runtime, KV caches at both levels, numpy sampling);
+- engine: notabridge.engine.decoder (ONNX Runtime, KV caches at both levels, numpy sampling);
 - reference: the way NotaGen's own loop decodes: torch eager, no cache at either level: every
   new patch re-runs the patch decoder over all patches, every character re-runs the char
   decoder from position 0, logits copied out per character.
@@ -29,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.bundle import physical_cores  # noqa: E402
-from bridge.patching import EOS_ID, PATCH_SIZE  # noqa: E402
+from notabridge.engine.bundle import physical_cores  # noqa: E402
+from notabridge.abc.patching import EOS_ID, PATCH_SIZE  # noqa: E402
 
 SMALL = dict(hidden_size=768, patch_num_layers=12, char_num_layers=3, patch_length=2048)
 
@@ -38,8 +38,8 @@ SMALL = dict(hidden_size=768, patch_num_layers=12, char_num_layers=3, patch_leng
 def make_bundle(work: Path, checkpoint: Path | None) -> tuple[Path, Path]:
     import torch
 
-    from onnx_export.export import export_bundle
-    from onnx_export.model import ModelSizes, NotaGenModel
+    from notabridge.onnx_export.export import export_bundle
+    from notabridge.onnx_export.model import ModelSizes, NotaGenModel
 
     work.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:
@@ -58,7 +58,7 @@ def make_bundle(work: Path, checkpoint: Path | None) -> tuple[Path, Path]:
 
 def context_patches(n: int) -> list[str]:
     """n patches of plausible interleaved ABC (bos, header, bars), content irrelevant to speed."""
-    from bridge.patching import piece_patches
+    from notabridge.abc.patching import piece_patches
 
     bar = "[V:1]G2 A2 B2 c2|[V:2]G,4 D,4|[V:3]B,8|[V:4]G,,8|\n"
     text = "%%score 1 2 3 4\nL:1/8\nM:4/4\nK:G\nV:1\nV:2\nV:3\nV:4\n" + bar * (n // 4 + 8)
@@ -86,8 +86,8 @@ class FullPatchWriter:
 
 
 def engine_per_patch(engine, ctx: int, count: int, variants: int = 1) -> float:
-    from bridge.decoder import Decoder
-    from bridge.sampling import Sampler, Sampling
+    from notabridge.engine.decoder import Decoder
+    from notabridge.engine.sampling import Sampler, Sampling
 
     writers = [FullPatchWriter(context_patches(ctx), count) for _ in range(variants)]
     Decoder(engine.runner, Sampler(Sampling(seed=0))).run(writers)
@@ -99,7 +99,7 @@ def reference_per_patch(model, ctx: int, count: int) -> float:
     """NotaGen's loop: no cache; full recompute per patch and per character; host copy per character."""
     import torch
 
-    from bridge.patching import patches_to_ids
+    from notabridge.abc.patching import patches_to_ids
 
     ids = torch.from_numpy(patches_to_ids(context_patches(ctx)))
     times = []
@@ -172,8 +172,8 @@ def main() -> int:
 
     import torch
 
-    from bridge.engine import Engine
-    from onnx_export.checkpoint import load_model
+    from notabridge.engine import Engine
+    from notabridge.onnx_export.checkpoint import load_model
 
     threads = physical_cores()
     torch.set_num_threads(threads)

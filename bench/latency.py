@@ -2,7 +2,7 @@
 
 Starts `notabridge serve` as its own process (the embedded model, or --model BUNDLE), sends the
 same job (same seed per run) over HTTP (submit, poll, fetch the result with MusicXML), OSC over
-UDP (result pushed) and OSC over TCP (whole result pushed), and calls bridge.compose.compose
+UDP (result pushed) and OSC over TCP (whole result pushed), and calls notabridge.jobs.compose.compose
 directly in this process as the baseline. Prints p50 / p95 per door, the ratio to the baseline,
 and the share of each request's time spent outside the engine (end-to-end minus the engine's own
 `seconds`), whose target is under 10%.
@@ -34,7 +34,7 @@ def chorale_excerpt(measures: int = 4) -> dict:
     """The first full measures of Bach's BWV 66.6 (music21 corpus), soprano to bass."""
     from music21 import corpus
 
-    from bridge.notation.music21_bridge import excerpt_from_score
+    from notabridge.notation.music21_bridge import excerpt_from_score
 
     excerpt = excerpt_from_score(corpus.parse("bach/bwv66.6").measures(1, measures))
     excerpt["selection"] = {"start": 0, "end": len(excerpt["measures"]), "staves": [s["index"] for s in excerpt["staves"]]}
@@ -48,7 +48,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def start_daemon(model: str | None, ports: dict) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "bridge.cli", "serve", "--http-port", str(ports["http"]),
+    cmd = [sys.executable, "-m", "notabridge.cli.main", "serve", "--http-port", str(ports["http"]),
            "--osc-port", str(ports["udp"]), "--osc-tcp-port", str(ports["tcp"])]
     if model:
         cmd += ["--model", model]
@@ -95,11 +95,11 @@ def via_osc(client, job: dict) -> tuple[float, float]:
 
 
 def direct(engine, job: dict) -> tuple[float, float]:
-    from bridge.daemon.job_request import parse_job_request
-    from bridge.daemon.settings import default_settings
-    from bridge.compose import compose
+    from notabridge.jobs.request import parse_job_request
+    from notabridge.jobs.settings import default_settings
+    from notabridge.jobs.compose import compose
 
-    from bridge.errors import JobError
+    from notabridge.errors import JobError
 
     request = parse_job_request(job, default_settings())
     start = time.perf_counter()
@@ -123,7 +123,7 @@ def main() -> int:
     parser.add_argument("--excerpt", choices=["chorale", "toy"], default="chorale")
     args = parser.parse_args()
 
-    from bridge.engine import Engine
+    from notabridge.engine import Engine
 
     excerpt = chorale_excerpt() if args.excerpt == "chorale" else toy_excerpt()
     jobs = [{"mode": "continue", "excerpt": excerpt, "bars": args.bars, "variants": 1, "settings": {"seed": run}}

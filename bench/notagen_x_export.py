@@ -26,10 +26,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.bundle import cache_names, load_bundle  # noqa: E402
-from onnx_export.checkpoint import load_model  # noqa: E402
-from onnx_export.export import export_bundle  # noqa: E402
-from onnx_export.model import ModelSizes, NotaGenModel, count_parameters  # noqa: E402
+from notabridge.engine.bundle import cache_names, load_bundle  # noqa: E402
+from notabridge.onnx_export.checkpoint import load_model  # noqa: E402
+from notabridge.onnx_export.export import export_bundle  # noqa: E402
+from notabridge.onnx_export.model import ModelSizes, NotaGenModel, count_parameters  # noqa: E402
 
 NOTAGEN_X = ModelSizes(hidden_size=1280, patch_num_layers=20, char_num_layers=6, patch_length=1024)
 

@@ -20,8 +20,8 @@ def hundred_bar_chorale() -> dict:
     """Bach's BWV 66.6 (four voices), its full bars repeated to 100 measures."""
     from music21 import corpus
 
-    from bridge.notation import excerpt_from_musicxml
-    from bridge.notation.excerpt_base import copy_excerpt
+    from notabridge.notation import excerpt_from_musicxml
+    from notabridge.notation.excerpt_base import copy_excerpt
 
     source = excerpt_from_musicxml(corpus.getWork("bach/bwv66.6"))
     full = [m for m in source["measures"] if "duration" not in m]
@@ -54,7 +54,7 @@ def main() -> int:
     from music21 import converter
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
-    from bridge.notation import abc_to_excerpt, excerpt_to_abc, excerpt_to_musicxml, validate_excerpt
+    from notabridge.notation import abc_to_excerpt, excerpt_to_abc, excerpt_to_musicxml, validate_excerpt
 
     excerpt = hundred_bar_chorale()
     abc = excerpt_to_abc(excerpt)

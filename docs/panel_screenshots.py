@@ -24,9 +24,9 @@ def main(out_dir: Path = REPO / "docs") -> int:
     from PyQt6.QtCore import QEventLoop, QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from bridge.daemon.serve import Daemon, ServeOptions
-    from bridge.engine import Engine
-    from ui.main_window import MainWindow
+    from notabridge.daemon.app import Daemon, ServeOptions
+    from notabridge.engine import Engine
+    from notabridge.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     daemon = Daemon(Engine(None, device="cpu"), ServeOptions(http_port=0, osc_port=0, osc_tcp_port=0),

@@ -22,7 +22,7 @@ import onnx
 import torch
 from torch import nn
 
-from bridge.bundle import cache_names, sha256_file
+from notabridge.engine.bundle import cache_names, sha256_file
 
 from .checkpoint import describe, load_model
 from .model import BOS_ID, EOS_ID, HEAD_DIM, PAD_ID, NotaGenModel, count_parameters
@@ -77,7 +77,7 @@ def _gqa_schema() -> None:
 
 def _buffered_attention_onnx(q, k, v, key_buffer, value_buffer, past_length):
     """notabridge::buffered_attention as ORT's GroupQueryAttention: with the present bound to the
-    past's buffer (bridge/runtime.py) it writes the new positions in place and reads the first
+    past's buffer (bridge/engine/runtime.py) it writes the new positions in place and reads the first
     past_length + T positions: no copy of the cache per step."""
     import onnxscript
     from onnxscript import opset18 as op

@@ -1,6 +1,6 @@
-"""The PyTorch side of `notabridge score`: char logits of a checkpoint's model, for bridge.scoring.
+"""The PyTorch side of `notabridge score`: char logits of a checkpoint's model, for notabridge.engine.scoring.
 
-bridge.scoring does the windowing and the loss, so a checkpoint and the bundle exported from it
+notabridge.engine.scoring does the windowing and the loss, so a checkpoint and the bundle exported from it
 are scored by the same code and differ only in the model run.
 """
 from __future__ import annotations

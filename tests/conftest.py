@@ -26,7 +26,7 @@ def tiny_checkpoint_session(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_checkpoint_session) -> Path:
     """An fp32 bundle (docs/bundle.md) exported from the tiny checkpoint, with two prompts."""
-    from onnx_export.export import export_bundle
+    from notabridge.onnx_export.export import export_bundle
 
     out = tiny_checkpoint_session.parent / "tiny_bundle"
     export_bundle(tiny_checkpoint_session, out, prompts=TINY_PROMPTS, name="tiny-test")

@@ -27,8 +27,8 @@ def daemon_bundle(tmp_path_factory) -> Any:
 @contextlib.contextmanager
 def running_daemon(bundle: Any, **options: Any) -> Iterator[Any]:
     """A started Daemon on the real Engine loaded from `bundle`, every door on a free port."""
-    from bridge.daemon.serve import Daemon, ServeOptions
-    from bridge.engine import Engine
+    from notabridge.daemon.app import Daemon, ServeOptions
+    from notabridge.engine import Engine
 
     engine = Engine(bundle, device="cpu")
     opts = dict(http_port=0, osc_port=0, osc_tcp_port=0)

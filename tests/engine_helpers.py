@@ -28,7 +28,7 @@ def toy_piece(rng: random.Random, bars: int = 8) -> str:
 def toy_window(rng: random.Random, make_piece=toy_piece):
     """Patches of a window of up to 14 bars of a piece of 3..60 bars, `[r:i/j]` as in the whole
     piece: what the engine feeds after its context slid, so the toy model knows long pieces."""
-    from bridge.patching import add_line_prefixes, piece_patches, split_piece
+    from notabridge.abc.patching import add_line_prefixes, piece_patches, split_piece
 
     piece = split_piece(make_piece(rng, rng.randint(3, 60)))
     body = add_line_prefixes(piece.body)
@@ -42,8 +42,8 @@ def train_toy_model(steps: int = 300, seed: int = 0, make_piece=None):
     """`make_piece(rng, bars) -> ABC text` (default toy_piece) chooses the style it learns."""
     import torch
 
-    from bridge.patching import patches_to_ids
-    from onnx_export.model import ModelSizes, NotaGenModel
+    from notabridge.abc.patching import patches_to_ids
+    from notabridge.onnx_export.model import ModelSizes, NotaGenModel
 
     torch.manual_seed(seed)
     threads = torch.get_num_threads()
@@ -69,7 +69,7 @@ def train_toy_model(steps: int = 300, seed: int = 0, make_piece=None):
 def write_toy_bundle(out: Path, make_piece=None, name: str = "toy-two-voices") -> Path:
     import torch
 
-    from onnx_export.export import export_bundle
+    from notabridge.onnx_export.export import export_bundle
 
     model, _ = train_toy_model(make_piece=make_piece)
     ckpt = out.parent / "toy.pth"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from onnx_export.model import ModelSizes, NotaGenModel
+from notabridge.onnx_export.model import ModelSizes, NotaGenModel
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ModelSizes(hidden_size=128, patch_num_layers=2, char_num_layers=2, patch_length=64)
@@ -41,8 +41,8 @@ def write_checkpoint(path: str | Path, sizes: ModelSizes = TINY, seed: int = 0) 
 
 def run_notabridge(*args, cwd: str | Path | None = None) -> subprocess.CompletedProcess:
     """Run the `notabridge` command line as a user would (same entry point as the console
-    script, `bridge.cli:main`, through this interpreter so no install step is needed)."""
-    return subprocess.run([sys.executable, "-m", "bridge.cli", *map(str, args)], capture_output=True, text=True,
+    script, `notabridge.cli.main:main`, through this interpreter so no install step is needed)."""
+    return subprocess.run([sys.executable, "-m", "notabridge.cli.main", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd or REPO, timeout=300)
 
 

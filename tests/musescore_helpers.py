@@ -111,7 +111,7 @@ def ms_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def plugin_dir(tmp_path_factory) -> Path:
     """The plugin as a user gets it: installed by `notabridge install-musescore-plugin`."""
-    from bridge.cli import main as cli_main
+    from notabridge.cli.main import main as cli_main
 
     plugins = tmp_path_factory.mktemp("Plugins")
     assert cli_main(["install-musescore-plugin", "--musescore", "3", "--dir", str(plugins)]) == 0

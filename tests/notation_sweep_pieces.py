@@ -67,7 +67,7 @@ def _first_tune_number(path: Path) -> int:
 
 
 def _loader(path: Path):
-    from bridge.notation import excerpt_from_musicxml, excerpt_from_score
+    from notabridge.notation import excerpt_from_musicxml, excerpt_from_score
 
     def load() -> dict:
         if path.suffix in (".mxl", ".xml", ".musicxml"):
@@ -108,7 +108,7 @@ def musescore_demo_pieces(workdir: Path) -> list[Piece]:
     mscore = shutil.which("mscore3") or shutil.which("mscore")
     if not mscore or not MUSESCORE_DEMOS.is_dir():
         return []
-    from bridge.notation import excerpt_from_musicxml
+    from notabridge.notation import excerpt_from_musicxml
 
     pieces = []
     for source in sorted(MUSESCORE_DEMOS.glob("*.msc[xz]")):
@@ -125,8 +125,8 @@ def musescore_demo_pieces(workdir: Path) -> list[Piece]:
 
 def check_piece(piece: Piece) -> Outcome:
     """excerpt -> interleaved ABC -> excerpt; ok when onsets, durations and spelled pitches all match."""
-    from bridge.notation import NotationError, abc_to_excerpt, excerpt_to_abc
-    from bridge.notation.compare import excerpt_differences
+    from notabridge.notation import NotationError, abc_to_excerpt, excerpt_to_abc
+    from notabridge.notation.compare import excerpt_differences
 
     start = time.perf_counter()
     try:

@@ -19,7 +19,7 @@ def free_udp_port() -> int:
 def make_window(qtbot, osc_port: int, settings_file, heartbeat_ms: int = 200, sink_factory=None):
     from PyQt6.QtCore import QSettings
 
-    from ui.main_window import MainWindow
+    from notabridge.ui.main_window import MainWindow
 
     store = QSettings(str(settings_file), QSettings.Format.IniFormat)
     window = MainWindow("127.0.0.1", osc_port, store=store, heartbeat_ms=heartbeat_ms, sink_factory=sink_factory)
@@ -80,7 +80,7 @@ def window(qtbot, daemon, tmp_path):
 
 def open_toy_score(window, tmp_path, bars: int = 4) -> None:
     """Write the toy two-staff excerpt as MusicXML and open it in the panel, as a user would."""
-    from bridge.notation import write_excerpt
+    from notabridge.notation import write_excerpt
     from tests.daemon_helpers import toy_excerpt
 
     source = tmp_path / "toy.musicxml"

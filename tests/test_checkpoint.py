@@ -8,8 +8,8 @@ import pickle
 import pytest
 import torch
 
-from onnx_export.checkpoint import load_model
-from onnx_export.model import ModelSizes, count_parameters
+from notabridge.onnx_export.checkpoint import load_model
+from notabridge.onnx_export.model import ModelSizes, count_parameters
 from tests.model_helpers import random_model, run_notabridge, write_checkpoint
 
 

@@ -23,7 +23,7 @@ def _free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def _serve(*args: str) -> tuple[subprocess.Popen, list[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "serve", *args], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     for line in proc.stdout:
@@ -76,7 +76,7 @@ def test_listening_beyond_loopback_warns_and_sigint_stops(daemon_bundle):
 
 
 def test_a_missing_model_is_explained_without_a_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bridge.cli", "serve", "--model", str(tmp_path / "nothing")],
+    proc = subprocess.run([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(tmp_path / "nothing")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "no such bundle folder" in proc.stderr and "Traceback" not in proc.stderr

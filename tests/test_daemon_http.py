@@ -113,7 +113,7 @@ def test_cancel_mid_job_and_full_queue_answers_busy(daemon_bundle):
 
 
 def test_host_policy_when_listening_beyond_loopback():
-    from bridge.daemon.http_server import host_is_allowed
+    from notabridge.daemon.http_server import host_is_allowed
 
     # loopback only: names other than localhost and addresses other than loopback are refused
     assert host_is_allowed("127.0.0.1:7878", set()) and host_is_allowed("[::1]:7878", set())

@@ -73,8 +73,8 @@ def test_osc_triggers_and_an_empty_take(daemon_bundle):
 
 def test_without_a_midi_service_the_daemon_says_so_once_and_keeps_serving(daemon_bundle, capsys):
     said: list[str] = []
-    from bridge.daemon.serve import Daemon, ServeOptions
-    from bridge.engine import Engine
+    from notabridge.daemon.app import Daemon, ServeOptions
+    from notabridge.engine import Engine
 
     # mido's default backend (rtmidi) on a machine without an OS MIDI service or the port
     daemon = Daemon(Engine(daemon_bundle, device="cpu"),

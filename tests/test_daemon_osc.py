@@ -136,9 +136,9 @@ def test_stopping_the_daemon_cancels_running_and_waiting_jobs_and_tells_their_cl
 
 
 def test_a_large_result_never_makes_an_oversized_datagram():
-    from bridge.compose import ComposeResult
-    from bridge.daemon.jobs import Job
-    from bridge.daemon.results import compact_result_json
+    from notabridge.jobs.compose import ComposeResult
+    from notabridge.daemon.queue import Job
+    from notabridge.daemon.results import compact_result_json
 
     big_abc = "[V:1]" + "c2 d2 e2 f2 " * 300 + "|\n"        # ~3.6 KB per variant, 8 variants
     job = Job(id="7-abcdef01", request=None, source="test", status="done",

@@ -59,7 +59,7 @@ def daemon(daemon_bundle):
 
 def _reset_settings(daemon) -> None:
     """The fuzzers may have turned any knob; jobs below start from the defaults."""
-    from bridge.daemon.settings import default_settings
+    from notabridge.jobs.settings import default_settings
     assert http_request(daemon, "POST", "/settings", default_settings())[0] == 200
 
 

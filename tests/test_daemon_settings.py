@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from bridge.daemon.settings import SettingsError, SharedSettings, default_settings, validate_setting
+from notabridge.jobs.settings import SettingsError, SharedSettings, default_settings, validate_setting
 
 
 @pytest.mark.parametrize("name, value", [

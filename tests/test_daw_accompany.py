@@ -18,7 +18,7 @@ JIG = [(2.5, 0.5, 67), (3, 1, 72), (4, 0.5, 72), (4.5, 1, 74), (5.5, 0.5, 76), (
 
 
 def _accompany(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bridge.cli", "accompany", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "notabridge.cli.main", "accompany", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -1,12 +1,12 @@
-"""Melody clips as DAWs write them -> quantised melody in its key and meter (bridge.midi_clip)."""
+"""Melody clips as DAWs write them -> quantised melody in its key and meter (notabridge.notation.midi_clip)."""
 from __future__ import annotations
 
 from fractions import Fraction
 
 import pytest
 
-from bridge import midi_clip
-from bridge.notation.errors import NotationError
+from notabridge.notation import midi_clip
+from notabridge.notation.errors import NotationError
 from tests.daw_helpers import write_melody
 
 # "Ode to Joy", first phrase, in quarters: (start, length, pitch), in D major
@@ -127,7 +127,7 @@ def test_accompaniment_tracks_land_on_the_melody_bars_of_a_real_chorale(tmp_path
     import mido
     from music21 import corpus
 
-    from bridge.notation.music21_bridge import excerpt_from_score
+    from notabridge.notation.music21_bridge import excerpt_from_score
     from tests.daw_helpers import absolute_notes, track_length
 
     chorale = corpus.parse("bach/bwv66.6")

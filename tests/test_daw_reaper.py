@@ -15,6 +15,7 @@ import runpy
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.request
 from pathlib import Path
@@ -47,7 +48,7 @@ def _http(url: str, method: str = "GET", body=None):
 @pytest.fixture(scope="module")
 def daemon(daemon_bundle):
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bridge.cli", "serve", "--model", str(daemon_bundle),
+    process = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(daemon_bundle),
                                 "--http-port", str(port), "--osc-port", "0", "--osc-tcp-port", "0"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -84,7 +85,7 @@ def _run_script(reaper: FakeReaper, url: str, voices: int = 1, timeout: float = 
     """Run the script file as REAPER does, then REAPER's defer loop until the script stops asking."""
     sys.modules["reaper_python"] = reaper
     old = {k: os.environ.get(k) for k in ("NOTABRIDGE_URL", "NOTABRIDGE_VOICES", "NOTABRIDGE_PATH")}
-    os.environ.update(NOTABRIDGE_URL=url, NOTABRIDGE_VOICES=str(voices), NOTABRIDGE_PATH=str(ROOT))
+    os.environ.update(NOTABRIDGE_URL=url, NOTABRIDGE_VOICES=str(voices), NOTABRIDGE_PATH=sysconfig.get_path("purelib"))
     try:
         namespace = runpy.run_path(str(SCRIPT), run_name="__main__")
         deadline = time.monotonic() + timeout

@@ -4,8 +4,8 @@ from fractions import Fraction
 
 import pytest
 
-from bridge.bars import check_bar, header_context, parse_line, unreadable
-from bridge.patching import split_piece
+from notabridge.abc.bar_check import check_bar, header_context, parse_line, unreadable
+from notabridge.abc.patching import split_piece
 
 HEADER = "L:1/8\nM:3/4\nK:G\nV:1 treble\nV:2 bass\n"
 
@@ -14,7 +14,7 @@ HEADER = "L:1/8\nM:3/4\nK:G\nV:1 treble\nV:2 bass\n"
 def chorale():
     from music21 import corpus
 
-    from bridge.notation import to_abc
+    from notabridge.notation import to_abc
 
     return split_piece(to_abc(corpus.parse("bach/bwv66.6")))
 
@@ -105,7 +105,7 @@ def test_unreadable_points_at_the_garbage():
 def test_broken_rhythms_count_as_the_notation_layer_reads_them():
     """`B>F/` is a dotted B and a halved F/: 7/4 of the unit, not 3/2 (abctoolkit ignores the
     arrow). A bar the engine calls valid must import as a full bar (seen: 33/32 in 4/4)."""
-    from bridge import notation
+    from notabridge import notation
 
     ctx = header_context(["L:1/8\n", "M:4/4\n", "K:C\n", "V:1 treble\n"])
     too_long = "[V:1]A2 B>F/ c4 z/|\n"

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from bridge.bundle import BundleError, load_bundle
+from notabridge.engine.bundle import BundleError, load_bundle
 
 
 @pytest.fixture

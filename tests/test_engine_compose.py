@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cli import main
-from bridge.compose import ComposeJob, compose
-from bridge.engine import Engine
-from bridge.errors import JobError
-from bridge.sampling import Sampling
+from notabridge.cli.main import main
+from notabridge.jobs.compose import ComposeJob, compose
+from notabridge.engine import Engine
+from notabridge.errors import JobError
+from notabridge.engine.sampling import Sampling
 from tests.engine_helpers import HEADER, toy_bundle  # noqa: F401  (fixture)
 
 BARS = ["[V:1]G2 A2 B2|[V:2]G,6|\n", "[V:1]d6|[V:2]D,6|\n", "[V:1]B2 A2 G2|[V:2]C,6|\n",
@@ -24,7 +24,7 @@ def engine(toy_bundle):
 
 @pytest.fixture(scope="module")
 def score():
-    from bridge.notation import abc_to_excerpt
+    from notabridge.notation import abc_to_excerpt
 
     return abc_to_excerpt(HEADER + "".join(BARS))
 
@@ -102,7 +102,7 @@ def test_bad_jobs_are_refused_with_a_message(engine, job, message):
 
 
 def test_generate_and_continue_commands_write_each_format(toy_bundle, score, tmp_path, capsys):
-    from bridge.notation import read_excerpt, write_excerpt
+    from notabridge.notation import read_excerpt, write_excerpt
 
     out = tmp_path / "new.musicxml"
     assert main(["generate", "--prompt", "|".join(PROMPT), "--bars", "3", "--seed", "1", "--model", str(toy_bundle),
@@ -135,7 +135,7 @@ def test_commands_explain_what_went_wrong(tmp_path, capsys):
 
 def test_accompany_writes_a_staff_that_was_empty(engine):
     """A melody with an empty staff under it (a DAW clip): the empty staff gets its voice."""
-    from bridge.notation import abc_to_excerpt
+    from notabridge.notation import abc_to_excerpt
 
     melody = abc_to_excerpt(HEADER + "".join(f"{bar.split('|')[0]}|[V:2]z6|\n" for bar in BARS[:4]))
     job = ComposeJob(mode="accompany", excerpt=_select(melody, 0, 4, staves=[1]), staves=[1], sampling=Sampling(seed=5))

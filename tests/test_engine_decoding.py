@@ -5,10 +5,10 @@ import threading
 import numpy as np
 import pytest
 
-from bridge.bars import check_bar, header_context, parse_line
-from bridge.engine import Engine
-from bridge.errors import Cancelled, JobError
-from bridge.sampling import Sampling
+from notabridge.abc.bar_check import check_bar, header_context, parse_line
+from notabridge.engine import Engine
+from notabridge.errors import Cancelled, JobError
+from notabridge.engine.sampling import Sampling
 from tests.engine_helpers import HEADER, PROMPT, toy_bundle  # noqa: F401  (fixture)
 
 PIECE = PROMPT + HEADER + "[V:1]G2 A2 B2|[V:2]G,6|\n[V:1]d6|[V:2]D,6|\n"
@@ -109,13 +109,13 @@ def test_infill_ranks_candidates_by_the_likelihood_of_the_real_bars_after(engine
 
 
 def test_cached_suffix_likelihood_equals_full_recompute(engine):
-    """The KV-cached teacher-forced score of the bars after a context equals bridge.scoring's
+    """The KV-cached teacher-forced score of the bars after a context equals notabridge.engine.scoring's
     no-cache computation over the whole piece."""
-    from bridge.patching import encode, piece_patches
-    from bridge.scoring import patch_nats, bundle_logits_fn
-    from bridge.decoder import Decoder
-    from bridge.patching import patches_to_ids
-    from bridge.sampling import Sampler
+    from notabridge.abc.patching import encode, piece_patches
+    from notabridge.engine.scoring import patch_nats, bundle_logits_fn
+    from notabridge.engine.decoder import Decoder
+    from notabridge.abc.patching import patches_to_ids
+    from notabridge.engine.sampling import Sampler
 
     piece = PIECE + "[V:1]B2 A2 G2|[V:2]C,6|\n"
     patches = piece_patches(piece)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from onnx_export.prompts import read_prompts
+from notabridge.onnx_export.prompts import read_prompts
 from tests.model_helpers import run_notabridge
 
 PROMPTS_TXT = """# NotaGen's prompts.txt style

@@ -12,10 +12,10 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 
-from bridge.bundle import cache_names, load_bundle, sha256_file
-from bridge.scoring import patch_nats
-from onnx_export import export as exporter
-from onnx_export.checkpoint import load_model
+from notabridge.engine.bundle import cache_names, load_bundle, sha256_file
+from notabridge.engine.scoring import patch_nats
+from notabridge.onnx_export import export as exporter
+from notabridge.onnx_export.checkpoint import load_model
 from tests.model_helpers import TINY, TINY_PROMPTS, random_patches
 
 N_PATCHES = 48  # >= 40 patches, within the tiny model's 64-patch context

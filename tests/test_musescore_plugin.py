@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cli import main as cli_main
+from notabridge.cli.main import main as cli_main
 from tests.musescore_helpers import (content, needs_mscore, parse_with_music21, run_batch, staff_measures,
                                      voices_complete)
 from tests.musescore_helpers import ms_home, originals, plugin_dir, scores  # noqa: F401  (fixtures)
@@ -60,7 +60,7 @@ def apply(plugin_dir, score, home, tmp_path, mode, measures, result, staves=None
 def test_export_reads_every_staff_of_the_selected_measures(plugin_dir, scores, originals, ms_home, name, start, end):
     excerpt = export(plugin_dir, scores[name], ms_home, start, end, context_before=2)
     assert excerpt["format"] == "notabridge-excerpt" and excerpt["version"] == 1
-    from bridge.notation import validate_excerpt
+    from notabridge.notation import validate_excerpt
     assert validate_excerpt(excerpt) == []
     assert excerpt["selection"]["start"] == start and excerpt["selection"]["end"] == end
     assert [m["index"] for m in excerpt["measures"]] == list(range(start - 2, end))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from music21 import corpus
 
-from bridge.notation import NotationError, to_abc
+from notabridge.notation import NotationError, to_abc
 from tests.notation_helpers import WHOLE_REST, two_part_xml, whole
 
 
@@ -54,8 +54,8 @@ CROSS_CHECK_WORKS = ["bach/bwv1.6", "bach/bwv66.6", "monteverdi/madrigal.3.1", "
 
 
 def _same_reading(abc: str) -> None:
-    from bridge.notation import abc_to_excerpt
-    from bridge.notation.compare import excerpt_differences
+    from notabridge.notation import abc_to_excerpt
+    from notabridge.notation.compare import excerpt_differences
 
     fast = abc_to_excerpt(abc, reader="fast")
     reference = abc_to_excerpt(abc, reader="abc2xml")
@@ -96,7 +96,7 @@ def test_fast_reader_agrees_with_abc2xml_on_notagen_style_text():
 
 
 def test_notagen_style_text_reads_as_written():
-    from bridge.notation import abc_to_excerpt
+    from notabridge.notation import abc_to_excerpt
 
     excerpt = abc_to_excerpt(NOTAGEN_STYLE)
     bars = excerpt["measures"]

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 from music21 import corpus
 
-from bridge.cli import main
-from bridge.notation import NotationError, excerpt_from_musicxml, excerpt_to_musicxml, read_excerpt
-from bridge.notation.compare import excerpt_differences
+from notabridge.cli.main import main
+from notabridge.notation import NotationError, excerpt_from_musicxml, excerpt_to_musicxml, read_excerpt
+from notabridge.notation.compare import excerpt_differences
 from tests.notation_helpers import WHOLE_REST, two_part_xml, whole
 
 

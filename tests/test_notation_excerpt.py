@@ -6,11 +6,11 @@ import copy
 import pytest
 from music21 import corpus
 
-from bridge.notation import (NotationError, abc_to_excerpt, check_excerpt, cut_measures, excerpt_from_midi,
+from notabridge.notation import (NotationError, abc_to_excerpt, check_excerpt, cut_measures, excerpt_from_midi,
                              excerpt_from_musicxml, excerpt_from_score, excerpt_to_abc, excerpt_to_midi,
                              excerpt_to_musicxml, excerpt_to_score, indices_for_numbers, splice_measures, split_abc,
                              validate_excerpt)
-from bridge.notation.compare import excerpt_differences
+from notabridge.notation.compare import excerpt_differences
 from tests.notation_helpers import chord, piano_excerpt, rest
 
 

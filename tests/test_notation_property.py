@@ -7,9 +7,9 @@ from fractions import Fraction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bridge.notation import abc_to_excerpt, excerpt_to_abc, validate_excerpt
-from bridge.notation.compare import excerpt_differences
-from bridge.notation.spelling import consistent, octave_from_midi, step_from_tpc
+from notabridge.notation import abc_to_excerpt, excerpt_to_abc, validate_excerpt
+from notabridge.notation.compare import excerpt_differences
+from notabridge.notation.spelling import consistent, octave_from_midi, step_from_tpc
 
 METERS = {"2/4": Fraction(1, 2), "3/4": Fraction(3, 4), "4/4": Fraction(1), "6/8": Fraction(3, 4), "3/8": Fraction(3, 8)}
 # groups of events that fill a span; triplets stay inside one beat as notation requires

@@ -48,7 +48,7 @@ def rms(samples: np.ndarray) -> float:
 
 
 def test_a_score_renders_to_sound_of_its_length_with_its_pitches():
-    from ui.audio import render
+    from notabridge.ui.audio import render
 
     # 4/4 at 120 quarters a minute: two seconds a bar. A4, C5, a bar's rest, E4
     sound = render(one_staff([[("1/1", 69)], [("1/1", 72)], [("1/1", None)], [("1/1", 64)]]))
@@ -67,7 +67,7 @@ def test_a_score_renders_to_sound_of_its_length_with_its_pitches():
 
 
 def test_tied_notes_sound_once_and_tempo_marks_change_the_length():
-    from ui.audio import excerpt_to_midi_bytes
+    from notabridge.ui.audio import excerpt_to_midi_bytes
 
     import io
 
@@ -87,7 +87,7 @@ def test_tied_notes_sound_once_and_tempo_marks_change_the_length():
 def test_without_a_sound_output_play_says_why(qtbot, tmp_path):
     from PyQt6.QtMultimedia import QMediaDevices
 
-    from bridge.notation import write_excerpt
+    from notabridge.notation import write_excerpt
     from tests.daemon_helpers import toy_excerpt
 
     window = make_window(qtbot, free_udp_port(), tmp_path / "panel.ini")   # the real audio output
@@ -102,8 +102,8 @@ def test_without_a_sound_output_play_says_why(qtbot, tmp_path):
 
 
 def test_listen_to_variants_with_given_bars_ab_from_the_same_bar_and_stop(window, daemon, qtbot, tmp_path):
-    from ui.audio import render
-    from ui.document import measure_window
+    from notabridge.ui.audio import render
+    from notabridge.ui.document import measure_window
 
     open_toy_score(window, tmp_path)
     window.mode.setCurrentText("continue")

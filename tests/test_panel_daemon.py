@@ -51,8 +51,8 @@ def test_prompt_pickers_offer_only_what_the_model_knows(window, daemon, qtbot):
 
 
 def test_continue_on_an_opened_file_renders_variants(window, daemon, qtbot, tmp_path):
-    from bridge.notation import read_excerpt
-    from ui.score_view import NEW_BAR_COLOUR
+    from notabridge.notation import read_excerpt
+    from notabridge.ui.score_view import NEW_BAR_COLOUR
 
     open_toy_score(window, tmp_path)
     assert window.score_view.svg_widgets(), "the opened score is drawn"
@@ -122,7 +122,7 @@ def test_cancel_stops_a_long_job(window, daemon, qtbot, tmp_path):
 
 
 def test_accompany_marks_only_the_staff_it_wrote(window, daemon, qtbot, tmp_path):
-    from ui.score_view import NEW_BAR_COLOUR
+    from notabridge.ui.score_view import NEW_BAR_COLOUR
 
     open_toy_score(window, tmp_path)
     window.mode.setCurrentText("accompany")

@@ -65,7 +65,7 @@ def test_no_text_is_cut_at_the_minimum_window_size(window, daemon, qtbot, tmp_pa
     for composer in LONG_COMPOSERS:
         window.history.add("continue", dict(window.settings.values, prompt={
             "period": "Romantic", "composer": composer, "instrumentation": "Chamber"}), "3 variant(s)")
-    from bridge.notation import read_excerpt, write_excerpt
+    from notabridge.notation import read_excerpt, write_excerpt
 
     source = tmp_path / "bwv367.musicxml"   # the name the issue saw cut to "bwv367.musi"
     shutil.copy(corpus.getWork("bwv367"), tmp_path / "bwv367.mxl")
@@ -91,8 +91,8 @@ def test_no_text_is_cut_at_the_minimum_window_size(window, daemon, qtbot, tmp_pa
 def test_measures_are_chosen_and_shown_by_their_printed_numbers(window, qtbot, tmp_path):
     from music21 import corpus
 
-    from ui.document import build_job
-    from ui.score_view import RANGE_COLOUR
+    from notabridge.ui.document import build_job
+    from notabridge.ui.score_view import RANGE_COLOUR
 
     assert window.open_file(corpus.getWork("bwv367"))   # a pickup, printed as measure 0, then 1, 2, ...
     numbers = [m["number"] for m in window.score["measures"]]
@@ -122,7 +122,7 @@ def test_measures_are_chosen_and_shown_by_their_printed_numbers(window, qtbot, t
 def test_generate_shows_no_range_of_the_open_score(window, qtbot):
     from music21 import corpus
 
-    from ui.score_view import RANGE_COLOUR
+    from notabridge.ui.score_view import RANGE_COLOUR
 
     window.mode.setCurrentText("continue")
     assert window.open_file(corpus.getWork("bwv367"))

@@ -68,8 +68,8 @@ def test_each_variant_shows_its_numbers_and_runs_again_with_one_knob_changed(win
 
 
 def test_voices_that_only_rest_are_named_as_silent():
-    from ui.document import apply_variant
-    from ui.variant_stats import describe, voices_written
+    from notabridge.ui.document import apply_variant
+    from notabridge.ui.variant_stats import describe, voices_written
 
     score = toy_excerpt(4)
     new = toy_excerpt(2)

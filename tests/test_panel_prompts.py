@@ -16,7 +16,7 @@ def items(box) -> list[str]:
 
 
 def test_each_list_follows_the_choice_above_it(qtbot):
-    from ui.widgets import PromptPicker
+    from notabridge.ui.widgets import PromptPicker
 
     picker = PromptPicker()
     qtbot.addWidget(picker)
@@ -44,7 +44,7 @@ def test_each_list_follows_the_choice_above_it(qtbot):
 
 
 def test_a_pushed_prompt_is_shown_without_echo(qtbot):
-    from ui.widgets import PromptPicker
+    from notabridge.ui.widgets import PromptPicker
 
     picker = PromptPicker()
     qtbot.addWidget(picker)

@@ -17,7 +17,7 @@ READABLE_STAFF_SPACE_PX = 6.0   # about the size of printed music at arm's lengt
 
 
 def marked_bars(view) -> int:
-    from ui.score_view import NEW_BAR_COLOUR
+    from notabridge.ui.score_view import NEW_BAR_COLOUR
 
     return sum(page.count(f'data-marked="{NEW_BAR_COLOUR}"') for page in view.pages)
 

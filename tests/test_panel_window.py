@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_without_daemon_then_connects_when_it_starts_and_again_after_a_restart(qtbot, daemon_bundle, tmp_path):
-    from ui.main_window import NOT_RUNNING
+    from notabridge.ui.main_window import NOT_RUNNING
 
     port = free_udp_port()
     window = make_window(qtbot, port, tmp_path / "panel.ini", heartbeat_ms=200)
@@ -58,7 +58,7 @@ def test_window_and_choices_are_remembered(qtbot, tmp_path):
 def test_screenshot_command_writes_a_png_of_the_window(qtbot, daemon_bundle, tmp_path):
     from PyQt6.QtGui import QImage
 
-    from bridge.notation import write_excerpt
+    from notabridge.notation import write_excerpt
     from tests.daemon_helpers import toy_excerpt
 
     ini = tmp_path / "panel.ini"
@@ -70,7 +70,7 @@ def test_screenshot_command_writes_a_png_of_the_window(qtbot, daemon_bundle, tmp
     shot = tmp_path / "panel.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     with running_daemon(daemon_bundle) as daemon:
-        done = subprocess.run([sys.executable, "-m", "bridge.cli", "panel", "--screenshot", str(shot),
+        done = subprocess.run([sys.executable, "-m", "notabridge.cli.main", "panel", "--screenshot", str(shot),
                                "--settings-file", str(ini), "--osc-port", str(osc_port_of(daemon)), str(score)],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

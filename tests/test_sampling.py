@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from bridge.sampling import Sampler, Sampling, distribution
+from notabridge.engine.sampling import Sampler, Sampling, distribution
 
 
 def _logits(probs):

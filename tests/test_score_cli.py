@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from bridge.bundle import load_bundle
-from bridge.patching import encode
-from bridge.scoring import score_abc
+from notabridge.engine.bundle import load_bundle
+from notabridge.abc.patching import encode
+from notabridge.engine.scoring import score_abc
 from tests.model_helpers import run_notabridge
 
 SHORT_PIECE = """%Baroque
@@ -30,7 +30,7 @@ def chorale(tmp_path_factory):
     """Bach's BWV 66.6 as NotaGen interleaved ABC (96 patches: more than the tiny model's 64)."""
     from music21 import corpus
 
-    from bridge.notation import to_abc
+    from notabridge.notation import to_abc
 
     path = tmp_path_factory.mktemp("pieces") / "bwv66_6.abc"
     path.write_text(to_abc(str(corpus.getWork("bach/bwv66.6")), prompt=("Baroque", "Bach, Johann Sebastian", "Choral")))

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bridge.patching import decode, encode, split_piece, strip_line_prefix
+from notabridge.abc.patching import decode, encode, split_piece, strip_line_prefix
 from training.corpus import SOURCES, Task, corpus_root, key_index, make_tasks, run_task
 from training.data import Piece, piece_text
 

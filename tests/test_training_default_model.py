@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(not (DEFAULT / "config.json").is_file(), reason=
 
 
 def test_bundle_is_complete_and_small():
-    from bridge.bundle import load_bundle
+    from notabridge.engine.bundle import load_bundle
     bundle = load_bundle(None, "cpu", threads=1)  # None = the embedded default; checks the graph checksums
     assert bundle.config["format"] == "notabridge-bundle"
     size = sum(f.stat().st_size for f in DEFAULT.iterdir() if f.is_file())
@@ -32,9 +32,9 @@ def test_default_model_has_learned_chorales():
     the 7 bits/char of an untrained (uniform) model."""
     from music21 import corpus
 
-    from bridge.bundle import load_bundle
-    from bridge.notation import to_abc
-    from bridge.scoring import score_abc
+    from notabridge.engine.bundle import load_bundle
+    from notabridge.notation import to_abc
+    from notabridge.engine.scoring import score_abc
     abc = to_abc(str(corpus.getWork("bwv66.6")), prompt=("Baroque", "Bach, Johann Sebastian", "Choral"))
     score = score_abc(load_bundle(None, "cpu", threads=1), abc)
     assert score.bits_per_char < 3.0

@@ -1,5 +1,5 @@
 """The n-gram baseline of training.evaluate is charged for exactly the characters the model's
-scoring (bridge.scoring) charges, and it learns: held-out bits per char well under uniform."""
+scoring (notabridge.engine.scoring) charges, and it learns: held-out bits per char well under uniform."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,8 @@ import random
 
 import numpy as np
 
-from bridge.patching import encode
-from bridge.scoring import score_ids
+from notabridge.abc.patching import encode
+from notabridge.engine.scoring import score_ids
 from training.ngram import CharNgram, bits_per_char, scored_stream
 from tests.test_training_train import scale_piece
 

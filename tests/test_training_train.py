@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from bridge.patching import encode
-from onnx_export.checkpoint import load_model
+from notabridge.abc.patching import encode
+from notabridge.onnx_export.checkpoint import load_model
 from training import train
 from training.data import PieceCache, collate, evaluation_batches, read_jsonl
 from training.objective import NotaGenObjective
@@ -84,7 +84,7 @@ def test_loss_falls_resume_continues_and_checkpoint_loads(corpus_dir, tmp_path):
     assert set(first) >= {"model", "optimizer", "lr_sched", "epoch", "best_epoch", "min_eval_loss"}
 
     # a fresh model of the same size scores the held-out pieces far worse than the trained one
-    from onnx_export.model import NotaGenModel
+    from notabridge.onnx_export.model import NotaGenModel
     torch.manual_seed(0)
     untrained = NotaGenModel(load_model(run / "last.pth").sizes)
     trained_loss = validation_loss(load_model(run / "last.pth"), corpus_dir)

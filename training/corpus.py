@@ -2,7 +2,7 @@
 
     python -m training.corpus OUT_DIR [--workers 2] [--folk-per-collection 600]
 
-Every piece goes through the notation layer's `bridge.notation.to_abc` (MusicXML -> xml2abc ->
+Every piece goes through the notation layer's `notabridge.notation.to_abc` (MusicXML -> xml2abc ->
 NotaGen cleanup -> interleaved bar lines), is transposed with abctoolkit for key augmentation
 (pre-training: a few of the 15 keys; fine-tuning: within +-3 semitones) and is written, with
 its style prompt (period / composer / instrumentation, from where it sits in the corpus), to
@@ -90,7 +90,7 @@ def transposed(full_abc: str, target: str | None) -> str:
     (None = same key). abctoolkit transposes voice by voice, so de-interleave first."""
     from abctoolkit.rotate import unrotate_abc
     from abctoolkit.transpose import transpose_an_abc_text
-    from bridge.notation.interleave import interleave
+    from notabridge.notation.interleave import interleave
 
     lines = unrotate_abc([line for line in full_abc.split("\n") if line])  # no '\n': abctoolkit quirk
     text = transpose_an_abc_text(lines, target) if target else "".join(lines)
@@ -112,7 +112,7 @@ def augmentation_keys(abc_text: str, rng: random.Random, pretrain: int, finetune
 
 def convert_piece(piece_id: str, source, prompt: Prompt, pretrain: int, finetune: int) -> dict:
     """One score (path or music21 stream) -> the corpus record, or {'id', 'error'}."""
-    from bridge.notation import to_abc
+    from notabridge.notation import to_abc
     try:
         full = to_abc(source, reduce_rests=False)
         abc = transposed(full, None)

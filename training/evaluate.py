@@ -2,10 +2,10 @@
 
     python -m training.evaluate models/default --data work_data/corpus [--out report.json]
 
-1. Validation bits per character (ONNX Runtime, bridge.scoring: NotaGen's loss on the held-out
+1. Validation bits per character (ONNX Runtime, notabridge.engine.scoring: NotaGen's loss on the held-out
    pieces with their prompt lines) against a character n-gram model trained on the same
    training pieces and charged for the same characters.
-2. Generation (bridge.engine) of a few pieces per prompt, from the prompt alone ("generate") and
+2. Generation (notabridge.engine) of a few pieces per prompt, from the prompt alone ("generate") and
    after the opening bars of a real held-out piece ("continue"): share of bars valid on the first try,
    and key-relative pitch-class, melodic-interval and duration histograms compared with the
    real pieces of the prompt (Jensen-Shannon divergence, bits), plus key consistency (share of
@@ -38,7 +38,7 @@ MAJOR_SCALE = {0, 2, 4, 5, 7, 9, 11}
 
 def excerpt_notes(abc_text: str) -> dict:
     """Counters of key-relative pitch classes, melodic intervals and durations, and in-key notes."""
-    from bridge.notation.abc_import import abc_to_excerpt
+    from notabridge.notation.abc_import import abc_to_excerpt
     excerpt = abc_to_excerpt(abc_text)
     pcs, intervals, durations = Counter(), Counter(), Counter()
     in_key = total = 0
@@ -102,7 +102,7 @@ def distances(generated: dict, real: dict) -> dict:
 # ---------------------------------------------------------------- evaluation parts
 
 def validation_bpc(bundle, pieces: list[Piece]) -> tuple[float, int]:
-    from bridge.scoring import score_abc
+    from notabridge.engine.scoring import score_abc
     nats = chars = 0
     for p in pieces:
         s = score_abc(bundle, piece_text(p, "finetune"))
@@ -125,7 +125,7 @@ def ngram_bpc(train: list[Piece], valid: list[Piece], order: int, max_chars: int
 
 def opening(pieces: list[Piece], prompt: tuple, given_bars: int) -> str | None:
     """Prompt lines, header and the first bars of a real piece of this prompt (for continuation)."""
-    from bridge.patching import split_piece
+    from notabridge.abc.patching import split_piece
     for p in pieces:
         if p.prompt == prompt:
             piece = split_piece(p.abc)
@@ -139,7 +139,7 @@ def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: in
                          max_tries: int = 8) -> dict:
     """mode "generate": new pieces from the prompt alone (the model writes the header);
     "continue": `bars` bars after the opening of a real held-out piece of the prompt."""
-    from bridge.sampling import Sampling
+    from notabridge.engine.sampling import Sampling
     out = {}
     for i, prompt in enumerate(prompts):
         started = time.monotonic()
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    from bridge.bundle import load_bundle
+    from notabridge.engine.bundle import load_bundle
     bundle = load_bundle(args.bundle, "cpu", threads=args.threads)
     data = Path(args.data)
     train, valid = read_jsonl(data / "train.jsonl"), read_jsonl(data / "validation.jsonl")
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{args.ngram_order}-gram baseline: {nbpc:.3f} bits/char (trained on {used} chars, {time.monotonic() - t:.0f} s)")
 
     if args.per_prompt:
-        from bridge.engine import Engine
+        from notabridge.engine import Engine
         engine = Engine(bundle)
         prompts = [tuple(x) for x in bundle.info.get("prompts", [])] or sorted({p.prompt for p in train})
         if args.prompts:

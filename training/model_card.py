@@ -73,7 +73,7 @@ def eval_section(report: dict, first: bool = True) -> str:
         gen = report.get(mode)
         if not gen:
             continue
-        out += [f"### {title}", "", f"{gen['per_prompt']} pieces of {gen['bars']} bars per prompt (bridge.engine, "
+        out += [f"### {title}", "", f"{gen['per_prompt']} pieces of {gen['bars']} bars per prompt (notabridge.engine, "
                 f"temperature {gen.get('temperature', 1.2)}, top-k 9, top-p 0.9, an invalid bar resampled up to "
                 f"{gen.get('max_tries', 8)} times before the piece is given up). Statistics against the real pieces of the same prompt, as Jensen-Shannon divergence in bits "
                 "(lower = closer); *shuffled* = the pieces generated for a different prompt compared with this "
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{blob.get('min_eval_loss', math.nan) / math.log(2):.3f} bits/char"),
                    ("prompts", f"{len(prompts)} (prompts.json)")]),
             "## Training data\n",
-            "music21's corpus converted by `python -m training.corpus` (bridge.notation.to_abc: xml2abc with "
+            "music21's corpus converted by `python -m training.corpus` (notabridge.notation.to_abc: xml2abc with "
             "NotaGen's settings, interleaved bar lines, rest reduction), split into training and validation by "
             "piece. Prompts come from where a piece sits in the corpus (the period and instrumentation are our "
             "labels, e.g. Palestrina's masses = Renaissance / Choral, folk tunes = Folk / <collection> / Melody).\n",

@@ -10,13 +10,13 @@ import math
 from collections import Counter, defaultdict
 
 
-from bridge.patching import PAD_ID, encode
+from notabridge.abc.patching import PAD_ID, encode
 
 VOCAB = 128
 
 
 def scored_stream(abc_text: str) -> str:
-    """Characters of every patch after the first, pads dropped (bridge.patching's encoding)."""
+    """Characters of every patch after the first, pads dropped (notabridge.abc.patching's encoding)."""
     ids = encode(abc_text)[1:]
     return "".join(chr(c) for c in ids[ids != PAD_ID])
 

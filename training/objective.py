@@ -11,7 +11,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from onnx_export.model import BOS_ID, PAD_ID, VOCAB_SIZE, NotaGenModel
+from notabridge.onnx_export.model import BOS_ID, PAD_ID, VOCAB_SIZE, NotaGenModel
 
 
 class NotaGenObjective(nn.Module):

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from onnx_export.checkpoint import describe
-from onnx_export.model import ModelSizes, NotaGenModel, count_parameters
+from notabridge.onnx_export.checkpoint import describe
+from notabridge.onnx_export.model import ModelSizes, NotaGenModel, count_parameters
 
 from .data import PHASES, PieceCache, collate, epoch_batches, evaluation_batches, read_jsonl
 from .objective import NotaGenObjective
@@ -190,11 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     if resume_blob is not None:
         init_state = resume_blob["model"]
     elif args.init:
-        from onnx_export.checkpoint import read_state_dict
+        from notabridge.onnx_export.checkpoint import read_state_dict
         init_state = read_state_dict(args.init)
 
     if init_state is not None:
-        from onnx_export.checkpoint import infer_sizes
+        from notabridge.onnx_export.checkpoint import infer_sizes
         sizes = infer_sizes(init_state)
     else:
         sizes = ModelSizes(args.hidden, args.patch_layers, args.char_layers, args.patch_length)

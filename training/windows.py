@@ -1,6 +1,6 @@
 """Pieces of interleaved ABC -> windows of patch ids that fit the model's context.
 
-A piece is encoded once with NotaGen's training encoder (bridge.patching: bos patch, header,
+A piece is encoded once with NotaGen's training encoder (notabridge.abc.patching: bos patch, header,
 `[r:i/j]`-prefixed body lines, eos patch). A piece longer than the context is cut like
 NotaGen's stream mode: the header, then a run of whole body lines starting at some line (their
 `[r:]` marks keep the numbering of the whole piece), as many as fit. Training draws the start
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bridge.patching import (BOS_PATCH, EOS_PATCH, add_line_prefixes, line_patches,
+from notabridge.abc.patching import (BOS_PATCH, EOS_PATCH, add_line_prefixes, line_patches,
                              patches_to_ids, split_piece)
 
 

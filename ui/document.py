@@ -1,4 +1,4 @@
-"""The score the user opened in the panel (any format bridge.notation reads), the excerpt a job
+"""The score the user opened in the panel (any format notabridge.notation reads), the excerpt a job
 sends for a measure range, and the score with a variant's bars put in."""
 from __future__ import annotations
 
@@ -19,20 +19,20 @@ class Applied:
 
 
 def load(path: str | Path) -> dict:
-    from bridge.notation import read_excerpt
+    from notabridge.notation import read_excerpt
 
     return read_excerpt(path)
 
 
 def save(excerpt: dict, path: str | Path, prompt: tuple | None = None) -> list[str]:
-    from bridge.notation import write_excerpt
+    from notabridge.notation import write_excerpt
 
     return write_excerpt(excerpt, path, prompt=prompt)
 
 
 def measure_window(excerpt: dict, start: int, end: int, before: int, after: int) -> dict:
     """Measures start-before .. end+after-1 of the excerpt (clipped), selection start..end."""
-    from bridge.notation.excerpt_base import copy_excerpt
+    from notabridge.notation.excerpt_base import copy_excerpt
 
     out = copy_excerpt({k: v for k, v in excerpt.items() if k != "measures"})
     out["measures"] = copy_excerpt({"m": [m for m in excerpt["measures"]
@@ -61,7 +61,7 @@ def build_job(mode: str, excerpt: dict | None, start: int, end: int, staves: lis
 
 def apply_variant(mode: str, score: dict | None, variant_excerpt: dict, end: int) -> Applied:
     """The score with a result variant's measures in it (the score itself is not changed)."""
-    from bridge.notation import splice_measures
+    from notabridge.notation import splice_measures
 
     if mode == "generate" or score is None:
         return Applied(variant_excerpt, [m["index"] for m in variant_excerpt["measures"]])

@@ -327,7 +327,7 @@ class MainWindow(QMainWindow):
             self.open_file(path)
 
     def open_file(self, path: str | Path) -> bool:
-        from bridge.notation import NotationError
+        from notabridge.notation import NotationError
 
         try:
             excerpt = document.load(path)

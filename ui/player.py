@@ -1,4 +1,4 @@
-"""Sound out through Qt Multimedia: rendered audio (ui.audio) pushed to a QAudioSink on the
+"""Sound out through Qt Multimedia: rendered audio (notabridge.ui.audio) pushed to a QAudioSink on the
 system's default output. The sink is made by a factory so that tests, on machines without a
 sound card, can put a recording stand-in at exactly this boundary (the audio device)."""
 from __future__ import annotations

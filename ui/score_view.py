@@ -52,7 +52,7 @@ def render_excerpt(excerpt: dict, marked_indices: Iterable[int] = (), colour: st
                    staves: Iterable[int] | None = None, scale: int = 35, width_px: int | None = None) -> list[str]:
     """An excerpt JSON -> SVG pages; measures whose `index` is in marked_indices are coloured
     (only the staves with these excerpt staff indices, when given)."""
-    from bridge.notation import excerpt_to_musicxml
+    from notabridge.notation import excerpt_to_musicxml
 
     wanted = set(marked_indices)
     positions = [i for i, m in enumerate(excerpt["measures"]) if m["index"] in wanted]

@@ -17,10 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bridge.daemon.job_request import LIMITS, RequestError
-from bridge.daemon.jobs import DONE, QueueFull
-from bridge.daemon.results import FORMATS, result_json
-from bridge.daemon.settings import SettingsError
+from notabridge.jobs.request import LIMITS, RequestError
+from notabridge.daemon.queue import DONE, QueueFull
+from notabridge.daemon.results import FORMATS, result_json
+from notabridge.jobs.settings import SettingsError
 
 log = logging.getLogger("notabridge.http")
 _JOB_PATH = re.compile(r"^/jobs/([A-Za-z0-9-]{1,64})(/result|/cancel)?$")

@@ -1,5 +1,5 @@
 """OSC front door under /notabridge/ (python-osc parses and builds the messages; the UDP and TCP
-transports are in bridge.daemon.osc_transport).
+transports are in notabridge.daemon.osc_transport).
 
 Replies go to the sender's address and port, or, when a request ends with an extra integer
 argument, to that UDP port on the sender's host (so a send-only tool such as liblo's oscsend and
@@ -16,11 +16,11 @@ from typing import Any, Callable
 
 from pythonosc.osc_packet import OscPacket
 
-from bridge.daemon.job_request import LIMITS, RequestError
-from bridge.daemon.jobs import CANCELLED, DONE, ERROR, Job, QueueFull
-from bridge.daemon.osc_transport import PREFIX, Peer
-from bridge.daemon.results import compact_result_json, result_json
-from bridge.daemon.settings import SETTING_NAMES, SettingsError
+from notabridge.jobs.request import LIMITS, RequestError
+from notabridge.daemon.queue import CANCELLED, DONE, ERROR, Job, QueueFull
+from notabridge.daemon.osc_transport import PREFIX, Peer
+from notabridge.daemon.results import compact_result_json, result_json
+from notabridge.jobs.settings import SETTING_NAMES, SettingsError
 
 log = logging.getLogger("notabridge.osc")
 MAX_SUBSCRIBERS = 64

@@ -1,6 +1,6 @@
 """OSC transports: UDP datagrams and TCP streams (OSC 1.0 size-prefixed or OSC 1.1 SLIP framing,
 told apart by the first byte of the connection, answered in the same framing), and the peers
-replies go to. What the messages mean is bridge.daemon.osc_server's business."""
+replies go to. What the messages mean is notabridge.daemon.osc_server's business."""
 from __future__ import annotations
 
 import logging
@@ -14,7 +14,7 @@ from typing import Any
 from pythonosc import slip
 from pythonosc.osc_message_builder import build_msg
 
-from bridge.daemon.job_request import LIMITS
+from notabridge.jobs.request import LIMITS
 
 log = logging.getLogger("notabridge.osc")
 PREFIX = "/notabridge/"

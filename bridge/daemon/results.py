@@ -6,7 +6,7 @@ import json
 import threading
 from typing import Any
 
-from bridge.daemon.jobs import Job
+from notabridge.daemon.queue import Job
 
 FORMATS = ("excerpt", "abc", "musicxml")
 _musicxml_lock = threading.Lock()   # music21 conversion is not known to be thread-safe
@@ -61,6 +61,6 @@ def _musicxml(job: Job, index: int, variant: dict) -> str | None:
 def _excerpt_to_musicxml(excerpt: dict | None) -> str | None:
     if excerpt is None:
         return None
-    from bridge.notation import excerpt_to_musicxml
+    from notabridge.notation import excerpt_to_musicxml
     data = excerpt_to_musicxml(excerpt)
     return data.decode("utf-8") if isinstance(data, bytes) else data

@@ -19,7 +19,7 @@ from .abc_import import abc_to_excerpt
 from .errors import NotationError
 from .excerpt_abc import excerpt_to_abc, split_abc
 from .files import read_excerpt, write_excerpt
-from .midi_io import excerpt_from_midi, excerpt_to_midi
+from .midi import excerpt_from_midi, excerpt_to_midi
 from .music21_bridge import excerpt_from_score, excerpt_to_score
 from .musicxml_read import excerpt_from_musicxml
 from .musicxml_write import abc_voice_slots, excerpt_to_musicxml

@@ -21,7 +21,7 @@ def to_abc(source: Any, prompt: Sequence[str] | None = None, reduce_rests: bool 
 
     xml2abc in-process with `-d 8 -c 6 -x`, fields X: T: C: W: w: Z: %%MIDI and bar-number
     comments removed, then one line per bar with every voice (`[V:n]...|`), rest-only voice bars
-    dropped when `reduce_rests`. Body lines carry no `[r:i/j]` prefix (bridge.patching adds them).
+    dropped when `reduce_rests`. Body lines carry no `[r:i/j]` prefix (notabridge.abc.patching adds them).
     `prompt` = (period, composer, instrumentation) adds NotaGen's `%` lines at the top.
     Messages xml2abc printed (skipped elements) are appended to `warnings` when given.
     Raises NotationError for unreadable input or voices with unequal bar counts.

@@ -45,7 +45,7 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
 
     `template`: the excerpt whose ABC header this is; its staves/voices, parts and clefs are used.
     `first_index`: `index` of the first ABC bar in the score (default: the template's first measure).
-    `reader`: "fast" (bridge.notation.abc_fast, tens of milliseconds), "abc2xml" (abctoolkit's
+    `reader`: "fast" (notabridge.notation.abc_fast, tens of milliseconds), "abc2xml" (abctoolkit's
     converter, the reference) or "auto" (fast, falling back to abc2xml for what it cannot read).
     """
     if not isinstance(abc_text, str) or "[V:" not in abc_text:

@@ -9,7 +9,7 @@ from pathlib import Path
 from .abc_import import abc_to_excerpt
 from .errors import NotationError
 from .excerpt_abc import excerpt_to_abc
-from .midi_io import excerpt_from_midi, excerpt_to_midi
+from .midi import excerpt_from_midi, excerpt_to_midi
 from .musicxml_read import excerpt_from_musicxml
 from .musicxml_write import excerpt_to_musicxml
 from .validate import check_excerpt

@@ -12,8 +12,8 @@ import sys
 # --- settings you may change -------------------------------------------------------------------
 NOTABRIDGE_URL = os.environ.get("NOTABRIDGE_URL", "http://127.0.0.1:7878")   # where `notabridge serve` listens
 VOICES = int(os.environ.get("NOTABRIDGE_VOICES", "3"))    # accompaniment voices under the melody
-# When REAPER's Python does not have NotaBridge installed: the NotaBridge checkout (the folder
-# holding `bridge/`) or the site-packages folder of its virtual environment (same Python version).
+# When REAPER's Python does not have NotaBridge installed: the site-packages folder of NotaBridge's
+# virtual environment (same Python version; an editable install's .pth file is read too).
 NOTABRIDGE_PATH = os.environ.get("NOTABRIDGE_PATH", "")
 # -------------------------------------------------------------------------------------------------
 
@@ -44,7 +44,7 @@ def notabridge_tick():
 def notabridge_main():
     global _run
     try:
-        import bridge.midi_clip  # noqa: F401  (NotaBridge itself: quantising, key and meter)
+        import notabridge.notation.midi_clip  # noqa: F401  (NotaBridge itself: quantising, key and meter)
         from notabridge_accompany_logic import AccompanyRun, DaemonClient
         from notabridge_reaper_api import Reaper
     except ImportError as exc:

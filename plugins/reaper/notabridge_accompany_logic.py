@@ -2,7 +2,7 @@
 
 1. Read the selected MIDI item's notes and the meter and tempo where it starts.
 2. Turn them into a melody clip counted from the bar line at or before the item's start, then
-   into an accompany job (bridge.midi_clip: quantised, key estimated, pickup when the first note
+   into an accompany job (notabridge.notation.midi_clip: quantised, key estimated, pickup when the first note
    comes after that bar line).
 3. Send the job to the NotaBridge daemon over HTTP without any settings of its own, so the
    daemon's shared settings (temperature, top-k, top-p, seed, prompt: what the Qt panel shows)
@@ -105,8 +105,8 @@ class AccompanyRun:
 
     def start(self) -> bool:
         """Read the item and submit the job; False (after telling the user) when that fails."""
-        from bridge import midi_clip
-        from bridge.notation.errors import NotationError
+        from notabridge.notation import midi_clip
+        from notabridge.notation.errors import NotationError
 
         try:
             self.item = self.reaper.selected_midi_item()
@@ -158,7 +158,7 @@ class AccompanyRun:
 
     def insert(self, excerpt: dict) -> None:
         """The accompaniment as one new item on a new track below the melody: one undo point."""
-        from bridge import midi_clip
+        from notabridge.notation import midi_clip
 
         staves = list(range(1, self.voices + 1))
         notes = []

@@ -6,7 +6,7 @@ import signal
 import threading
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,9 +37,9 @@ def _port(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.daemon.serve import Daemon, ServeOptions, _is_loopback
+    from notabridge.daemon.app import Daemon, ServeOptions, _is_loopback
 
-    from bridge.daemon.midi_io import parse_meter
+    from notabridge.daemon.midi_ports import parse_meter
 
     try:
         parse_meter(args.midi_meter)
@@ -74,10 +74,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load_engine(model: str | None, device: str):
-    from bridge.engine import Engine
+    from notabridge.engine import Engine
 
     if model is None:
-        default = Path(__file__).resolve().parents[2] / "models" / "default"
+        from notabridge.engine.bundle import DEFAULT_BUNDLE as default
+
         if not (default / "config.json").is_file():
             raise UserError(f"no model named and the embedded default model is missing ({default}); "
                             "pass --model BUNDLE (a folder written by `notabridge export`)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.daemon.settings import SETTING_RANGES, SettingsError, validate_setting
+from notabridge.jobs.settings import SETTING_RANGES, SettingsError, validate_setting
 
 MODES = ("generate", "continue", "infill", "accompany")
 LIMITS: dict[str, int] = {
@@ -28,7 +28,7 @@ class RequestError(ValueError):
 
 
 def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
-    """Validate a job request against the limits and build a bridge.compose.ComposeJob."""
+    """Validate a job request against the limits and build a notabridge.jobs.compose.ComposeJob."""
     if not isinstance(obj, dict):
         raise RequestError('a job must be a JSON object such as {"mode": "continue", "excerpt": {...}, "bars": 4}')
     unknown = set(obj) - _JOB_KEYS
@@ -69,8 +69,8 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
     if key is not None and (not isinstance(key, int) or isinstance(key, bool) or not -7 <= key <= 7):
         raise RequestError("key must be the number of fifths, -7..7")
 
-    from bridge.compose import ComposeJob
-    from bridge.sampling import Sampling
+    from notabridge.jobs.compose import ComposeJob
+    from notabridge.engine.sampling import Sampling
 
     prompt = values["prompt"]
     sampling = Sampling(temperature=values["temperature"], top_k=values["top_k"], top_p=values["top_p"],
@@ -95,5 +95,5 @@ def _check_excerpt(excerpt: Any, mode: str) -> None:
 
 
 def _validate_excerpt(excerpt: dict) -> list[str]:
-    from bridge.notation import validate_excerpt
+    from notabridge.notation import validate_excerpt
     return list(validate_excerpt(excerpt))

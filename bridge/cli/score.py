@@ -5,8 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
-from bridge.cli import UserError
-from bridge.commands.torch_side import require_torch
+from notabridge.cli.main import UserError
+from notabridge.cli.torch_side import require_torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge import patching, scoring
+    from notabridge.abc import patching
+    from notabridge.engine import scoring
 
     piece = Path(args.piece)
     try:
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 def _open_model(path: Path, device: str):
     """(bundle or logits function, context, label) for a bundle folder or a checkpoint file."""
     if path.is_dir():
-        from bridge.bundle import BundleError, load_bundle
+        from notabridge.engine.bundle import BundleError, load_bundle
 
         try:
             bundle = load_bundle(path, device=device)
@@ -65,8 +66,8 @@ def _open_model(path: Path, device: str):
     if not path.is_file():
         raise UserError(f"{path}: no such file or folder")
     require_torch("scoring with a .pth checkpoint", "score with an exported bundle")
-    from onnx_export.checkpoint import CheckpointError, load_model
-    from onnx_export.torch_scoring import model_logits_fn
+    from notabridge.onnx_export.checkpoint import CheckpointError, load_model
+    from notabridge.onnx_export.torch_scoring import model_logits_fn
 
     try:
         model = load_model(path)

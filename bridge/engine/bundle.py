@@ -14,11 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from notabridge import models
+
 FORMAT = "notabridge-bundle"
 # 1 stacked the caches over layers; 2 gave each layer its own; 3: the patch graph's per-layer
 # caches are fixed-capacity buffers updated in place, with a `past_length` input
 FORMAT_VERSION = 3
-DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "default"
+# package data of notabridge.models, wherever the install put it
+DEFAULT_BUNDLE = Path(models.__file__).resolve().parent / "default"
 REQUIRED_KEYS = ("hidden_size", "patch_num_layers", "char_num_layers", "num_heads", "head_dim",
                  "patch_length", "patch_size", "vocab_size", "special_ids", "precision", "graphs")
 CPU = "CPUExecutionProvider"

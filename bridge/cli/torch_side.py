@@ -1,7 +1,7 @@
 """Reaching onnx_export (which needs torch) from a command, with one message when it is missing."""
 from __future__ import annotations
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 
 def require_torch(task: str, instead: str) -> None:
@@ -10,7 +10,7 @@ def require_torch(task: str, instead: str) -> None:
     `task` says what needed it ("reading a .pth checkpoint"); `instead` the torch-free way.
     """
     try:
-        import onnx_export.checkpoint  # noqa: F401  (imports torch)
+        import notabridge.onnx_export.checkpoint  # noqa: F401  (imports torch)
     except ImportError as exc:
         raise UserError(f"{task} needs torch ({exc.name} is missing): "
                         f"pip install 'notabridge[export]', or {instead}") from None

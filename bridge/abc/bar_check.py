@@ -231,7 +231,7 @@ def notes_duration(text: str) -> Fraction | None:
     if "<" in text or ">" in text:
         # abctoolkit ignores broken rhythms (B>F/ counts as B + F/); the notation layer's reader,
         # which turns these bars into notes, applies them: measure with the same reader
-        from .notation.abc_fast import notes_length
+        from notabridge.notation.abc_fast import notes_length
 
         return notes_length(text)
     try:

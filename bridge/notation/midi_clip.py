@@ -8,7 +8,7 @@ A clip as a DAW exports it is a performance: onsets a little early or late, note
   downbeat makes a pickup measure; leading empty bars are skipped;
 - the meter from the file's time signature (4/4 when it has none, as MIDI specifies); the key
   from its key signature, or estimated from the notes when it has none.
-The excerpt itself is built by the notation layer (bridge.notation) from a music21 score.
+The excerpt itself is built by the notation layer (notabridge.notation) from a music21 score.
 
 On the way back the accompaniment excerpt becomes new tracks added to a copy of the original
 file: the melody track, tempo map and everything else stay as they were, and every accompaniment
@@ -22,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable
 
-from bridge.notation.errors import NotationError
+from notabridge.notation.errors import NotationError
 
 STRAIGHT_DIVISIONS = 4   # sixteenths per quarter
 TRIPLET_DIVISIONS = 3    # eighth triplets per quarter
@@ -269,13 +269,13 @@ def read_clip(source: str | Path | bytes, pickup_quarters: Fraction | float | No
 def spell(midi_pitch: int, key_fifths: int) -> Any:
     """A music21 Pitch for a MIDI number, spelled the way the key wants it.
 
-    bridge.notation's default spelling, centred three fifths above the tonic (A for C major) so
+    notabridge.notation's default spelling, centred three fifths above the tonic (A for C major) so
     that the raised degrees of minor keys and secondary dominants come out right: C major gets
     C#, Eb, F#, G#, Bb.
     """
     from music21 import pitch
 
-    from bridge.notation.spelling import default_tpc, octave_from_midi, step_from_tpc
+    from notabridge.notation.spelling import default_tpc, octave_from_midi, step_from_tpc
 
     step, alter = step_from_tpc(default_tpc(midi_pitch, key_fifths + 3))
     return pitch.Pitch(step=step, accidental=alter or None, octave=octave_from_midi(midi_pitch, step, alter))
@@ -499,7 +499,7 @@ def accompaniment_excerpt(clip: MelodyClip, voices: int) -> dict:
     alone, as the accompaniment usually enters on the downbeat), so the model only ever writes
     whole bars, whatever it learnt about upbeats.
     """
-    from bridge.notation.music21_bridge import excerpt_from_score
+    from notabridge.notation.music21_bridge import excerpt_from_score
 
     excerpt = excerpt_from_score(score_for_accompaniment(clip, voices))
     excerpt["title"] = "Melody from a DAW"

@@ -1,6 +1,6 @@
 """Two-level KV-cached decoding of several rows (variants) at once.
 
-Each row is driven by a writer (bridge.writer.BarWriter) that decides which characters are
+Each row is driven by a writer (notabridge.engine.writer.BarWriter) that decides which characters are
 forced, which are banned, and what happens when a patch is complete (go on, roll back the
 last k patches to resample a bar, or stop). A new patch costs one patch-decoder step and at
 most 16 char-decoder steps, whatever the length of the piece.
@@ -17,8 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import Cancelled, JobError
-from .patching import EOS_ID, PATCH_SIZE, patches_to_ids
+from notabridge.errors import Cancelled, JobError
+from notabridge.abc.patching import EOS_ID, PATCH_SIZE, patches_to_ids
 from .runtime import Cache, Runner
 from .sampling import Sampler
 

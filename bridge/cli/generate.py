@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 OUTPUT_TYPES = (".musicxml", ".xml", ".mxl", ".mid", ".midi", ".abc", ".json")
 
@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.commands.accompany import parse_prompt
-    from bridge.compose import ComposeJob
+    from notabridge.cli.accompany import parse_prompt
+    from notabridge.jobs.compose import ComposeJob
 
     prompt = parse_prompt(args.prompt)
     check_output(args.output)
@@ -54,14 +54,14 @@ def check_output(output: str) -> None:
 
 
 def sampling_from(args: argparse.Namespace):
-    from bridge.sampling import Sampling
+    from notabridge.engine.sampling import Sampling
 
     return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed, order=args.order)
 
 
 def load_engine(args: argparse.Namespace):
-    from bridge.bundle import BundleError
-    from bridge.engine import Engine
+    from notabridge.engine.bundle import BundleError
+    from notabridge.engine import Engine
 
     if args.model is not None and not Path(args.model).is_dir():
         raise UserError(f"--model {args.model}: no such bundle folder")
@@ -75,8 +75,8 @@ def run_job(job, args: argparse.Namespace):
     """Load the model, run the job with a progress bar, turn job errors into user errors."""
     from tqdm import tqdm
 
-    from bridge.compose import compose
-    from bridge.errors import JobError
+    from notabridge.jobs.compose import compose
+    from notabridge.errors import JobError
 
     engine = load_engine(args)
     bar = None if args.quiet else tqdm(total=None, unit="bar", desc=job.mode, leave=False)
@@ -111,7 +111,7 @@ def variant_paths(output: str, n: int) -> list[Path]:
 
 def write_variants(result, output: str, prompt=None, score: dict | None = None, splice_at: int | None = None) -> None:
     """Write each variant (spliced into `score` after measure index `splice_at` when given)."""
-    from bridge.notation import NotationError, splice_measures, write_excerpt
+    from notabridge.notation import NotationError, splice_measures, write_excerpt
 
     for path, variant in zip(variant_paths(output, len(result.variants)), result.variants):
         excerpt = variant["excerpt"]

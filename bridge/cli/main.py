@@ -1,4 +1,4 @@
-"""`notabridge` command line: one subcommand per module in bridge/commands/.
+"""`notabridge` command line: one subcommand per module in bridge/cli/.
 
 Each command module defines `add_arguments(parser)` and `run(args) -> int`. Modules are
 imported only when their command runs, so `notabridge serve` never pulls in torch and
@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-# name -> (module under bridge.commands, one-line help)
+# name -> (module under notabridge.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "write an ONNX model bundle from a NotaGen .pth checkpoint (needs the 'export' extra)"),
     "inspect": ("inspect", "show sizes, parameters, precision, context and prompts of a bundle or checkpoint"),
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(module: str):
-    return importlib.import_module(f"bridge.commands.{module}")
+    return importlib.import_module(f"notabridge.cli.{module}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # run the imported module's main: under `python -m` this file is `__main__`, and the commands'
-    # `bridge.cli.UserError` would not be this copy's UserError (tracebacks instead of one line)
-    from bridge.cli import main as _main
+    # `notabridge.cli.main.UserError` would not be this copy's UserError (tracebacks instead of one line)
+    from notabridge.cli.main import main as _main
 
     sys.exit(_main())

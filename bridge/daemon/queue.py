@@ -30,7 +30,7 @@ class QueueFull(RuntimeError):
 @dataclass
 class Job:
     id: str
-    request: Any                      # bridge.compose.ComposeJob
+    request: Any                      # notabridge.jobs.compose.ComposeJob
     source: str                       # "http", "osc", "midi": who submitted it (for logs)
     status: str = QUEUED
     bars_done: int = 0
@@ -38,7 +38,7 @@ class Job:
     variant: int | None = None
     partial_abc: str | None = None
     error: str | None = None
-    result: Any = None                # bridge.compose.ComposeResult once done
+    result: Any = None                # notabridge.jobs.compose.ComposeResult once done
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
@@ -175,10 +175,10 @@ class JobQueue:
             self._queue_changed()
 
     def _run(self, job: Job) -> None:
-        from bridge.errors import Cancelled, JobError
+        from notabridge.errors import Cancelled, JobError
 
         if self._compose is None:   # the one function every front door's jobs go through
-            from bridge.compose import compose
+            from notabridge.jobs.compose import compose
             self._compose = compose
 
         def progress(p: Any) -> None:

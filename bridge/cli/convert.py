@@ -30,8 +30,8 @@ def _range(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.cli import UserError
-    from bridge.notation import NotationError, cut_measures, indices_for_numbers, read_excerpt, write_excerpt
+    from notabridge.cli.main import UserError
+    from notabridge.notation import NotationError, cut_measures, indices_for_numbers, read_excerpt, write_excerpt
 
     try:
         excerpt = read_excerpt(args.input)

@@ -1,6 +1,6 @@
 """The one excerpt-level entry point every front door calls (daemon, CLI, panel).
 
-compose(job, engine) turns the job's excerpt into NotaGen interleaved ABC (bridge.notation),
+compose(job, engine) turns the job's excerpt into NotaGen interleaved ABC (notabridge.notation),
 runs the engine in the job's mode, and turns the new bars back into excerpt JSON v1 holding
 only the new or replaced measures, each with the `index` where it goes in the score.
 """
@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .errors import JobError
-from .sampling import Sampling
+from notabridge.errors import JobError
+from notabridge.engine.sampling import Sampling
 
 MODES = ("generate", "continue", "infill", "accompany")
 MAX_BARS = 64
@@ -54,8 +54,8 @@ class ComposeResult:
 def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None = None,
             cancel: threading.Event | None = None) -> ComposeResult:
     """Run one job; raises JobError (user-facing message) or Cancelled."""
-    from . import notation
-    from .notation import NotationError
+    from notabridge import notation
+    from notabridge.notation import NotationError
 
     start = time.perf_counter()
     _check(job)
@@ -88,7 +88,7 @@ def _check(job: ComposeJob) -> None:
     if job.mode != "generate":
         if not isinstance(job.excerpt, dict):
             raise JobError(f"mode {job.mode} needs an excerpt (the selected measures and their context)")
-        from .notation import validate_excerpt
+        from notabridge.notation import validate_excerpt
 
         errors = validate_excerpt(job.excerpt)
         if errors:
@@ -181,8 +181,8 @@ def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: 
     voice (numbered, named and clefed by the notation layer as usual); the stand-in is then
     taken out of the first bar again. The copy is the template the new bars are read back with.
     """
-    from .bars import parse_line
-    from .notation.excerpt_base import copy_excerpt
+    from notabridge.abc.bar_check import parse_line
+    from notabridge.notation.excerpt_base import copy_excerpt
 
     sounding = {staff for staff, _ in notation.abc_voice_slots(window)}
     empty = [s for s in (staves or []) if s not in sounding]
@@ -208,7 +208,7 @@ def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: 
     if kept:
         body[0] = lead + "".join(f"[V:{seg.voice}]{seg.content}{seg.barline}" for seg in kept) + "\n"
     else:  # nothing else sounds in that bar: the stand-in voice becomes a rest of the bar
-        from .bars import check_bar, header_context, rest_text
+        from notabridge.abc.bar_check import check_bar, header_context, rest_text
 
         check = check_bar(body[0], header_context(header), pickup_ok=True)
         seg = segments[0]
@@ -220,7 +220,7 @@ def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: 
 def _given_voices(notation, header: str, window: dict, gap: list[str], staves: list[int] | None) -> list[str] | None:
     """The gap's bars with only the voices on staves NOT being written (those are forced);
     given voices the ABC dropped as rest-only come back as rests."""
-    from .bars import check_bar, header_context, parse_line
+    from notabridge.abc.bar_check import check_bar, header_context, parse_line
 
     slots = notation.abc_voice_slots(window)
     write = set(staves if staves is not None else [s["index"] for s in window["staves"]])

@@ -5,7 +5,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 PLUGIN_FOLDER_NAME = "NotaBridge"
 SHARED_FILES = ["notabridge.js", "notabridge.png", "ui/NotaBridgePanel.qml", "ui/NbButton.qml",
@@ -30,16 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def plugin_source() -> Path:
-    """The folder holding the plugin files (in the source tree or the installed package)."""
-    here = Path(__file__).resolve().parents[2] / "musescore_plugin"
-    if (here / HEADER[3]).is_file():
-        return here
-    try:
-        import musescore_plugin  # installed as package data by a non-editable install
-        return Path(musescore_plugin.__file__).parent
-    except ImportError:
+    """The folder holding the plugin files: package data of notabridge.musescore_plugin (the
+    checkout's musescore_plugin/ in an editable install, site-packages otherwise)."""
+    from notabridge import musescore_plugin
+
+    here = Path(musescore_plugin.__file__).parent
+    if not (here / HEADER[3]).is_file():
         raise UserError("the MuseScore plugin files are missing from this installation; "
-                        "reinstall NotaBridge (pip install -e .) from its source folder") from None
+                        "reinstall NotaBridge (pip install -e .) from its source folder")
+    return here
 
 
 def default_plugin_dir(version: int) -> Path:

@@ -1,6 +1,6 @@
 """`notabridge accompany melody.mid -o out.mid`: an accompaniment for a melody clip from a DAW.
 
-The melody is quantised and read in its key and meter (bridge.midi_clip); the engine writes the
+The melody is quantised and read in its key and meter (notabridge.notation.midi_clip); the engine writes the
 accompaniment voices bar by bar around it; the output is the input file plus one new track per
 voice, on the same bars, tempo and length.
 """
@@ -10,7 +10,7 @@ import argparse
 from fractions import Fraction
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 DEFAULT_VOICES = 3
 
@@ -50,8 +50,8 @@ def default_prompt(prompts: list) -> tuple[str, str, str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge import midi_clip
-    from bridge.notation.errors import NotationError
+    from notabridge.notation import midi_clip
+    from notabridge.notation.errors import NotationError
 
     prompt = parse_prompt(args.prompt)
     output = Path(args.output)
@@ -81,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compose(excerpt: dict, prompt: tuple[str, str, str] | None, args: argparse.Namespace):
-    from bridge.commands.serve import _load_engine
-    from bridge.compose import ComposeJob, compose
-    from bridge.errors import JobError
-    from bridge.sampling import Sampling
+    from notabridge.cli.serve import _load_engine
+    from notabridge.jobs.compose import ComposeJob, compose
+    from notabridge.errors import JobError
+    from notabridge.engine.sampling import Sampling
 
     engine = _load_engine(args.model, args.device)
     if prompt is None:

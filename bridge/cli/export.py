@@ -5,7 +5,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bridge.cli import UserError
+from notabridge.cli.main import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from onnx_export.prompts import PromptsError, read_prompts
+    from notabridge.onnx_export.prompts import PromptsError, read_prompts
 
     out_dir = Path(args.out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not args.force:
@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     except PromptsError as exc:
         raise UserError(str(exc)) from None
     try:
-        from onnx_export.checkpoint import CheckpointError
-        from onnx_export.export import export_bundle
+        from notabridge.onnx_export.checkpoint import CheckpointError
+        from notabridge.onnx_export.export import export_bundle
     except ImportError as exc:
         raise UserError(f"export needs torch and onnx ({exc.name} is missing): pip install 'notabridge[export]'") from None
     started = time.perf_counter()

@@ -7,9 +7,9 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from bridge.daemon.job_request import LIMITS, MODES, parse_job_request
-from bridge.daemon.jobs import Job, JobQueue
-from bridge.daemon.settings import SETTING_RANGES, SharedSettings
+from notabridge.jobs.request import LIMITS, MODES, parse_job_request
+from notabridge.daemon.queue import Job, JobQueue
+from notabridge.jobs.settings import SETTING_RANGES, SharedSettings
 
 log = logging.getLogger("notabridge.daemon")
 LOOPBACK = "127.0.0.1"
@@ -83,9 +83,9 @@ class Daemon:
 
     # ---- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
-        from bridge.daemon.http_server import DaemonHTTPServer
-        from bridge.daemon.osc_server import OscRouter
-        from bridge.daemon.osc_transport import OscTcpServer, OscUdpServer
+        from notabridge.daemon.http_server import DaemonHTTPServer
+        from notabridge.daemon.osc_server import OscRouter
+        from notabridge.daemon.osc_transport import OscTcpServer, OscUdpServer
 
         opts = self.options
         extra_hosts = set() if _is_loopback(opts.listen) else {opts.listen}
@@ -107,7 +107,7 @@ class Daemon:
             raise OSError(f"cannot listen on {opts.listen}: {exc.strerror or exc} "
                           "(is another notabridge running? choose other ports with --http-port/--osc-port/--osc-tcp-port)") from exc
         if opts.midi_in or opts.midi_out:
-            from bridge.daemon.midi_io import MidiBridge, MidiUnavailable
+            from notabridge.daemon.midi_ports import MidiBridge, MidiUnavailable
             try:
                 self.midi = MidiBridge(self, opts.midi_in, opts.midi_out, opts.midi_save_dir, opts.midi_backend,
                                        voices=opts.midi_voices, meter=opts.midi_meter)

@@ -3,7 +3,7 @@ triggers), have the model write an accompaniment for it, and play that to the ou
 write it as a .mid file in the folder named on the command line.
 
 The recording becomes a standard MIDI file (tempo from the DAW's MIDI clock when it sends one),
-and from there the same path as a clip file: bridge.midi_clip quantises it and builds the
+and from there the same path as a clip file: notabridge.notation.midi_clip quantises it and builds the
 accompany job, and adds the accompaniment tracks to it afterwards.
 """
 from __future__ import annotations
@@ -173,7 +173,7 @@ class MidiBridge:
         return f"generating accompaniment (job {self.last_job_id})"
 
     def _submit(self, midi: Any) -> None:
-        from bridge import midi_clip
+        from notabridge.notation import midi_clip
 
         data = io.BytesIO()
         midi.save(file=data)
@@ -191,7 +191,7 @@ class MidiBridge:
             log.warning("MIDI accompaniment job %s: %s", job.id, job.error)
         if event != "done":
             return
-        from bridge import midi_clip
+        from notabridge.notation import midi_clip
 
         result = midi_clip.add_accompaniment(midi, clip, job.result.variants[0]["excerpt"], staves)
         if self.save_dir is not None:

@@ -5,8 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
-from bridge.cli import UserError
-from bridge.commands.torch_side import require_torch
+from notabridge.cli.main import UserError
+from notabridge.cli.torch_side import require_torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def bundle_info(path: Path) -> dict:
-    from bridge.bundle import BundleError, read_config
+    from notabridge.engine.bundle import BundleError, read_config
 
     try:
         config = read_config(path, verify=True)
@@ -48,8 +48,8 @@ def bundle_info(path: Path) -> dict:
 
 def checkpoint_info(path: Path) -> dict:
     require_torch("reading a .pth checkpoint", "inspect an exported bundle instead")
-    from onnx_export.checkpoint import CheckpointError, check_state_dict, infer_sizes, read_state_dict
-    from onnx_export.model import count_parameters
+    from notabridge.onnx_export.checkpoint import CheckpointError, check_state_dict, infer_sizes, read_state_dict
+    from notabridge.onnx_export.model import count_parameters
 
     try:
         state = read_state_dict(path)

@@ -14,14 +14,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.cli import UserError
+    from notabridge.cli.main import UserError
 
     try:
         import PyQt6.QtWidgets  # noqa: F401
         import verovio  # noqa: F401
     except ImportError as exc:
         raise UserError(f"the panel needs PyQt6 and verovio ({exc.name} is missing): pip install 'notabridge[ui]'") from exc
-    from ui.app import run_panel
+    from notabridge.ui.app import run_panel
 
     return run_panel(args.host, args.osc_port, screenshot=args.screenshot, settings_file=args.settings_file,
                      open_file=args.score)

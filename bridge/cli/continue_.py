@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bridge.cli import UserError
-from bridge.commands.generate import add_sampling_arguments
+from notabridge.cli.main import UserError
+from notabridge.cli.generate import add_sampling_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +28,10 @@ def parse_measures(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge.commands.accompany import parse_prompt
-    from bridge.commands.generate import check_output, run_job, sampling_from, write_variants
-    from bridge.compose import ComposeJob
-    from bridge.notation import NotationError, indices_for_numbers, read_excerpt
+    from notabridge.cli.accompany import parse_prompt
+    from notabridge.cli.generate import check_output, run_job, sampling_from, write_variants
+    from notabridge.jobs.compose import ComposeJob
+    from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
 
     prompt = parse_prompt(args.prompt)
     check_output(args.output)

@@ -7,7 +7,7 @@ patch i. Pad characters (0) are not scored; eos characters are. This equals Nota
 CharLevelDecoder loss (labels = [bos] + patch, pads -100, shifted by one) summed, not averaged.
 
 Works on anything that maps ids to char logits (`LogitsFn`): a bundle through ONNX Runtime
-(`bundle_logits_fn`) or, outside the runtime, the PyTorch model (onnx_export.torch_scoring).
+(`bundle_logits_fn`) or, outside the runtime, the PyTorch model (notabridge.onnx_export.torch_scoring).
 No torch here.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from .bundle import Bundle, cache_names, empty_cache
-from .patching import BOS_ID, PAD_ID, PATCH_SIZE, encode
+from notabridge.abc.patching import BOS_ID, PAD_ID, PATCH_SIZE, encode
 
 # ids [N, 16] with N <= the model's context -> char logits [N-1, 17, 128]
 LogitsFn = Callable[[np.ndarray], np.ndarray]
@@ -133,5 +133,5 @@ def score_ids(model: Bundle | LogitsFn, ids: np.ndarray, context: int | None = N
 
 
 def score_abc(model: Bundle | LogitsFn, abc_text: str, context: int | None = None) -> PieceScore:
-    """Score interleaved ABC text, patched exactly as NotaGen's training does (bridge.patching.encode)."""
+    """Score interleaved ABC text, patched exactly as NotaGen's training does (notabridge.abc.patching.encode)."""
     return score_ids(model, encode(abc_text), context)

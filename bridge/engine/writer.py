@@ -2,7 +2,7 @@
 
 A body line is one bar of every voice: `[r:i/j][V:1]...|[V:2]...|`. The writer forces the
 `[r:i/j]` prefix (i = line index, j = lines that remain, NotaGen's length lever), checks every
-finished bar with bridge.bars (each voice fills the bar), fills voices the model left out with
+finished bar with notabridge.abc.bar_check (each voice fills the bar), fills voices the model left out with
 rests, and rolls an invalid bar back to be sampled again, a bounded number of times. In
 accompany mode a bar is a plan of voice slots: given voices are forced character by character,
 the others sampled between forced `[V:n]` marks. In generate mode the model first writes the
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
-from .bars import VOICE_MARK, BarContext, Segment, check_bar, follow_line, header_context, header_problems, voice_duration
+from notabridge.abc.bar_check import VOICE_MARK, BarContext, Segment, check_bar, follow_line, header_context, header_problems, voice_duration
 from .decoder import DONE
-from .errors import JobError
-from .patching import BOS_PATCH, EOS_ID, line_patches
+from notabridge.errors import JobError
+from notabridge.abc.patching import BOS_PATCH, EOS_ID, line_patches
 
 EOS = chr(EOS_ID)
 MAX_HEADER_LINES = 40
@@ -106,7 +106,7 @@ class BarWriter:
         return f"[r:{index}/{self.total - 1 - index}]"
 
     def _prefixed(self, index: int, line: str) -> str:
-        from .patching import strip_line_prefix
+        from notabridge.abc.patching import strip_line_prefix
 
         return self._line_prefix(index) + strip_line_prefix(line)
 
@@ -150,7 +150,7 @@ class BarWriter:
 
     def abc(self) -> str:
         """The piece so far without `[r:]` prefixes: prompt, header, given bars, new bars."""
-        from .patching import strip_line_prefix
+        from notabridge.abc.patching import strip_line_prefix
 
         given = [strip_line_prefix(line) for line in self.body_lines[:self.n_prefix]]
         return self.header_text() + "".join(given + self.new_bars)

@@ -1,8 +1,8 @@
 """The generation engine on ABC text: generate, continue, infill and accompany, with variants.
 
-Loads a model bundle once (bridge.bundle), decodes with KV caches at both levels
-(bridge.decoder), writes bar by bar with valid bars only (bridge.writer, bridge.bars), samples
-with bridge.sampling. Progress is reported after every bar; a set cancel event stops the job
+Loads a model bundle once (notabridge.engine.bundle), decodes with KV caches at both levels
+(notabridge.engine.decoder), writes bar by bar with valid bars only (notabridge.engine.writer, notabridge.abc.bar_check), samples
+with notabridge.engine.sampling. Progress is reported after every bar; a set cancel event stops the job
 within one patch (so within one bar).
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .bars import parse_line
+from notabridge.abc.bar_check import parse_line
 from .bundle import Bundle, load_bundle
 from .decoder import Decoder, DecodeStats
-from .errors import JobError
-from .patching import split_piece
+from notabridge.errors import JobError
+from notabridge.abc.patching import split_piece
 from .runtime import Runner
 from .sampling import Sampler, Sampling
 from .writer import BarWriter, header_problems

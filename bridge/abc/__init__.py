@@ -1,0 +1,1 @@
+"""ABC text rules: patches of a piece (patching) and bar validity (bar_check)."""
