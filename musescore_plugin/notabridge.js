@@ -610,6 +610,18 @@ function jobBody(mode, excerpt, settings) {
     return body;
 }
 
+// " Warning: 4 bars ... are the same as ..." when a variant copies 2 bars or more (its `originality`).
+function originalityText(originality) {
+    return originality && originality.warning ? " Warning: " + originality.warning + "." : "";
+}
+
+// "1. Baroque / Bach, Johann Sebastian / Choral, 2. ..." for a /suggest answer's "suggestions" object.
+function suggestionText(answer) {
+    var items = (answer && answer.suggestions) || [];
+    if (!items.length) return "The model suggested no style.";
+    return "Styles that fit the selection best: " + items.map(function (s, i) { return (i + 1) + ". " + s.prompt.join(" / "); }).join(", ") + ".";
+}
+
 function busyWait(ms) { var until = Date.now() + ms; while (Date.now() < until) { } }
 
 // Runs a job to the end with synchronous requests (batch mode); returns the result JSON.
@@ -653,13 +665,20 @@ function runBatch(ms, batch, readFile) {
             var staves = batch.staves && batch.staves.length ? batch.staves : [0];
             selectMeasures(ms, a, b, Math.max.apply(null, staves));
         }
-        var mode = batch.mode === "export-only" || batch.mode === "apply-only" ? (batch.apply_as || "continue") : batch.mode;
+        var mode = batch.mode === "export-only" || batch.mode === "apply-only" || batch.mode === "suggest"
+            ? (batch.apply_as || "continue") : batch.mode;
         var excerpt = readSelection(ms, { mode: mode, staves: batch.staves,
                                           contextBefore: batch.context_before, contextAfter: batch.context_after });
         report.selection = excerpt.selection;
         report.score_measures = table.length;
         report.excerpt = excerpt;
         if (batch.mode === "export-only") { report.ok = true; report.message = "excerpt exported"; return report; }
+        if (batch.mode === "suggest") {      // the style prompts that fit the selection; the score is not touched
+            report.suggestions = requestSync(batch.daemon || DEFAULT_DAEMON, "POST", "/suggest", { excerpt: excerpt }).suggestions;
+            report.ok = true;
+            report.message = suggestionText(report.suggestions);
+            return report;
+        }
         var result;
         if (batch.mode === "apply-only") {
             var text = readFile(batch.result_file);
@@ -671,6 +690,7 @@ function runBatch(ms, batch, readFile) {
             var variant = answer.variants[batch.variant || 0];
             if (!variant) throw new Error("the daemon returned no variant " + (batch.variant || 0));
             result = variant.excerpt;
+            report.originality = variant.originality || null;
             report.job = { provider: answer.provider, seconds: answer.seconds, variants: answer.variants.length, warnings: answer.warnings || [] };
             report.result = result;
         }

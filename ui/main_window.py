@@ -12,6 +12,8 @@ from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, Q
                              QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSplitter,
                              QVBoxLayout, QWidget)
 
+from notabridge.limits import BOUNDS
+
 from . import document
 from .history import HistoryList
 from .audio import AudioError, render
@@ -23,6 +25,7 @@ from .prompt_choices import normalise
 from .rerun import RerunBar
 from .score_view import NEW_BAR_COLOUR, RANGE_COLOUR, ScoreView
 from .settings_model import SettingsModel
+from .suggestions import SuggestBox
 from .variant_stats import describe, settings_line
 from .variant_view import VariantBrowser, VariantItem
 from .widgets import MeasureSpin, NumberControl, PromptPicker, SeedControl
@@ -68,12 +71,15 @@ class MainWindow(QMainWindow):
         self.mode.addItems(MODES)
         self.mode.setToolTip("continue: bars after the range · infill: rewrite the range · "
                              "accompany: write the chosen staves under the others · generate: a new piece")
-        self.temperature = NumberControl(0.05, 5.0, 0.05, decimals=2)
-        self.top_k = NumberControl(0, 128, 1)
-        self.top_p = NumberControl(0.01, 1.0, 0.01, decimals=2)
+        def bounded(name: str, step: float, **kw) -> NumberControl:   # the daemon's own ranges
+            return NumberControl(BOUNDS[name].low, BOUNDS[name].high, step, **kw)
+
+        self.temperature = bounded("temperature", 0.05, decimals=2)
+        self.top_k = bounded("top_k", 1)
+        self.top_p = bounded("top_p", 0.01, decimals=2)
         self.seed = SeedControl()
-        self.variant_count = NumberControl(1, 8, 1)
-        self.bars = NumberControl(1, 32, 1)
+        self.variant_count = bounded("variants", 1)
+        self.bars = bounded("bars", 1)
         self.order = QComboBox()
         self.order.addItems(["notagen", "standard"])
         self.order.setToolTip("notagen: top-k and top-p before temperature (as NotaGen) · standard: temperature first")
@@ -88,6 +94,8 @@ class MainWindow(QMainWindow):
         form.addRow("Order", self.order)
         style = QGroupBox("Style prompt")
         QVBoxLayout(style).addWidget(self.prompt)
+        self.suggest = SuggestBox(self._suggest_excerpt, self.link.http_base)   # issue 18: style from the measures
+        style.layout().addWidget(self.suggest)
         form.addRow(style)
         self.model_label = QLabel("model: –")
         self.model_label.setWordWrap(True)
@@ -243,6 +251,7 @@ class MainWindow(QMainWindow):
         self.history.restore_requested.connect(self.restore_settings)
         self.browser.use_requested.connect(self.use_variant)
         self.rerun_bar.rerun_requested.connect(self.rerun)
+        self.suggest.chosen.connect(lambda prompt: (s.set("prompt", prompt), self.prompt.set_value(prompt)))
 
     # ---- state shown ----------------------------------------------------------------------------
     def _show_connection(self, connected: bool) -> None:
@@ -426,6 +435,13 @@ class MainWindow(QMainWindow):
                       "all staves are used meanwhile")
             return None
         return [n - 1 for n in numbers]
+
+    def _suggest_excerpt(self) -> dict | None:
+        """The chosen measures (and staves) as a suggest request's excerpt; None without a score."""
+        if self.score is None:
+            return None
+        return document.build_job("continue", self.score, self.first.value(), self.last.value() + 1,
+                                  self._staves())["excerpt"]
 
     def run_job(self) -> None:
         if not self.run_button.isEnabled():

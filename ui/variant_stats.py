@@ -60,6 +60,9 @@ def describe(data: dict, applied: document.Applied, excerpt_parts: list[dict], s
     fit = data.get("log_likelihood")
     if isinstance(fit, (int, float)):
         parts.append(f"leads into the bars after: {fit:.1f} nats")
+    copied = (data.get("originality") or {}).get("max_bars") or 0
+    if copied >= 2:   # the originality check (docs/styles.md): say it where the variant is shown
+        parts.append(f"<span style='color:#c0392b'>⚠ {copied} bars copied (see the message)</span>")
     return " · ".join(parts)
 
 
