@@ -27,13 +27,21 @@ function runBatch(ms, batch, readFile, savedDaemon) {
             var staves = batch.staves && batch.staves.length ? batch.staves : [0];
             NB.selectMeasures(ms, a, b, Math.max.apply(null, staves));
         }
-        var mode = batch.mode === "export-only" || batch.mode === "apply-only" ? (batch.apply_as || "continue") : batch.mode;
+        var mode = batch.mode === "export-only" || batch.mode === "apply-only" || batch.mode === "suggest"
+            ? (batch.apply_as || "continue") : batch.mode;
         var excerpt = NB.readSelection(ms, { mode: mode, staves: batch.staves,
                                           contextBefore: batch.context_before, contextAfter: batch.context_after });
         report.selection = excerpt.selection;
         report.score_measures = table.length;
         report.excerpt = excerpt;
         if (batch.mode === "export-only") { report.ok = true; report.message = "excerpt exported"; return report; }
+        if (batch.mode === "suggest") {      // the style prompts that fit the selection; the score is not touched
+            var daemon = batch.daemon ? NB.normalizeAddress(batch.daemon) : savedDaemon;
+            report.suggestions = NB.requestSync(daemon, "POST", "/suggest", { excerpt: excerpt }).suggestions;
+            report.ok = true;
+            report.message = NB.suggestionText(report.suggestions);
+            return report;
+        }
         if (batch.before_output) save(batch.before_output);      // the score as loaded, saved by this MuseScore
         var result;
         if (batch.mode === "apply-only") {
@@ -47,6 +55,7 @@ function runBatch(ms, batch, readFile, savedDaemon) {
             var variant = answer.variants[batch.variant || 0];
             if (!variant) throw new Error("the daemon returned no variant " + (batch.variant || 0));
             result = variant.excerpt;
+            report.originality = variant.originality || null;
             report.job = { provider: answer.provider, seconds: answer.seconds, variants: answer.variants.length, warnings: answer.warnings || [] };
             report.result = result;
         }

@@ -416,6 +416,18 @@ function jobBody(mode, excerpt, settings) {
     return body;
 }
 
+// " Warning: 4 bars ... are the same as ..." when a variant copies 2 bars or more (its `originality`).
+function originalityText(originality) {
+    return originality && originality.warning ? " Warning: " + originality.warning + "." : "";
+}
+
+// "1. Baroque / Bach, Johann Sebastian / Choral, 2. ..." for a /suggest answer's "suggestions" object.
+function suggestionText(answer) {
+    var items = (answer && answer.suggestions) || [];
+    if (!items.length) return "The model suggested no style.";
+    return "Styles that fit the selection best: " + items.map(function (s, i) { return (i + 1) + ". " + s.prompt.join(" / "); }).join(", ") + ".";
+}
+
 function busyWait(ms) { var until = Date.now() + ms; while (Date.now() < until) { } }
 
 // Runs a job to the end with synchronous requests (batch mode); returns the result JSON.

@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from notabridge.cli.main import UserError
     from notabridge.notation import NotationError, cut_measures, indices_for_numbers, read_excerpt, write_excerpt
 
+    from notabridge.cli.output_path import check_output_path
+
+    check_output_path(args.output, "output")
     try:
         excerpt = read_excerpt(args.input)
         if args.measures:

@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time signature of what the DAW plays (live MIDI carries none; default 4/4)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--log-file", metavar="FILE",
+                        help="also write the log to FILE (rotated at 5 MB, 3 old files kept); lines are rate-limited")
 
 
 def _port(text: str) -> int:
@@ -47,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
         parse_meter(args.midi_meter)
     except ValueError as exc:
         raise UserError(f"--midi-meter: {exc}") from None
+    from notabridge.daemon import logs
+
+    try:
+        logs.configure(args.log_file)
+    except OSError as exc:
+        raise UserError(f"--log-file {args.log_file}: cannot write there ({exc.strerror or exc})") from None
     engine = _load_engine(args.model, args.device)
     if not _is_loopback(args.listen):
         print(f"WARNING: listening on {args.listen}: other machines on that network can use this daemon "

@@ -24,6 +24,7 @@ from notabridge.jobs.settings import SettingsError
 
 log = logging.getLogger("notabridge.http")
 _JOB_PATH = re.compile(r"^/jobs/([A-Za-z0-9-]{1,64})(/result|/cancel)?$")
+SUGGEST_WAIT_S = 60      # a suggest job takes about a second once it runs; the queue may hold others
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -124,13 +125,34 @@ class _Handler(BaseHTTPRequestHandler):
             except QueueFull as exc:
                 raise HttpError(503, str(exc), {"status": "busy"}) from None
             return 202, {"id": job.id, "status": job.status}
+        if path == "/suggest" and method == "POST":
+            return self._suggest()
         match = _JOB_PATH.match(path)
         if match:
             return self._job_route(method, match.group(1), match.group(2), url.query)
-        if path in ("/health", "/capabilities", "/settings", "/jobs") or match:
+        if path in ("/health", "/capabilities", "/settings", "/jobs", "/suggest") or match:
             raise HttpError(405, f"{method} is not allowed on {path}; see docs/http.md")
         raise HttpError(404, f"no such endpoint {path!r}; see docs/http.md "
-                             "(/health, /capabilities, /settings, /jobs, /jobs/<id>, /jobs/<id>/result, /jobs/<id>/cancel)")
+                             "(/health, /capabilities, /settings, /jobs, /jobs/<id>, /jobs/<id>/result, /jobs/<id>/cancel, /suggest)")
+
+    def _suggest(self) -> tuple[int, Any]:
+        """A suggest job (the style prompts that fit the excerpt's selection) run through the
+        queue like any job, answered in this request once done."""
+        body = self._json_body()
+        if not isinstance(body, dict):
+            raise HttpError(400, 'send {"excerpt": {...}} with the excerpt\'s selection set')
+        try:
+            job = self.server.daemon.submit({**body, "mode": "suggest"}, source="http")
+        except RequestError as exc:
+            raise HttpError(400, str(exc)) from None
+        except QueueFull as exc:
+            raise HttpError(503, str(exc), {"status": "busy"}) from None
+        job = self.server.daemon.queue.wait(job.id, timeout=SUGGEST_WAIT_S)
+        if job.status != DONE:
+            raise HttpError(409 if job.error else 504, f"suggest job {job.id} is {job.status}"
+                            + (f": {job.error}" if job.error else "; poll /jobs/<id> for its result"),
+                            {"id": job.id, "status": job.status})
+        return 200, result_json(job, formats=())
 
     def _job_route(self, method: str, job_id: str, action: str | None, query: str) -> tuple[int, Any]:
         daemon = self.server.daemon
@@ -183,8 +205,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise HttpError(411, "a POST needs a Content-Length header and a JSON body")
         try:
             return json.loads(self._body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise HttpError(400, "the body is not valid UTF-8 JSON") from None
+        except (UnicodeDecodeError, ValueError, RecursionError):   # RecursionError: nested ~1,000 deep
+            raise HttpError(400, "the body is not valid UTF-8 JSON (or nests too deep)") from None
 
     def _send(self, status: int, body: Any) -> None:
         data = json.dumps(body).encode("utf-8")
@@ -202,8 +224,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # malformed request lines and headers get a JSON error like everything else
+        # malformed request lines and headers get a JSON error like everything else; what the
+        # client sent wrong is never a server error (5xx): an unknown method is 405, an HTTP
+        # version other than 1.x is 400
         self.close_connection = True
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = 405, f"method {self.command!r} is not allowed (GET, POST, PUT, DELETE, OPTIONS)"
+        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
+            code, message = 400, "send HTTP/1.1 (or 1.0)"
         self._send(code, {"error": f"{message or HTTPStatus(code).phrase}; see docs/http.md"})
 
 

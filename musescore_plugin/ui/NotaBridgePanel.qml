@@ -18,6 +18,7 @@ Rectangle {
     property var excerpt: null
     property string jobMode: ""
     property var variants: []
+    property var suggestions: []              // [{prompt: [...], log_likelihood, ...}] from POST /suggest
     property int variantIndex: -1
     property bool previewing: false           // a variant is written in the score (undoable)
     property int previewSteps: 0              // how many undo steps remove it
@@ -112,6 +113,28 @@ Rectangle {
         });
     }
 
+    // Asks the daemon which of the model's prompts fit the selected measures; each answer becomes
+    // a button that picks that style in one click.
+    function suggest() {
+        suggestions = [];
+        var selected;
+        try { selected = NB.readSelection(plugin, { mode: "continue" }); } catch (e) { fail(e.message); return; }
+        say("Listening to the selection...");
+        NB.request(daemon, "POST", "/suggest", { excerpt: selected }, function (err, res) {
+            if (err) { fail(err); return; }
+            suggestions = (res.suggestions && res.suggestions.suggestions) || [];
+            say(NB.suggestionText(res.suggestions) + (suggestions.length ? " Click one to use it." : ""));
+        });
+    }
+
+    function useSuggestion(i) {
+        var wanted = suggestions[i].prompt.join(" / ");
+        var at = promptChoice.options.indexOf(wanted);
+        if (at < 0) { say("The style " + wanted + " is not in this model's list."); return; }
+        promptChoice.index = at;
+        say("Style set to " + wanted + ". Select measures, then Generate.");
+    }
+
     function pollJob() {
         if (!jobId) { poll.stop(); return; }
         NB.request(daemon, "GET", "/jobs/" + jobId, undefined, function (err, st) {
@@ -152,7 +175,8 @@ Rectangle {
             lastWritten = done.written;
             say("Variant " + (i + 1) + " of " + variants.length + " written in the score (" + done.written.length + " measures)." +
                 (variants.length > 1 ? " Step through with < >, then Keep." : " Keep it or Discard.") +
-                (done.warnings.length ? " Note: " + done.warnings.join(" ") : ""));
+                (done.warnings.length ? " Note: " + done.warnings.join(" ") : "") +
+                NB.originalityText(variants[i].originality));
         } catch (e) { variantIndex = i; say(e.message); if (auto) autoFinish(false); }
     }
 
@@ -237,10 +261,16 @@ Rectangle {
             width: parent.width; height: 8; radius: 4; color: "#dde3ea"
             Rectangle { width: parent.width * panel.progress; height: parent.height; radius: 4; color: "#3d6db5" }
         }
+        Repeater {
+            model: panel.suggestions.length
+            NbButton { text: (index + 1) + ". " + panel.suggestions[index].prompt.join(" / "); objectName: "suggestion" + index
+                       onClicked: panel.useSuggestion(index) }
+        }
         Text { width: parent.width; wrapMode: Text.WordWrap; font.pixelSize: 13; text: panel.message; objectName: "message" }
         Row {
             spacing: 8
             NbButton { text: "Generate"; enabled: !panel.jobId; onClicked: panel.generate() }
+            NbButton { text: "Suggest"; enabled: !panel.jobId; onClicked: panel.suggest() }
             NbButton { text: panel.jobId ? "Cancel" : (panel.previewing ? "Discard" : "Close"); onClicked: panel.cancel() }
             NbButton { text: "<"; implicitWidth: 28; visible: panel.variants.length > 1
                        onClicked: panel.showVariant((panel.variantIndex + panel.variants.length - 1) % panel.variants.length) }
