@@ -70,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     from notabridge.notation import NotationError, cut_measures, indices_for_numbers, read_excerpt, write_excerpt
     from notabridge.notation.files import SCORE_FILES, file_format
 
+    from notabridge.cli.output_path import check_output_path
+
+    check_output_path(args.output, "output")
     try:
         if args.plain and file_format(args.output) != "abc":
             raise UserError("--plain is for .abc output")

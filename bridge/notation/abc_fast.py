@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from notabridge.cancel import checkpoint
+
 from .durations import TYPE_NAMES, default_tuplet, fraction_text, notated_value
 from .excerpt_base import add_warning, new_excerpt, rest_event
 from .spelling import midi_from_spelling, tpc_from_step
@@ -572,6 +574,7 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
     segment = re.compile(r"\[V:(\d+)\](.*?)(?=\[V:\d+\]|$)")
     carried: dict = {}  # barline fields the previous bar's barline gave this one
     for i, line in enumerate(body):
+        checkpoint()
         line = re.sub(r"^\[r:[^\]]*\]", "", line.rstrip("\n"))
         bar_fields: dict = {}
         per_voice = {}

@@ -11,6 +11,8 @@ import io
 import threading
 import warnings
 
+from notabridge.cancel import checkpoint
+
 from .abc_fast import Unsupported, read_interleaved, score_groups, score_layout
 from .errors import NotationError
 from .excerpt_base import copy_excerpt, measure_length, new_excerpt, rest_event
@@ -143,6 +145,7 @@ def _onto_template(raw: dict, template: dict, groups: list[list[int]], first_ind
             voice_target[(staff, position)] = slots[number - 1]
     start = template["measures"][0]["index"] if first_index is None and template["measures"] else (first_index or 0)
     for i, measure in enumerate(raw["measures"]):
+        checkpoint()
         index = start + i
         number = _measure_number(template, index)
         staves: dict[int, list] = {}

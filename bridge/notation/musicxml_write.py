@@ -12,6 +12,8 @@ import math
 from xml.sax.saxutils import escape, quoteattr
 from fractions import Fraction
 
+from notabridge.cancel import checkpoint
+
 from .durations import default_tuplet, is_plain, notated_value, parse_fraction, split_plain
 from .errors import NotationError
 from .excerpt_base import measure_length, staff_entry
@@ -362,6 +364,7 @@ def excerpt_to_musicxml(excerpt: dict) -> bytes:
         shift = transpose_shift(part.get("transpose"))
         slurs: dict[tuple[int, int], list[int]] = {}  # open slur numbers per voice
         for m, measure in enumerate(excerpt["measures"]):
+            checkpoint()
             implicit = ' implicit="yes"' if measure.get("duration") and m == 0 else ""
             out.append(f'<measure number="{measure.get("number", m + 1)}"{implicit}>')
             out.append(_attributes(measure, m, previous, divisions, staves, clefs, part.get("transpose"), part["id"]))

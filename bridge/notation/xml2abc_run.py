@@ -22,6 +22,9 @@ import re
 import threading
 from types import SimpleNamespace
 
+from notabridge.cancel import checkpoint
+from notabridge.errors import Cancelled
+
 from .errors import NotationError
 
 _LOCK = threading.Lock()
@@ -121,6 +124,13 @@ def _tolerant_parser():
     return _PARSER
 
 
+def _checked(add):
+    def add_line(line: str) -> None:
+        checkpoint()
+        add(line)
+    return add_line
+
+
 def musicxml_to_plain_abc(xml: bytes) -> tuple[str, list[str]]:
     """MusicXML bytes -> (xml2abc's ABC text, messages xml2abc printed and elements skipped)."""
     from abctoolkit import xml2abc
@@ -132,10 +142,11 @@ def musicxml_to_plain_abc(xml: bytes) -> tuple[str, list[str]]:
     with _LOCK, contextlib.redirect_stderr(err):
         writer = xml2abc.ABCoutput("score.abc", "", 0, options)
         writer.outfile = out
+        writer.add = _checked(writer.add)   # xml2abc adds a line per voice (and per chunk of bars)
         xml2abc.abcOut = writer
         try:
             parser.parse(io.BytesIO(xml))
-        except NotationError:
+        except (NotationError, Cancelled):
             raise
         except Exception as exc:  # xml2abc raises bare errors on malformed input
             raise NotationError(f"cannot read this MusicXML: {type(exc).__name__}: {exc}") from exc
