@@ -166,7 +166,7 @@ def test_notes_outside_a_parts_range_are_never_written(pieces):
     the writer keeps the soprano in a soprano's range (the oracle's note is refused); with the
     range rule off the leap is written as the oracle wants it."""
     from notabridge.abc.syntax import Scanner
-    from notabridge.voice_ranges import voice_ranges
+    from notabridge.abc.voice_ranges import voice_ranges
 
     piece = split_piece(pieces["bach/bwv66.6"])
     line = piece.body[3]

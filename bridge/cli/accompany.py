@@ -53,12 +53,14 @@ def default_prompt(prompts: list) -> tuple[str, str, str] | None:
 
 def run(args: argparse.Namespace) -> int:
     from notabridge.notation import midi_clip
+    from notabridge.cli.output_path import check_output_path, write_error
     from notabridge.notation.errors import NotationError
 
     prompt = parse_prompt(args.prompt)
     output = Path(args.output)
     if output.suffix.lower() not in (".mid", ".midi"):
         raise UserError(f"-o {output}: the output is a MIDI file; name it with .mid")
+    check_output_path(output)   # before the model runs, not after
     try:
         midi = midi_clip.read_midi(args.melody)
         clip = midi_clip.clip_from_midi(midi, args.pickup)
@@ -75,8 +77,11 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", flush=True)
     out = midi_clip.add_accompaniment(midi, clip, result.variants[0]["excerpt"], staves)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    out.save(str(output))
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        out.save(str(output))
+    except OSError as exc:
+        raise write_error(output, exc) from None
     print(f"wrote {output}: melody + {len(staves)} accompaniment tracks, {clip.measures} bars "
           f"({result.seconds:.1f} s on {result.provider})", flush=True)
     return 0

@@ -118,7 +118,7 @@ class Decoder:
         return merged
 
     def _step(self, group: _Group) -> list[_Group]:
-        texts, eos = self._decode_patches(group.rows)
+        texts, eos, surprise = self._decode_patches(group.rows)
         full = [t + (chr(EOS_ID) if e else "") for t, e in zip(texts, eos)]  # as NotaGen's patches carry it
         hidden, group.cache = self.runner.patch(patches_to_ids(full)[:, None, :], group.cache)
         group.length += 1
@@ -127,6 +127,9 @@ class Decoder:
         for i, row in enumerate(group.rows):
             self.hiddens[row].append(hidden[i, 0])
             self.stats.patches_per_row[row] += 1
+            sampled = getattr(self.writers[row], "sampled", None)
+            if sampled is not None:
+                sampled(*surprise[i])
             try:
                 action = self.writers[row].on_patch(texts[i], eos[i])
             except JobError as exc:  # this variant gave up; the others go on
@@ -176,20 +179,21 @@ class Decoder:
         nats, counts = patch_nats(logits, ids)
         return float(nats.sum()), int(counts.sum())
 
-    def _decode_patches(self, rows: list[int]) -> tuple[list[str], list[bool]]:
+    def _decode_patches(self, rows: list[int]) -> tuple[list[str], list[bool], list[tuple[float, int]]]:
         """One new patch per row: forced where the writer says so, sampled elsewhere."""
         n = len(rows)
         writers = [self.writers[r] for r in rows]
         texts = [""] * n
         eos = [False] * n
         done = [False] * n
+        surprise = [(0.0, 0)] * n   # per row: nats of the sampled characters under the model, and how many
         for i, w in enumerate(writers):
             forced = w.forced_patch()
             if forced is not None:
                 texts[i], done[i] = forced, True
                 eos[i] = len(forced) < PATCH_SIZE
         if all(done):
-            return texts, eos
+            return texts, eos, surprise
 
         hidden = np.stack([self.hiddens[r][-1] for r in rows])
         cache = self.runner.empty("char", n)
@@ -227,6 +231,12 @@ class Decoder:
                     temperature = None if scale == 1.0 else self.sampler.settings.temperature * scale
                     chosen[rows_part] = self.sampler.sample(logits[rows_part, -1], np.stack([bans[k] for k in part]),
                                                             temperature, np.stack([weaks[k] for k in part]))
+                last = logits[to_sample, -1].astype(np.float64)   # the model's surprise, before sampling's changes
+                top = last.max(axis=-1, keepdims=True)
+                log_norm = top[:, 0] + np.log(np.exp(last - top).sum(axis=-1))
+                nats = log_norm - last[np.arange(len(to_sample)), chosen[to_sample]]
+                for k, i in enumerate(to_sample):
+                    surprise[i] = (surprise[i][0] + float(nats[k]), surprise[i][1] + 1)
             else:   # every row forced: a forced run goes to the char decoder in one call
                 run = self._forced_runs(writers, texts, done)
                 if run is not None:
@@ -253,7 +263,7 @@ class Decoder:
             if all(done):
                 break
             chars = chosen[:, None]
-        return texts, eos
+        return texts, eos, surprise
 
     @staticmethod
     def _forced_runs(writers, texts: list[str], done: list[bool]) -> list[str] | None:

@@ -20,7 +20,7 @@ from notabridge.errors import JobError
 from notabridge.abc.patching import split_piece
 from .runtime import Runner
 from .sampling import Sampler, Sampling
-from notabridge.voice_ranges import voice_ranges
+from notabridge.abc.voice_ranges import voice_ranges
 from .writer import BarWriter, header_problems, sounding_voices
 
 # progress(variant, bars_done, partial_abc)
@@ -37,6 +37,7 @@ class Variant:
     complete: bool = True       # False: it stopped before all its bars (`warning` says why)
     warning: str | None = None
     log_likelihood: float | None = None  # infill: log-likelihood of the real bars after the new ones
+    bits_per_char: float | None = None   # the model's surprise at the characters it sampled in the new bars
 
 
 @dataclass
@@ -82,7 +83,7 @@ class Engine:
         """`bars` new bars after interleaved ABC `abc`, keeping its voices, key and meter.
         `every_voice`: every voice that sounds in `abc` is written in every new bar (else the model
         leaves out the voices it rests, as in training). `range_rule`: no note outside each
-        voice's range (notabridge.voice_ranges)."""
+        voice's range (notabridge.abc.voice_ranges)."""
         header, body = self._split(abc)
         ranges = voice_ranges(header, body) if range_rule else None
         writers = [BarWriter(prompt=[], header=header, prefix_body=body, bars=bars, keep_meter_and_key=True,
@@ -193,5 +194,6 @@ class Engine:
                         rejected_bars=w.rejects, complete=w.stopped is None,
                         warning=None if w.stopped is None else
                         f"stopped after {len(w.new_bars)} of {w.bars} bars: {w.stopped}",
-                        log_likelihood=None if w.suffix_nats is None else -w.suffix_nats)
+                        log_likelihood=None if w.suffix_nats is None else -w.suffix_nats,
+                        bits_per_char=w.bits_per_char)
                 for row, w in enumerate(writers) if row not in stats.failures]

@@ -16,6 +16,7 @@ has. In generate mode the model first writes the header, in xml2abc's field orde
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -302,6 +303,8 @@ class BarWriter:
         self.first_try: list[bool] = []
         self.tries = 0
         self.rejects = 0
+        self.sampled_nats = 0.0     # the model's surprise at the characters it sampled in the kept bars
+        self.sampled_chars = 0
         self.last_reasons: list[str] = []
         self.header_patches = 0
         self.writes_header = header is None
@@ -321,6 +324,7 @@ class BarWriter:
     def _reset_line(self) -> None:
         self.line_text = ""
         self.line_patches: list[str] = []
+        self.line_nats, self.line_sampled = 0.0, 0
         self._fed = 0
         self.line = self._new_line() if self.phase == "body" and not self.done else None
 
@@ -484,6 +488,7 @@ class BarWriter:
             self.header.append(self.line_text)
             self.header_patches += len(self.line_patches)
             self.line_text, self.line_patches = "", []
+            self.line_nats, self.line_sampled = 0.0, 0   # the header is not part of the bars' measure
             if len(self.header) > MAX_HEADER_LINES:
                 return self._reject(True, ["header too long"])
             return None
@@ -511,6 +516,8 @@ class BarWriter:
         if self.voices_from_first_bar and len(self.new_bars) == 1 and self.n_prefix == 0:
             self.write_voices = sounding_voices(self.header, [check.line])
         self.first_try.append(self.tries == 0)
+        self.sampled_nats += self.line_nats
+        self.sampled_chars += self.line_sampled
         self.tries = 0
         if len(self.new_bars) == self.bars:
             self.done = True
@@ -556,6 +563,17 @@ class BarWriter:
     @property
     def valid_first_try(self) -> float:
         return sum(self.first_try) / len(self.first_try) if self.first_try else 0.0
+
+    def sampled(self, nats: float, count: int) -> None:
+        """The decoder's measure of the characters just sampled for this line."""
+        self.line_nats += nats
+        self.line_sampled += count
+
+    @property
+    def bits_per_char(self) -> float | None:
+        """Bits per sampled character of the kept bars: how surprising the model found its own
+        choices (low: it wrote what it expected; high: hot sampling or a prompt it fights)."""
+        return self.sampled_nats / self.sampled_chars / math.log(2) if self.sampled_chars else None
 
 
 def _lettered(content: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .abc.syntax import VOICE_MARK, Scanner, pitch_number
+from notabridge.abc.syntax import VOICE_MARK, Scanner, pitch_number
 
 FIFTH = 7
 # (name keyword, lowest, highest) in MIDI numbers; the first keyword found in the name wins
