@@ -121,7 +121,7 @@ def engine_per_16_chars(engine, ctx: int, count: int, stats: list | None = None)
     (shorter patches still cost a whole patch step, so this is no kinder than a full patch)."""
     from notabridge.engine.decoder import Decoder
     from notabridge.engine.sampling import Sampler, Sampling
-    from notabridge.speculative import Speculator
+    from notabridge.engine.speculative import Speculator
 
     writer = NaturalWriter(chorale_patches(ctx), count)
     speculator = Speculator(engine.bundle.draft) if engine.speculative else None
@@ -157,7 +157,7 @@ def engine_per_patch(engine, ctx: int, count: int, variants: int = 1, stats: lis
     With speculation (engine.speculative) its statistics are appended to `stats`."""
     from notabridge.engine.decoder import Decoder
     from notabridge.engine.sampling import Sampler, Sampling
-    from notabridge.speculative import Speculator
+    from notabridge.engine.speculative import Speculator
 
     writers = [FullPatchWriter(context_patches(ctx), count) for _ in range(variants)]
     speculator = Speculator(engine.bundle.draft) if engine.speculative else None
@@ -235,7 +235,7 @@ def variant_bundles(work: Path, fp32: Path) -> Path:
     """The int8 copy of `fp32` (cached), both with the embedded model's draft table when it has one
     (the small-shaped model writes what the embedded one writes, so its training text fits)."""
     from notabridge.engine.bundle import read_config
-    from notabridge.draft import DraftTable, add_to_bundle
+    from notabridge.engine.draft import DraftTable, add_to_bundle
     from notabridge.onnx_export.quantize import quantize_bundle
 
     int8 = work / (fp32.name + "_int8")

@@ -80,3 +80,32 @@ def test_a_missing_model_is_explained_without_a_traceback(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "no such bundle folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_flood_of_bad_input_leaves_a_short_log(daemon_bundle, tmp_path):
+    """Thousands of malformed datagrams, python-osc-hang bundles and bad jobs: a few lines of log
+    on stderr and in --log-file, each kind rate-limited, and the daemon still answers at once."""
+    http_port, udp_port = _free_port(), _free_port(socket.SOCK_DGRAM)
+    log_file = tmp_path / "logs" / "daemon.log"
+    proc = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(daemon_bundle),
+                             "--http-port", str(http_port), "--osc-port", str(udp_port), "--osc-tcp-port", "0",
+                             "--log-file", str(log_file)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("ready"):
+                break
+        bad = b"#bundle\x00" + bytes(8) + b"\xff\xff\xff\xf8" + b"/notabridge/nope\x00\x00\x00\x00,\x00\x00\x00"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for n in range(5000):
+                sock.sendto(bad if n % 2 else bytes([n % 256]) * (4 + n % 64), ("127.0.0.1", udp_port))
+                if n % 200 == 199:
+                    time.sleep(0.005)
+        assert _http(http_port, "GET", "/health")["ok"] is True
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "malformed OSC packet" in stderr and len(stderr) < 20_000, len(stderr)
+    written = log_file.read_text()
+    assert "malformed OSC packet" in written and len(written) < 20_000

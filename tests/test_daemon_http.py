@@ -21,7 +21,7 @@ def test_health_and_capabilities_describe_the_loaded_model(daemon):
     status, caps = http_request(daemon, "GET", "/capabilities")
     assert status == 200
     assert caps["prompts"] == [["Baroque", "Bach, Johann Sebastian", "Choral"]]
-    assert set(caps["modes"]) == {"generate", "continue", "infill", "accompany"}
+    assert set(caps["modes"]) == {"generate", "continue", "infill", "accompany", "suggest"}
     assert caps["settings"]["temperature"]["max"] >= caps["settings"]["temperature"]["default"]
     assert caps["limits"]["max_bars"] >= 4
 

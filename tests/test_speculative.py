@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from notabridge.engine.decoder import DONE, Decoder
-from notabridge.draft import DraftTable, add_to_bundle
+from notabridge.engine.draft import DraftTable, add_to_bundle
 from notabridge.engine import Engine
 from notabridge.abc.patching import piece_patches
 from notabridge.engine.sampling import Sampler, Sampling
-from notabridge.speculative import Speculator
+from notabridge.engine.speculative import Speculator
 from tests.engine_helpers import HEADER, PROMPT, toy_bundle, toy_piece  # noqa: F401  (fixture)
 from training.ngram import scored_stream
 

@@ -273,9 +273,14 @@ def main(argv: list[str] | None = None) -> int:
         wanted = set(args.only.split(","))
         tasks = [t for t in tasks if t.source.name in wanted]
     tasks = [t for t in tasks if f"{t.source.name}/{Path(t.path).with_suffix('').as_posix()}" not in done or t.tunes]
+    done_tunes = {r["id"] for split in ("train", "validation", "failed") for r in read_records(out / f"{split}.jsonl")}
+    # folk files: only the tunes not written yet (converting a tune is the slow part)
+    tasks = [t if not t.tunes else Task(t.source, t.path, tuple(
+        i for i in t.tunes if f"{t.source.name}/{Path(t.path).with_suffix('').as_posix()}#{i}" not in done_tunes))
+        for t in tasks]
+    tasks = [t for t in tasks if t.tunes or t.source.kind != "abc_tunes"]
     if args.limit:
         tasks = tasks[: args.limit]
-    done_tunes = {r["id"] for split in ("train", "validation", "failed") for r in read_records(out / f"{split}.jsonl")}
     print(f"{len(tasks)} tasks to run with {args.workers} worker(s)", flush=True)
 
     from tqdm import tqdm

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from notabridge.draft import DEFAULT_ORDER, DraftTable, add_to_bundle
+from notabridge.engine.draft import DEFAULT_ORDER, DraftTable, add_to_bundle
 
 from .data import PHASES, piece_text, read_jsonl
 from .ngram import scored_stream

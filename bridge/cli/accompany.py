@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from notabridge.cli.main import UserError
+from notabridge.cli.generate import add_range_argument
 
 DEFAULT_VOICES = 3
 
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="execution provider")
     parser.add_argument("--seed", type=int, help="random seed: the same seed gives the same accompaniment")
     parser.add_argument("--temperature", type=float, help="sampling temperature (default: the engine's, 1.2)")
+    add_range_argument(parser)
     parser.add_argument("--pickup", type=Fraction, metavar="QUARTERS",
                         help="the file starts on an upbeat this many quarter notes long (by default bars start "
                              "at the start of the file, as DAWs export clips)")
@@ -51,12 +53,14 @@ def default_prompt(prompts: list) -> tuple[str, str, str] | None:
 
 def run(args: argparse.Namespace) -> int:
     from notabridge.notation import midi_clip
+    from notabridge.cli.output_path import check_output_path, write_error
     from notabridge.notation.errors import NotationError
 
     prompt = parse_prompt(args.prompt)
     output = Path(args.output)
     if output.suffix.lower() not in (".mid", ".midi"):
         raise UserError(f"-o {output}: the output is a MIDI file; name it with .mid")
+    check_output_path(output)   # before the model runs, not after
     try:
         midi = midi_clip.read_midi(args.melody)
         clip = midi_clip.clip_from_midi(midi, args.pickup)
@@ -73,8 +77,11 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", flush=True)
     out = midi_clip.add_accompaniment(midi, clip, result.variants[0]["excerpt"], staves)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    out.save(str(output))
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        out.save(str(output))
+    except OSError as exc:
+        raise write_error(output, exc) from None
     print(f"wrote {output}: melody + {len(staves)} accompaniment tracks, {clip.measures} bars "
           f"({result.seconds:.1f} s on {result.provider})", flush=True)
     return 0
@@ -95,7 +102,8 @@ def _compose(excerpt: dict, prompt: tuple[str, str, str] | None, args: argparse.
     sampling = Sampling(seed=args.seed)
     if args.temperature is not None:
         sampling.temperature = args.temperature
-    job = ComposeJob(mode="accompany", excerpt=excerpt, prompt=prompt, sampling=sampling, staves=staves)
+    job = ComposeJob(mode="accompany", excerpt=excerpt, prompt=prompt, sampling=sampling, staves=staves,
+                     range_rule=not args.no_range_rule)
     try:
         result = compose(job, engine, progress=_print_progress)
     except JobError as exc:

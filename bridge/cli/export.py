@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import sys
 import time
 from pathlib import Path
 
@@ -14,8 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = ("Needs torch: pip install 'notabridge[export]'. The model's sizes are read off the checkpoint;\n"
                      "any released NotaGen size (small, medium, large, NotaGen-X) works without options.")
-    parser.add_argument("checkpoint", help="NotaGen .pth checkpoint (a dict with the weights under 'model')")
-    parser.add_argument("out_dir", help="folder to write the bundle into")
+    parser.add_argument("checkpoint", help="NotaGen .pth checkpoint (a dict with the weights under 'model'); "
+                                           "with --index-corpus and no OUT_DIR: the bundle folder to add the index to")
+    parser.add_argument("out_dir", nargs="?", help="folder to write the bundle into")
     parser.add_argument("--fp16", action="store_true",
                         help="write half-precision graphs (meant for GPUs; about half the size)")
     parser.add_argument("--int8", action="store_true",
@@ -29,12 +31,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "{period, composer, instrumentation} objects")
     parser.add_argument("--name", help="model name recorded in config.json (default: the folder's name)")
     parser.add_argument("--force", action="store_true", help="write into OUT_DIR even if it is not empty")
+    parser.add_argument("--index-corpus", metavar="FOLDER",
+                        help="also write the bundle's bar index (bar_index.npz: hashes of every bar of every voice, "
+                             "not the music) from the model's training pieces, for the originality check of every "
+                             "variant: a `python -m training.corpus` folder (its train.jsonl) or a folder of scores. "
+                             "`notabridge export BUNDLE --index-corpus FOLDER` adds one to an existing bundle")
+
+
+def write_index(corpus: str, bundle_dir: Path) -> None:
+    """Build the bar index of `corpus` into `bundle_dir` (no torch needed)."""
+    from tqdm import tqdm
+
+    from notabridge.jobs.corpus_index import CorpusError, build_index
+    from notabridge.jobs.originality import INDEX_FILE
+
+    skipped: list[str] = []
+    bar = tqdm(desc="bar index", unit="piece", leave=False, mininterval=5, disable=not sys.stderr.isatty())
+
+    def progress(done: int, total: int) -> None:
+        bar.total, bar.n = total, done
+        bar.refresh()
+
+    try:
+        index = build_index(corpus, skipped, progress)
+    except CorpusError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        bar.close()
+    size = index.save(bundle_dir / INDEX_FILE)
+    print(f"wrote {bundle_dir / INDEX_FILE}: {len(index.pieces)} pieces, {index.bars:,} bars counted, "
+          f"{size / 1024:.0f} KiB" + (f"; {len(skipped)} unreadable, e.g. {skipped[0]}" if skipped else ""))
 
 
 def run(args: argparse.Namespace) -> int:
     from notabridge.onnx_export.prompts import PromptsError, read_prompts
 
-    out_dir = Path(args.out_dir)
+    if args.out_dir is None:
+        if not args.index_corpus:
+            raise UserError("give OUT_DIR, the folder to write the bundle into (or --index-corpus to index a bundle)")
+        bundle = Path(args.checkpoint)
+        if not (bundle / "config.json").is_file():
+            raise UserError(f"{bundle} is not a bundle folder (no config.json): export a checkpoint first")
+        write_index(args.index_corpus, bundle)
+        return 0
+    from notabridge.cli.output_path import check_output_path
+
+    out_dir = check_output_path(args.out_dir, "out_dir", folder=True)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not args.force:
         raise UserError(f"{out_dir} exists and is not an empty folder: choose another or add --force")
     try:
@@ -64,4 +106,6 @@ def run(args: argparse.Namespace) -> int:
     size = sum((out_dir / f).stat().st_size for f in files)
     print(f"wrote {out_dir}: {config['precision']}, {config['parameters']:,} parameters, "
           f"{size / 2**20:.1f} MiB of graphs, {len(prompts)} prompts, in {seconds:.1f} s")
+    if args.index_corpus:
+        write_index(args.index_corpus, out_dir)
     return 0

@@ -14,7 +14,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output file; its extension picks the format: " + ", ".join(OUTPUT_TYPES))
     parser.add_argument("--bars", type=int, default=8, metavar="N", help="how many new bars (default 8)")
-    parser.add_argument("--temperature", type=float, default=1.2, help="sampling temperature (default 1.2; near 0 = greedy)")
+    parser.add_argument("--temperature", type=float, default=1.2, help="sampling temperature, 0.05-5 (default 1.2; low = nearly greedy)")
     parser.add_argument("--top-k", type=int, default=9, help="keep the k likeliest characters (default 9; 0 = no limit)")
     parser.add_argument("--top-p", type=float, default=0.9, help="keep the likeliest characters up to this mass (default 0.9)")
     parser.add_argument("--order", choices=("notagen", "standard"), default="notagen",
@@ -25,6 +25,12 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="BUNDLE", help="model bundle folder (default: the embedded model, models/default)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="execution provider (default auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_range_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-range-rule", action="store_true",
+                        help="let parts go outside their range (by default a part keeps to its instrument's range, "
+                             "else to its given bars' range widened by a fifth)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_output(output: str) -> None:
+    from notabridge.cli.output_path import check_output_path
+
     if Path(output).suffix.lower() not in OUTPUT_TYPES:
         raise UserError(f"-o {output}: name the output with one of {', '.join(OUTPUT_TYPES)} (the extension picks the format)")
+    check_output_path(output)
 
 
 def sampling_from(args: argparse.Namespace):
@@ -118,12 +127,15 @@ def write_variants(result, output: str, prompt=None, score: dict | None = None, 
         if score is not None:
             excerpt = splice_measures(score, excerpt, mode="continue", at=splice_at)
             excerpt.pop("selection", None)
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             if path.suffix.lower() == ".abc" and score is None:
                 path.write_text(variant["abc"])
             else:
                 write_excerpt(excerpt, path, prompt=prompt)
         except NotationError as exc:
             raise UserError(f"cannot write {path}: {exc}") from None
+        except OSError as exc:
+            from notabridge.cli.output_path import write_error
+            raise write_error(path, exc) from None
         print(f"wrote {path}")

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("generate", "a new piece from a style prompt: --prompt \"PERIOD|COMPOSER|INSTRUMENTATION\" --bars N -o out.musicxml"),
     "continue": ("continue_", "new bars after a measure range of a score: score.musicxml --measures A-B --bars N -o out.musicxml"),
     "score": ("score", "log-likelihood of an interleaved ABC piece under a model (bundle or checkpoint)"),
+    "finetune": ("finetune", "fine-tune the model on a folder of your scores under a new style prompt and export it (needs the 'train' extra)"),
+    "suggest-prompt": ("suggest_prompt", "the model's style prompts that fit a measure range best: score.musicxml --measures A-B"),
 }
 
 

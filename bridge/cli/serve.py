@@ -12,7 +12,9 @@ from notabridge.cli.main import UserError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="BUNDLE", help="model bundle folder (default: the embedded model in models/default)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="execution provider (default: GPU when there is one)")
-    parser.add_argument("--http-port", type=_port, default=7878, metavar="N", help="HTTP JSON port (default 7878; 0 = off)")
+    parser.add_argument("--http-port", type=_port, default=7878, metavar="N",
+                        help="HTTP JSON port, where the MuseScore plugin asks (default 7878, the plugin's default "
+                             "address; another port: type http://127.0.0.1:N in the plugin's Daemon field; 0 = off)")
     parser.add_argument("--osc-port", type=_port, default=7879, metavar="N", help="OSC over UDP port (default 7879; 0 = off)")
     parser.add_argument("--osc-tcp-port", type=_port, default=7880, metavar="N", help="OSC over TCP port (default 7880; 0 = off)")
     parser.add_argument("--midi-in", metavar="NAME", help="MIDI input port to record from (between MIDI start and stop)")
@@ -27,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(speculation samples the same distribution, faster; this is for comparisons)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--log-file", metavar="FILE",
+                        help="also write the log to FILE (rotated at 5 MB, 3 old files kept); lines are rate-limited")
 
 
 def _port(text: str) -> int:
@@ -48,6 +52,12 @@ def run(args: argparse.Namespace) -> int:
         parse_meter(args.midi_meter)
     except ValueError as exc:
         raise UserError(f"--midi-meter: {exc}") from None
+    from notabridge.daemon import logs
+
+    try:
+        logs.configure(args.log_file)
+    except OSError as exc:
+        raise UserError(f"--log-file {args.log_file}: cannot write there ({exc.strerror or exc})") from None
     engine = _load_engine(args.model, args.device, speculative=not args.no_speculative)
     if not _is_loopback(args.listen):
         print(f"WARNING: listening on {args.listen}: other machines on that network can use this daemon "
@@ -66,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     for line in daemon.banner():
         print(line, flush=True)
+    for line in plugin_lines(daemon.endpoints().get("http")):
+        print(line, flush=True)
     print("ready; Ctrl-C stops", flush=True)
     while not stop.wait(0.5):
         pass
@@ -74,6 +86,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"cancelled job {job.id} ({job.source}, {job.request.mode})", flush=True)
     print("stopped", flush=True)
     return 0
+
+
+def plugin_lines(http_url: str | None) -> list[str]:
+    """Where the installed MuseScore plugins will look for this daemon, and what to do if that is not here."""
+    from notabridge.cli.install_plugin import DEFAULT_DAEMON, daemon_url, installed_plugins, plugin_daemon
+
+    here = daemon_url(http_url) if http_url else None
+    if here is not None:     # listening on every address: this machine's plugin reaches it on loopback
+        here = here.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
+    if here is None:
+        return ["MuseScore plugin: the HTTP door is off (--http-port 0), so the plugin cannot reach this daemon"]
+    found = installed_plugins()
+    if not found:
+        return [f"MuseScore plugin: not installed in MuseScore's default folders (`notabridge install-musescore-plugin`); "
+                f"it asks {DEFAULT_DAEMON} unless its Daemon field says otherwise"
+                + ("" if here == DEFAULT_DAEMON else f": type {here} there")]
+    lines = []
+    for version, folder in found:
+        asks = plugin_daemon(folder)
+        if asks == here or asks == here.replace("://127.0.0.1:", "://localhost:"):
+            lines.append(f"MuseScore {version} plugin ({folder}): asks {asks}, this daemon")
+        else:
+            lines.append(f"MuseScore {version} plugin ({folder}): asks {asks}, NOT this daemon: type {here} in its "
+                         f"Daemon field, or run `notabridge install-musescore-plugin --daemon {here}`")
+    return lines
+
+
+def _load_engine(model: str | None, device: str):
 
 
 def _load_engine(model: str | None, device: str, speculative: bool = True):

@@ -28,6 +28,7 @@ class ServeOptions:
     midi_voices: int = 3                # accompaniment voices written under a recorded melody
     midi_meter: str = "4/4"             # live MIDI carries no time signature: the user says it
     max_queued: int = LIMITS["max_queued_jobs"]
+    job_budget: Callable[[Any], float] | None = None   # None: notabridge.daemon.queue.job_budget (from the job's size)
     initial_settings: dict = field(default_factory=dict)
 
 
@@ -40,7 +41,8 @@ class Daemon:
         self.options = options or ServeOptions()
         self.say = say
         self.settings = SharedSettings(self.options.initial_settings)
-        self.queue = JobQueue(engine, compose=compose, max_queued=self.options.max_queued)
+        self.queue = JobQueue(engine, compose=compose, max_queued=self.options.max_queued,
+                              budget=self.options.job_budget)
         self.http = self.osc_udp = self.osc_tcp = self.router = self.midi = None
         self._threads: list[Any] = []
 

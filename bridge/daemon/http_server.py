@@ -24,6 +24,7 @@ from notabridge.jobs.settings import SettingsError
 
 log = logging.getLogger("notabridge.http")
 _JOB_PATH = re.compile(r"^/jobs/([A-Za-z0-9-]{1,64})(/result|/cancel)?$")
+SUGGEST_WAIT_S = 60      # a suggest job takes about a second once it runs; the queue may hold others
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -58,6 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.0"   # even an unparsable request line gets a status line back
     timeout = 15            # a client that stops sending mid-request frees its thread
     server_version = "notabridge"
+    _body: bytes | None = None
 
     def log_message(self, fmt: str, *args: Any) -> None:
         log.debug("%s " + fmt, self.client_address[0], *args)
@@ -80,6 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         try:
             self._check_caller()
+            self._body = self._read_body()
             status, body = self._route(method)
         except HttpError as exc:
             status, body = exc.status, {"error": exc.message, **exc.extra}
@@ -122,13 +125,34 @@ class _Handler(BaseHTTPRequestHandler):
             except QueueFull as exc:
                 raise HttpError(503, str(exc), {"status": "busy"}) from None
             return 202, {"id": job.id, "status": job.status}
+        if path == "/suggest" and method == "POST":
+            return self._suggest()
         match = _JOB_PATH.match(path)
         if match:
             return self._job_route(method, match.group(1), match.group(2), url.query)
-        if path in ("/health", "/capabilities", "/settings", "/jobs") or match:
+        if path in ("/health", "/capabilities", "/settings", "/jobs", "/suggest") or match:
             raise HttpError(405, f"{method} is not allowed on {path}; see docs/http.md")
         raise HttpError(404, f"no such endpoint {path!r}; see docs/http.md "
-                             "(/health, /capabilities, /settings, /jobs, /jobs/<id>, /jobs/<id>/result, /jobs/<id>/cancel)")
+                             "(/health, /capabilities, /settings, /jobs, /jobs/<id>, /jobs/<id>/result, /jobs/<id>/cancel, /suggest)")
+
+    def _suggest(self) -> tuple[int, Any]:
+        """A suggest job (the style prompts that fit the excerpt's selection) run through the
+        queue like any job, answered in this request once done."""
+        body = self._json_body()
+        if not isinstance(body, dict):
+            raise HttpError(400, 'send {"excerpt": {...}} with the excerpt\'s selection set')
+        try:
+            job = self.server.daemon.submit({**body, "mode": "suggest"}, source="http")
+        except RequestError as exc:
+            raise HttpError(400, str(exc)) from None
+        except QueueFull as exc:
+            raise HttpError(503, str(exc), {"status": "busy"}) from None
+        job = self.server.daemon.queue.wait(job.id, timeout=SUGGEST_WAIT_S)
+        if job.status != DONE:
+            raise HttpError(409 if job.error else 504, f"suggest job {job.id} is {job.status}"
+                            + (f": {job.error}" if job.error else "; poll /jobs/<id> for its result"),
+                            {"id": job.id, "status": job.status})
+        return 200, result_json(job, formats=())
 
     def _job_route(self, method: str, job_id: str, action: str | None, query: str) -> tuple[int, Any]:
         daemon = self.server.daemon
@@ -148,15 +172,21 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, result_json(job, _formats(query))
         raise HttpError(405, f"{method} is not allowed here; see docs/http.md")
 
-    def _json_body(self) -> Any:
+    def _read_body(self) -> bytes | None:
+        """The whole body of every request, read before routing whatever the handler needs: a body
+        left unread on a kept-alive connection would be parsed as the next request's first line.
+        None when the request has no Content-Length. What cannot be read whole closes the connection."""
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True
             raise HttpError(411, "send the body with a Content-Length, not chunked")
+        header = self.headers.get("Content-Length")
+        if header is None:
+            return None
         try:
-            length = int(self.headers.get("Content-Length", ""))
+            length = int(header)
         except ValueError:
             self.close_connection = True
-            raise HttpError(411, "a POST needs a Content-Length header and a JSON body") from None
+            raise HttpError(400, f"the Content-Length header {header!r} is not a number") from None
         if length < 0 or length > LIMITS["max_body_bytes"]:
             self.close_connection = True
             raise HttpError(413, f"the body is {length} bytes; the limit is {LIMITS['max_body_bytes']}")
@@ -168,10 +198,15 @@ class _Handler(BaseHTTPRequestHandler):
         if len(raw) < length:
             self.close_connection = True
             raise HttpError(400, f"the body has {len(raw)} of the {length} bytes its Content-Length announced")
+        return raw
+
+    def _json_body(self) -> Any:
+        if self._body is None:
+            raise HttpError(411, "a POST needs a Content-Length header and a JSON body")
         try:
-            return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise HttpError(400, "the body is not valid UTF-8 JSON") from None
+            return json.loads(self._body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):   # RecursionError: nested ~1,000 deep
+            raise HttpError(400, "the body is not valid UTF-8 JSON (or nests too deep)") from None
 
     def _send(self, status: int, body: Any) -> None:
         data = json.dumps(body).encode("utf-8")
@@ -189,8 +224,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # malformed request lines and headers get a JSON error like everything else
+        # malformed request lines and headers get a JSON error like everything else; what the
+        # client sent wrong is never a server error (5xx): an unknown method is 405, an HTTP
+        # version other than 1.x is 400
         self.close_connection = True
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = 405, f"method {self.command!r} is not allowed (GET, POST, PUT, DELETE, OPTIONS)"
+        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
+            code, message = 400, "send HTTP/1.1 (or 1.0)"
         self._send(code, {"error": f"{message or HTTPStatus(code).phrase}; see docs/http.md"})
 
 

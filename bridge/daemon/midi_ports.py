@@ -240,7 +240,8 @@ def _meta_only(track: Any) -> Any:
 def _explain(exc: Exception, backend: Any) -> str:
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, ImportError):
-        return f"no MIDI service: the MIDI backend is not installed ({text}); install python-rtmidi"
+        return (f"no MIDI service: the MIDI backend python-rtmidi is not installed ({text}); install the "
+                "'midi' extra: pip install -e '.[midi]' in a checkout (pip install 'notabridge[midi]' otherwise)")
     if "ALSA" in text or "sequencer" in text.lower() or isinstance(exc, SystemError):
         return f"no MIDI service on this system ({text}); on Linux the ALSA sequencer (/dev/snd/seq) is needed"
     try:

@@ -1,5 +1,5 @@
-"""OSC front door under /notabridge/ (python-osc parses and builds the messages; the UDP and TCP
-transports are in notabridge.daemon.osc_transport).
+"""OSC front door under /notabridge/ (notabridge.daemon.osc_parse reads packets with bounded work,
+python-osc builds the replies; the UDP and TCP transports are in notabridge.daemon.osc_transport).
 
 Replies go to the sender's address and port, or, when a request ends with an extra integer
 argument, to that UDP port on the sender's host (so a send-only tool such as liblo's oscsend and
@@ -12,18 +12,25 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
 from typing import Any, Callable
-
-from pythonosc.osc_packet import OscPacket
 
 from notabridge.jobs.request import LIMITS, RequestError
 from notabridge.daemon.queue import CANCELLED, DONE, ERROR, Job, QueueFull
+from notabridge.daemon.osc_parse import OscParseError, parse_packet
+from notabridge.daemon.ratelimit import RateLimit, RateLimitedLog
 from notabridge.daemon.osc_transport import PREFIX, Peer
 from notabridge.daemon.results import compact_result_json, result_json
 from notabridge.jobs.settings import SETTING_NAMES, SettingsError
+from notabridge.limits import LIMITS as ALL_LIMITS
 
 log = logging.getLogger("notabridge.osc")
+_limited_log = RateLimitedLog(log)
 MAX_SUBSCRIBERS = 64
+# what the daemon itself sends: arriving here they are another daemon's (or our own) replies, and
+# answering them (even with an error) could start an endless exchange between two daemons
+REPLY_ONLY = {"error", "capabilities", "prompts", "settings", "queue", "unsubscribed", "job/queued",
+              "job/progress", "job/result", "job/error", "job/cancelled", "midi/status"}
 
 
 class OscRouter:
@@ -33,6 +40,8 @@ class OscRouter:
         self.daemon = daemon
         self._subscribers: dict[Any, Peer] = {}
         self._lock = threading.Lock()
+        self.counts: Counter = Counter()   # what was dropped and why (tests and the soak bench read it)
+        self._answers = RateLimit(ALL_LIMITS["replies_per_second_per_peer"], ALL_LIMITS["reply_burst_per_peer"])
         daemon.settings.subscribe(self._settings_changed)
         daemon.queue.add_queue_listener(self._queue_changed)
         self._handlers: dict[str, Callable[[Peer, list], None]] = {
@@ -49,24 +58,47 @@ class OscRouter:
     def handle_packet(self, data: bytes, sender: Peer, udp_reply: Callable[[int], Peer] | None) -> None:
         """Parse one packet (message or bundle) and answer each message; malformed packets are dropped."""
         try:
-            messages = [timed.message for timed in OscPacket(data).messages]
-        except Exception:   # anything malformed: drop it, a fuzzer must not reach the handlers
-            log.debug("dropped a malformed OSC packet of %d bytes", len(data))
+            messages = parse_packet(data)
+        except OscParseError as exc:   # malformed: dropped, a fuzzer must not reach the handlers
+            self.counts["malformed"] += 1
+            _limited_log.log(logging.WARNING, "malformed", "dropped a malformed OSC packet of %d bytes from %s: %s",
+                             len(data), _describe(sender), exc)
             return
-        for message in messages:
-            self._handle_message(message.address, list(message.params), sender, udp_reply)
+        for address, args in messages:
+            self._handle_message(address, args, sender, udp_reply)
 
     def _handle_message(self, address: str, args: list, sender: Peer, udp_reply: Callable[[int], Peer] | None) -> None:
         if not isinstance(address, str) or not address.startswith(PREFIX):
             return   # not for us: stay quiet rather than answer strangers
         name = address[len(PREFIX):]
+        if name in REPLY_ONLY:
+            self.counts["reply_only"] += 1
+            return
+        if self._is_own(sender):   # a reply of ours to ourselves, or a spoofed source: never answered
+            self.counts["from_own_port"] += 1
+            _limited_log.log(logging.WARNING, "own", "dropped %s claiming to come from this daemon's own port", address)
+            return
         peer = sender
         if udp_reply is not None and _has_reply_port(name, args):
             port = int(args.pop())
-            if not 1 <= port <= 65535:
-                _safe_send(sender, PREFIX + "error", address, f"reply port {port} is not a UDP port (1-65535)")
+            problem = (f"reply port {port} is not a UDP port (1-65535)" if not 1 <= port <= 65535 else
+                       f"reply port {port} is one of this daemon's own ports; name the port your client listens on"
+                       if port in self._own_ports() else None)
+            if problem:
+                if self._answers.allow(sender.key):
+                    _safe_send(sender, PREFIX + "error", address, problem)
                 return
             peer = udp_reply(port)
+        if not self._answers.allow(peer.key):   # a reply storm towards one peer is cut off here
+            self.counts["rate_limited"] += 1
+            _limited_log.log(logging.WARNING, "storm", "more than %s requests a second answered to %s; dropping",
+                             ALL_LIMITS["replies_per_second_per_peer"], _describe(peer))
+            return
+        if name in _FIXED_ARGS and len(args) != _FIXED_ARGS[name]:
+            n = _FIXED_ARGS[name]
+            _safe_send(peer, PREFIX + "error", address, f"{name} takes {n or 'no'} argument{'' if n == 1 else 's'} "
+                       f"(plus an optional integer reply port), not {len(args)}; see docs/osc.md")
+            return
         if name.startswith("settings/") and name[len("settings/"):] in SETTING_NAMES:
             args, name = [name[len("settings/"):], *args], "settings/set"   # /notabridge/settings/<name> value
         handler = self._handlers.get(name)
@@ -79,6 +111,16 @@ class OscRouter:
         except Exception as exc:   # a bug answers an error and the server keeps going
             log.exception("OSC %s failed", address)
             _safe_send(peer, PREFIX + "error", address, f"internal error ({type(exc).__name__}); the daemon keeps running")
+
+    def _own_ports(self) -> set[int]:
+        ports = set()
+        for server in (self.daemon.http, self.daemon.osc_udp, self.daemon.osc_tcp):
+            if server is not None:
+                ports.add(server.server_address[1])
+        return ports
+
+    def _is_own(self, peer: Peer) -> bool:
+        return peer.kind == "udp" and peer.address[1] in self._own_ports()
 
     # ---- discovery --------------------------------------------------------------------------
     def _hello(self, peer: Peer, args: list) -> None:
@@ -112,7 +154,7 @@ class OscRouter:
         if len(args) == 1 and isinstance(args[0], str):
             try:
                 changes = json.loads(args[0])
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise SettingsError('settings/set takes a JSON object string or name/value pairs') from None
         elif args and len(args) % 2 == 0 and all(isinstance(n, str) for n in args[::2]):
             changes = {n: _osc_value(n, v) for n, v in zip(args[::2], args[1::2])}
@@ -161,11 +203,9 @@ class OscRouter:
             raise RequestError(f"the job is larger than {LIMITS['max_body_bytes']} bytes")
         try:
             request = json.loads(args[0])
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RequestError("job/submit: the argument is not valid JSON") from None
-        tag = request.get("tag", "") if isinstance(request, dict) else ""
-        if not isinstance(tag, str) or len(tag) > 100:
-            raise RequestError("tag must be a string of at most 100 characters")
+        tag = request.get("tag", "") if isinstance(request, dict) else ""   # checked with the rest of the job
         # the listener answers /job/queued at once, then progress and exactly one end message
         self.daemon.submit(request, source=f"osc-{peer.kind}", listener=self._job_listener(peer, tag))
 
@@ -249,6 +289,10 @@ def _has_reply_port(name: str, args: list) -> bool:
     return False
 
 
+def _describe(peer: Peer) -> str:
+    return f"{peer.address[0]}:{peer.address[1]}" if hasattr(peer, "address") else peer.kind
+
+
 def _status_text(peer: Peer, job: Job) -> str:
     status = job.status_json()
     if peer.kind == "udp":   # the ABC written so far can outgrow a datagram: HTTP and TCP carry it
@@ -267,7 +311,7 @@ def _osc_value(name: str, value: Any) -> Any:
     if isinstance(value, str) and name != "order":
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
     return value
 

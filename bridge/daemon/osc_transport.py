@@ -14,7 +14,7 @@ from typing import Any
 from pythonosc import slip
 from pythonosc.osc_message_builder import build_msg
 
-from notabridge.jobs.request import LIMITS
+from notabridge.limits import LIMITS
 
 log = logging.getLogger("notabridge.osc")
 PREFIX = "/notabridge/"
@@ -119,6 +119,15 @@ class _TcpHandler(socketserver.BaseRequestHandler):
     server: "OscTcpServer"
 
     def handle(self) -> None:
+        if not self.server.slots.acquire(blocking=False):   # every thread busy with a connection: hang up
+            log.debug("OSC TCP: more than %d connections; closing a new one", LIMITS["osc_tcp_connections"])
+            return
+        try:
+            self._serve()
+        finally:
+            self.server.slots.release()
+
+    def _serve(self) -> None:
         conn: socket.socket = self.request
         reader = conn.makefile("rb")
         first = reader.peek(1)[:1] if hasattr(reader, "peek") else b""
@@ -183,6 +192,7 @@ class OscTcpServer(socketserver.ThreadingTCPServer):
     def __init__(self, address: tuple[str, int], router: Any, udp_socket: socket.socket | None = None) -> None:
         self.router = router
         self.udp_socket = udp_socket   # replies to a named reply port leave from the UDP server's socket
+        self.slots = threading.BoundedSemaphore(int(LIMITS["osc_tcp_connections"]))   # one thread each
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _TcpHandler)
 

@@ -1,6 +1,9 @@
 """The ONE job queue: every front door submits here, one worker thread runs jobs on the engine.
 
 Each job ends in exactly one of done / error / cancelled, and each listener hears that end once.
+A watchdog ends a job that runs past a time budget derived from its size (status error, with
+the reason): it sets the job's cancel event, which the engine checks at every step and the
+notation conversions once per measure (notabridge.cancel).
 The queue is bounded (a full queue answers "busy"), finished jobs are kept for a while so a
 client can fetch the result by id, and a listener that raises (a client that vanished) is
 dropped without touching the job or the worker.
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 log = logging.getLogger("notabridge.daemon")
+BudgetFn = Callable[[Any], float]   # the job's request -> seconds it may run
 
 QUEUED, RUNNING, DONE, ERROR, CANCELLED = "queued", "running", "done", "error", "cancelled"
 FINISHED = (DONE, ERROR, CANCELLED)
@@ -44,6 +48,7 @@ class Job:
     finished: float | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     listeners: list[Callable[["Job", str], None]] = field(default_factory=list)
+    overrun: str | None = None        # why the watchdog ended the job
     cache: dict[str, Any] = field(default_factory=dict)   # formatted results (e.g. MusicXML), built once
 
     def status_json(self) -> dict[str, Any]:
@@ -52,6 +57,8 @@ class Job:
                "error": self.error}
         if self.partial_abc is not None and self.status == RUNNING:
             out["partial_abc"] = self.partial_abc
+        if self.status == DONE and self.result is not None:   # False: a variant stopped early (see warnings)
+            out["complete"] = getattr(self.result, "complete", True)
         return out
 
 
@@ -62,9 +69,10 @@ class JobQueue:
     """A bounded FIFO of jobs and the single worker thread that runs them with `compose`."""
 
     def __init__(self, engine: Any, compose: ComposeFn | None = None, max_queued: int = 16,
-                 keep_finished: int = 256) -> None:
+                 keep_finished: int = 256, budget: BudgetFn | None = None) -> None:
         self.engine = engine
         self._compose = compose
+        self._budget = budget or job_budget
         self.max_queued = max_queued
         self._keep_finished = keep_finished
         self._lock = threading.Condition()
@@ -189,6 +197,10 @@ class JobQueue:
         # compose counts bars over all variants; its first progress report confirms the total
         job.bars_total = (getattr(job.request, "bars", 0) or 0) * (getattr(job.request, "variants", 1) or 1)
         outcome, error, result = DONE, None, None
+        budget = self._budget(job.request)
+        watchdog = threading.Timer(budget, self._overrun, args=(job, budget))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             result = self._compose(job.request, self.engine, progress, job.cancel_event)
         except Cancelled:
@@ -198,12 +210,24 @@ class JobQueue:
         except Exception as exc:  # a bug must end this job, not the worker
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
             outcome, error = ERROR, f"internal error ({type(exc).__name__}: {exc}); the daemon keeps running"
-        if outcome == DONE and job.cancel_event.is_set():
+        finally:
+            watchdog.cancel()
+        if outcome == DONE and job.cancel_event.is_set() and not job.overrun:   # a result that made it in time stays
             outcome, error = CANCELLED, "cancelled while running"
+        if outcome == CANCELLED and job.overrun:
+            outcome, error = ERROR, job.overrun
         with self._lock:
             self.engine_seconds_total += time.monotonic() - job.started
             self._finish(job, outcome, error=error, result=result)
         self._emit(job, outcome)
+
+    def _overrun(self, job: Job, budget: float) -> None:
+        if job.status != RUNNING or job.cancel_event.is_set():
+            return
+        job.overrun = (f"the job ran past its time budget of {budget:.1f} s (set by its size: bars, variants and "
+                       "the excerpt's events) and was stopped; ask for fewer bars or variants, or a shorter excerpt")
+        log.warning("job %s: %s", job.id, job.overrun)
+        job.cancel_event.set()
 
     def _finish(self, job: Job, status: str, error: str | None = None, result: Any = None) -> None:
         # caller holds the lock
@@ -234,3 +258,20 @@ class JobQueue:
                 listener(n)
             except Exception:
                 pass
+
+
+def job_budget(request: Any) -> float:
+    """Seconds a job may run: LIMITS job_budget_* applied to its bars, variants and excerpt events."""
+    from notabridge.limits import LIMITS
+
+    bars = getattr(request, "bars", 0) or 0
+    variants = getattr(request, "variants", 1) or 1
+    return (LIMITS["job_budget_base_s"] + LIMITS["job_budget_per_bar_s"] * bars * variants
+            + LIMITS["job_budget_per_event_s"] * _events(getattr(request, "excerpt", None)))
+
+
+def _events(excerpt: Any) -> int:
+    if not isinstance(excerpt, dict):
+        return 0
+    return sum(len(voice.get("events", [])) for measure in excerpt.get("measures", [])
+               for staff in measure.get("staves", []) for voice in staff.get("voices", []))

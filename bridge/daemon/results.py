@@ -18,7 +18,10 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
     variants = []
     for index, variant in enumerate(result.variants):
         item: dict[str, Any] = {"index": index, "valid_first_try": variant.get("valid_first_try"),
-                                "log_likelihood": variant.get("log_likelihood")}
+                                "log_likelihood": variant.get("log_likelihood"),
+                                "bits_per_char": variant.get("bits_per_char"),
+                                "originality": variant.get("originality"),
+                                "complete": variant.get("complete", True)}
         if "excerpt" in formats:
             item["excerpt"] = variant.get("excerpt")
         if "abc" in formats:
@@ -26,8 +29,12 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
         if "musicxml" in formats:
             item["musicxml"] = _musicxml(job, index, variant)
         variants.append(item)
-    return {"id": job.id, "status": job.status, "variants": variants, "provider": result.provider,
-            "seconds": result.seconds, "warnings": list(result.warnings)}
+    out = {"id": job.id, "status": job.status, "variants": variants, "provider": result.provider,
+           "seconds": result.seconds, "warnings": list(result.warnings),
+           "complete": getattr(result, "complete", True)}
+    if getattr(result, "suggestions", None) is not None:   # mode suggest: the prompts ranked
+        out["suggestions"] = result.suggestions
+    return out
 
 
 def compact_result_json(job: Job, limit: int, url: str | None) -> str:

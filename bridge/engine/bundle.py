@@ -45,7 +45,7 @@ class Bundle:
     dtype: type = np.float32
     card: str = ""
     info: dict = field(default_factory=dict)
-    draft: object = None    # notabridge.draft.DraftTable when the bundle ships one (speculative decoding)
+    draft: object = None    # notabridge.engine.draft.DraftTable when the bundle ships one (speculative decoding)
 
 
 def physical_cores() -> int:
@@ -198,7 +198,7 @@ def load_bundle(path: str | Path | None = None, device: str = "auto", verify: bo
     info = dict(config) | {"name": config.get("name") or path.name, "prompts": prompts, "path": str(path)}
     draft = None
     if config.get("draft"):
-        from notabridge.draft import DraftTable
+        from notabridge.engine.draft import DraftTable
 
         try:
             draft = DraftTable.load(path / config["draft"]["file"])

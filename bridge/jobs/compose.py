@@ -1,7 +1,7 @@
 """The one excerpt-level entry point every front door calls (daemon, CLI, panel).
 
 compose(job, engine) turns the job's excerpt into NotaGen interleaved ABC (notabridge.notation),
-runs the engine in the job's mode, and turns the new bars back into excerpt JSON v1 holding
+runs the engine in the job's mode, and turns the new bars back into excerpt JSON holding
 only the new or replaced measures, each with the `index` where it goes in the score.
 """
 from __future__ import annotations
@@ -11,12 +11,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from notabridge.cancel import cancel_scope
 from notabridge.errors import JobError
+from notabridge.limits import bound_problem
 from notabridge.engine.sampling import Sampling
 
-MODES = ("generate", "continue", "infill", "accompany")
-MAX_BARS = 64
-MAX_VARIANTS = 8
+MODES = ("generate", "continue", "infill", "accompany", "suggest")   # suggest: name the selection's style
 CONTEXT_MEASURES = 32      # measures before the selection the model reads
 SUFFIX_MEASURES = 4        # real measures after an infill gap used to rank candidates
 KEY_NAMES = {f: n for f, n in zip(range(-7, 8), "Cb Gb Db Ab Eb Bb F C G D A E B F# C#".split())}
@@ -33,6 +33,11 @@ class ComposeJob:
     staves: list[int] | None = None
     time: str | None = None
     key: int | None = None
+    range_rule: bool = True          # no note outside each part's range (notabridge.abc.voice_ranges)
+    # NotaGen's text of the score the excerpt was read from (notation.notagen_chain on the user's
+    # file): header lines and one line per measure, index-aligned with the excerpt's measures.
+    # When given, continue feeds the model these lines instead of re-encoding the excerpt.
+    source_text: tuple[list[str], list[str]] | None = None
 
 
 @dataclass
@@ -49,6 +54,8 @@ class ComposeResult:
     provider: str
     seconds: float
     warnings: list[str]
+    complete: bool = True            # False: a variant stopped before all its bars (warnings say why)
+    suggestions: dict | None = None   # mode suggest: notabridge.jobs.suggest.suggest's answer (no variants)
 
 
 def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None = None,
@@ -59,30 +66,65 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
 
     start = time.perf_counter()
     _check(job)
+    if job.mode == "suggest":
+        from notabridge.jobs.suggest import suggest
+
+        answer = suggest(engine, job.excerpt)
+        return ComposeResult(variants=[], provider=engine.provider, seconds=time.perf_counter() - start,
+                             warnings=answer.pop("warnings"), suggestions=answer)
     warnings: list[str] = []
     if job.prompt and engine.info.get("prompts") and list(job.prompt) not in [list(p) for p in engine.info["prompts"]]:
         warnings.append(f"the model was not trained on the prompt {' / '.join(job.prompt)}; it may ignore it")
     try:
-        variants = _run_mode(job, engine, notation, warnings, _progress_adapter(job, progress), cancel)
+        with cancel_scope(cancel):   # the notation conversions check it once per measure
+            variants = _run_mode(job, engine, notation, warnings, _progress_adapter(job, progress), cancel)
     except NotationError as exc:
         raise JobError(str(exc)) from None
+    _add_originality(job, engine, variants, warnings)
     if len(variants) < job.variants:
         failures = engine.last_run.stats.failures
         reason = f": {next(iter(failures.values()))}" if failures else ""
         warnings.append(f"{job.variants - len(variants)} of {job.variants} variants gave up{reason}; "
                         f"here are the other {len(variants)}")
     return ComposeResult(variants=variants, provider=engine.provider, seconds=time.perf_counter() - start,
-                         warnings=warnings)
+                         warnings=warnings, complete=all(v.get("complete", True) for v in variants))
+
+
+def _add_originality(job: ComposeJob, engine, variants: list[dict], warnings: list[str]) -> None:
+    """Each variant's `originality` (notabridge.jobs.originality): its longest run of bars shared with the
+    model's training pieces and with the rest of the user's score; a warning from 2 bars on.
+    Only the voices the model wrote are checked (accompany's given voices are the user's)."""
+    from notabridge.jobs.originality import bundle_index, originality
+
+    training = bundle_index(engine.info.get("path"))
+    sel = (job.excerpt or {}).get("selection") or {}
+    rewrites = job.mode in ("infill", "accompany")
+    staves = (job.staves if job.staves is not None else sel.get("staves")) if rewrites else None
+    skip = (sel["start"], sel["end"]) if rewrites and sel else None
+    for number, variant in enumerate(variants, start=1):
+        try:
+            variant["originality"] = originality(variant["excerpt"], training, job.excerpt, skip, staves)
+        except Exception as exc:  # noqa: BLE001 - a check that fails must not cost the user the music
+            variant["originality"] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        if variant["originality"]["warning"]:
+            warnings.append(f"variant {number}: {variant['originality']['warning']}")
 
 
 def _check(job: ComposeJob) -> None:
     if job.mode not in MODES:
         raise JobError(f"unknown mode {job.mode!r}: use one of {', '.join(MODES)}")
-    if not isinstance(job.bars, int) or not 1 <= job.bars <= MAX_BARS:
-        raise JobError(f"bars must be a whole number from 1 to {MAX_BARS} (got {job.bars})")
-    if not isinstance(job.variants, int) or not 1 <= job.variants <= MAX_VARIANTS:
-        raise JobError(f"variants must be a whole number from 1 to {MAX_VARIANTS} (got {job.variants})")
-    problems = job.sampling.check()
+    for name in ("bars", "variants"):
+        value = getattr(job, name)
+        problem = bound_problem(name, value) or (None if isinstance(value, int) else f"{name} must be a whole number")
+        if problem:
+            raise JobError(problem)
+    # what a user may ask for (notabridge.limits); the sampler itself takes any temperature >= 0,
+    # as the engine's retries cool it below the user's minimum
+    problems = job.sampling.check() + [p for p in (bound_problem(name, getattr(job.sampling, name))
+                                                   for name in ("temperature", "top_k", "top_p")) if p]
+    if job.sampling.seed is not None and bound_problem("seed", job.sampling.seed):
+        problems.append(bound_problem("seed", job.sampling.seed))
     if problems:
         raise JobError("; ".join(problems))
     if job.mode != "generate":
@@ -96,9 +138,11 @@ def _check(job: ComposeJob) -> None:
         if not job.excerpt.get("selection"):
             raise JobError(f"mode {job.mode} needs the excerpt's selection (which measures)")
     if job.time is not None:
-        num, _, den = str(job.time).partition("/")
-        if not (num.isdigit() and den.isdigit() and int(num) > 0 and int(den) in (1, 2, 4, 8, 16, 32)):
-            raise JobError(f"time must look like 3/4 or 6/8 (got {job.time!r})")
+        from notabridge.notation.bounds import time_signature_problem
+
+        problem = time_signature_problem(job.time, "time", sep=" ")
+        if problem:
+            raise JobError(problem)
     if job.key is not None and job.key not in KEY_NAMES:
         raise JobError(f"key must be a number of fifths from -7 to 7 (got {job.key!r})")
 
@@ -137,9 +181,11 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
     sel = excerpt["selection"]
     start, end = sel["start"], sel["end"]
     first = _context_range(excerpt, start)
+    kw["range_rule"] = job.range_rule
     if job.mode == "continue":
         context = notation.cut_measures(excerpt, first, end)
         header, body = _abc(notation, context, job, warnings)
+        header, body = _source_lines(notation, job, header, body, first, end, warnings)
         results = engine.continue_(header + "".join(body), job.bars, **kw)
         return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=context, first_index=end),
                          warnings) for r in results]
@@ -170,6 +216,26 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
 def _abc(notation, excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
     abc = notation.excerpt_to_abc(excerpt, prompt=job.prompt, warnings=warnings)
     return notation.split_abc(abc)
+
+
+def _source_lines(notation, job: ComposeJob, header: str, body: list[str], first: int, end: int,
+                  warnings: list[str]) -> tuple[str, list[str]]:
+    """The score's own NotaGen text for measures first..end-1 (job.source_text), when its voices
+    are laid out as the excerpt's ABC (so that the new bars read back onto the right staves);
+    else the excerpt's ABC as given."""
+    if job.source_text is None:
+        return header, body
+    from notabridge.notation.abc_export import in_force, prompt_lines
+    from notabridge.notation.abc_fast import score_layout
+
+    source_header, lines = job.source_text
+    offset = job.excerpt["measures"][0]["index"]
+    ours = [line for line in header.splitlines(keepends=True) if not line.startswith("%") or line.startswith("%%")]
+    if score_layout(source_header) != score_layout(ours) or len(lines) != len(job.excerpt["measures"]):
+        warnings.append("the score's voices do not line up with the excerpt's; the model reads the excerpt's ABC")
+        return header, body
+    text_header = prompt_lines(job.prompt) + in_force(source_header, lines[:first - offset])
+    return "".join(text_header), lines[first - offset:end - offset]
 
 
 def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: ComposeJob,
@@ -240,6 +306,10 @@ def _given_voices(notation, header: str, window: dict, gap: list[str], staves: l
 
 
 def _variant(result, excerpt: dict, warnings: list[str]) -> dict:
+    complete = getattr(result, "complete", True)
+    if not complete:   # the variant stopped early: its excerpt says so too (the plugin shows it)
+        excerpt.setdefault("warnings", []).append(result.warning)
     warnings.extend(w for w in excerpt.get("warnings", []) if w not in warnings)
-    return {"excerpt": excerpt, "abc": result.header + "".join(result.bars),
-            "valid_first_try": result.valid_first_try, "log_likelihood": result.log_likelihood}
+    return {"excerpt": excerpt, "abc": result.header + "".join(result.bars), "complete": complete,
+            "valid_first_try": result.valid_first_try, "log_likelihood": result.log_likelihood,
+            "bits_per_char": result.bits_per_char}

@@ -6,21 +6,30 @@ bad request is answered at once with a message saying what to change.
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
-from notabridge.jobs.settings import SETTING_RANGES, SettingsError, validate_setting
+from notabridge import limits
+from notabridge.jobs.settings import SettingsError, validate_setting
 
-MODES = ("generate", "continue", "infill", "accompany")
-LIMITS: dict[str, int] = {
-    "max_body_bytes": 2_000_000,        # HTTP body and OSC-over-TCP frame
-    "max_udp_reply_bytes": 8000,        # no UDP datagram we send is larger
-    "max_queued_jobs": 16,
-    "max_bars": SETTING_RANGES["bars"]["max"],
-    "max_variants": SETTING_RANGES["variants"]["max"],
-    "max_excerpt_measures": 512,
-    "max_staves": 64,
+MODES = ("generate", "continue", "infill", "accompany", "suggest")
+
+
+def _json_number(value: Any) -> Any:
+    return str(value) if isinstance(value, Fraction) else value
+
+
+# what /capabilities shows under "limits"; the table itself is notabridge.limits
+LIMITS: dict[str, Any] = {
+    **limits.LIMITS,
+    "max_bars": limits.BOUNDS["bars"].high,
+    "max_variants": limits.BOUNDS["variants"].high,
+    "max_excerpt_measures": limits.BOUNDS["measures"].high,
+    "max_staves": limits.BOUNDS["staves"].high,
+    "bounds": {name: {"min": _json_number(b.low), "max": _json_number(b.high)} for name, b in limits.BOUNDS.items()},
 }
 _JOB_KEYS = {"mode", "excerpt", "bars", "prompt", "settings", "variants", "staves", "time", "key", "tag"}
+_short = limits.short_repr
 
 
 class RequestError(ValueError):
@@ -31,22 +40,31 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
     """Validate a job request against the limits and build a notabridge.jobs.compose.ComposeJob."""
     if not isinstance(obj, dict):
         raise RequestError('a job must be a JSON object such as {"mode": "continue", "excerpt": {...}, "bars": 4}')
+    deep = json_depth_problem(obj)
+    if deep:
+        raise RequestError(deep)
     unknown = set(obj) - _JOB_KEYS
     if unknown:
-        raise RequestError(f"unknown job fields {sorted(unknown)}; known: {sorted(_JOB_KEYS)}")
+        raise RequestError(f"unknown job fields {[_short(k) for k in sorted(unknown)[:5]]}; known: {sorted(_JOB_KEYS)}")
     mode = obj.get("mode")
-    if mode not in MODES:
-        raise RequestError(f"mode must be one of {list(MODES)}, not {mode!r}")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise RequestError(f"mode must be one of {list(MODES)}, not {_short(mode)}")
+    tag = obj.get("tag", "")
+    if not isinstance(tag, str) or len(tag) > 100:
+        raise RequestError("tag must be a string of at most 100 characters")
 
-    overrides = obj.get("settings") or {}
-    if not isinstance(overrides, dict):
-        raise RequestError("settings must be an object of setting overrides, e.g. {\"temperature\": 1.0}")
-    for name in ("bars", "variants", "prompt"):   # accepted at top level too, as the API shows
-        if name in obj:
-            overrides = {**overrides, name: obj[name]}
+    overrides = obj.get("settings")
+    if overrides is None:
+        overrides = {}
+    if not isinstance(overrides, dict):   # [], "", 0 and false too: a job runs only as asked
+        raise RequestError(f'settings must be an object of setting overrides such as {{"temperature": 1.0}}, '
+                           f"not {_short(overrides)}")
     try:
         values = dict(shared)
         values.update({name: validate_setting(name, value) for name, value in overrides.items()})
+        for name in ("bars", "variants", "prompt"):   # accepted at top level too, as the API shows; these win
+            if name in obj:
+                values[name] = validate_setting(name, obj[name])
     except SettingsError as exc:
         raise RequestError(str(exc)) from None
 
@@ -58,16 +76,23 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
         _check_excerpt(excerpt, mode)
     staves = obj.get("staves")
     if staves is not None:
-        if (not isinstance(staves, list) or len(staves) > LIMITS["max_staves"]
-                or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < LIMITS["max_staves"] for s in staves)):
-            raise RequestError("staves must be a list of staff indices (0-based integers)")
+        if (not isinstance(staves, list) or not staves or len(staves) > limits.BOUNDS["staves"].high
+                or any(limits.bound_problem("staff_index", s) or not isinstance(s, int) for s in staves)):
+            raise RequestError(f"staves must be a non-empty list of staff indices (integers from {limits.BOUNDS['staff_index'].low} "
+                               f"to {limits.BOUNDS['staff_index'].high}), not {_short(staves)}")
     elif mode == "accompany":
         raise RequestError("accompany needs staves: the indices of the staves to write (the others are given)")
     time_sig, key = obj.get("time"), obj.get("key")
-    if time_sig is not None and (not isinstance(time_sig, str) or len(time_sig) > 8):
-        raise RequestError('time must be a meter such as "3/4"')
-    if key is not None and (not isinstance(key, int) or isinstance(key, bool) or not -7 <= key <= 7):
-        raise RequestError("key must be the number of fifths, -7..7")
+    if time_sig is not None:
+        from notabridge.notation.bounds import time_signature_problem
+
+        problem = time_signature_problem(time_sig, "time", sep=" ")
+        if problem:
+            raise RequestError(problem)
+    if key is not None:
+        problem = limits.bound_problem("key", key, "key (fifths)") or (None if isinstance(key, int) else "key must be a whole number")
+        if problem:
+            raise RequestError(problem)
 
     from notabridge.jobs.compose import ComposeJob
     from notabridge.engine.sampling import Sampling
@@ -77,7 +102,8 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
                         seed=values["seed"], order=values["order"])
     return ComposeJob(mode=mode, excerpt=excerpt, bars=values["bars"],
                       prompt=None if prompt is None else (prompt["period"], prompt["composer"], prompt["instrumentation"]),
-                      sampling=sampling, variants=values["variants"], staves=staves, time=time_sig, key=key)
+                      sampling=sampling, variants=values["variants"], staves=staves, time=time_sig, key=key,
+                      range_rule=values["range_rule"])
 
 
 def _check_excerpt(excerpt: Any, mode: str) -> None:
@@ -86,12 +112,29 @@ def _check_excerpt(excerpt: Any, mode: str) -> None:
     measures = excerpt.get("measures")
     if not isinstance(measures, list) or not measures:
         raise RequestError("excerpt.measures must be a non-empty list")
-    if len(measures) > LIMITS["max_excerpt_measures"]:
-        raise RequestError(f"the excerpt has {len(measures)} measures; send at most {LIMITS['max_excerpt_measures']}")
+    if len(measures) > limits.BOUNDS["measures"].high:
+        raise RequestError(f"the excerpt has {len(measures)} measures; send at most {limits.BOUNDS['measures'].high}")
     errors = _validate_excerpt(excerpt)
-    if errors:
-        shown = "; ".join(errors[:5]) + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
+    if errors:   # a schema message quotes the value, which may be megabytes: each is cut short
+        shown = "; ".join(_cut(e) for e in errors[:5]) + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
         raise RequestError(f"the excerpt is not valid excerpt JSON v1: {shown}")
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit - 20] + f"... ({len(text)} characters)"
+
+
+def json_depth_problem(obj: Any, where: str = "the JSON") -> str | None:
+    """None when no list/object nests deeper than LIMITS["max_json_depth"] (checked without recursion)."""
+    limit = limits.LIMITS["max_json_depth"]
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return f"{where} nests objects and lists more than {limit} levels deep"
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return None
 
 
 def _validate_excerpt(excerpt: dict) -> list[str]:

@@ -9,20 +9,31 @@ import copy
 import threading
 from typing import Any, Callable
 
-# name -> (type description, min, max, default); the single source for validation and /capabilities
+from notabridge.limits import BOUNDS, LIMITS, bound_problem, short_repr as _short
+
+
+def _numeric(name: str, kind: str, default: Any) -> dict[str, Any]:
+    bound = BOUNDS[name]
+    return {"type": kind, "min": bound.low, "max": bound.high, "default": default}
+
+
+# name -> (type description, min, max, default) for validation and /capabilities; the ranges
+# themselves are notabridge.limits.BOUNDS, shared with the CLI and the engine's own checks
 SETTING_RANGES: dict[str, dict[str, Any]] = {
-    "temperature": {"type": "number", "min": 0.05, "max": 5.0, "default": 1.2},
-    "top_k": {"type": "integer", "min": 0, "max": 128, "default": 9},
-    "top_p": {"type": "number", "min": 0.01, "max": 1.0, "default": 0.9},
-    "seed": {"type": "integer or null", "min": 0, "max": 2**31 - 1, "default": None},
-    "variants": {"type": "integer", "min": 1, "max": 8, "default": 1},
-    "bars": {"type": "integer", "min": 1, "max": 32, "default": 4},
+    "temperature": _numeric("temperature", "number", 1.2),
+    "top_k": _numeric("top_k", "integer", 9),
+    "top_p": _numeric("top_p", "number", 0.9),
+    "seed": _numeric("seed", "integer or null", None),
+    "variants": _numeric("variants", "integer", 1),
+    "bars": _numeric("bars", "integer", 4),
     "prompt": {"type": "object or null", "keys": ["period", "composer", "instrumentation"], "default": None},
     "order": {"type": "string", "choices": ["notagen", "standard"], "default": "notagen"},
+    # no note outside each part's range (its instrument's, else the given bars' widened by a fifth)
+    "range_rule": {"type": "boolean", "default": True},
 }
 SETTING_NAMES = tuple(SETTING_RANGES)
 _PROMPT_KEYS = ("period", "composer", "instrumentation")
-_MAX_PROMPT_FIELD = 200
+_MAX_PROMPT_FIELD = int(LIMITS["max_text_chars"])
 
 
 class SettingsError(ValueError):
@@ -37,28 +48,25 @@ def validate_setting(name: str, value: Any) -> Any:
     """Return the normalised value of one setting, or raise SettingsError saying what is allowed."""
     spec = SETTING_RANGES.get(name)
     if spec is None:
-        raise SettingsError(f"unknown setting {name!r}; known settings: {', '.join(SETTING_NAMES)}")
+        raise SettingsError(f"unknown setting {_short(name)}; known settings: {', '.join(SETTING_NAMES)}")
     if name == "prompt":
         return _validate_prompt(value)
     if name == "order":
         if value not in spec["choices"]:
-            raise SettingsError(f"order must be one of {spec['choices']}, not {value!r}")
+            raise SettingsError(f"order must be one of {spec['choices']}, not {_short(value)}")
         return value
+    if spec["type"] == "boolean":
+        if isinstance(value, bool) or value in (0, 1):   # OSC sends 0/1
+            return bool(value)
+        raise SettingsError(f"{name} must be true or false, not {value!r}")
     if name == "seed" and value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingsError(f"{name} must be a number between {spec['min']} and {spec['max']}, not {value!r}")
-    if spec["type"].startswith("integer"):
-        if float(value) != int(value):
-            raise SettingsError(f"{name} must be a whole number, not {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
-        if value != value:  # NaN
-            raise SettingsError(f"{name} must be a number, not NaN")
-    if not spec["min"] <= value <= spec["max"]:
-        raise SettingsError(f"{name} must be between {spec['min']} and {spec['max']}, not {value!r}")
-    return value
+    problem = bound_problem(name, value)   # also NaN, infinities and 400-digit integers
+    if problem:
+        raise SettingsError(problem)
+    return int(value) if BOUNDS[name].integer else float(value)
+
+
 
 
 def _validate_prompt(value: Any) -> dict[str, str] | None:

@@ -1,4 +1,4 @@
-"""Validation of excerpt JSON v1: the JSON Schema, then the rules a schema cannot say.
+"""Validation of excerpt JSON: the JSON Schema, then the rules a schema cannot say.
 
 Every error is reported as "<path>: <reason>", e.g. "measures[3].staves[0].voices[1]: events
 last 3/4 but the measure lasts 1".
@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .bounds import excerpt_bound_errors
 from .durations import parse_fraction
 from .errors import NotationError
 from .excerpt_base import time_length
@@ -47,8 +48,14 @@ def _path(parts) -> str:
 
 
 def validate_excerpt(obj: Any) -> list[str]:
-    """All problems of an excerpt, each as "path: reason"; an empty list means valid."""
-    errors = [f"{_path(e.absolute_path)}: {e.message}" for e in sorted(_validator().iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))]
+    """All problems of an excerpt, each as "path: reason"; an empty list means valid.
+
+    Numbers outside notabridge.limits.BOUNDS come first; the semantic checks (which do arithmetic
+    with those numbers) run only on an excerpt without any of these errors."""
+    bounds = excerpt_bound_errors(obj)
+    bounded = {e.split(":", 1)[0] for e in bounds}
+    schema = [f"{_path(e.absolute_path)}: {e.message}" for e in sorted(_validator().iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))]
+    errors = bounds + [e for e in schema if e.split(":", 1)[0] not in bounded]   # one message per field
     if errors:
         return errors
     return _semantic_errors(obj)
@@ -58,9 +65,9 @@ def quick_errors(obj: Any) -> list[str]:
     """The checks of validate_excerpt without the JSON Schema pass (which costs about as much as
     a whole conversion). A structural problem the quick checks trip over gets the full report."""
     try:
-        return _semantic_errors(obj)
+        return excerpt_bound_errors(obj) or _semantic_errors(obj)
     except (KeyError, TypeError, AttributeError, ValueError, IndexError, ZeroDivisionError):
-        return validate_excerpt(obj) or ["(root): not an excerpt JSON v1 object"]
+        return validate_excerpt(obj) or ["(root): not an excerpt JSON object"]
 
 
 def check_excerpt(obj: Any, schema: bool = True) -> dict:
@@ -92,6 +99,13 @@ def _semantic_errors(obj: dict) -> list[str]:
     for i, staff in enumerate(obj["staves"]):
         if staff["part"] not in part_ids:
             errors.append(f"staves[{i}].part: no part with id {staff['part']!r}")
+    for i, group in enumerate(obj.get("groups", [])):
+        ends = [group["first"], group["last"]]
+        for key, pid in zip(("first", "last"), ends):
+            if pid not in part_ids:
+                errors.append(f"groups[{i}].{key}: no part with id {pid!r}")
+        if all(pid in part_ids for pid in ends) and part_ids.index(ends[0]) > part_ids.index(ends[1]):
+            errors.append(f"groups[{i}]: part {ends[0]!r} comes after {ends[1]!r}")
     previous = None
     for m, measure in enumerate(obj["measures"]):
         where = f"measures[{m}]"

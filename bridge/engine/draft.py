@@ -100,7 +100,7 @@ def add_to_bundle(bundle: str | Path, table: DraftTable, source: str) -> dict:
     """Write `table` into the bundle folder and list it in config.json (file, sha256, order, source)."""
     import json
 
-    from .engine.bundle import sha256_file
+    from notabridge.engine.bundle import sha256_file
 
     bundle = Path(bundle)
     table.save(bundle / FILE)

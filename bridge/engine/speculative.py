@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .draft import DraftTable
-from .abc.patching import EOS_ID, PATCH_SIZE
-from .engine.sampling import Sampling, distribution
+from notabridge.abc.patching import EOS_ID, PATCH_SIZE
+from notabridge.engine.sampling import Sampling, distribution
 
 VOCAB = 128
 # never sampled: pad, bos, control characters other than newline, DEL (as bridge/engine/decoder.py)
