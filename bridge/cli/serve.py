@@ -113,9 +113,6 @@ def plugin_lines(http_url: str | None) -> list[str]:
     return lines
 
 
-def _load_engine(model: str | None, device: str):
-
-
 def _load_engine(model: str | None, device: str, speculative: bool = True):
     from notabridge.engine import Engine
 
