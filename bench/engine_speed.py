@@ -100,7 +100,7 @@ class NaturalWriter:
     def __init__(self, context: tuple[str, ...], count: int):
         self._context, self.count, self.stamps, self.chars = list(context), count, [], []
 
-    def context(self, limit: int) -> list[str]:
+    def context(self, limit: int, at_most: int | None = None) -> list[str]:
         return self._context
 
     def forced_patch(self):
@@ -138,7 +138,7 @@ class FullPatchWriter:
     def __init__(self, context: list[str], count: int):
         self._context, self.count, self.stamps = context, count, []
 
-    def context(self, limit: int) -> list[str]:
+    def context(self, limit: int, at_most: int | None = None) -> list[str]:
         return self._context
 
     def forced_patch(self):
@@ -259,7 +259,7 @@ def chorale_seconds(model: Path, runs: int, speculative: bool) -> list[float]:
     from latency import chorale_excerpt, free_port, start_daemon, via_http
 
     ports = {"http": free_port(), "udp": free_port(socket.SOCK_DGRAM), "tcp": free_port()}
-    daemon = start_daemon(str(model), ports, extra=[] if speculative else ["--no-speculative"], quiet=True)
+    daemon = start_daemon(str(model), ports, extra=["--speculative"] if speculative else [], quiet=True)
     excerpt = chorale_excerpt()
     try:
         times = []

@@ -24,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accompaniment voices to write under a recorded melody (1-8, default 3)")
     parser.add_argument("--midi-meter", default="4/4", metavar="N/D",
                         help="time signature of what the DAW plays (live MIDI carries none; default 4/4)")
-    parser.add_argument("--no-speculative", action="store_true",
-                        help="decode one character per char-decoder call even when the bundle has a draft table "
-                             "(speculation samples the same distribution, faster; this is for comparisons)")
+    parser.add_argument("--speculative", action="store_true",
+                        help="draft characters with the bundle's n-gram table and verify them in one char-decoder "
+                             "call (faster; experimental: the bar writer's fallback masks are not applied yet)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--log-file", metavar="FILE",
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         logs.configure(args.log_file)
     except OSError as exc:
         raise UserError(f"--log-file {args.log_file}: cannot write there ({exc.strerror or exc})") from None
-    engine = _load_engine(args.model, args.device, speculative=not args.no_speculative)
+    engine = _load_engine(args.model, args.device, speculative=args.speculative)
     if not _is_loopback(args.listen):
         print(f"WARNING: listening on {args.listen}: other machines on that network can use this daemon "
               "and read the music sent to it. Use the default 127.0.0.1 unless you mean it.", flush=True)

@@ -72,11 +72,17 @@ def constraint_at(writer, text: str) -> tuple[int | None, np.ndarray]:
     forced, banned = writer.constraint(text)
     if forced is not None:
         return ord(forced), None
-    ban = BASE_BANNED.copy()
+    if isinstance(banned, np.ndarray):
+        # the bar writer's ban levels (2 banned, 1 allowed but not as a fallback): taken as hard bans,
+        # so the writer's fallback (its likeliest allowed character when the model's plausible ones
+        # are all banned) is not applied here: why speculation is off by default until it is
+        ban = (banned >= 2) | BASE_BANNED
+    else:
+        ban = BASE_BANNED.copy()
+        for c in banned:
+            ban[ord(c)] = True
     if not text:
         ban[EOS_ID] = True  # a patch holds at least one character
-    for c in banned:
-        ban[ord(c)] = True
     return None, ban
 
 
