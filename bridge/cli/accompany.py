@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from notabridge.cli.main import UserError
+from notabridge.cli.generate import add_range_argument
 
 DEFAULT_VOICES = 3
 
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="execution provider")
     parser.add_argument("--seed", type=int, help="random seed: the same seed gives the same accompaniment")
     parser.add_argument("--temperature", type=float, help="sampling temperature (default: the engine's, 1.2)")
+    add_range_argument(parser)
     parser.add_argument("--pickup", type=Fraction, metavar="QUARTERS",
                         help="the file starts on an upbeat this many quarter notes long (by default bars start "
                              "at the start of the file, as DAWs export clips)")
@@ -92,7 +94,8 @@ def _compose(excerpt: dict, prompt: tuple[str, str, str] | None, args: argparse.
     sampling = Sampling(seed=args.seed)
     if args.temperature is not None:
         sampling.temperature = args.temperature
-    job = ComposeJob(mode="accompany", excerpt=excerpt, prompt=prompt, sampling=sampling, staves=staves)
+    job = ComposeJob(mode="accompany", excerpt=excerpt, prompt=prompt, sampling=sampling, staves=staves,
+                     range_rule=not args.no_range_rule)
     try:
         result = compose(job, engine, progress=_print_progress)
     except JobError as exc:

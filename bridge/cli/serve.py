@@ -12,7 +12,9 @@ from notabridge.cli.main import UserError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="BUNDLE", help="model bundle folder (default: the embedded model in models/default)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="execution provider (default: GPU when there is one)")
-    parser.add_argument("--http-port", type=_port, default=7878, metavar="N", help="HTTP JSON port (default 7878; 0 = off)")
+    parser.add_argument("--http-port", type=_port, default=7878, metavar="N",
+                        help="HTTP JSON port, where the MuseScore plugin asks (default 7878, the plugin's default "
+                             "address; another port: type http://127.0.0.1:N in the plugin's Daemon field; 0 = off)")
     parser.add_argument("--osc-port", type=_port, default=7879, metavar="N", help="OSC over UDP port (default 7879; 0 = off)")
     parser.add_argument("--osc-tcp-port", type=_port, default=7880, metavar="N", help="OSC over TCP port (default 7880; 0 = off)")
     parser.add_argument("--midi-in", metavar="NAME", help="MIDI input port to record from (between MIDI start and stop)")
@@ -33,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi-lookahead", type=_lookahead, default="auto", metavar="N",
                         help="live mode: sixteenths before a bar's end at which the bar is read and the next one "
                              "written (default auto: as few as the engine's recent speed allows)")
+    parser.add_argument("--speculative", action="store_true",
+                        help="draft characters with the bundle's n-gram table and verify them in one char-decoder "
+                             "call (faster; experimental: the bar writer's fallback masks are not applied yet)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--log-file", metavar="FILE",
@@ -83,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         logs.configure(args.log_file)
     except OSError as exc:
         raise UserError(f"--log-file {args.log_file}: cannot write there ({exc.strerror or exc})") from None
-    engine = _load_engine(args.model, args.device)
+    engine = _load_engine(args.model, args.device, speculative=args.speculative)
     if not _is_loopback(args.listen):
         print(f"WARNING: listening on {args.listen}: other machines on that network can use this daemon "
               "and read the music sent to it. Use the default 127.0.0.1 unless you mean it.", flush=True)
@@ -102,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     for line in daemon.banner():
         print(line, flush=True)
+    for line in plugin_lines(daemon.endpoints().get("http")):
+        print(line, flush=True)
     print("ready; Ctrl-C stops", flush=True)
     while not stop.wait(0.5):
         pass
@@ -112,7 +119,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_engine(model: str | None, device: str):
+def plugin_lines(http_url: str | None) -> list[str]:
+    """Where the installed MuseScore plugins will look for this daemon, and what to do if that is not here."""
+    from notabridge.cli.install_plugin import DEFAULT_DAEMON, daemon_url, installed_plugins, plugin_daemon
+
+    here = daemon_url(http_url) if http_url else None
+    if here is not None:     # listening on every address: this machine's plugin reaches it on loopback
+        here = here.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
+    if here is None:
+        return ["MuseScore plugin: the HTTP door is off (--http-port 0), so the plugin cannot reach this daemon"]
+    found = installed_plugins()
+    if not found:
+        return [f"MuseScore plugin: not installed in MuseScore's default folders (`notabridge install-musescore-plugin`); "
+                f"it asks {DEFAULT_DAEMON} unless its Daemon field says otherwise"
+                + ("" if here == DEFAULT_DAEMON else f": type {here} there")]
+    lines = []
+    for version, folder in found:
+        asks = plugin_daemon(folder)
+        if asks == here or asks == here.replace("://127.0.0.1:", "://localhost:"):
+            lines.append(f"MuseScore {version} plugin ({folder}): asks {asks}, this daemon")
+        else:
+            lines.append(f"MuseScore {version} plugin ({folder}): asks {asks}, NOT this daemon: type {here} in its "
+                         f"Daemon field, or run `notabridge install-musescore-plugin --daemon {here}`")
+    return lines
+
+
+def _load_engine(model: str | None, device: str, speculative: bool = True):
     from notabridge.engine import Engine
 
     if model is None:
@@ -124,7 +156,7 @@ def _load_engine(model: str | None, device: str):
     elif not Path(model).is_dir():
         raise UserError(f"--model {model}: no such bundle folder")
     try:
-        return Engine(model, device=device)
+        return Engine(model, device=device, speculative=speculative)
     except UserError:
         raise
     except (OSError, ValueError) as exc:

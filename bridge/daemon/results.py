@@ -19,7 +19,9 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
     for index, variant in enumerate(result.variants):
         item: dict[str, Any] = {"index": index, "valid_first_try": variant.get("valid_first_try"),
                                 "log_likelihood": variant.get("log_likelihood"),
-                                "originality": variant.get("originality")}
+                                "bits_per_char": variant.get("bits_per_char"),
+                                "originality": variant.get("originality"),
+                                "complete": variant.get("complete", True)}
         if "excerpt" in formats:
             item["excerpt"] = variant.get("excerpt")
         if "abc" in formats:
@@ -28,7 +30,8 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
             item["musicxml"] = _musicxml(job, index, variant)
         variants.append(item)
     out = {"id": job.id, "status": job.status, "variants": variants, "provider": result.provider,
-           "seconds": result.seconds, "warnings": list(result.warnings)}
+           "seconds": result.seconds, "warnings": list(result.warnings),
+           "complete": getattr(result, "complete", True)}
     if getattr(result, "suggestions", None) is not None:   # mode suggest: the prompts ranked
         out["suggestions"] = result.suggestions
     return out

@@ -102,7 +102,8 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
                         seed=values["seed"], order=values["order"])
     return ComposeJob(mode=mode, excerpt=excerpt, bars=values["bars"],
                       prompt=None if prompt is None else (prompt["period"], prompt["composer"], prompt["instrumentation"]),
-                      sampling=sampling, variants=values["variants"], staves=staves, time=time_sig, key=key)
+                      sampling=sampling, variants=values["variants"], staves=staves, time=time_sig, key=key,
+                      range_rule=values["range_rule"])
 
 
 def _check_excerpt(excerpt: Any, mode: str) -> None:
