@@ -144,7 +144,7 @@ def plugin_lines(http_url: str | None) -> list[str]:
     return lines
 
 
-def _load_engine(model: str | None, device: str, speculative: bool = True):
+def _load_engine(model: str | None, device: str, speculative: bool = False):
     from notabridge.engine import Engine
 
     if model is None:
