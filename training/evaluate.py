@@ -311,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (1 is fastest on a busy machine)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-scoring", action="store_true", help="skip bits per char and the n-gram (generation only)")
+    p.add_argument("--baseline-bundle", help="another bundle (e.g. the previous model) scored on the same pieces")
     p.add_argument("--out", help="write the report as JSON here")
     args = p.parse_args(argv)
 
@@ -335,6 +336,12 @@ def main(argv: list[str] | None = None) -> int:
     report["model_bits_per_char"] = bpc
     report["validation_chars"] = chars
     log(f"model: {bpc:.3f} bits/char on {len(scored)} validation pieces ({chars} chars, {time.monotonic() - t:.0f} s)")
+    if args.baseline_bundle and scored:
+        t = time.monotonic()
+        base = load_bundle(args.baseline_bundle, "cpu", threads=args.threads)
+        report["baseline"] = {"bundle": str(args.baseline_bundle), "bits_per_char": validation_bpc(base, scored)[0]}
+        log(f"baseline {args.baseline_bundle}: {report['baseline']['bits_per_char']:.3f} bits/char on the same pieces "
+            f"({time.monotonic() - t:.0f} s)")
     t = time.monotonic()
     nbpc, used = ngram_bpc(train, scored, args.ngram_order, args.ngram_chars) if scored else (math.nan, 0)
     report["ngram"] = {"order": args.ngram_order, "training_chars": used, "bits_per_char": nbpc}
