@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", required=True, help="corpus directory (stats.json)")
     p.add_argument("--eval", action="append", default=[],
                    help="training.evaluate JSON report (repeat for runs with other sampling settings)")
+    p.add_argument("--training", help="the card's 'training' row (default: read off the checkpoint)")
+    p.add_argument("--recipe", help="the card's 'recipe' row (default: read off the checkpoint's arguments)")
     p.add_argument("--intro", help="the card's opening paragraph (default: a model trained from scratch)")
     p.add_argument("--notes", help="a Markdown file appended as 'How it was made' (size choice, run notes)")
     args = p.parse_args(argv)
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     prompts = json.loads((bundle / "prompts.json").read_text()) if (bundle / "prompts.json").is_file() else []
 
     text = [f"# {config.get('name', bundle.name)}: NotaBridge's embedded default model\n",
-            args.intro or "A small NotaGen-architecture model trained from scratch on this machine (2 shared CPU cores) on "
+            (args.intro.rstrip() + "\n" if args.intro else None) or "A small NotaGen-architecture model trained from scratch on this machine (2 shared CPU cores) on "
             "music21's bundled corpus, so that NotaBridge works offline out of the box. It is far smaller and "
             "weaker than NotaGen's released models: export a real NotaGen checkpoint with `notabridge export` "
             "for serious use.\n",
@@ -168,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
                              f"{config['char_num_layers']} char layers, context {config['patch_length']} patches of 16"),
                    ("parameters", f"{config['parameters']:,}"),
                    ("precision / size", f"{config['precision']}, {size / 2**20:.1f} MiB of ONNX graphs"),
-                   ("training", f"{prog.get('elapsed', 0) / 60:.0f} min on CPU, {prog.get('step', 0)} optimizer steps, "
+                   ("training", args.training or f"{prog.get('elapsed', 0) / 60:.0f} min on CPU, {prog.get('step', 0)} optimizer steps, "
                                 f"{prog.get('chars', 0) / 1e6:.1f} M characters seen; last phase: {prog.get('phase')}"),
-                   ("recipe", f"NotaGen's objective; pre-training (no prompt lines, keys of 15) at lr "
+                   ("recipe", args.recipe or f"NotaGen's objective; pre-training (no prompt lines, keys of 15) at lr "
                               f"{arguments.get('lr')}, then prompt fine-tuning (prompt lines, keys within +-3 "
                               f"semitones) at lr {arguments.get('finetune_lr')}; AdamW, warm-up then constant; "
                               f"batches of {arguments.get('batch_patches')} patches"),
