@@ -80,7 +80,6 @@ class JobQueue:
         self._stopping = False
         self._queue_listeners: list[Callable[[int], None]] = []
         self._counter = itertools.count(1)
-        self.engine_seconds_total = 0.0
         self._worker = threading.Thread(target=self._work, name="notabridge-worker", daemon=True)
         self._worker.start()
 
@@ -215,7 +214,6 @@ class JobQueue:
         if outcome == CANCELLED and job.overrun:
             outcome, error = ERROR, job.overrun
         with self._lock:
-            self.engine_seconds_total += time.monotonic() - job.started
             self._finish(job, outcome, error=error, result=result)
         self._emit(job, outcome)
 
