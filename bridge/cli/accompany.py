@@ -86,12 +86,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compose(excerpt: dict, prompt: tuple[str, str, str] | None, args: argparse.Namespace):
-    from notabridge.cli.serve import _load_engine
+    from notabridge.cli.load_engine import load_engine
     from notabridge.jobs.compose import ComposeJob, compose
     from notabridge.errors import JobError
     from notabridge.engine.sampling import Sampling
 
-    engine = _load_engine(args.model, args.device)
+    engine = load_engine(args.model, args.device)
     if prompt is None:
         prompt = default_prompt(engine.info.get("prompts") or [])
         if prompt:

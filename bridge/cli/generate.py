@@ -62,26 +62,15 @@ def sampling_from(args: argparse.Namespace):
     return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed, order=args.order)
 
 
-def load_engine(args: argparse.Namespace):
-    from notabridge.engine.bundle import BundleError
-    from notabridge.engine import Engine
-
-    if args.model is not None and not Path(args.model).is_dir():
-        raise UserError(f"--model {args.model}: no such bundle folder")
-    try:
-        return Engine(args.model, device=args.device)
-    except BundleError as exc:
-        raise UserError(str(exc)) from None
-
-
 def run_job(job, args: argparse.Namespace):
     """Load the model, run the job with a progress bar, turn job errors into user errors."""
     from tqdm import tqdm
 
+    from notabridge.cli.load_engine import load_engine
     from notabridge.jobs.compose import compose
     from notabridge.errors import JobError
 
-    engine = load_engine(args)
+    engine = load_engine(args.model, args.device)
     bar = None if args.quiet else tqdm(total=None, unit="bar", desc=job.mode, leave=False)
 
     def progress(p) -> None:

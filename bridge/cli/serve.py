@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from pathlib import Path
 
 from notabridge.cli.main import UserError
 
@@ -39,6 +38,7 @@ def _port(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from notabridge.cli.load_engine import load_engine
     from notabridge.daemon.app import Daemon, ServeOptions, _is_loopback
 
     from notabridge.daemon.midi_ports import parse_meter
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         logs.configure(args.log_file)
     except OSError as exc:
         raise UserError(f"--log-file {args.log_file}: cannot write there ({exc.strerror or exc})") from None
-    engine = _load_engine(args.model, args.device)
+    engine = load_engine(args.model, args.device)
     if not _is_loopback(args.listen):
         print(f"WARNING: listening on {args.listen}: other machines on that network can use this daemon "
               "and read the music sent to it. Use the default 127.0.0.1 unless you mean it.", flush=True)
@@ -80,21 +80,3 @@ def run(args: argparse.Namespace) -> int:
     print("stopped", flush=True)
     return 0
 
-
-def _load_engine(model: str | None, device: str):
-    from notabridge.engine import Engine
-
-    if model is None:
-        from notabridge.engine.bundle import DEFAULT_BUNDLE as default
-
-        if not (default / "config.json").is_file():
-            raise UserError(f"no model named and the embedded default model is missing ({default}); "
-                            "pass --model BUNDLE (a folder written by `notabridge export`)")
-    elif not Path(model).is_dir():
-        raise UserError(f"--model {model}: no such bundle folder")
-    try:
-        return Engine(model, device=device)
-    except UserError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot load the model: {exc}") from None

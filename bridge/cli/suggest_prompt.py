@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from notabridge.cli.continue_ import parse_measures
-    from notabridge.cli.generate import load_engine
+    from notabridge.cli.load_engine import load_engine
     from notabridge.errors import JobError
     from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
     from notabridge.jobs.suggest import suggest
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.score}: {exc}") from None
     staves = [s["index"] for s in score["staves"]] if args.staves is None else _staves(args.staves, score)
     score["selection"] = {"start": start, "end": end, "staves": staves}
-    engine = load_engine(args)
+    engine = load_engine(args.model, args.device)
     began = time.perf_counter()
     try:
         result = suggest(engine, score, top=args.top)

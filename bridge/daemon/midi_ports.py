@@ -88,14 +88,15 @@ def take_to_midi(events: list[tuple[float, Any]], bpm: float, time_signature: tu
 
 
 def parse_meter(text: str) -> tuple[int, int]:
-    """"3/4" -> (3, 4); raises ValueError with a readable message."""
-    try:
-        numerator, denominator = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"meter {text!r} is not like 4/4 or 6/8") from None
-    if not 1 <= numerator <= 32 or denominator not in (1, 2, 4, 8, 16, 32):
-        raise ValueError(f"meter {text!r} is not like 4/4 or 6/8")
-    return numerator, denominator
+    """"3/4" -> (3, 4), "2+3/8" -> (5, 8): the MIDI time signature of a meter an excerpt may have
+    (notabridge.notation.bounds); raises ValueError with a readable message."""
+    from notabridge.notation.bounds import time_signature_problem
+    from notabridge.notation.excerpt_base import time_parts
+
+    problem = time_signature_problem(text, "meter", sep=" ")
+    if problem:
+        raise ValueError(problem)
+    return time_parts(text)
 
 
 class MidiBridge:

@@ -15,8 +15,8 @@ from notabridge.cancel import cancel_scope
 from notabridge.errors import JobError
 from notabridge.limits import bound_problem
 from notabridge.engine.sampling import Sampling
+from notabridge.jobs.request import MODES
 
-MODES = ("generate", "continue", "infill", "accompany", "suggest")   # suggest: name the selection's style
 CONTEXT_MEASURES = 32      # measures before the selection the model reads
 SUFFIX_MEASURES = 4        # real measures after an infill gap used to rank candidates
 KEY_NAMES = {f: n for f, n in zip(range(-7, 8), "Cb Gb Db Ab Eb Bb F C G D A E B F# C#".split())}
@@ -33,6 +33,9 @@ class ComposeJob:
     staves: list[int] | None = None
     time: str | None = None
     key: int | None = None
+    # True once the excerpt passed validate_excerpt (parse_job_request does it at the daemon's door):
+    # the schema pass of a large excerpt takes most of a second, so compose does not repeat it
+    excerpt_valid: bool = False
 
 
 @dataclass
@@ -124,11 +127,12 @@ def _check(job: ComposeJob) -> None:
     if job.mode != "generate":
         if not isinstance(job.excerpt, dict):
             raise JobError(f"mode {job.mode} needs an excerpt (the selected measures and their context)")
-        from notabridge.notation import validate_excerpt
+        if not job.excerpt_valid:
+            from notabridge.notation import validate_excerpt
 
-        errors = validate_excerpt(job.excerpt)
-        if errors:
-            raise JobError("the excerpt is not valid: " + "; ".join(errors[:5]))
+            errors = validate_excerpt(job.excerpt)
+            if errors:
+                raise JobError("the excerpt is not valid: " + "; ".join(errors[:5]))
         if not job.excerpt.get("selection"):
             raise JobError(f"mode {job.mode} needs the excerpt's selection (which measures)")
     if job.time is not None:
@@ -164,7 +168,9 @@ def _context_range(excerpt: dict, start: int) -> int:
 def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, cancel) -> list[dict]:
     kw = dict(sampling=job.sampling, variants=job.variants, progress=on_bar, cancel=cancel)
     if job.mode == "generate":
-        lines = [f"%{p.strip()}\n" for p in (job.prompt or []) if p and p.strip()]
+        from notabridge.abc.prompt import prompt_lines
+
+        lines = prompt_lines(job.prompt)
         meter = job.time
         key = KEY_NAMES[job.key] if job.key is not None else None
         results = engine.generate(lines, job.bars, meter=meter, key=key, **kw)

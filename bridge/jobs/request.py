@@ -12,7 +12,7 @@ from typing import Any
 from notabridge import limits
 from notabridge.jobs.settings import SettingsError, validate_setting
 
-MODES = ("generate", "continue", "infill", "accompany", "suggest")
+MODES = ("generate", "continue", "infill", "accompany", "suggest")   # suggest: name the selection's style
 
 
 def _json_number(value: Any) -> Any:
@@ -102,7 +102,8 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
                         seed=values["seed"], order=values["order"])
     return ComposeJob(mode=mode, excerpt=excerpt, bars=values["bars"],
                       prompt=None if prompt is None else (prompt["period"], prompt["composer"], prompt["instrumentation"]),
-                      sampling=sampling, variants=values["variants"], staves=staves, time=time_sig, key=key)
+                      sampling=sampling, variants=values["variants"], staves=staves, time=time_sig, key=key,
+                      excerpt_valid=excerpt is not None)   # _check_excerpt validated it
 
 
 def _check_excerpt(excerpt: Any, mode: str) -> None:
