@@ -11,17 +11,9 @@ import struct
 import time
 from typing import Any, Iterator
 
-import pytest
 from pythonosc import slip
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
-
-
-@pytest.fixture(scope="session")
-def daemon_bundle(tmp_path_factory) -> Any:
-    """The engine tests' toy bundle: one build per session, shared with every module."""
-    from tests.engine_helpers import shared_toy_bundle
-    return shared_toy_bundle(tmp_path_factory)
 
 
 @contextlib.contextmanager

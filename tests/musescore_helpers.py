@@ -2,7 +2,6 @@
 with a batch file (docs/musescore.md), prepare real scores, and compare scores with music21."""
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
@@ -97,94 +96,11 @@ def voices_complete(measure) -> list[str]:
     return problems
 
 
-# ------------------------------------------------------------------ fixtures (imported by the test modules)
-
-# Session fixtures imported into several test modules run once per module; what is slow to make
-# is kept here so it is made once per test session.
-_BUILT: dict[str, Any] = {}
-
-@pytest.fixture(scope="session")
-def ms_home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("mscore_home")
-
-
-@pytest.fixture(scope="session")
-def plugin_dir(tmp_path_factory) -> Path:
-    """The plugin as a user gets it: installed by `notabridge install-musescore-plugin`."""
-    from notabridge.cli.main import main as cli_main
-
-    plugins = tmp_path_factory.mktemp("Plugins")
-    assert cli_main(["install-musescore-plugin", "--musescore", "3", "--dir", str(plugins)]) == 0
-    return plugins / "NotaBridge"
-
-
-@pytest.fixture(scope="session")
-def scores(tmp_path_factory, ms_home) -> dict[str, Path]:
-    """Three real scores as .mscx: a Bach chorale and a piano rag from music21's corpus, and one of
-    MuseScore's own demo scores."""
-    if shutil.which("mscore3") is None:
-        pytest.skip("MuseScore 3 (mscore3, Debian package musescore3) is not installed")
-    from music21 import corpus, stream
-
-    if "scores" in _BUILT:            # several test modules import this fixture: build once
-        return _BUILT["scores"]
-    folder = tmp_path_factory.mktemp("scores")
-    out = _BUILT["scores"] = {}
-    for name, work in (("chorale", "bach/bwv66.6"), ("rag", "joplin/maple_leaf_rag")):
-        xml = folder / f"{name}.musicxml"
-        corpus.parse(work).write("musicxml", str(xml))
-        out[name] = convert(xml, folder / f"{name}.mscx", ms_home)
-    # soprano and bass of a 3/4 chorale: a real score the engine's toy test model can write for
-    duo = corpus.parse("bach/bwv122.6")
-    stream.Score([duo.parts[0], duo.parts[-1]]).write("musicxml", str(folder / "duo.musicxml"))
-    out["duo"] = convert(folder / "duo.musicxml", folder / "duo.mscx", ms_home)
-    demos = sorted(glob.glob("/usr/share/mscore3*/demos/Fugue_1.mscx"))
-    if not demos:
-        pytest.skip("MuseScore's demo scores (musescore3 package) are missing")
-    out["demo"] = Path(shutil.copy(demos[0], folder / "demo.mscx"))
-    return out
-
-
-@pytest.fixture(scope="session")
-def originals(scores, ms_home) -> dict[str, list]:
-    """The scores as music21 reads them before any edit, [staff][measure]."""
-    if "originals" not in _BUILT:
-        _BUILT["originals"] = {name: staff_measures(parse_with_music21(path, ms_home)) for name, path in scores.items()}
-    return _BUILT["originals"]
-
-
 # ------------------------------------------------------------------ GUI tier (MuseScore's window under Xvfb)
 
 XVFB, XDOTOOL = shutil.which("Xvfb"), shutil.which("xdotool")
 needs_gui = pytest.mark.skipif(MSCORE is None or XVFB is None or XDOTOOL is None,
                                reason="the GUI tier needs mscore3, Xvfb and xdotool (Debian packages musescore3, xvfb, xdotool)")
-
-
-@pytest.fixture(scope="session")
-def display():
-    """A private X server for MuseScore's window. A display is ours only if our Xvfb still runs once
-    its socket exists (another test run may have taken the number first)."""
-    import random
-    import time
-
-    for number in random.Random().sample(range(200, 900), 20):
-        if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
-            continue
-        proc = subprocess.Popen([XVFB, f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while proc.poll() is None and not Path(f"/tmp/.X11-unix/X{number}").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.3)
-        if proc.poll() is None and Path(f"/tmp/.X11-unix/X{number}").exists():
-            break
-        proc.kill()
-        proc.wait()
-    else:
-        pytest.skip("Xvfb did not start")
-    yield f":{number}"
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def gui_profile(home: Path, plugin_dir: Path) -> None:
@@ -250,18 +166,3 @@ def run_gui_batch(plugin_dir: Path, score: Path, batch: dict[str, Any], home: Pa
         (plugin_dir / "notabridge-batch.json").unlink(missing_ok=True)
     assert report.is_file(), f"the dialog wrote no report; MuseScore said:\n{(home / 'mscore_gui.log').read_text()[-3000:]}"
     return json.loads(report.read_text())
-
-
-
-
-
-@pytest.fixture(scope="session")
-def toy_daemon(tmp_path_factory):
-    """A daemon on the engine's toy test model (tests/engine_helpers.py: trained in the fixture to
-    write 3/4 bars of two voices), for the end-to-end runs on the two-staff chorale `duo`."""
-    from tests.daemon_helpers import running_daemon
-    from tests.engine_helpers import shared_toy_bundle
-
-    with running_daemon(shared_toy_bundle(tmp_path_factory)) as d:      # one build for the whole session
-        host, port = d.http.server_address[:2]
-        yield f"http://{host}:{port}"

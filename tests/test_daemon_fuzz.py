@@ -15,15 +15,15 @@ import threading
 import time
 from collections import Counter
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pythonosc import slip
 from pythonosc.osc_message_builder import build_msg
 
-from tests.daemon_helpers import daemon_bundle, OscUdpClient, http_request, running_daemon, toy_excerpt  # noqa: F401 (fixture)
+from tests.daemon_helpers import OscUdpClient, http_request, toy_excerpt
 
 P = "/notabridge/"
+DAEMON_OPTIONS = {"max_queued": 64}   # conftest.daemon: room for the many jobs below
 SEEDS = 5                # inputs hypothesis draws per batch ...
 MUTANTS = 4              # ... each sent as drawn and as this many byte-level mutants
 BATCH = SEEDS * (1 + MUTANTS)
@@ -117,12 +117,6 @@ def osc_packets(own_ports: list[int]):
     )
 
 
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle, max_queued=64) as d:
-        yield d
-
-
 class OwnPortWatch:
     """UDP sockets on the port numbers of the daemon's HTTP and TCP doors (a separate port space
     from TCP): any datagram arriving there is a reply sent to one of the daemon's own ports. The
@@ -204,12 +198,22 @@ def test_osc_udp_fuzz(daemon):
             client.send_raw(packet)
         sent["inputs"] += len(batch)
         _health_within_one_second(daemon)
-        client.sock.settimeout(0)
-        try:
-            while True:
-                answers.append(client.sock.recv(65536))
-        except OSError:
-            pass
+        # every answer to the batch, late ones included: the daemon answers one peer's packets in
+        # order, so they all come before its answer to a last request from the same socket (an
+        # error naming a job id no fuzzed packet holds)
+        marker = f"end-of-batch-{sent['inputs']}"
+        client.send(P + "job/status", marker)
+        deadline = time.monotonic() + 5
+        while True:
+            assert time.monotonic() < deadline, "the batch's sender got no answer to its last request"
+            client.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = client.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if marker.encode() in data:
+                break
+            answers.append(data)
         client.close()
 
     try:
@@ -319,11 +323,12 @@ def test_http_fuzz(daemon):
             except BaseException as exc:   # re-raised below: an assertion in a thread would vanish
                 failures.append(exc)
 
-        threads = [threading.Thread(target=guarded, args=(r,)) for r in batch]   # a batch arrives at once
+        threads = [threading.Thread(target=guarded, args=(r,), daemon=True) for r in batch]   # a batch arrives at once
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(30)
+        assert not [t for t in threads if t.is_alive()], "an HTTP request got no answer within 30 s"
         if failures:
             raise failures[0]
         _health_within_one_second(daemon)

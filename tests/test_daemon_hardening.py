@@ -13,17 +13,11 @@ import time
 import pytest
 from pythonosc import slip
 
-from tests.daemon_helpers import daemon_bundle, OscTcpClient, OscUdpClient, http_request, running_daemon  # noqa: F401 (fixture)
+from tests.daemon_helpers import OscTcpClient, OscUdpClient, http_request, running_daemon
 
 P = "/notabridge/"
 # an OSC bundle whose element size is -8: python-osc's parser loops on it for ever (docs/osc.md)
 NEGATIVE_BUNDLE = b"#bundle\x00" + bytes(8) + b"\xff\xff\xff\xf8" + b"/notabridge/nope\x00\x00\x00\x00" + b",\x00\x00\x00"
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle) as d:
-        yield d
 
 
 def _health_within_one_second(daemon) -> None:
@@ -108,8 +102,8 @@ def test_a_reply_port_that_is_the_daemons_own_is_refused(daemon):
     assert _cpu_seconds_while_idle() < 0.5
 
 
-def test_two_daemons_pointed_at_each_other_stop_after_one_error(daemon, daemon_bundle):
-    with running_daemon(daemon_bundle) as other:
+def test_two_daemons_pointed_at_each_other_stop_after_one_error(daemon, toy_bundle):
+    with running_daemon(toy_bundle) as other:
         other_port = other.osc_udp.server_address[1]
         client = OscUdpClient(daemon.osc_udp.server_address[1])
         # the first daemon answers /health to the second's port; the second must not answer with a reply
@@ -198,17 +192,17 @@ def test_every_excerpt_number_out_of_bounds_answers_400_naming_it(daemon, field,
     assert f".{target[1]}" in body["error"], body["error"]
 
 
-def test_the_watchdog_ends_a_job_past_its_budget_with_a_reason(daemon_bundle):
+def test_the_watchdog_ends_a_job_past_its_budget_with_a_reason(toy_bundle):
     from tests.daemon_helpers import toy_excerpt, wait_for_job
 
-    with running_daemon(daemon_bundle, job_budget=lambda request: 0.0) as short:
+    with running_daemon(toy_bundle, job_budget=lambda request: 0.0) as short:
         status, body = http_request(short, "POST", "/jobs", {"mode": "continue", "excerpt": toy_excerpt(), "bars": 4})
         assert status == 202
         ended = wait_for_job(short, body["id"], timeout=10)
         assert ended["status"] == "error" and "time budget of 0.0 s" in ended["error"]
         assert ended["progress"]["bars_done"] < 4
         _health_within_one_second(short)
-    with running_daemon(daemon_bundle) as normal:   # the default budget, from the job's size, lets it finish
+    with running_daemon(toy_bundle) as normal:   # the default budget, from the job's size, lets it finish
         status, body = http_request(normal, "POST", "/jobs", {"mode": "continue", "excerpt": toy_excerpt(), "bars": 4})
         assert wait_for_job(normal, body["id"])["status"] == "done"
 

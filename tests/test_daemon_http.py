@@ -5,13 +5,7 @@ import time
 
 import pytest
 
-from tests.daemon_helpers import daemon_bundle, http_request, running_daemon, toy_excerpt, wait_for_job  # noqa: F401 (fixture)
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle) as d:
-        yield d
+from tests.daemon_helpers import http_request, running_daemon, toy_excerpt, wait_for_job
 
 
 def test_health_and_capabilities_describe_the_loaded_model(daemon):
@@ -89,8 +83,8 @@ def test_bodies_are_bounded_and_must_be_json(daemon):
     assert http_request(daemon, "GET", "/health")[0] == 200
 
 
-def test_cancel_mid_job_and_full_queue_answers_busy(daemon_bundle):
-    with running_daemon(daemon_bundle, max_queued=2) as daemon:
+def test_cancel_mid_job_and_full_queue_answers_busy(toy_bundle):
+    with running_daemon(toy_bundle, max_queued=2) as daemon:
         job = {"mode": "generate", "bars": 32, "settings": {"seed": 1}}
         ids, busy = [], []
         for _ in range(6):

@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from tests.daw_helpers import PPQ, FakeItem, FakeReaper, FakeTake
-from tests.daemon_helpers import daemon_bundle  # noqa: F401  (the engine's toy model, built once per session)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "plugins" / "reaper" / "NotaBridge_Accompany.py"
@@ -46,9 +45,9 @@ def _http(url: str, method: str = "GET", body=None):
 
 
 @pytest.fixture(scope="module")
-def daemon(daemon_bundle):
+def daemon(toy_bundle):
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(daemon_bundle),
+    process = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(toy_bundle),
                                 "--http-port", str(port), "--osc-port", "0", "--osc-tcp-port", "0"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"

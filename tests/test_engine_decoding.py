@@ -9,7 +9,7 @@ from notabridge.abc.bar_check import check_bar, header_context, parse_line
 from notabridge.engine import Engine
 from notabridge.errors import Cancelled, JobError
 from notabridge.engine.sampling import Sampling
-from tests.engine_helpers import HEADER, PROMPT, toy_bundle  # noqa: F401  (fixture)
+from tests.engine_helpers import HEADER, PROMPT
 
 PIECE = PROMPT + HEADER + "[V:1]G2 A2 B2|[V:2]G,6|\n[V:1]d6|[V:2]D,6|\n"
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import socket
 
-from tests.musescore_helpers import (content, display, ms_home, needs_gui, originals, parse_with_music21,  # noqa: F401
-                                     plugin_dir, run_gui_batch, scores, staff_measures, toy_daemon, voices_complete)
+from tests.musescore_helpers import content, needs_gui, parse_with_music21, run_gui_batch, staff_measures, voices_complete
 
 
 def closed_port() -> int:

@@ -15,7 +15,6 @@ import pytest
 from notabridge.cli.main import main as cli_main
 from tests.musescore_helpers import (content, needs_mscore, parse_with_music21, run_batch, staff_measures,
                                      voices_complete)
-from tests.musescore_helpers import ms_home, originals, plugin_dir, scores  # noqa: F401  (fixtures)
 
 
 def free_port() -> int:

@@ -9,16 +9,10 @@ pytest.importorskip("verovio")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from tests.daemon_helpers import daemon_bundle, http_request, running_daemon, toy_excerpt  # noqa: F401,E402 (fixture)
+from tests.daemon_helpers import http_request, toy_excerpt  # noqa: E402
 from tests.panel_helpers import make_window, osc_port_of  # noqa: E402
 
 PROMPT = {"period": "Baroque", "composer": "Bach, Johann Sebastian", "instrumentation": "Choral"}
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle) as d:
-        yield d
 
 
 @pytest.fixture
