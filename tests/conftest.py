@@ -4,7 +4,7 @@
   layers, 2 char layers, context 64 patches of 16 characters);
 - the toy bundle (tests/engine_helpers.py: a tiny model trained to write valid two-voice 3/4
   bars) and a daemon on it, one per test module (a module sets DAEMON_OPTIONS for other
-  ServeOptions);
+  ServeOptions), and the Qt panel's window connected to it (tests/panel_helpers.py);
 - MuseScore 3's home, the installed plugin, real scores and an X display (tests/musescore_helpers.py).
 """
 from __future__ import annotations
@@ -73,6 +73,22 @@ def toy_daemon(toy_bundle) -> Iterator[str]:
     with running_daemon(toy_bundle) as d:
         host, port = d.http.server_address[:2]
         yield f"http://{host}:{port}"
+
+
+@pytest.fixture
+def window(qtbot, daemon, tmp_path) -> Iterator[Any]:
+    """The panel's main window (offscreen) connected to the module's daemon, whose settings are
+    reset to the defaults the panel tests expect; sound goes to a RecordingSink (tests/panel_helpers.py)."""
+    from tests.daemon_helpers import http_request
+    from tests.panel_helpers import RecordingSink, make_window, osc_port_of
+
+    http_request(daemon, "POST", "/settings", {"temperature": 1.2, "top_k": 9, "seed": None, "variants": 1,
+                                               "bars": 4, "prompt": None})
+    RecordingSink.made.clear()
+    win = make_window(qtbot, osc_port_of(daemon), tmp_path / "panel.ini", sink_factory=RecordingSink)
+    qtbot.waitUntil(lambda: bool(win.link.connected and win.link.capabilities), timeout=10000)
+    yield win
+    win.close()
 
 
 # ------------------------------------------------------------------ MuseScore 3 (tests/musescore_helpers.py)

@@ -187,3 +187,15 @@ def test_engine_reports_provider_and_model_info(engine):
     assert engine.info["name"] == "toy-two-voices"
     assert engine.info["prompts"] == [["Baroque", "Bach, Johann Sebastian", "Choral"]]
     assert np.dtype(engine.bundle.dtype) == np.float32
+
+
+def test_bits_per_char_measure_how_freely_the_model_chose(engine):
+    """Each variant says how surprising the model found the characters it sampled: near-greedy
+    sampling picks the likeliest characters (few bits), a high temperature unlikely ones."""
+    cool = engine.continue_(PIECE, 4, Sampling(temperature=0.05, top_k=0, top_p=1.0, seed=3), variants=2)
+    hot = engine.continue_(PIECE, 4, Sampling(temperature=3.0, top_k=0, top_p=1.0, seed=3), variants=2)
+    for v in cool + hot:
+        assert v.bits_per_char is not None and v.bits_per_char >= 0
+    assert max(v.bits_per_char for v in cool) < min(v.bits_per_char for v in hot)
+    [given] = engine.accompany(PIECE, ["[V:1]B2 A2 G2|\n", "[V:1]d6|\n"], Sampling(seed=3))
+    assert given.bits_per_char is not None   # only the written voice is sampled, and measured

@@ -9,40 +9,8 @@ pytest.importorskip("verovio")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from tests.daemon_helpers import http_request, toy_excerpt  # noqa: E402
-from tests.panel_helpers import make_window, osc_port_of  # noqa: E402
-
-PROMPT = {"period": "Baroque", "composer": "Bach, Johann Sebastian", "instrumentation": "Choral"}
-
-
-@pytest.fixture
-def window(qtbot, daemon, tmp_path):
-    http_request(daemon, "POST", "/settings", {"temperature": 1.2, "top_k": 9, "seed": None, "variants": 1,
-                                               "bars": 4, "prompt": None})
-    win = make_window(qtbot, osc_port_of(daemon), tmp_path / "panel.ini")
-    qtbot.waitUntil(lambda: bool(win.link.connected and win.link.capabilities), timeout=10000)
-    yield win
-    win.close()
-
-
-def open_toy_score(window, tmp_path, bars: int = 4) -> None:
-    """Write the toy two-staff excerpt as MusicXML and open it in the panel, as a user would."""
-    from notabridge.notation import write_excerpt
-
-    source = tmp_path / "toy.musicxml"
-    write_excerpt(toy_excerpt(bars), source)
-    assert window.open_file(source)
-
-
-def wait_for_variants(window, qtbot, count: int, timeout: int) -> None:
-    qtbot.waitUntil(lambda: len(window.variants) == count or "job error" in window.message.text(), timeout=timeout)
-    assert len(window.variants) == count, window.message.text()
-
-
-def daemon_settings(daemon) -> dict:
-    status, body = http_request(daemon, "GET", "/settings")
-    assert status == 200
-    return body
+from tests.daemon_helpers import http_request  # noqa: E402
+from tests.panel_helpers import PROMPT, daemon_settings, open_toy_score, wait_for_variants  # noqa: E402
 
 
 def test_panel_shows_model_provider_and_queue(window, daemon):
@@ -96,13 +64,15 @@ def test_continue_on_an_opened_file_renders_variants(window, daemon, qtbot, tmp_
     qtbot.waitUntil(lambda: daemon_settings(daemon)["variants"] == 2 and daemon_settings(daemon)["bars"] == 2, timeout=5000)
     qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
     wait_for_variants(window, qtbot, 2, 90000)
-    for panel in window.variants:
-        assert panel.isVisible()
-        svgs = panel.view.svg_widgets()
+    view = window.browser.view
+    for k, item in enumerate(window.variants):
+        window.browser.show_variant(k)
+        assert view.isVisible()
+        svgs = view.svg_widgets()
         assert svgs and all(w.renderer().isValid() for w in svgs)
-        marked = sum(page.count(f'data-marked="{NEW_BAR_COLOUR}"') for page in panel.view.pages)
+        marked = sum(page.count(f'data-marked="{NEW_BAR_COLOUR}"') for page in view.pages)
         assert marked == 2, "the two new bars, and only they, are drawn in colour"
-        assert sorted(panel.applied.new_indices) == [4, 5]
+        assert sorted(item.applied.new_indices) == [4, 5]
     assert window.progress.value() == window.progress.maximum()
     entry = window.history.entries[0]
     assert entry["mode"] == "continue" and entry["settings"]["variants"] == 2
@@ -128,7 +98,7 @@ def test_generate_needs_no_file(window, daemon, qtbot):
     assert window.run_button.isEnabled()
     qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     wait_for_variants(window, qtbot, 1, 90000)
-    assert window.variants[0].view.svg_widgets()
+    assert window.browser.view.svg_widgets()
 
 
 def test_cancel_stops_a_long_job(window, daemon, qtbot, tmp_path):
@@ -158,11 +128,11 @@ def test_accompany_marks_only_the_staff_it_wrote(window, daemon, qtbot, tmp_path
     window.mode.setCurrentText("accompany")
     window.first.setValue(0)
     window.last.setValue(3)
-    window.staves.setText("1")
+    window.staves.setText("2")   # the lower staff, counted from 1
     window.run_job()
     wait_for_variants(window, qtbot, 1, 60000)
     panel = window.variants[0]
-    svg = "".join(panel.view.pages)
+    svg = "".join(window.browser.view.pages)
     assert svg.count(f'class="staff" fill="{NEW_BAR_COLOUR}"') == 4   # the lower staff of the 4 bars
     assert f'class="measure" fill="{NEW_BAR_COLOUR}"' not in svg     # the given melody stays black
     upper_before = [m["staves"][0] for m in window.score["measures"]]

@@ -8,7 +8,7 @@ from typing import Any
 
 from PyQt6.QtCore import QSettings, QSize, pyqtSignal
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSizePolicy, QWidget
+from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 MAX_ENTRIES = 100
 KEY = "history/entries"
@@ -54,8 +54,9 @@ class HistoryList(QListWidget):
 
     def _add_row(self, entry: dict, at_top: bool = False) -> None:
         row = QWidget()
-        layout = QHBoxLayout(row)
-        layout.setContentsMargins(4, 1, 4, 1)
+        layout = QVBoxLayout(row)   # the text above its button: long composer names wrap instead of being cut
+        layout.setContentsMargins(4, 3, 4, 3)
+        layout.setSpacing(2)
         label = QLabel(describe(entry))
         label.setWordWrap(True)
         label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -63,15 +64,28 @@ class HistoryList(QListWidget):
         button = QPushButton("Restore")
         button.setToolTip("Make these the shared settings again")
         button.clicked.connect(lambda: self.restore_requested.emit(dict(entry.get("settings", {}))))
-        layout.addWidget(label, 1)
-        layout.addWidget(button)
+        layout.addWidget(label)
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignRight)
         item = QListWidgetItem()
-        item.setSizeHint(QSize(200, max(row.sizeHint().height(), 4 * label.fontMetrics().lineSpacing() + 10)))
         if at_top:
             self.insertItem(0, item)
         else:
             self.addItem(item)
         self.setItemWidget(item, row)
+        self._fit_row(item)
+
+    def _fit_row(self, item: QListWidgetItem) -> None:
+        """Each row as tall as its text needs at the list's current width."""
+        row = self.itemWidget(item)
+        label, button = row.findChild(QLabel), row.findChild(QPushButton)
+        width = max(80, self.viewport().width() - 8)
+        height = label.heightForWidth(width) + button.sizeHint().height() + 10
+        item.setSizeHint(QSize(width, height))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        for i in range(self.count()):
+            self._fit_row(self.item(i))
 
     def restore_button(self, row: int) -> QPushButton:
         return self.itemWidget(self.item(row)).findChild(QPushButton)

@@ -3,69 +3,56 @@ middle, the history on the right, connection / model / provider / queue in the s
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings, QSize, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QSplitter,
+                             QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSplitter,
                              QVBoxLayout, QWidget)
 
 from notabridge.limits import BOUNDS
 
 from . import document
 from .history import HistoryList
+from .audio import AudioError, render
 from .jobs import JobRunner
+from .listening import ListenBar
 from .osc_link import OscLink
-from .player import Player
+from .player import Player, SinkFactory
 from .prompt_choices import normalise
-from .score_view import NEW_BAR_COLOUR, RANGE_COLOUR, ScoreView, render_excerpt
+from .rerun import RerunBar
+from .score_view import NEW_BAR_COLOUR, RANGE_COLOUR, ScoreView
 from .settings_model import SettingsModel
 from .suggestions import SuggestBox
-from .widgets import NumberControl, PromptPicker, SeedControl
+from .variant_stats import describe, settings_line
+from .variant_view import VariantBrowser, VariantItem
+from .widgets import MeasureSpin, NumberControl, PromptPicker, SeedControl
 
 MODES = ("continue", "infill", "accompany", "generate")
 NOT_RUNNING = "daemon not running — start it with `notabridge serve`"
-VIEW_MARGIN = 2   # measures shown around the new ones in a variant's view
-
-
-class VariantPanel(QWidget):
-    """One variant: its notation with the new bars in colour, a line about it, and 'Use'."""
-
-    def __init__(self, number: int, applied: document.Applied, info: str, staves: list[int] | None = None,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.applied = applied
-        self.title = QLabel(f"<b>Variant {number}</b>  {info}")
-        self.use = QPushButton(f"Use variant {number}")
-        self.use.setToolTip(f"Make variant {number} the current score (Ctrl+{number})")
-        self.view = ScoreView()
-        start, end = min(applied.new_indices), max(applied.new_indices) + 1
-        shown = document.measure_window(applied.excerpt, start, end, VIEW_MARGIN, VIEW_MARGIN)
-        self.view.show_pages(render_excerpt(shown, applied.new_indices, staves=staves))
-        top = QHBoxLayout()
-        top.addWidget(self.title, 1)
-        top.addWidget(self.use)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
-        layout.addWidget(self.view, 1)
+MINIMUM_SIZE = (1024, 640)   # every text fits at this size (tests/test_panel_layout.py checks)
+FILE_NAME_MAX = 36
 
 
 class MainWindow(QMainWindow):
     def __init__(self, host: str = "127.0.0.1", osc_port: int = 7879, store: QSettings | None = None,
-                 heartbeat_ms: int = 2000) -> None:
+                 heartbeat_ms: int = 2000, sink_factory: SinkFactory | None = None) -> None:
         super().__init__()
         self.setWindowTitle("NotaBridge panel")
+        self.setMinimumSize(*MINIMUM_SIZE)
         self.store = store or QSettings("NotaBridge", "panel")
         self.link = OscLink(host, osc_port, heartbeat_ms=heartbeat_ms, parent=self)
         self.settings = SettingsModel(self.link.set_settings, parent=self)
         self.runner = JobRunner(self.link, parent=self)
-        self.player = Player(self)
+        self.player = Player(self, sink_factory)
         self.score: dict | None = None        # the score being worked on (excerpt JSON of the whole file)
         self.score_path: Path | None = None
-        self.variants: list[VariantPanel] = []
         self.last_job: dict | None = None
+        self.result_context: tuple[str, int] = ("generate", 0)   # mode and range start of the variants shown
+        self.result_job: tuple | None = None      # (job, settings used, start, end, staves) of the variants shown
+        self._pending_result_job: tuple | None = None
         self._build_controls()
         self._build_centre()
         self._build_history()
@@ -122,17 +109,15 @@ class MainWindow(QMainWindow):
     def _build_centre(self) -> None:
         self.open_button = QPushButton("Open…")
         self.file_label = QLabel("no score open (generate needs none)")
-        self.file_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.file_label.setMinimumWidth(80)
-        self.first = QSpinBox()
-        self.last = QSpinBox()
-        for spin, tip in ((self.first, "first measure (index, 0 = the first measure in the file)"),
-                          (self.last, "last measure of the range (included)")):
+        self.file_label.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        self.first = MeasureSpin()
+        self.last = MeasureSpin()
+        for spin, tip in ((self.first, "first measure of the range, by its printed number"),
+                          (self.last, "last measure of the range (included), by its printed number")):
             spin.setToolTip(tip)
-            spin.setRange(0, 0)
         self.staves = QLineEdit()
         self.staves.setPlaceholderText("all")
-        self.staves.setToolTip("staves to write, e.g. 1,2 (0 = the top staff); accompany writes these under the others")
+        self.staves.setToolTip("staves to write, counted from 1 at the top, e.g. 2,3; accompany writes these under the others")
         self.staves.setMaximumWidth(80)
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
@@ -143,35 +128,42 @@ class MainWindow(QMainWindow):
         self.play_button = QPushButton("Play")
         self.save_button = QPushButton("Save…")
         row1 = QHBoxLayout()
-        for w in (self.open_button, self.file_label):
-            row1.addWidget(w)
+        row1.addWidget(self.open_button)
+        row1.addWidget(self.file_label)
         row1.addStretch(1)
-        row1.addWidget(QLabel("measures"))
-        row1.addWidget(self.first)
-        row1.addWidget(QLabel("to"))
-        row1.addWidget(self.last)
-        row1.addWidget(QLabel("staves"))
-        row1.addWidget(self.staves)
+        row1.addWidget(self.save_button)
+        range_row = QHBoxLayout()
+        range_row.addWidget(QLabel("Measures"))
+        range_row.addWidget(self.first)
+        range_row.addWidget(QLabel("to"))
+        range_row.addWidget(self.last)
+        range_row.addSpacing(12)
+        range_row.addWidget(QLabel("staves"))
+        range_row.addWidget(self.staves)
+        range_row.addStretch(1)
         row2 = QHBoxLayout()
         for w in (self.run_button, self.cancel_button):
             row2.addWidget(w)
         row2.addWidget(self.progress, 1)
         row2.addWidget(self.play_button)
-        row2.addWidget(self.save_button)
         self.score_view = ScoreView("Open a MusicXML, MIDI or ABC file (Ctrl+O), or choose 'generate' and press Run (Ctrl+Enter).")
-        self.variants_area = QSplitter(Qt.Orientation.Horizontal)
-        self.variants_placeholder = QLabel("Variants appear here, side by side, new bars in colour.")
-        self.variants_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.variants_area.addWidget(self.variants_placeholder)
+        self.browser = VariantBrowser()
+        self.listen = ListenBar(self.player, self.browser, lambda: self.result_context)
+        self.browser.extra_rows.addWidget(self.listen)
+        self.rerun_bar = RerunBar()
+        self.browser.extra_rows.addWidget(self.rerun_bar)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.score_view)
-        split.addWidget(self.variants_area)
-        split.setSizes([300, 400])
+        split.addWidget(self.browser)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 2)   # the variants get the larger share
+        split.setSizes([240, 480])
         self.message = QLabel("")
         self.message.setWordWrap(True)
         centre = QWidget()
         layout = QVBoxLayout(centre)
         layout.addLayout(row1)
+        layout.addLayout(range_row)
         layout.addLayout(row2)
         layout.addWidget(self.message)
         layout.addWidget(split, 1)
@@ -183,10 +175,10 @@ class MainWindow(QMainWindow):
 
     def _build_history(self) -> None:
         self.history = HistoryList(self.store)
-        dock = QDockWidget("History", self)
+        dock = self.history_dock = QDockWidget("History", self)
         dock.setObjectName("history_dock")
         dock.setWidget(self.history)
-        self.history.setMinimumWidth(230)
+        self.history.setMinimumWidth(200)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
@@ -206,9 +198,21 @@ class MainWindow(QMainWindow):
         jobs = self.menuBar().addMenu("&Job")
         self.run_action = action(jobs, "&Run", ["Ctrl+Return", "Ctrl+Enter"], self.run_job)
         self.cancel_action = action(jobs, "&Cancel", "Escape", self.cancel_job)
-        self.play_action = action(jobs, "&Play / stop", "Ctrl+P", self.toggle_play)
+        listen = self.menuBar().addMenu("&Listen")
+        self.play_action = action(listen, "&Play / stop the score (from the range)", "Ctrl+P", self.toggle_play)
+        action(listen, "Play this variant with the given bars", "Ctrl+Shift+P",
+               lambda: self.listen.play(self.browser.current, True))
+        action(listen, "Play this variant's new bars", "Ctrl+Alt+P", lambda: self.listen.play(self.browser.current, False))
+        action(listen, "A/B: the other variant from the same bar", "Ctrl+B", self.listen.toggle_ab)
+        action(listen, "Stop", "Ctrl+.", self.player.stop)
         for n in range(1, 9):
             action(jobs, f"Use variant {n}", f"Ctrl+{n}", lambda _=False, k=n: self.use_variant(k - 1))
+        view = self.menuBar().addMenu("&View")
+        action(view, "Next variant", "Alt+Right", self.browser.next)
+        action(view, "Previous variant", "Alt+Left", self.browser.previous)
+        action(view, "Larger notation", ["Ctrl++", "Ctrl+="], self.browser.zoom_in)
+        action(view, "Smaller notation", "Ctrl+-", self.browser.zoom_out)
+        action(view, "All variants side by side", "Ctrl+G", lambda: self.browser.set_side_by_side(not self.browser.side_by_side))
         knobs = self.menuBar().addMenu("&Settings")
         action(knobs, "Temperature up", "Ctrl+Up", lambda: self._nudge(self.temperature, +1))
         action(knobs, "Temperature down", "Ctrl+Down", lambda: self._nudge(self.temperature, -1))
@@ -231,7 +235,7 @@ class MainWindow(QMainWindow):
         self.bars.edited.connect(lambda v: s.set("bars", v))
         self.order.activated.connect(lambda _: s.set("order", self.order.currentText()))
         self.prompt.edited.connect(lambda v: s.set("prompt", v))
-        self.mode.currentIndexChanged.connect(lambda _: self._update_buttons())
+        self.mode.currentIndexChanged.connect(lambda _: self._mode_changed())
         self.first.valueChanged.connect(self._range_changed)
         self.last.valueChanged.connect(self._range_changed)
         self.open_button.clicked.connect(self.open_dialog)
@@ -239,11 +243,14 @@ class MainWindow(QMainWindow):
         self.run_button.clicked.connect(self.run_job)
         self.cancel_button.clicked.connect(self.cancel_job)
         self.play_button.clicked.connect(self.toggle_play)
+        self.player.state_changed.connect(lambda playing: self.play_button.setText("Stop" if playing else "Play"))
         self.runner.started.connect(lambda job_id: self._say(f"job {job_id} running…"))
         self.runner.progress.connect(self._show_progress)
         self.runner.finished.connect(self._show_result)
         self.runner.failed.connect(self._job_failed)
         self.history.restore_requested.connect(self.restore_settings)
+        self.browser.use_requested.connect(self.use_variant)
+        self.rerun_bar.rerun_requested.connect(self.rerun)
         self.suggest.chosen.connect(lambda prompt: (s.set("prompt", prompt), self.prompt.set_value(prompt)))
 
     # ---- state shown ----------------------------------------------------------------------------
@@ -309,7 +316,8 @@ class MainWindow(QMainWindow):
         self.save_action.setEnabled(has_score)
         playable = has_score and self.player.available
         self.play_button.setEnabled(playable)
-        self.play_button.setToolTip(self.player.reason if not self.player.available else "Play the current score (Ctrl+P)")
+        self.play_button.setToolTip(f"Listening is off: {self.player.reason}" if not self.player.available else
+                                    "Play the score from the first measure of the range (Ctrl+P)")
 
     # ---- settings -----------------------------------------------------------------------------
     def restore_settings(self, values: dict) -> None:
@@ -339,21 +347,35 @@ class MainWindow(QMainWindow):
         self.store.setValue("files/last_dir", str(Path(path).parent))
         self.score_path = Path(path)
         self._set_score(excerpt)
-        self.file_label.setText(self.score_path.name)
+        self._show_file_name(self.score_path.name, str(self.score_path))
         return True
+
+    def _show_file_name(self, name: str, tip: str = "") -> None:
+        """The whole name, shortened in the middle only past FILE_NAME_MAX characters (full path in the tooltip)."""
+        if len(name) > FILE_NAME_MAX:
+            keep = (FILE_NAME_MAX - 1) // 2
+            name = name[:keep] + "…" + name[-keep:]
+        self.file_label.setText(name)
+        self.file_label.setToolTip(tip)
 
     def _set_score(self, excerpt: dict, marked: list[int] | None = None) -> None:
         self.score = excerpt
         low, high = document.index_range(excerpt)
         for spin in (self.first, self.last):
-            spin.blockSignals(True)
-            spin.setRange(low, high)
-            spin.blockSignals(False)
+            spin.set_measures(excerpt["measures"])
         selection = excerpt.get("selection") or {}
         self.first.setValue(max(low, min(high, selection.get("start", low))))
         self.last.setValue(max(low, min(high, selection.get("end", high + 1) - 1)))
         self._render_score(marked or [])
         self._update_buttons()
+
+    def _mode_changed(self) -> None:
+        """Generate starts from nothing: the open score keeps no range marked while it is chosen."""
+        self._update_buttons()
+        if self.score is not None:
+            self._render_score([])
+        if self.mode.currentText() == "generate" and self.score is not None:
+            self._say("generate writes a new piece from the style prompt: the open score and its range are not used")
 
     def _range_changed(self) -> None:
         if self.last.value() < self.first.value():
@@ -365,12 +387,9 @@ class MainWindow(QMainWindow):
         if self.score is None:
             return
         colour = NEW_BAR_COLOUR
-        if not marked:   # show the chosen range instead, in its own colour
+        if not marked and self.mode.currentText() != "generate":   # show the chosen range, in its own colour
             marked, colour = list(range(self.first.value(), self.last.value() + 1)), RANGE_COLOUR
-        try:
-            self.score_view.show_pages(render_excerpt(self.score, marked, colour))
-        except Exception as exc:  # verovio or the MusicXML writer: show why instead of crashing
-            self.score_view.show_text(f"cannot draw this score: {exc}")
+        self.score_view.show_excerpt(self.score, marked, colour)
 
     def save_dialog(self) -> None:
         if self.score is None:
@@ -392,18 +411,30 @@ class MainWindow(QMainWindow):
         if self.player.playing:
             self.player.stop()
         elif self.score is not None and self.player.available:
-            self.player.play(self.score)
+            start = self.first.value() if self.mode.currentText() != "generate" else document.index_range(self.score)[0]
+            try:
+                sound = render(document.measure_window(self.score, start, document.index_range(self.score)[1] + 1, 0, 0))
+            except AudioError as exc:
+                self._say(str(exc))
+                return
+            self.player.play(sound, 0.0, "score")
 
     # ---- jobs ----------------------------------------------------------------------------------
     def _staves(self) -> list[int] | None:
+        """The staves field (counted from 1, as a musician counts) as the job's staff indices."""
         text = self.staves.text().replace(" ", "")
         if not text:
             return None
+        count = len((self.score or {}).get("staves") or [])
         try:
-            return [int(x) for x in text.split(",") if x]
+            numbers = [int(x) for x in text.split(",") if x]
         except ValueError:
-            self._say("staves: write numbers separated by commas, e.g. 1,2")
+            numbers = []
+        if not numbers or any(not 1 <= n <= max(count, 1) for n in numbers):
+            self._say(f"staves: write staff numbers from 1 (top) to {count} separated by commas, e.g. 2,3; "
+                      "all staves are used meanwhile")
             return None
+        return [n - 1 for n in numbers]
 
     def _suggest_excerpt(self) -> dict | None:
         """The chosen measures (and staves) as a suggest request's excerpt; None without a score."""
@@ -419,11 +450,35 @@ class MainWindow(QMainWindow):
         start, end = self.first.value(), self.last.value() + 1
         staves = self._staves()
         job = document.build_job(mode, self.score, start, end, staves)
-        self.last_job = dict(job, _end=end, _settings=dict(self.settings.values), staves=staves)
-        self.progress.setRange(0, max(1, int(self.settings.get("bars") or 1)))
+        used = dict(self.settings.values)
+        if used.get("seed") is None:   # a free seed is drawn here, so the result says which one it used
+            used["seed"] = random.randrange(2**31 - 1)
+        self._submit(job, used, start, end, staves)
+
+    def rerun(self, change: dict) -> None:
+        """The job of the variants shown, again, with one setting changed and all else as it was."""
+        if self.result_job is None or self.runner.busy or not self.link.connected:
+            self._say("wait for the running job to end (or cancel it) before running again" if self.runner.busy
+                      else NOT_RUNNING if not self.link.connected else "no result to run again")
+            return
+        job, used, start, end, staves = self.result_job
+        used = dict(used, **change)
+        # the knobs show what runs; the seed stays the user's own choice (locked or free)
+        self.settings.update({k: v for k, v in used.items() if k != "seed"})
+        if self.settings.get("seed") is not None and "seed" in change:
+            self.settings.update({"seed": used["seed"]})
+        self._submit({k: v for k, v in job.items() if k != "settings"}, used, start, end, staves)
+        name, value = next(iter(change.items()))
+        self._say(f"running again with {name} {value}")
+
+    def _submit(self, job: dict, used: dict, start: int, end: int, staves: list[int] | None) -> None:
+        job = dict(job, settings=used)   # exactly these settings, whatever another client changes meanwhile
+        self.last_job = dict(job, _start=start, _end=end, _settings=used, staves=staves)
+        self._pending_result_job = (job, used, start, end, staves)
+        self.progress.setRange(0, max(1, int(used.get("bars") or 1)))
         self.progress.setValue(0)
         self.runner.submit(job)
-        self._say(f"{mode}: sent to the daemon")
+        self._say(f"{job['mode']}: sent to the daemon")
         self._update_buttons()
 
     def cancel_job(self) -> None:
@@ -441,48 +496,49 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         self._update_buttons()
 
+    @property
+    def variants(self) -> list[VariantItem]:
+        return self.browser.items
+
     def _show_result(self, result: dict) -> None:
         job = self.last_job or {"mode": "generate", "_end": 0, "_settings": dict(self.settings.values)}
         mode, end = job["mode"], job["_end"]
-        self._clear_variants()
-        problems = []
+        items, problems = [], []
         for number, variant in enumerate(result.get("variants") or [], start=1):
             try:
                 applied = document.apply_variant(mode, self.score, variant["excerpt"], end)
-                valid = variant.get("valid_first_try")
-                info = f"valid first try {valid:.0%}" if isinstance(valid, (int, float)) else ""
-                copied = (variant.get("originality") or {}).get("max_bars") or 0
-                if copied >= 2:   # issue 18: say it where the variant is shown, not only in the message line
-                    info += f"  ⚠ {copied} bars copied (see the message)"
                 written = job.get("staves") if mode in ("infill", "accompany") else None
-                panel = VariantPanel(number, applied, info, written)
+                data = {k: v for k, v in variant.items() if k not in ("excerpt", "abc", "musicxml")}
+                info = describe(data, applied, applied.excerpt.get("parts") or [], written)
+                items.append(VariantItem(len(items) + 1, applied, info, settings_line(job["_settings"]), written, data))
             except Exception as exc:  # one unusable variant must not hide the others
                 problems.append(f"variant {number}: {exc}")
-                continue
-            panel.use.clicked.connect(lambda _=False, k=len(self.variants): self.use_variant(k))
-            self.variants.append(panel)
-            self.variants_area.addWidget(panel)
-        self.variants_placeholder.setVisible(not self.variants)
+        self.result_context = (mode, job.get("_start", 0))
+        self.result_job = self._pending_result_job
+        self.browser.set_variants(items)
+        limits = {k: (v["min"], v["max"]) for k, v in (self.link.capabilities.get("settings") or {}).items()
+                  if isinstance(v, dict) and isinstance(v.get("min"), (int, float)) and isinstance(v.get("max"), (int, float))}
+        self.rerun_bar.set_settings(job["_settings"] if items and self.result_job else None, limits or None)
+        if items:
+            self.browser.setFocus()   # the arrow and number keys move between the variants at once
         self.progress.setValue(self.progress.maximum())
-        text = f"{mode}: {len(self.variants)} variant(s) in {result.get('seconds', 0):.1f} s on {result.get('provider', '?')}"
+        text = f"{mode}: {len(items)} variant(s) in {result.get('seconds', 0):.1f} s on {result.get('provider', '?')}"
         warnings = list(result.get("warnings") or []) + problems
         self._say(text + (" — " + "; ".join(warnings) if warnings else ""))
-        self.history.add(mode, job["_settings"], f"{len(self.variants)} variant(s)", job_id=result.get("id"))
+        self.history.add(mode, job["_settings"], f"{len(items)} variant(s)", job_id=result.get("id"))
         self._update_buttons()
 
     def _clear_variants(self) -> None:
-        for panel in self.variants:
-            panel.setParent(None)
-            panel.deleteLater()
-        self.variants = []
-        self.variants_placeholder.setVisible(True)
+        self.browser.clear()
+        self.rerun_bar.set_settings(None)
+        self.result_job = None
 
     def use_variant(self, k: int) -> None:
         if 0 <= k < len(self.variants):
             applied = self.variants[k].applied
             self._set_score(applied.excerpt, applied.new_indices)
             if self.score_path is None:
-                self.file_label.setText("generated (not saved)")
+                self._show_file_name("generated (not saved)")
             self._say(f"variant {k + 1} is now the score; save it with Ctrl+S")
 
     # ---- remembering -----------------------------------------------------------------------
@@ -496,6 +552,8 @@ class MainWindow(QMainWindow):
         state = self.store.value("window/state")
         if state is not None:
             self.restoreState(state)
+        else:   # first start: the history narrow, the notation wide
+            self.resizeDocks([self.history_dock], [210], Qt.Orientation.Horizontal)
         self.mode.setCurrentText(str(self.store.value("job/mode", "continue")))
         try:
             last = json.loads(str(self.store.value("settings/last", "{}")))

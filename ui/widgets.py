@@ -6,8 +6,8 @@ import random
 from typing import Any
 
 from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QPushButton,
-                             QSlider, QSpinBox, QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSlider, QSpinBox,
+                             QToolButton, QWidget)
 
 from .prompt_choices import Prompt, composers, instrumentations, periods
 
@@ -78,7 +78,8 @@ class SeedControl(QWidget):
         self.spin.setKeyboardTracking(False)
         self.lock = QCheckBox("lock")
         self.lock.setToolTip("Locked: every job uses this seed, so results repeat. Unlocked: a fresh seed each time.")
-        self.dice = QPushButton("new")
+        self.dice = QToolButton()
+        self.dice.setText("new")
         self.dice.setToolTip("Pick another random seed")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -114,10 +115,11 @@ class PromptPicker(QWidget):
         for box, tip in ((self.period, "Period"), (self.composer, "Composer (of the chosen period)"),
                          (self.instrumentation, "Instrumentation (known for this composer)")):
             box.setToolTip(tip)
-            box.setMinimumContentsLength(10)
+            box.setMinimumContentsLength(8)
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)   # long composer names get the full width
         layout.addRow("Period", self.period)
         layout.addRow("Composer", self.composer)
         layout.addRow("Instrumentation", self.instrumentation)
@@ -167,3 +169,64 @@ class PromptPicker(QWidget):
         with QSignalBlocker(self.composer), QSignalBlocker(self.instrumentation):
             self._refill_below(level, wanted)
         self.edited.emit(self.value())
+
+
+class MeasureSpin(QSpinBox):
+    """A measure chosen by its printed number (as MuseScore and the CLI show it); the value is
+    the measure's index in the score, so pickups (bar 0) and repeated numbers still work."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.numbers: list[int] = []       # printed number of each index from the first one
+        self.first_index = 0
+        self.setRange(0, 0)
+
+    def set_measures(self, measures: list[dict]) -> None:
+        """The score's measures (excerpt JSON); the range becomes their indices."""
+        self.first_index = measures[0]["index"] if measures else 0
+        self.numbers = [m.get("number", m["index"] + 1) for m in measures]
+        with QSignalBlocker(self):
+            self.setRange(self.first_index, self.first_index + max(0, len(measures) - 1))
+        self.updateGeometry()
+
+    def number(self, index: int | None = None) -> int:
+        index = self.value() if index is None else index
+        k = index - self.first_index
+        return self.numbers[k] if 0 <= k < len(self.numbers) else index + 1
+
+    def textFromValue(self, value: int) -> str:  # noqa: N802 (Qt's name)
+        return str(self.number(value))
+
+    def valueFromText(self, text: str) -> int:  # noqa: N802 (Qt's name)
+        try:
+            wanted = int(text)
+        except ValueError:
+            return self.value()
+        for k, number in enumerate(self.numbers):   # the first measure printed with that number
+            if number == wanted:
+                return self.first_index + k
+        return self.value()
+
+    def validate(self, text: str, pos: int):
+        from PyQt6.QtGui import QValidator
+
+        if text in ("", "-"):
+            return QValidator.State.Intermediate, text, pos
+        try:
+            wanted = int(text)
+        except ValueError:
+            return QValidator.State.Invalid, text, pos
+        if wanted in self.numbers:
+            return QValidator.State.Acceptable, text, pos
+        if any(str(n).startswith(text) for n in self.numbers):
+            return QValidator.State.Intermediate, text, pos
+        return QValidator.State.Invalid, text, pos
+
+    def sizeHint(self):  # noqa: N802 (Qt's name)
+        hint = super().sizeHint()
+        widest = max((len(str(n)) for n in self.numbers), default=1)
+        hint.setWidth(max(hint.width(), self.fontMetrics().horizontalAdvance("8" * (widest + 1)) + 36))
+        return hint
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt's name)
+        return self.sizeHint()

@@ -19,6 +19,7 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
     for index, variant in enumerate(result.variants):
         item: dict[str, Any] = {"index": index, "valid_first_try": variant.get("valid_first_try"),
                                 "log_likelihood": variant.get("log_likelihood"),
+                                "bits_per_char": variant.get("bits_per_char"),
                                 "originality": variant.get("originality")}
         if "excerpt" in formats:
             item["excerpt"] = variant.get("excerpt")

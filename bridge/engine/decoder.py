@@ -34,6 +34,7 @@ class RowWriter(Protocol):
     def forced_patch(self) -> str | None: ...
     def constraint(self, patch_text: str) -> tuple[str | None, str]: ...
     def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None: ...
+    # optional: `sampled(nats, count)` hears the model's surprise (nats) at the characters it sampled
 
 
 @dataclass
@@ -118,7 +119,7 @@ class Decoder:
         return merged
 
     def _step(self, group: _Group) -> list[_Group]:
-        texts, eos = self._decode_patches(group.rows)
+        texts, eos, surprise = self._decode_patches(group.rows)
         full = [t + (chr(EOS_ID) if e else "") for t, e in zip(texts, eos)]  # as NotaGen's patches carry it
         hidden, group.cache = self.runner.patch(patches_to_ids(full)[:, None, :], group.cache)
         group.length += 1
@@ -127,6 +128,9 @@ class Decoder:
         for i, row in enumerate(group.rows):
             self.hiddens[row].append(hidden[i, 0])
             self.stats.patches_per_row[row] += 1
+            sampled = getattr(self.writers[row], "sampled", None)
+            if sampled is not None:
+                sampled(*surprise[i])
             try:
                 action = self.writers[row].on_patch(texts[i], eos[i])
             except JobError as exc:  # this variant gave up; the others go on
@@ -176,20 +180,23 @@ class Decoder:
         nats, counts = patch_nats(logits, ids)
         return float(nats.sum()), int(counts.sum())
 
-    def _decode_patches(self, rows: list[int]) -> tuple[list[str], list[bool]]:
-        """One new patch per row: forced where the writer says so, sampled elsewhere."""
+    def _decode_patches(self, rows: list[int]) -> tuple[list[str], list[bool], list[tuple[float, int]]]:
+        """One new patch per row: forced where the writer says so, sampled elsewhere; with, per
+        row, the nats of the sampled characters under the model (before temperature, top-k,
+        top-p and bans) and how many were sampled."""
         n = len(rows)
         writers = [self.writers[r] for r in rows]
         texts = [""] * n
         eos = [False] * n
         done = [False] * n
+        surprise = [(0.0, 0)] * n
         for i, w in enumerate(writers):
             forced = w.forced_patch()
             if forced is not None:
                 texts[i], done[i] = forced, True
                 eos[i] = len(forced) < PATCH_SIZE
         if all(done):
-            return texts, eos
+            return texts, eos, surprise
         hidden = np.stack([self.hiddens[r][-1] for r in rows])
         cache = self.runner.empty("char", n)
         chars = np.ones((n, 1), dtype=np.int64)
@@ -220,6 +227,12 @@ class Decoder:
                     temperature = None if scale == 1.0 else self.sampler.settings.temperature * scale
                     chosen[rows_part] = self.sampler.sample(logits[rows_part, -1], np.stack([bans[k] for k in part]),
                                                             temperature)
+                last = logits[to_sample, -1].astype(np.float64)
+                top = last.max(axis=-1, keepdims=True)
+                log_norm = top[:, 0] + np.log(np.exp(last - top).sum(axis=-1))
+                nats = log_norm - last[np.arange(len(to_sample)), chosen[to_sample]]
+                for k, i in enumerate(to_sample):
+                    surprise[i] = (surprise[i][0] + float(nats[k]), surprise[i][1] + 1)
             for i in range(n):
                 if done[i]:
                     continue
@@ -234,4 +247,4 @@ class Decoder:
             if all(done):
                 break
             chars = chosen[:, None]
-        return texts, eos
+        return texts, eos, surprise

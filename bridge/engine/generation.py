@@ -34,6 +34,7 @@ class Variant:
     valid_first_try: float      # share of the new bars valid on the first try
     rejected_bars: int = 0      # bars (or headers) thrown away as invalid
     log_likelihood: float | None = None  # infill: log-likelihood of the real bars after the new ones
+    bits_per_char: float | None = None   # the model's surprise at the characters it sampled in the new bars
 
 
 @dataclass
@@ -158,5 +159,6 @@ class Engine:
         # variants that gave up are left out (the run raised if all did); last_run.stats.failures says why
         return [Variant(header=w.header_text(), bars=list(w.new_bars), abc=w.abc(), valid_first_try=w.valid_first_try,
                         rejected_bars=w.rejects,
-                        log_likelihood=None if w.suffix_nats is None else -w.suffix_nats)
+                        log_likelihood=None if w.suffix_nats is None else -w.suffix_nats,
+                        bits_per_char=w.bits_per_char)
                 for row, w in enumerate(writers) if row not in stats.failures]

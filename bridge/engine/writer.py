@@ -89,6 +89,8 @@ class BarWriter:
         self.suffix_chars = 0
         self.max_line_patches = max_line_patches
         self.new_bars: list[str] = []
+        self.sampled_nats = 0.0     # the model's surprise at the characters it sampled in the kept bars
+        self.sampled_chars = 0
         self.first_try: list[bool] = []
         self.tries = 0
         self.rejects = 0
@@ -111,6 +113,7 @@ class BarWriter:
     def _reset_line(self) -> None:
         self.line_text = ""
         self.line_patches: list[str] = []
+        self.line_nats, self.line_sampled = 0.0, 0
         self.slot_index = 0
         self.slot_start = 0
         self.slots = self._plan() if self.phase == "body" and not self.done else None
@@ -243,6 +246,11 @@ class BarWriter:
     def _force(prefix: str, text: str) -> tuple[str | None, str]:
         return (prefix[len(text)], "") if len(text) < len(prefix) else (None, "")
 
+    def sampled(self, nats: float, count: int) -> None:
+        """The decoder's measure of the characters just sampled for this line."""
+        self.line_nats += nats
+        self.line_sampled += count
+
     def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None:
         self.line_patches.append(patch_text + (EOS if ended_by_eos else ""))
         self.line_text += patch_text
@@ -254,6 +262,7 @@ class BarWriter:
                 self.header.append(self.line_text)
                 self.header_patches += len(self.line_patches)
                 self.line_text, self.line_patches = "", []
+                self.line_nats, self.line_sampled = 0.0, 0   # the header is not part of the bars' measure
                 if len(self.header) > MAX_HEADER_LINES:
                     return self._reject(True, ["header too long"])
                 return None
@@ -289,6 +298,8 @@ class BarWriter:
             return self._reject(False, check.reasons)
         self.body_lines.append(self.line_text)
         self.new_bars.append(check.line)
+        self.sampled_nats += self.line_nats
+        self.sampled_chars += self.line_sampled
         self.first_try.append(self.tries == 0)
         self.tries = 0
         if len(self.new_bars) == self.bars:
@@ -323,6 +334,14 @@ class BarWriter:
     @property
     def temperature_scale(self) -> float:
         return RETRY_COOLING ** self.tries
+
+    @property
+    def bits_per_char(self) -> float | None:
+        """Bits per sampled character of the kept bars: how surprising the model found its own
+        choices (higher with a higher temperature or a freer top-k / top-p)."""
+        import math
+
+        return self.sampled_nats / self.sampled_chars / math.log(2) if self.sampled_chars else None
 
     @property
     def valid_first_try(self) -> float:

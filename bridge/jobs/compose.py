@@ -286,4 +286,5 @@ def _given_voices(notation, header: str, window: dict, gap: list[str], staves: l
 def _variant(result, excerpt: dict, warnings: list[str]) -> dict:
     warnings.extend(w for w in excerpt.get("warnings", []) if w not in warnings)
     return {"excerpt": excerpt, "abc": result.header + "".join(result.bars),
-            "valid_first_try": result.valid_first_try, "log_likelihood": result.log_likelihood}
+            "valid_first_try": result.valid_first_try, "log_likelihood": result.log_likelihood,
+            "bits_per_char": result.bits_per_char}

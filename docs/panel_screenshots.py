@@ -1,0 +1,77 @@
+"""Redraw the panel screenshots of docs/panel.md: the embedded default model continues bars
+of a Bach chorale from music21's corpus with three variants, at two window sizes.
+
+    .venv/bin/python docs/panel_screenshots.py            # writes docs/panel*.png
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SIZES = {"panel.png": (1280, 800), "panel-small.png": None}   # None: the window's minimum size
+SETTINGS = {"temperature": 1.0, "top_k": 9, "top_p": 0.9, "seed": 7, "variants": 3, "bars": 2,
+            "prompt": {"period": "Baroque", "composer": "Bach, Johann Sebastian", "instrumentation": "Choral"}}
+
+
+def main(out_dir: Path = REPO / "docs") -> int:
+    from music21 import corpus
+    from PyQt6.QtCore import QEventLoop, QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from notabridge.daemon.app import Daemon, ServeOptions
+    from notabridge.engine import Engine
+    from notabridge.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    daemon = Daemon(Engine(None, device="cpu"), ServeOptions(http_port=0, osc_port=0, osc_tcp_port=0),
+                    say=lambda line: None)
+    daemon.start()
+
+    def wait(condition, timeout_s: float = 120) -> None:
+        loop_until = QTimer()
+        loop_until.setSingleShot(True)
+        loop_until.start(int(timeout_s * 1000))
+        while not condition() and loop_until.isActive():
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = QSettings(str(Path(tmp) / "panel.ini"), QSettings.Format.IniFormat)
+            # the machine drawing these may have no sound card: a silent sink stands in for it, so the
+            # listening buttons look as they do on a machine with speakers
+            window = MainWindow("127.0.0.1", daemon.osc_udp.server_address[1], store=store, heartbeat_ms=200,
+                                sink_factory=lambda rate, channels: None)
+            window.show()
+            wait(lambda: window.link.connected and window.link.capabilities, 10)
+            window.settings.update(SETTINGS)
+            window.open_file(corpus.getWork("bwv367"))
+            window.mode.setCurrentText("continue")
+            window.first.setValue(window.first.minimum())
+            window.last.setValue(window.first.minimum() + 3)
+            wait(lambda: False, 1)
+            window.run_job()
+            wait(lambda: bool(window.variants) or "job error" in window.message.text())
+            for name, size in SIZES.items():
+                window.resize(*(size or (window.minimumSize().width(), window.minimumSize().height())))
+                wait(lambda: False, 1.0)   # the notation is laid out again for the new width
+                window.grab().save(str(out_dir / name), "PNG")
+                print(f"wrote {out_dir / name} ({window.width()}x{window.height()})")
+            window.browser.set_side_by_side(True)
+            window.resize(1280, 800)
+            wait(lambda: False, 1.0)
+            window.grab().save(str(out_dir / "panel-side-by-side.png"), "PNG")
+            print(f"wrote {out_dir / 'panel-side-by-side.png'}")
+            window.close()
+    finally:
+        daemon.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs"))
