@@ -14,7 +14,12 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from notabridge.daemon.app import Daemon
+    from notabridge.daemon.queue import Job
+    from notabridge.notation.midi_clip import MelodyClip
 
 log = logging.getLogger("notabridge.midi")
 TICKS_PER_BEAT = 480
@@ -102,7 +107,7 @@ def parse_meter(text: str) -> tuple[int, int]:
 class MidiBridge:
     """Owns the ports; turns a take into an accompany job and its result into MIDI."""
 
-    def __init__(self, daemon: Any, in_name: str | None, out_name: str | None, save_dir: str | None = None,
+    def __init__(self, daemon: Daemon, in_name: str | None, out_name: str | None, save_dir: str | None = None,
                  backend: Any = None, voices: int = 3, meter: str = "4/4") -> None:
         import mido
 
@@ -186,7 +191,7 @@ class MidiBridge:
                                  listener=lambda job, event: self._on_job(job, event, midi, clip, staves))
         self.last_job_id = job.id
 
-    def _on_job(self, job: Any, event: str, midi: Any, clip: Any, staves: list[int]) -> None:
+    def _on_job(self, job: Job, event: str, midi: Any, clip: MelodyClip, staves: list[int]) -> None:
         if event in ("error", "cancelled"):
             self.last_error = job.error
             log.warning("MIDI accompaniment job %s: %s", job.id, job.error)

@@ -30,7 +30,7 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
         variants.append(item)
     out = {"id": job.id, "status": job.status, "variants": variants, "provider": result.provider,
            "seconds": result.seconds, "warnings": list(result.warnings)}
-    if getattr(result, "suggestions", None) is not None:   # mode suggest: the prompts ranked
+    if result.suggestions is not None:   # mode suggest: the prompts ranked
         out["suggestions"] = result.suggestions
     return out
 

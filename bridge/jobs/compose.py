@@ -11,10 +11,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from notabridge import notation
 from notabridge.cancel import cancel_scope
+from notabridge.engine.generation import Engine, Variant
+from notabridge.engine.sampling import Sampling
 from notabridge.errors import JobError
 from notabridge.limits import bound_problem
-from notabridge.engine.sampling import Sampling
+from notabridge.notation import NotationError
 from notabridge.jobs.request import MODES
 
 CONTEXT_MEASURES = 32      # measures before the selection the model reads
@@ -55,12 +58,12 @@ class ComposeResult:
     suggestions: dict | None = None   # mode suggest: notabridge.jobs.suggest.suggest's answer (no variants)
 
 
-def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None = None,
+ProgressFn = Callable[[Progress], None]
+
+
+def compose(job: ComposeJob, engine: Engine, progress: ProgressFn | None = None,
             cancel: threading.Event | None = None) -> ComposeResult:
     """Run one job; raises JobError (user-facing message) or Cancelled."""
-    from notabridge import notation
-    from notabridge.notation import NotationError
-
     start = time.perf_counter()
     _check(job)
     if job.mode == "suggest":
@@ -74,7 +77,7 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
         warnings.append(f"the model was not trained on the prompt {' / '.join(job.prompt)}; it may ignore it")
     try:
         with cancel_scope(cancel):   # the notation conversions check it once per measure
-            variants = _run_mode(job, engine, notation, warnings, _progress_adapter(job, progress), cancel)
+            variants = _run_mode(job, engine, warnings, _progress_adapter(job, progress), cancel)
     except NotationError as exc:
         raise JobError(str(exc)) from None
     _add_originality(job, engine, variants, warnings)
@@ -87,7 +90,7 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
                          warnings=warnings)
 
 
-def _add_originality(job: ComposeJob, engine, variants: list[dict], warnings: list[str]) -> None:
+def _add_originality(job: ComposeJob, engine: Engine, variants: list[dict], warnings: list[str]) -> None:
     """Each variant's `originality` (notabridge.jobs.originality): its longest run of bars shared with the
     model's training pieces and with the rest of the user's score; a warning from 2 bars on.
     Only the voices the model wrote are checked (accompany's given voices are the user's)."""
@@ -148,15 +151,16 @@ def _check(job: ComposeJob) -> None:
 class _ProgressAdapter:
     """Engine bar callbacks (per variant) -> Progress over all variants of the job."""
 
-    def __init__(self, progress: Callable[[Progress], None], total: int):
-        self.progress, self.total, self.done = progress, total, {}
+    def __init__(self, progress: ProgressFn, total: int):
+        self.progress, self.total = progress, total
+        self.done: dict[int, int] = {}   # variant -> bars written
 
     def __call__(self, variant: int, bars_done: int, partial: str) -> None:
         self.done[variant] = bars_done
         self.progress(Progress(sum(self.done.values()), self.total, variant, partial))
 
 
-def _progress_adapter(job: ComposeJob, progress):
+def _progress_adapter(job: ComposeJob, progress: ProgressFn | None) -> _ProgressAdapter | None:
     return None if progress is None else _ProgressAdapter(progress, job.bars * job.variants)
 
 
@@ -165,7 +169,8 @@ def _context_range(excerpt: dict, start: int) -> int:
     return max(first, start - CONTEXT_MEASURES)
 
 
-def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, cancel) -> list[dict]:
+def _run_mode(job: ComposeJob, engine: Engine, warnings: list[str], on_bar: _ProgressAdapter | None,
+              cancel: threading.Event | None) -> list[dict]:
     kw = dict(sampling=job.sampling, variants=job.variants, progress=on_bar, cancel=cancel)
     if job.mode == "generate":
         from notabridge.abc.prompt import prompt_lines
@@ -178,12 +183,13 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
                 for r in results]
 
     excerpt = job.excerpt
+    assert excerpt is not None   # _check: every mode but generate has one
     sel = excerpt["selection"]
     start, end = sel["start"], sel["end"]
     first = _context_range(excerpt, start)
     if job.mode == "continue":
         context = notation.cut_measures(excerpt, first, end)
-        header, body = _abc(notation, context, job, warnings)
+        header, body = _abc(context, job, warnings)
         results = engine.continue_(header + "".join(body), job.bars, **kw)
         return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=context, first_index=end),
                          warnings) for r in results]
@@ -192,7 +198,7 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
     suffix_end = min(last, end + SUFFIX_MEASURES) if job.mode == "infill" else end
     window = notation.cut_measures(excerpt, first, suffix_end)
     staves = job.staves if job.staves is not None else sel.get("staves")
-    window, header, body = _abc_with_voices_for(notation, window, staves, job, warnings)
+    window, header, body = _abc_with_voices_for(window, staves, job, warnings)
     n_before, n_gap = start - first, end - start
     if len(body) != suffix_end - first:
         raise JobError(f"the excerpt's ABC has {len(body)} bars for {suffix_end - first} measures; "
@@ -200,7 +206,7 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
     before, gap, after = body[:n_before], body[n_before:n_before + n_gap], body[n_before + n_gap:]
     if on_bar is not None:  # these modes write the selection's bars; infill decodes 2 candidates per variant
         on_bar.total = n_gap * job.variants * (2 if job.mode == "infill" else 1)
-    given = _given_voices(notation, header, window, gap, staves) if job.mode == "accompany" or staves else None
+    given = _given_voices(header, window, gap, staves) if job.mode == "accompany" or staves else None
     if job.mode == "accompany":
         if given is None:
             raise JobError("accompany needs at least one staff that is given (not written): choose fewer staves")
@@ -211,12 +217,12 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
                      warnings) for r in results]
 
 
-def _abc(notation, excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
+def _abc(excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
     abc = notation.excerpt_to_abc(excerpt, prompt=job.prompt, warnings=warnings)
     return notation.split_abc(abc)
 
 
-def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: ComposeJob,
+def _abc_with_voices_for(window: dict, staves: list[int] | None, job: ComposeJob,
                          warnings: list[str]) -> tuple[dict, str, list[str]]:
     """The window's ABC, with an ABC voice for every staff to write even when it is empty.
 
@@ -231,7 +237,7 @@ def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: 
     sounding = {staff for staff, _ in notation.abc_voice_slots(window)}
     empty = [s for s in (staves or []) if s not in sounding]
     if not empty:
-        header, body = _abc(notation, window, job, warnings)
+        header, body = _abc(window, job, warnings)
         return window, header, body
     template = copy_excerpt(window)
     first = template["measures"][0]
@@ -244,7 +250,7 @@ def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: 
         duration = rest["duration"]
         rest.clear()
         rest.update({"type": "chord", "duration": duration, "notes": [{"pitch": 60, "tpc": 14, "tie": None}]})
-    header, body = _abc(notation, template, job, warnings)
+    header, body = _abc(template, job, warnings)
     slots = notation.abc_voice_slots(template)
     stand_ins = {str(n + 1) for n, (staff, voice) in enumerate(slots) if staff in empty and voice == 0}
     lead, segments = parse_line(body[0])
@@ -261,7 +267,7 @@ def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: 
     return template, header, body
 
 
-def _given_voices(notation, header: str, window: dict, gap: list[str], staves: list[int] | None) -> list[str] | None:
+def _given_voices(header: str, window: dict, gap: list[str], staves: list[int] | None) -> list[str] | None:
     """The gap's bars with only the voices on staves NOT being written (those are forced);
     given voices the ABC dropped as rest-only come back as rests."""
     from notabridge.abc.bar_check import check_bar, header_context, parse_line
@@ -283,7 +289,7 @@ def _given_voices(notation, header: str, window: dict, gap: list[str], staves: l
     return out
 
 
-def _variant(result, excerpt: dict, warnings: list[str]) -> dict:
+def _variant(result: Variant, excerpt: dict, warnings: list[str]) -> dict:
     warnings.extend(w for w in excerpt.get("warnings", []) if w not in warnings)
     return {"excerpt": excerpt, "abc": result.header + "".join(result.bars),
             "valid_first_try": result.valid_first_try, "log_likelihood": result.log_likelihood,

@@ -7,10 +7,13 @@ bad request is answered at once with a message saying what to change.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notabridge import limits
 from notabridge.jobs.settings import SettingsError, validate_setting
+
+if TYPE_CHECKING:   # compose pulls in the engine: imported when a request is first built
+    from notabridge.jobs.compose import ComposeJob
 
 MODES = ("generate", "continue", "infill", "accompany", "suggest")   # suggest: name the selection's style
 
@@ -36,8 +39,8 @@ class RequestError(ValueError):
     """A job request that cannot be run as sent; the message says what to change."""
 
 
-def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
-    """Validate a job request against the limits and build a notabridge.jobs.compose.ComposeJob."""
+def parse_job_request(obj: Any, shared: dict[str, Any]) -> ComposeJob:
+    """Validate a client's job JSON (anything may arrive) against the limits and build the ComposeJob."""
     if not isinstance(obj, dict):
         raise RequestError('a job must be a JSON object such as {"mode": "continue", "excerpt": {...}, "bars": 4}')
     deep = json_depth_problem(obj)
