@@ -1,6 +1,7 @@
 """`notabridge accompany melody.mid -o out.mid`: an accompaniment for a melody clip from a DAW.
 
-The melody is quantised and read in its key and meter (notabridge.notation.midi_clip); the engine writes the
+The same MIDI accompany job the daemon runs for DAWs (notabridge.jobs.midi_melody), run in this
+process: the melody is quantised and read in its key and meter, the engine writes the
 accompaniment voices bar by bar around it; the output is the input file plus one new track per
 voice, on the same bars, tempo and length.
 """
@@ -50,8 +51,8 @@ def default_prompt(prompts: list) -> tuple[str, str, str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from notabridge.notation import midi_clip
     from notabridge.cli.output_path import check_output_path, write_error
+    from notabridge.notation import midi_clip
     from notabridge.notation.errors import NotationError
 
     prompt = parse_prompt(args.prompt)
@@ -59,33 +60,35 @@ def run(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in (".mid", ".midi"):
         raise UserError(f"-o {output}: the output is a MIDI file; name it with .mid")
     check_output_path(output)   # before the model runs, not after
-    try:
-        midi = midi_clip.read_midi(args.melody)
-        clip = midi_clip.clip_from_midi(midi, args.pickup)
-        job_excerpt = midi_clip.accompaniment_excerpt(clip, args.voices)
+    try:   # what can be told without the model, before it loads
+        midi_clip.accompaniment_voice_names(args.voices)
+        midi_clip.read_midi(args.melody)
+        data = Path(args.melody).read_bytes()
     except NotationError as exc:
         raise UserError(f"{args.melody}: {exc}") from None
-    key_note = " (estimated: the file has no key signature)" if clip.key_estimated else ""
-    print(f"melody: {clip.measures} bars of {clip.time}, {clip.tempo_bpm:g} bpm, key {clip.key_fifths:+d} fifths "
-          f"{clip.key_mode}{key_note}{', pickup' if clip.pickup else ''}", flush=True)
-    for warning in clip.warnings:
-        print(f"warning: {warning}", flush=True)
+    except OSError as exc:
+        raise UserError(f"{args.melody}: cannot read it ({exc.strerror or exc})") from None
 
-    result, staves = _compose(job_excerpt, prompt, args)
+    result = _compose(data, prompt, args)
+    melody = result.melody
+    key_note = " (estimated: the file has no key signature)" if melody["key_estimated"] else ""
+    print(f"melody: {melody['bars']} bars of {melody['time']}, {melody['tempo_bpm']:g} bpm, key "
+          f"{melody['key_fifths']:+d} fifths {melody['key_mode']}{key_note}{', pickup' if melody['pickup'] else ''}",
+          flush=True)
     for warning in result.warnings:
         print(f"warning: {warning}", flush=True)
-    out = midi_clip.add_accompaniment(midi, clip, result.variants[0]["excerpt"], staves)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        out.save(str(output))
+        output.write_bytes(result.variants[0]["midi"])   # the melody's file + one track per voice
     except OSError as exc:
         raise write_error(output, exc) from None
-    print(f"wrote {output}: melody + {len(staves)} accompaniment tracks, {clip.measures} bars "
+    print(f"wrote {output}: melody + {args.voices} accompaniment tracks, {melody['bars']} bars "
           f"({result.seconds:.1f} s on {result.provider})", flush=True)
     return 0
 
 
-def _compose(excerpt: dict, prompt: tuple[str, str, str] | None, args: argparse.Namespace):
+def _compose(melody: bytes, prompt: tuple[str, str, str] | None, args: argparse.Namespace):
+    """The same MIDI accompany job the daemon runs for a DAW (notabridge.jobs.midi_melody), run here."""
     from notabridge.cli.load_engine import load_engine
     from notabridge.jobs.compose import ComposeJob, compose
     from notabridge.errors import JobError
@@ -96,18 +99,18 @@ def _compose(excerpt: dict, prompt: tuple[str, str, str] | None, args: argparse.
         prompt = default_prompt(engine.info.get("prompts") or [])
         if prompt:
             print(f"prompt: {' | '.join(prompt)} (choose another with --prompt)", flush=True)
-    staves = list(range(1, args.voices + 1))
     sampling = Sampling(seed=args.seed)
     if args.temperature is not None:
         sampling.temperature = args.temperature
-    job = ComposeJob(mode="accompany", excerpt=excerpt, prompt=prompt, sampling=sampling, staves=staves)
+    job = ComposeJob(mode="accompany", excerpt=None, prompt=prompt, sampling=sampling, midi=melody,
+                     voices=args.voices, pickup=args.pickup)
     try:
         result = compose(job, engine, progress=_print_progress)
     except JobError as exc:
         raise UserError(str(exc)) from None
     if not result.variants:
         raise UserError("the model returned no accompaniment; try again with another --seed")
-    return result, staves
+    return result
 
 
 def _print_progress(progress) -> None:

@@ -3,11 +3,12 @@ triggers), have the model write an accompaniment for it, and play that to the ou
 write it as a .mid file in the folder named on the command line.
 
 The recording becomes a standard MIDI file (tempo from the DAW's MIDI clock when it sends one),
-and from there the same path as a clip file: notabridge.notation.midi_clip quantises it and builds the
-accompany job, and adds the accompaniment tracks to it afterwards.
+and from there the same path as a clip a DAW sends: a MIDI accompany job through the daemon's own
+door (notabridge.jobs.midi_melody), whose result is that file with the accompaniment tracks added.
 """
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import threading
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from notabridge.daemon.app import Daemon
     from notabridge.daemon.queue import Job
-    from notabridge.notation.midi_clip import MelodyClip
 
 log = logging.getLogger("notabridge.midi")
 TICKS_PER_BEAT = 480
@@ -179,27 +179,25 @@ class MidiBridge:
         return f"generating accompaniment (job {self.last_job_id})"
 
     def _submit(self, midi: Any) -> None:
-        from notabridge.notation import midi_clip
-
         data = io.BytesIO()
         midi.save(file=data)
-        clip = midi_clip.read_clip(data.getvalue())
-        excerpt = midi_clip.accompaniment_excerpt(clip, self.voices)
-        staves = list(range(1, len(excerpt["staves"])))
-        request = {"mode": "accompany", "excerpt": excerpt, "staves": staves}
-        job = self.daemon.submit(request, source="midi",
-                                 listener=lambda job, event: self._on_job(job, event, midi, clip, staves))
+        request = {"mode": "accompany", "midi": base64.b64encode(data.getvalue()).decode("ascii"), "voices": self.voices}
+        job = self.daemon.submit(request, source="midi", listener=lambda job, event: self._on_job(job, event, midi))
         self.last_job_id = job.id
 
-    def _on_job(self, job: Job, event: str, midi: Any, clip: MelodyClip, staves: list[int]) -> None:
+    def _on_job(self, job: Job, event: str, midi: Any) -> None:
         if event in ("error", "cancelled"):
             self.last_error = job.error
             log.warning("MIDI accompaniment job %s: %s", job.id, job.error)
-        if event != "done":
+        if event != "done" or job.result is None:
             return
-        from notabridge.notation import midi_clip
+        if not job.result.variants:
+            self.last_error = "; ".join(job.result.warnings) or "the model wrote no accompaniment"
+            log.warning("MIDI accompaniment job %s: %s", job.id, self.last_error)
+            return
+        import mido
 
-        result = midi_clip.add_accompaniment(midi, clip, job.result.variants[0]["excerpt"], staves)
+        result = mido.MidiFile(file=io.BytesIO(job.result.variants[0]["midi"]))   # the take + the accompaniment
         if self.save_dir is not None:
             # the daemon names the file; no client ever supplies a path
             path = self.save_dir / f"accompaniment-{datetime.now():%Y%m%d-%H%M%S}-{job.id}.mid"

@@ -266,8 +266,21 @@ def job_budget(request: ComposeJob) -> float:
     """Seconds a job may run: LIMITS job_budget_* applied to its bars, variants and excerpt events."""
     from notabridge.limits import LIMITS
 
+    events = _events(request.excerpt) if request.midi is None else _midi_notes(request.midi)
     return (LIMITS["job_budget_base_s"] + LIMITS["job_budget_per_bar_s"] * request.bars * request.variants
-            + LIMITS["job_budget_per_event_s"] * _events(request.excerpt))
+            + LIMITS["job_budget_per_event_s"] * events)
+
+
+def _midi_notes(data: bytes) -> int:
+    """Notes of a MIDI melody (the events its excerpt will hold); 0 when unreadable (compose says why)."""
+    import io
+
+    import mido
+
+    try:
+        return sum(m.type == "note_on" for track in mido.MidiFile(file=io.BytesIO(data)).tracks for m in track)
+    except Exception:   # mido raises OSError, EOFError, ValueError, KeyError on bad files
+        return 0
 
 
 def _events(excerpt: dict | None) -> int:

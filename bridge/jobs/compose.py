@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Callable
 
 from notabridge import notation
@@ -39,6 +40,11 @@ class ComposeJob:
     # True once the excerpt passed validate_excerpt (parse_job_request does it at the daemon's door):
     # the schema pass of a large excerpt takes most of a second, so compose does not repeat it
     excerpt_valid: bool = False
+    # accompany a melody sent as a Standard MIDI File instead of an excerpt (notabridge.jobs.midi_melody):
+    # `voices` staves are written under it; `pickup` (quarter notes) for a file that starts on its upbeat
+    midi: bytes | None = None
+    voices: int = 3
+    pickup: Fraction | None = None
 
 
 @dataclass
@@ -56,6 +62,7 @@ class ComposeResult:
     seconds: float
     warnings: list[str]
     suggestions: dict | None = None   # mode suggest: notabridge.jobs.suggest.suggest's answer (no variants)
+    melody: dict | None = None        # a MIDI job: how the melody was read (notabridge.jobs.midi_melody)
 
 
 ProgressFn = Callable[[Progress], None]
@@ -65,6 +72,12 @@ def compose(job: ComposeJob, engine: Engine, progress: ProgressFn | None = None,
             cancel: threading.Event | None = None) -> ComposeResult:
     """Run one job; raises JobError (user-facing message) or Cancelled."""
     start = time.perf_counter()
+    melody = None
+    if job.midi is not None:
+        from notabridge.jobs.midi_melody import read_melody
+
+        with cancel_scope(cancel):
+            job, melody = read_melody(job)
     _check(job)
     if job.mode == "suggest":
         from notabridge.jobs.suggest import suggest
@@ -72,7 +85,7 @@ def compose(job: ComposeJob, engine: Engine, progress: ProgressFn | None = None,
         answer = suggest(engine, job.excerpt)
         return ComposeResult(variants=[], provider=engine.provider, seconds=time.perf_counter() - start,
                              warnings=answer.pop("warnings"), suggestions=answer)
-    warnings: list[str] = []
+    warnings: list[str] = [] if melody is None else list(melody.clip.warnings)
     if job.prompt and engine.info.get("prompts") and list(job.prompt) not in [list(p) for p in engine.info["prompts"]]:
         warnings.append(f"the model was not trained on the prompt {' / '.join(job.prompt)}; it may ignore it")
     try:
@@ -81,13 +94,16 @@ def compose(job: ComposeJob, engine: Engine, progress: ProgressFn | None = None,
     except NotationError as exc:
         raise JobError(str(exc)) from None
     _add_originality(job, engine, variants, warnings)
+    if melody is not None:   # each variant also as the melody's file with the accompaniment added
+        for variant in variants:
+            variant["midi"] = melody.accompanied(variant["excerpt"])
     if len(variants) < job.variants:
         failures = engine.last_run.stats.failures
         reason = f": {next(iter(failures.values()))}" if failures else ""
         warnings.append(f"{job.variants - len(variants)} of {job.variants} variants gave up{reason}; "
                         f"here are the other {len(variants)}")
     return ComposeResult(variants=variants, provider=engine.provider, seconds=time.perf_counter() - start,
-                         warnings=warnings)
+                         warnings=warnings, melody=None if melody is None else melody.info())
 
 
 def _add_originality(job: ComposeJob, engine: Engine, variants: list[dict], warnings: list[str]) -> None:

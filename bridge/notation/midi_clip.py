@@ -22,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable
 
+from notabridge.limits import BOUNDS
 from notabridge.notation.errors import NotationError
 
 STRAIGHT_DIVISIONS = 4   # sixteenths per quarter
@@ -435,7 +436,7 @@ def add_accompaniment(midi: Any, clip: MelodyClip, excerpt: dict, staves: list[i
 # --- the accompaniment job ----------------------------------------------------------------------
 
 VOICE_NAMES = {1: ["Bass"], 2: ["Alto", "Bass"], 3: ["Alto", "Tenor", "Bass"]}
-MAX_VOICES = 8
+MAX_VOICES = int(BOUNDS["voices"].high)
 
 
 def accompaniment_voice_names(voices: int) -> list[str]:
