@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 from notabridge.limits import BOUNDS
 from notabridge.notation.errors import NotationError
+from notabridge.notation.excerpt_base import measure_length
 
 STRAIGHT_DIVISIONS = 4   # sixteenths per quarter
 TRIPLET_DIVISIONS = 3    # eighth triplets per quarter
@@ -354,7 +355,7 @@ def staff_notes(excerpt: dict, staff: int, clip: MelodyClip) -> list[ClipNote]:
     open_ties: dict[int, ClipNote] = {}
     for measure in excerpt.get("measures", []):
         start = clip.measure_start(int(measure["index"]))
-        length = Fraction(measure.get("duration") or measure.get("time") or clip.time)
+        length = measure_length({"time": clip.time, **measure})   # its duration, else its meter's
         measure_end = start + int(length * 4 * tpb)
         for staff_entry in measure.get("staves", []):
             if staff_entry.get("staff") != staff:
