@@ -1,24 +1,36 @@
-"""Engine speed against NotaGen's reference decoding, on the same weights, in the same run.
+"""Engine speed in the same run: fp32, int8 and int8 + speculation, the fp32 bandwidth floor,
+NotaGen's reference decoding, and "continue 4 bars" through the daemon.
 
-    nice -n 10 python bench/engine_speed.py [--checkpoint X.pth] [--contexts 64 256 1024] [--no-reference]
+    nice -n 10 python bench/engine_speed.py [--model small-shaped|random | --checkpoint X.pth]
+        [--contexts 64 256 1024] [--no-reference] [--no-chorale]
 
-Model: a random NotaGen-small-shaped checkpoint (d 768, 12 patch / 3 char layers, context 2048),
-exported to a bundle once (cached under --work), or a real checkpoint with --checkpoint.
-- engine: notabridge.engine.decoder (ONNX Runtime, KV caches at both levels, numpy sampling);
+Model (cached under --work): by default NotaGen-small's shape (d 768, 12 patch / 3 char layers,
+context 2048) carrying the embedded model's trained weights (bench/small_shaped.py), so that
+drafts are accepted and bars are valid as with a trained model; `--model random` for random
+weights of that shape, `--checkpoint` for a real one. Its int8 copy (notabridge quantize) and
+the embedded model's draft table (speculation) are added once.
+- engine: notabridge.engine.decoder (ONNX Runtime, KV caches at both levels, numpy sampling), as fp32,
+  int8, and int8 with speculative character decoding (bridge/speculative.py);
 - reference: the way NotaGen's own loop decodes: torch eager, no cache at either level: every
   new patch re-runs the patch decoder over all patches, every character re-runs the char
   decoder from position 0, logits copied out per character.
-Each new patch is forced to its full 16 characters (eos banned), the worst case for both.
-Times are the minimum over the patches timed and over interleaved rounds: on a shared machine
-the minimum is the measure least disturbed by other work.
-Prints, per context length: seconds per new patch of each, their ratio; the engine against
-the memory-bandwidth floor (weight bytes one patch must read / bandwidth measured here by a
-large numpy copy); the per-patch time at each context against the shortest; and the time of
-4 variants decoded as one batch against 1.
+Two ways of writing: (1) each new patch forced to its full 16 characters (eos and newline
+banned: the worst case, and text no model would write, which handicaps the drafts); per
+measurement the median time between consecutive patches; (2) natural decoding after a real
+4-part chorale (BWV 66.6's bars repeated up to the context), lines ending where the model ends
+them: time per 16 characters written (a short patch still costs a whole patch step, so this is
+no kinder than a full patch). Each measure keeps its minimum over interleaved rounds: on a
+shared machine the minimum is the measure least disturbed by other work.
+Prints, per context length: ms per new patch of each, against the fp32 memory-bandwidth floor
+(fp32 weight bytes one patch must read / bandwidth measured here) and the reference; the
+speculation statistics; the per-patch time at the end of the context against the start; 4
+variants in one batch against 1; and the seconds of "continue 4 bars" of a 4-voice chorale
+through the daemon with the int8 bundle (speculation on) and the fp32 one (off).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -28,11 +40,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from notabridge.engine.bundle import physical_cores  # noqa: E402
 from notabridge.abc.patching import EOS_ID, PATCH_SIZE  # noqa: E402
 
 SMALL = dict(hidden_size=768, patch_num_layers=12, char_num_layers=3, patch_length=2048)
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
 
 
 def make_bundle(work: Path, checkpoint: Path | None) -> tuple[Path, Path]:
@@ -65,13 +79,66 @@ def context_patches(n: int) -> list[str]:
     return piece_patches(text, add_eos=False)[:n]
 
 
+@functools.cache
+def chorale_patches(n: int) -> tuple[str, ...]:
+    """n patches of a real 4-part chorale (BWV 66.6, music21 corpus, with its prompt), its bars
+    repeated as often as needed: text like what users continue, for drafts to be judged on."""
+    from music21 import corpus
+
+    from notabridge.notation import to_abc
+    from notabridge.abc.patching import piece_patches, split_piece
+
+    piece = split_piece(to_abc(str(corpus.getWork("bach/bwv66.6")), prompt=("Baroque", "Bach, Johann Sebastian", "Choral")))
+    text = "".join(piece.header + piece.body * (n // len(piece.body) + 2))
+    return tuple(piece_patches(text, add_eos=False)[:n])
+
+
+class NaturalWriter:
+    """Bench writer: a chorale context, then `count` patches as the model writes them (lines end
+    when it ends them), recording the characters of each."""
+
+    def __init__(self, context: tuple[str, ...], count: int):
+        self._context, self.count, self.stamps, self.chars = list(context), count, [], []
+
+    def context(self, limit: int, at_most: int | None = None) -> list[str]:
+        return self._context
+
+    def forced_patch(self):
+        return None
+
+    def constraint(self, text: str):
+        return None, ""
+
+    def on_patch(self, text: str, eos: bool):
+        self.stamps.append(time.perf_counter())
+        self.chars.append(len(text))
+        return -1 if len(self.stamps) >= self.count else None
+
+
+def engine_per_16_chars(engine, ctx: int, count: int, stats: list | None = None) -> tuple[float, float]:
+    """(seconds per 16 characters written, characters per patch) decoding a chorale naturally:
+    all time between the first and the last patch over the characters written in it, times 16
+    (shorter patches still cost a whole patch step, so this is no kinder than a full patch)."""
+    from notabridge.engine.decoder import Decoder
+    from notabridge.engine.sampling import Sampler, Sampling
+    from notabridge.engine.speculative import Speculator
+
+    writer = NaturalWriter(chorale_patches(ctx), count)
+    speculator = Speculator(engine.bundle.draft) if engine.speculative else None
+    Decoder(engine.runner, Sampler(Sampling(seed=0)), speculator).run([writer])
+    if speculator is not None and stats is not None:
+        stats.append(speculator.stats)
+    chars = sum(writer.chars[1:])
+    return (writer.stamps[-1] - writer.stamps[0]) / chars * PATCH_SIZE, chars / (len(writer.chars) - 1)
+
+
 class FullPatchWriter:
     """Bench writer: a fixed context, then `count` unforced patches of 16 characters each."""
 
     def __init__(self, context: list[str], count: int):
         self._context, self.count, self.stamps = context, count, []
 
-    def context(self, limit: int) -> list[str]:
+    def context(self, limit: int, at_most: int | None = None) -> list[str]:
         return self._context
 
     def forced_patch(self):
@@ -85,14 +152,21 @@ class FullPatchWriter:
         return -1 if len(self.stamps) >= self.count else None
 
 
-def engine_per_patch(engine, ctx: int, count: int, variants: int = 1) -> float:
+def engine_per_patch(engine, ctx: int, count: int, variants: int = 1, stats: list | None = None) -> float:
+    """Seconds per new patch (minimum between consecutive patches: no prefill; least disturbed).
+    With speculation (engine.speculative) its statistics are appended to `stats`."""
     from notabridge.engine.decoder import Decoder
     from notabridge.engine.sampling import Sampler, Sampling
+    from notabridge.engine.speculative import Speculator
 
     writers = [FullPatchWriter(context_patches(ctx), count) for _ in range(variants)]
-    Decoder(engine.runner, Sampler(Sampling(seed=0))).run(writers)
+    speculator = Speculator(engine.bundle.draft) if engine.speculative else None
+    Decoder(engine.runner, Sampler(Sampling(seed=0)), speculator).run(writers)
+    if speculator is not None and stats is not None:
+        stats.append(speculator.stats)
     stamps = writers[0].stamps
-    return float(np.min(np.diff(stamps)))  # between consecutive patches (no prefill); least disturbed
+    # median between consecutive patches (no prefill): speculation makes patches unequal, so not the minimum
+    return float(np.median(np.diff(stamps)))
 
 
 def reference_per_patch(model, ctx: int, count: int) -> float:
@@ -157,16 +231,74 @@ def weight_bytes_per_patch(config: dict) -> float:
     return item * (patch + PATCH_SIZE * char)
 
 
+def variant_bundles(work: Path, fp32: Path) -> Path:
+    """The int8 copy of `fp32` (cached), both with the embedded model's draft table when it has one
+    (the small-shaped model writes what the embedded one writes, so its training text fits)."""
+    from notabridge.engine.bundle import read_config
+    from notabridge.engine.draft import DraftTable, add_to_bundle
+    from notabridge.onnx_export.quantize import quantize_bundle
+
+    int8 = work / (fp32.name + "_int8")
+    if not (int8 / "config.json").is_file():
+        t = time.perf_counter()
+        quantize_bundle(fp32, int8)
+        print(f"quantised {int8} in {time.perf_counter() - t:.0f} s", flush=True)
+    source = DEFAULT_MODEL
+    draft = read_config(source, verify=False).get("draft")
+    for bundle in (fp32, int8):
+        if draft and not read_config(bundle, verify=False).get("draft") and "small_shaped" in bundle.name:
+            add_to_bundle(bundle, DraftTable.load(source / draft["file"]), f"{source.name}: {draft.get('source', '')}")
+    return int8
+
+
+def chorale_seconds(model: Path, runs: int, speculative: bool) -> list[float]:
+    """Seconds of "continue 4 bars" after 4 measures of BWV 66.6 through the daemon's HTTP door
+    (submit, poll, result), one job at a time, after a warm-up job."""
+    import socket
+
+    from latency import chorale_excerpt, free_port, start_daemon, via_http
+
+    ports = {"http": free_port(), "udp": free_port(socket.SOCK_DGRAM), "tcp": free_port()}
+    daemon = start_daemon(str(model), ports, extra=["--speculative"] if speculative else [], quiet=True)
+    excerpt = chorale_excerpt()
+    try:
+        times = []
+        for run in range(runs + 1):
+            job = {"mode": "continue", "excerpt": excerpt, "bars": 4, "variants": 1, "settings": {"seed": run}}
+            seconds, _ = via_http(ports["http"], job)
+            if run:
+                times.append(seconds)
+        return times
+    finally:
+        daemon.terminate()
+        daemon.wait(30)
+
+
+def spec_summary(stats: list) -> str:
+    calls = sum(s.calls for s in stats)
+    patches = sum(s.patches for s in stats)
+    chars = sum(s.chars for s in stats)
+    drafted, accepted = sum(s.drafted for s in stats), sum(s.accepted for s in stats)
+    return (f"{chars / calls:.2f} characters per char-decoder call, {calls / patches:.1f} calls per patch "
+            f"(plain: one per character, 16), drafts kept {accepted / max(drafted, 1):.0%}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", type=Path, help="a NotaGen .pth (default: a random NotaGen-small-shaped one)")
+    ap.add_argument("--model", choices=["small-shaped", "random"], default="small-shaped",
+                    help="small-shaped: the embedded model's trained weights at NotaGen-small's shape "
+                         "(bench/small_shaped.py); random: random weights of that shape")
+    ap.add_argument("--checkpoint", type=Path, help="a NotaGen .pth instead of --model")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "notabridge_bench")
     ap.add_argument("--contexts", type=int, nargs="+", default=[64, 256, 1024])
-    ap.add_argument("--patches", type=int, default=6, help="new patches timed per engine measurement")
+    ap.add_argument("--patches", type=int, default=10, help="new patches timed per engine measurement")
+    ap.add_argument("--natural-patches", type=int, default=24, help="patches written per natural-decoding measurement")
     ap.add_argument("--reference-patches", type=int, default=2, help="new patches timed per reference measurement")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each measure keeps its minimum")
     ap.add_argument("--no-reference", action="store_true",
                     help="time the engine only (the reference takes seconds a patch; its code does not change)")
+    ap.add_argument("--no-chorale", action="store_true", help="skip the daemon's continue-4-bars timing")
+    ap.add_argument("--chorale-runs", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
@@ -177,23 +309,41 @@ def main() -> int:
 
     threads = physical_cores()
     torch.set_num_threads(threads)
-    checkpoint, bundle = make_bundle(args.work, args.checkpoint)
-    engine = Engine(bundle, device="cpu", threads=threads)
-    model = load_model(checkpoint, torch.float32).eval()
+    if args.checkpoint is None and args.model == "small-shaped":
+        from small_shaped import make_small_shaped
+
+        bundle = make_small_shaped(args.work, DEFAULT_MODEL)
+        checkpoint = args.work / "small_shaped.pth"
+    else:
+        checkpoint, bundle = make_bundle(args.work, args.checkpoint)
+    int8_bundle = variant_bundles(args.work, bundle)
+    engines = {"fp32": Engine(bundle, device="cpu", threads=threads, speculative=False),
+               "int8": Engine(int8_bundle, device="cpu", threads=threads, speculative=False),
+               "int8+spec": Engine(int8_bundle, device="cpu", threads=threads)}
+    if not engines["int8+spec"].speculative:
+        del engines["int8+spec"]
+        print("no draft table for this model: speculation not measured", flush=True)
+    engine = engines["fp32"]
+    model = load_model(checkpoint, torch.float32).eval() if not args.no_reference else None
     cfg = engine.config
-    print(f"model: d {cfg['hidden_size']}, {cfg['patch_num_layers']}/{cfg['char_num_layers']} layers, "
-          f"context {cfg['patch_length']}, {cfg['precision']}; {threads} threads; provider {engine.provider}", flush=True)
+    print(f"model: {bundle.name}, d {cfg['hidden_size']}, {cfg['patch_num_layers']}/{cfg['char_num_layers']} layers, "
+          f"context {cfg['patch_length']}; {threads} threads; provider {engine.provider}", flush=True)
 
     copy_bw, gemv_bw = bandwidth_gbs()
     bw = max(copy_bw, gemv_bw)
     per_patch_bytes = weight_bytes_per_patch(cfg)
     floor = per_patch_bytes / (bw * 1e9)
     print(f"memory bandwidth: numpy copy {copy_bw:.1f} GB/s, float32 matrix-vector read {gemv_bw:.1f} GB/s; "
-          f"weights read per patch {per_patch_bytes / 1e9:.2f} GB -> floor {floor * 1000:.0f} ms/patch", flush=True)
+          f"fp32 weights read per patch {per_patch_bytes / 1e9:.2f} GB -> floor {floor * 1000:.0f} ms/patch",
+          flush=True)
 
-    engine_per_patch(engine, 16, 3)  # warm-up
+    for e in engines.values():
+        engine_per_patch(e, 16, 3)  # warm-up
     end_ctx = cfg["patch_length"] - args.patches - 2
     best: dict = {}
+    spec_stats: dict[int, list] = {}
+    natural_stats: dict[int, list] = {}
+    chars_per_patch: dict[int, list] = {}
 
     def keep(key, value):
         best[key] = min(best.get(key, value), value)
@@ -201,29 +351,66 @@ def main() -> int:
     # the machine is shared: measure in interleaved rounds and keep each measure's minimum
     for round_ in range(args.rounds):
         for ctx in args.contexts:
-            keep(("engine", ctx), engine_per_patch(engine, ctx, args.patches))
-            if not args.no_reference:
+            for name, e in engines.items():
+                keep((name, ctx), engine_per_patch(e, ctx, args.patches, stats=spec_stats.setdefault(ctx, [])))
+                per16, per_patch = engine_per_16_chars(e, ctx, args.natural_patches,
+                                                      stats=natural_stats.setdefault(ctx, []))
+                keep((name, "natural", ctx), per16)
+                chars_per_patch.setdefault(ctx, []).append(per_patch)
+            if model is not None:
                 keep(("reference", ctx), reference_per_patch(model, ctx, args.reference_patches))
-        keep(("engine", end_ctx), engine_per_patch(engine, end_ctx, args.patches))
+        keep(("fp32", end_ctx), engine_per_patch(engine, end_ctx, args.patches))
         keep(("batch", 1), engine_per_patch(engine, 256, args.patches, variants=1))
         keep(("batch", 4), engine_per_patch(engine, 256, args.patches, variants=4))
         print(f"round {round_ + 1}/{args.rounds} done", flush=True)
 
     rows = []
+    names = list(engines)
+    print(f"\nms per new patch of 16 characters (median over {args.patches} patches, best of {args.rounds} rounds); "
+          f"/floor = against the fp32 bandwidth floor ({floor * 1000:.0f} ms)")
+    print(f"{'context':>7} " + " ".join(f"{n:>10} {'/floor':>6}" for n in names) + f" {'reference':>10} {'ref/fp32':>8}")
     for ctx in args.contexts:
-        eng, ref = best[("engine", ctx)], best.get(("reference", ctx), float("nan"))
-        rows.append({"context": ctx, "engine_s": eng, "reference_s": ref, "ratio": ref / eng, "vs_floor": eng / floor})
-        print(f"context {ctx:5d}: engine {eng * 1000:7.0f} ms/patch  reference {ref * 1000:8.0f} ms/patch  "
-              f"ratio {ref / eng:6.1f}x  engine/floor {eng / floor:4.2f}", flush=True)
-    end, start = best[("engine", end_ctx)], rows[0]["engine_s"]
-    print(f"end of context ({end_ctx} patches): engine {end * 1000:.0f} ms/patch, "
+        row = {"context": ctx, **{f"{n}_s": best[(n, ctx)] for n in names},
+               "reference_s": best.get(("reference", ctx), float("nan"))}
+        rows.append(row)
+        cells = " ".join(f"{best[(n, ctx)] * 1000:10.1f} {best[(n, ctx)] / floor:6.2f}" for n in names)
+        print(f"{ctx:7d} {cells} {row['reference_s'] * 1000:10.0f} {row['reference_s'] / row['fp32_s']:8.1f}x", flush=True)
+    last = args.contexts[-1]
+    print(f"\nnatural decoding after BWV 66.6 (lines end where the model ends them, {args.natural_patches} patches): "
+          f"ms per 16 characters written; /floor as above")
+    print(f"{'context':>7} " + " ".join(f"{n:>10} {'/floor':>6}" for n in names) + f" {'chars/patch':>11}")
+    for ctx in args.contexts:
+        cells = " ".join(f"{best[(n, 'natural', ctx)] * 1000:10.1f} {best[(n, 'natural', ctx)] / floor:6.2f}"
+                         for n in names)
+        print(f"{ctx:7d} {cells} {np.mean(chars_per_patch[ctx]):11.1f}", flush=True)
+        rows[args.contexts.index(ctx)] |= {f"{n}_natural_per16_s": best[(n, "natural", ctx)] for n in names}
+    if "int8+spec" in engines:
+        print(f"speculation at context {last}, forced 16-character patches: {spec_summary(spec_stats[last])}")
+        print(f"speculation at context {last}, natural decoding: {spec_summary(natural_stats[last])}")
+        for label, key in (("forced 16-character patches", ()), ("natural decoding, per 16 characters", ("natural",))):
+            fast = best[("int8+spec", *key, last)]
+            print(f"int8 + speculation at {last}, {label}: {fast / floor:.2f}x the fp32 floor (target <= 0.35), "
+                  f"{best[('fp32', *key, last)] / fast:.2f}x faster than fp32, "
+                  f"{best[('int8', *key, last)] / fast:.2f}x faster than int8")
+    end, start = best[("fp32", end_ctx)], rows[0]["fp32_s"]
+    print(f"end of context ({end_ctx} patches), fp32: {end * 1000:.0f} ms/patch, "
           f"{end / start:.2f}x the time at {rows[0]['context']}", flush=True)
     one, four = best[("batch", 1)], best[("batch", 4)]
-    print(f"variants at context 256: 1 -> {one * 1000:.0f} ms/patch step, 4 in one batch -> {four * 1000:.0f} ms "
+    print(f"variants at context 256, fp32: 1 -> {one * 1000:.0f} ms/patch step, 4 in one batch -> {four * 1000:.0f} ms "
           f"({four / one:.2f}x the time for 4x the music)", flush=True)
+    result = {"bandwidth_gbs": bw, "floor_s": floor, "rows": rows, "end_s": end, "end_over_start": end / start,
+              "one_s": one, "four_s": four}
+    if not args.no_chorale:
+        del engines, engine   # free their memory before the daemons load theirs
+        fast = chorale_seconds(int8_bundle, args.chorale_runs, speculative=True)
+        slow = chorale_seconds(bundle, args.chorale_runs, speculative=False)
+        median = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+        print(f"\ncontinue 4 bars of BWV 66.6 (4 voices) through the daemon (HTTP), median of {args.chorale_runs}: "
+              f"int8 + speculation {median(fast):.2f} s (target < 3 s), fp32 {median(slow):.2f} s "
+              f"({median(slow) / median(fast):.2f}x)", flush=True)
+        result |= {"chorale_int8_spec_s": fast, "chorale_fp32_s": slow}
     if args.json:
-        args.json.write_text(json.dumps({"bandwidth_gbs": bw, "floor_s": floor, "rows": rows, "end_s": end,
-                                         "end_over_start": end / start, "one_s": one, "four_s": four}, indent=1))
+        args.json.write_text(json.dumps(result, indent=1))
     return 0
 
 

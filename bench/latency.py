@@ -47,14 +47,16 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return sock.getsockname()[1]
 
 
-def start_daemon(model: str | None, ports: dict) -> subprocess.Popen:
+def start_daemon(model: str | None, ports: dict, extra: list[str] = (), quiet: bool = False) -> subprocess.Popen:
+    """`notabridge serve` on the given ports (and `extra` options), once it says it is ready."""
     cmd = [sys.executable, "-m", "notabridge.cli.main", "serve", "--http-port", str(ports["http"]),
-           "--osc-port", str(ports["udp"]), "--osc-tcp-port", str(ports["tcp"])]
+           "--osc-port", str(ports["udp"]), "--osc-tcp-port", str(ports["tcp"]), *extra]
     if model:
         cmd += ["--model", model]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:
-        print("  daemon:", line.rstrip())
+        if not quiet:
+            print("  daemon:", line.rstrip())
         if line.startswith("ready"):
             return proc
     raise SystemExit(f"the daemon did not start (exit {proc.wait()})")

@@ -82,7 +82,7 @@ BOUNDS: dict[str, Bound] = {
     "time_denominator": Bound(1, 128),       # and its beat unit (a power of two)
     "measure_length": Bound(Fraction(1, 128), Fraction(16), integer=False),   # whole notes
     "duration_denominator": Bound(1, 8192),  # an event's length in whole notes, reduced
-    "tuplet_ratio": Bound(1, 32),            # tuplet actual and normal
+    "tuplet_ratio": Bound(1, 64),            # tuplet actual and normal (real scores hold 35:32 runs)
     "dots": Bound(0, 2),
 }
 

@@ -1,9 +1,9 @@
 // NotaBridge for MuseScore 4.x (Qt 6 imports, MuseScore 4 header fields). The MuseScore 3 twin is
-// NotaBridge3.qml; both are thin headers around ui/NotaBridgePanel.qml and notabridge.js.
+// NotaBridge3.qml; both are thin headers around ui/NotaBridgePanel.qml and the .js files.
 import QtQuick
 import MuseScore 3.0
 import FileIO 3.0
-import "notabridge.js" as NB
+import "batch.js" as Batch
 import "ui"
 
 MuseScore {
@@ -22,7 +22,7 @@ MuseScore {
     NotaBridgePanel { id: panel; anchors.fill: parent; plugin: root; onClosed: root.quit() }
 
     onRun: {
-        if (NB.start(root, fio, panel, Qt.resolvedUrl(".")) === "done")
+        if (Batch.start(root, fio, panel, Qt.resolvedUrl(".")) === "done")
             root.quit();
     }
 }

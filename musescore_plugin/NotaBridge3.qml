@@ -3,7 +3,7 @@
 import QtQuick 2.9
 import MuseScore 3.0
 import FileIO 3.0
-import "notabridge.js" as NB
+import "batch.js" as Batch
 import "ui"
 
 MuseScore {
@@ -20,7 +20,7 @@ MuseScore {
     NotaBridgePanel { id: panel; anchors.fill: parent; plugin: root; onClosed: Qt.quit() }
 
     onRun: {
-        if (NB.start(root, fio, panel, Qt.resolvedUrl(".")) === "done")
+        if (Batch.start(root, fio, panel, Qt.resolvedUrl(".")) === "done")
             Qt.quit();
     }
 }

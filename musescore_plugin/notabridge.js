@@ -1,13 +1,17 @@
-// NotaBridge plugin logic, shared by NotaBridge.qml (MuseScore 4) and NotaBridge3.qml (MuseScore 3).
+// NotaBridge plugin library, shared by NotaBridge.qml (MuseScore 4) and NotaBridge3.qml (MuseScore 3):
+// the score as the plugin sees it (measures, selection, reading the excerpt) and the daemon client.
+// Writing results is write.js, the entry point and batch mode batch.js.
 //
 // Everything that touches the score goes through MuseScore's plugin API object `ms` (the plugin's
 // root item: curScore, newElement, removeElement, cmd, writeScore, Element, division), passed in
-// explicitly so this file stays a plain library usable from both QML files.
+// explicitly so these files stay plain libraries usable from both QML files.
 // Exchange format: excerpt JSON v1 (docs/excerpt.md); daemon API: docs/musescore.md.
 .pragma library
 
 var DEFAULT_DAEMON = "http://127.0.0.1:7878";
-var START_HINT = "start it with `notabridge serve` in a terminal";
+var START_HINT = "start it with `notabridge serve` in a terminal and keep that open (it prints its address, "
+               + "\"HTTP JSON: http://...\"); if it runs at another address, type that address in the Daemon field";
+var SETTINGS_FILE = "notabridge-settings.json";     // beside the plugin: {"daemon": "http://host:port"}
 var VOICES = 4;
 
 // ---------------------------------------------------------------- fractions
@@ -105,20 +109,72 @@ function selectionRange(ms, table) {
     return { start: start, end: Math.min(end, table.length), staves: staves };
 }
 
-// Makes a real range selection of measures [start, end) from staff 0 to lastStaff with MuseScore
-// actions (works on 3.2, which lacks selection.selectRange).
-function selectMeasures(ms, start, end, lastStaff) {
+// Makes a real range selection of measures [start, end) of staves firstStaff..lastStaff with
+// MuseScore actions (3.2 lacks selection.selectRange), and checks it: throws a user message when
+// the selection MuseScore made is not exactly that range. The order of the actions matters
+// (probed on 3.2.3, ../shared/HOSTS.md): growing the range with select-next-measure overshoots by
+// one chord when staff 1's chord or rest fills its bar; selecting to the end of the score and
+// shrinking back from there does not. inCommand: an undo command (startCmd) is open and must stay
+// open (see anchorSelection).
+function selectMeasures(ms, start, end, lastStaff, firstStaff, inCommand) {
+    firstStaff = firstStaff || 0;
     if (ms.curScore.selection.selectRange) {
         var table = measureTable(ms);
-        ms.curScore.selection.selectRange(table[start].start, table[end - 1].end, 0, lastStaff + 1);
+        ms.curScore.selection.selectRange(table[start].start, table[end - 1].end, firstStaff, lastStaff + 1);
         return;
     }
-    ms.cmd("first-element");
+    anchorSelection(ms, inCommand);
+    selectFromAnchor(ms, start, end, firstStaff, lastStaff);
+}
+
+// Selects a note or rest of the first measure of staff 1. "first-element" does, but it also ends an
+// open undo command; inside one, note input is entered (which selects where input last was, or the
+// score's first note) and left, and the selection walked back with actions that keep it open.
+function anchorSelection(ms, inCommand) {
+    if (!inCommand) { ms.cmd("first-element"); return; }
+    ms.cmd("escape");
+    ms.cmd("escape");
+    ms.cmd("note-input");
+    ms.cmd("escape");
+    var table = measureTable(ms);
+    for (var i = 0; i < 4 * ms.curScore.nstaves && selectedPlace(ms).track >= VOICES; i++) ms.cmd("prev-track");
+    for (var j = 0; j < table.length + 1 && measureAtTick(table, selectedPlace(ms).tick) > 0; j++) ms.cmd("prev-measure");
+    var at = selectedPlace(ms);
+    if (at.track >= VOICES || measureAtTick(table, at.tick) !== 0)
+        throw new Error("MuseScore did not move its selection to the first measure");
+}
+
+// Track and tick of the selected note or rest ({track: -1} when nothing is selected).
+function selectedPlace(ms) {
+    var els = ms.curScore.selection.elements;
+    if (!els.length) return { track: -1, tick: -1 };
+    // a note's chord (a grace chord's main chord) sits in a segment, which has the tick
+    var el = els[0], up = el.parent;
+    for (var i = 0; i < 4 && up && up.type !== ms.Element.SEGMENT; i++) up = up.parent;
+    return { track: el.track, tick: up && up.type === ms.Element.SEGMENT ? up.tick : -1 };
+}
+
+function selectFromAnchor(ms, start, end, firstStaff, lastStaff) {
+    var table = measureTable(ms);
+    for (var t = 0; t < firstStaff; t++) ms.cmd("next-track");
     ms.cmd("next-measure");
     ms.cmd("prev-measure");
     for (var i = 0; i < start; i++) ms.cmd("next-measure");
-    for (var j = start; j < end; j++) ms.cmd("select-next-measure");
-    for (var s = 0; s < lastStaff; s++) ms.cmd("select-staff-below");
+    for (var s = firstStaff; s < lastStaff; s++) ms.cmd("select-staff-below");
+    ms.cmd("select-end-score");
+    for (var j = end; j < table.length; j++) ms.cmd("select-prev-measure");
+    var got = selectionRange(ms, table);
+    if (!got || got.start !== start || got.end !== end || got.staves[0] !== firstStaff || got.staves[got.staves.length - 1] !== lastStaff)
+        throw new Error("MuseScore did not select exactly " + describeRange(table, { start: start, end: end, staves: [firstStaff, lastStaff] }) +
+                        " (it selected " + (got ? describeRange(table, got) : "nothing") + "); nothing was changed." +
+                        " If multi-measure rests are shown, turn them off (press M) and try again.");
+}
+
+function describeRange(table, sel) {
+    var a = table[sel.start], b = table[Math.min(sel.end, table.length) - 1];
+    var first = sel.staves[0] + 1, last = sel.staves[sel.staves.length - 1] + 1;
+    return (sel.end - sel.start === 1 ? "measure " + (a ? a.number : "?") : "measures " + (a ? a.number : "?") + "-" + (b ? b.number : "?")) +
+           (first === last ? " of staff " + first : " of staves " + first + "-" + last);
 }
 
 // Walks one track from the score start; calls visit(cursor) for every chord or rest.
@@ -283,283 +339,33 @@ function readSelection(ms, options) {
     return readExcerpt(ms, table, from, to, sel);
 }
 
-// ---------------------------------------------------------------- writing
-
-function measureIsEmpty(ms, row) {
-    var empty = true;
-    for (var t = 0; t < ms.curScore.ntracks && empty; t++) {
-        walkTrack(ms, t, function (c) {
-            if (c.tick >= row.end) return false;
-            if (c.tick >= row.start && c.element.type === ms.Element.CHORD) { empty = false; return false; }
-            return true;
-        });
-    }
-    return empty;
-}
-
-// Checks a result excerpt against the score before anything is touched; returns the plan:
-// which result measure goes to which score measure and how many measures must be made.
-function planWrite(ms, table, result, job) {
-    var errors = [];
-    if (!result || result.format !== "notabridge-excerpt" || !result.measures || !result.measures.length)
-        throw new Error("The daemon's answer holds no measures to write.");
-    var measures = result.measures.slice().sort(function (a, b) { return a.index - b.index; });
-    var sel = job.selection, staves = null, targets = [], insertAt = -1, make = 0;
-    if (job.mode === "continue") {
-        var free = 0;
-        while (free < measures.length && sel.end + free < table.length && measureIsEmpty(ms, table[sel.end + free])) free++;
-        make = measures.length - free;
-        insertAt = sel.end + free;      // == table.length means append at the end
-        var lastTime = table[sel.end - 1].time;
-        for (var i = 0; i < measures.length; i++) {
-            var at = sel.end + i;
-            var want = at < table.length && i < free ? table[at].end - table[at].start
-                                                     : ticksOf(ms, parseFraction(lastTime));
-            targets.push({ index: at, ticks: want, data: measures[i] });
-        }
-    } else {
-        // infill rewrites the selected staves (the daemon keeps the others as given), accompany the chosen ones
-        staves = job.staves && job.staves.length ? job.staves : sel.staves;
-        for (var j = 0; j < measures.length; j++) {
-            var idx = measures[j].index;
-            if (!(idx >= sel.start && idx < sel.end))
-                errors.push("result measure " + idx + " lies outside the selected measures " + sel.start + "-" + (sel.end - 1));
-            else targets.push({ index: idx, ticks: table[idx].end - table[idx].start, data: measures[j] });
-        }
-    }
-    for (var k = 0; k < targets.length; k++) {
-        var tg = targets[k], st = tg.data.staves || [];
-        for (var s = 0; s < st.length; s++) {
-            if (st[s].staff < 0 || st[s].staff >= ms.curScore.nstaves) { errors.push("result names staff " + st[s].staff + ", the score has " + ms.curScore.nstaves); continue; }
-            var vs = st[s].voices || [];
-            for (var v = 0; v < vs.length; v++) {
-                var sum = 0;
-                try {
-                    for (var e = 0; e < vs[v].events.length; e++) sum += ticksOf(ms, parseFraction(vs[v].events[e].duration));
-                } catch (err) { errors.push(String(err.message)); continue; }
-                if (sum !== tg.ticks)
-                    errors.push("result measure " + tg.data.index + " staff " + st[s].staff + " voice " + vs[v].voice +
-                                " lasts " + ticksToFraction(ms, sum) + " but the score's measure lasts " + ticksToFraction(ms, tg.ticks));
-            }
-        }
-    }
-    if (errors.length) throw new Error("The result does not fit the score, nothing was changed: " + errors.join("; "));
-    return { targets: targets, insertAt: insertAt, make: make, staves: staves };
-}
-
-// Groups events into write units: plain events, or tuplet groups that end back on the regular grid.
-function writeUnits(events) {
-    var units = [], group = null;
-    for (var i = 0; i < events.length; i++) {
-        var ev = events[i], f = parseFraction(ev.duration);
-        if (!ev.tuplet) { units.push({ events: [ev], span: f }); continue; }
-        if (!group) group = { events: [], span: { n: 0, d: 1 }, tuplet: ev.tuplet };
-        group.events.push(ev);
-        var n = group.span.n * f.d + f.n * group.span.d, d = group.span.d * f.d, g = gcd(n, d);
-        group.span = { n: n / g, d: d / g };
-        if (isPowerOfTwo(group.span.d)) { units.push(group); group = null; }
-    }
-    if (group) units.push(group);
-    return units;
-}
-
-// Writes one voice of one measure at tick; returns the {tick, event} list for the finishing pass.
-// Puts cursor c (or a new one) on staff/voice exactly at tick inside the measure starting at
-// measureStart. MuseScore's own advance after addNote is not trusted: in voices 2-4 it can skip a
-// position or run into the next measure.
-function seek(ms, c, staff, voice, tick, measureStart) {
-    if (c && c.segment && c.track === staff * VOICES + voice && c.tick === tick) return c;
-    if (!c || !c.segment || c.track !== staff * VOICES + voice || c.tick > tick) {
-        c = cursorAt(ms, staff, measureStart);      // voice 0 always has a chord or rest there
-        c.voice = voice;
-    }
-    while (c.segment && c.tick < tick) c.next();
-    if (!c.segment || c.tick !== tick)
-        throw new Error("cannot place the cursor at tick " + tick + " of staff " + (staff + 1) + " voice " + (voice + 1));
-    return c;
-}
-
-function writeVoice(ms, staff, voice, tick, events, warn) {
-    var c = seek(ms, null, staff, voice, tick, tick);
-    var placed = [], pos = tick;
-    function put(ev, f) {
-        c = seek(ms, c, staff, voice, pos, tick);
-        c.setDuration(f.n, f.d);
-        if (ev.type === "chord") c.addNote(ev.notes[0].pitch);
-        else if (c.addRest) c.addRest();
-        else c.addNote(60);        // placeholder chord, turned into a rest by finishVoice (MuseScore < 3.5)
-        placed.push({ tick: pos, event: ev });
-        pos += ticksOf(ms, f);
-    }
-    var units = writeUnits(events);
-    for (var u = 0; u < units.length; u++) {
-        var unit = units[u];
-        if (unit.tuplet && c.addTuplet) {
-            var t = unit.tuplet;
-            c = seek(ms, c, staff, voice, pos, tick);
-            c.addTuplet(ms.fraction(t.actual, t.normal), ms.fraction(unit.span.n, unit.span.d));
-            for (var k = 0; k < unit.events.length; k++) {
-                var f = parseFraction(unit.events[k].duration);
-                var nominal = parseFraction(fraction(f.n * t.actual, f.d * t.normal));
-                c.setDuration(nominal.n, nominal.d);
-                var ev = unit.events[k];
-                if (ev.type === "chord") c.addNote(ev.notes[0].pitch); else c.addRest();
-                placed.push({ tick: pos, event: ev });
-                pos += ticksOf(ms, f);
-            }
-            continue;
-        }
-        var first = unit.events[0];
-        if (unit.tuplet) {
-            // No Cursor.addTuplet before MuseScore 3.5: the group becomes one chord of its length.
-            warn("tuplet", "this MuseScore version cannot write tuplets from a plugin: each tuplet was written as one chord of the same length");
-            for (var x = 0; x < unit.events.length; x++) if (unit.events[x].type === "chord") { first = unit.events[x]; break; }
-        }
-        var pieces = plainPieces(unit.span);
-        for (var p = 0; p < pieces.length; p++) put(first, pieces[p]);
-    }
-    return placed;
-}
-
-// Second pass over what writeVoice placed: spelling, the other notes of each chord, rests, ties.
-function finishVoice(ms, staff, voice, start, end, placed, warn) {
-    var byTick = {};
-    walkTrack(ms, staff * VOICES + voice, function (c) {
-        if (c.tick >= end) return false;
-        if (c.tick >= start) byTick[c.tick] = c.element;
-        return true;
-    });
-    var ties = [];
-    for (var i = 0; i < placed.length; i++) {
-        var el = byTick[placed[i].tick], ev = placed[i].event;
-        if (!el) continue;
-        if (ev.type === "rest") {
-            if (el.type === ms.Element.CHORD) ms.removeElement(el);
-            continue;
-        }
-        if (el.type !== ms.Element.CHORD) continue;
-        var first = el.notes[0];
-        // the staff's transposition, as MuseScore spelled the note it wrote (0 for concert-pitch staves)
-        var shift = first.tpc2 - first.tpc1;
-        setSpelling(first, ev.notes[0].tpc, shift);
-        for (var n = 1; n < ev.notes.length; n++) {
-            var note = ms.newElement(ms.Element.NOTE);
-            note.pitch = ev.notes[n].pitch;
-            el.add(note);
-            setSpelling(note, ev.notes[n].tpc, shift);
-        }
-        for (var k = 0; k < ev.notes.length; k++)
-            if (ev.notes[k].tie === "start" || ev.notes[k].tie === "continue") ties.push({ chord: el, pitch: ev.notes[k].pitch });
-    }
-    return ties;
-}
-
-// Concert spelling tpc; the written one (tpc2) keeps the staff's transposition.
-function setSpelling(note, tpc, shift) {
-    if (tpc === undefined || tpc === null) return;
-    note.tpc1 = tpc;
-    note.tpc2 = tpc + shift;
-}
-
-// Ties the written notes that start a tie to the next note of the same pitch, all with one "tie"
-// command (MuseScore 3.5+ and 4 let plugins select notes); returns the undo steps it took.
-function addTies(ms, ties, warn) {
-    if (!ties.length) return 0;
-    var sel = ms.curScore.selection;
-    if (!(sel.select && sel.clear)) {
-        warn("ties-w", "this MuseScore version cannot add ties from a plugin: tied notes were written as repeated notes");
-        return 0;
-    }
-    sel.clear();
-    for (var i = 0; i < ties.length; i++) {
-        var notes = ties[i].chord.notes;
-        for (var n = 0; n < notes.length; n++)
-            if (notes[n].pitch === ties[i].pitch && !notes[n].tieFor) sel.select(notes[n], true);
-    }
-    ms.cmd("tie");
-    sel.clear();
-    return 1;
-}
-
-// Removes every chord and rest of voices 1-3 of a staff in a measure (so a written measure holds
-// exactly the result's voices).
-function clearUpperVoices(ms, staff, row) {
-    for (var v = 1; v < VOICES; v++) {
-        var found = [];
-        walkTrack(ms, staff * VOICES + v, function (c) {
-            if (c.tick >= row.end) return false;
-            if (c.tick >= row.start) found.push(c.element);
-            return true;
-        });
-        for (var i = 0; i < found.length; i++) ms.removeElement(found[i]);
-    }
-}
-
-// Inserts `count` empty measures before measure `at` with MuseScore's own command (the plugin API
-// of MuseScore 3 cannot insert measures). Each insertion is an undo step of its own: a cmd() run
-// inside the plugin's startCmd/endCmd would end that command early, so this runs before it.
-function insertMeasures(ms, at, count) {
-    var table = measureTable(ms);
-    selectMeasures(ms, at, at + 1, 0);
-    for (var i = 0; i < count; i++) ms.cmd("insert-measure");
-    var made = measureTable(ms).length - table.length;
-    if (made !== count) {
-        for (var j = 0; j < made; j++) ms.cmd("undo");
-        throw new Error("MuseScore did not insert the empty measures needed before measure " + table[at].number);
-    }
-}
-
-// Writes a result excerpt into the open score. job: {mode, selection, staves}. Returns
-// {written: [score measure indices], warnings, undoSteps}: the edit is one undo step, plus one per
-// measure MuseScore had to insert before notes and one for ties (MuseScore's own commands).
-// Throws a user message, and then the score is as it was.
-function applyResult(ms, result, job) {
-    var score = ms.curScore;
-    var warnings = (result.warnings || []).slice(), warned = {};
-    function warn(key, text) { if (!warned[key]) { warned[key] = true; warnings.push(text); } }
-    var plan = planWrite(ms, measureTable(ms), result, job);
-    var steps = 0;
-    var append = plan.make > 0 && plan.insertAt >= measureTable(ms).length;
-    if (plan.make > 0 && !append) {
-        insertMeasures(ms, plan.insertAt, plan.make);
-        steps += plan.make;
-    }
-    var written = [], ties = [];
-    score.startCmd();
-    steps += 1;
-    try {
-        if (append) score.appendMeasures(plan.make);
-        var table = measureTable(ms);
-        for (var i = 0; i < plan.targets.length; i++) {
-            var tg = plan.targets[i], row = table[tg.index];
-            if (row.end - row.start !== tg.ticks)
-                throw new Error("measure " + row.number + " does not have the length of the result's measure");
-            var st = tg.data.staves || [];
-            for (var s = 0; s < st.length; s++) {
-                var staff = st[s].staff;
-                if (plan.staves && plan.staves.indexOf(staff) < 0) continue;
-                clearUpperVoices(ms, staff, row);
-                var voices = (st[s].voices || []).slice().sort(function (a, b) { return a.voice - b.voice; });
-                for (var v = 0; v < voices.length; v++) {
-                    var placed = writeVoice(ms, staff, voices[v].voice, row.start, voices[v].events, warn);
-                    ties = ties.concat(finishVoice(ms, staff, voices[v].voice, row.start, row.end, placed, warn));
-                }
-            }
-            written.push(tg.index);
-        }
-        score.endCmd();
-    } catch (err) {
-        score.endCmd();
-        undo(ms, steps);
-        throw new Error("Writing the result failed, the score was restored: " + (err.message || err));
-    }
-    steps += addTies(ms, ties, warn);
-    return { written: written, warnings: warnings, undoSteps: steps };
-}
-
-function undo(ms, steps) { for (var i = 0; i < steps; i++) ms.cmd("undo"); }
-
 // ---------------------------------------------------------------- daemon (HTTP JSON)
+
+// "9000", "localhost:9000", "http://10.0.0.5:7878/" -> "http://host:port" (port 7878 when none is
+// given); null when the text is not such an address.
+function normalizeAddress(text) {
+    var t = String(text || "").trim().replace(/\/+$/, "");
+    if (/^\d+$/.test(t)) t = "127.0.0.1:" + t;
+    if (!/^https?:\/\//i.test(t)) t = "http://" + t;
+    var m = /^(https?):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(t);
+    if (!m) return null;
+    var port = m[3] ? parseInt(m[3], 10) : 7878;
+    if (port < 1 || port > 65535) return null;
+    return m[1].toLowerCase() + "://" + m[2] + ":" + port;
+}
+
+// The plugin's saved settings (a JSON file beside it: MuseScore 3 does not keep Qt.labs.settings
+// changed by plugins, FileIO writes it does); {} when there are none or they cannot be read.
+function loadSettings(fio, folder) {
+    fio.source = folder + "/" + SETTINGS_FILE;
+    if (!fio.exists()) return {};
+    try { var s = JSON.parse(fio.read()); return s && typeof s === "object" ? s : {}; } catch (e) { return {}; }
+}
+
+function saveSettings(fio, folder, settings) {
+    fio.source = folder + "/" + SETTINGS_FILE;
+    return fio.write(JSON.stringify(settings, null, 1));
+}
 
 function daemonError(base, xhr) {
     if (xhr.status === 0) return "The NotaBridge daemon is not running at " + base + ": " + START_HINT + ".";
@@ -642,72 +448,11 @@ function runJobSync(base, body, timeoutSeconds) {
     return requestSync(base, "GET", "/jobs/" + job.id + "/result?formats=excerpt");
 }
 
-// ---------------------------------------------------------------- batch mode
-
-var BATCH_FILE = "notabridge-batch.json";
+// ---------------------------------------------------------------- files
 
 function stripExtension(path) {
     var dot = path.lastIndexOf("."), slash = path.lastIndexOf("/");
     return dot > slash ? { base: path.substring(0, dot), ext: path.substring(dot + 1) } : { base: path, ext: "mscx" };
-}
-
-// Runs one batch request (docs/musescore.md); returns the report object (never throws).
-// readFile(path) -> text or null; the caller writes the report.
-function runBatch(ms, batch, readFile) {
-    var report = { ok: false, mode: batch.mode, message: "", warnings: [], written: [] };
-    try {
-        if (!ms.curScore) throw new Error("No score is open.");
-        var table = measureTable(ms);
-        if (batch.measures) {
-            var a = batch.measures[0], b = batch.measures[1];
-            if (!(a >= 0 && b > a && b <= table.length))
-                throw new Error("batch 'measures' must be [first, end) within 0.." + table.length);
-            var staves = batch.staves && batch.staves.length ? batch.staves : [0];
-            selectMeasures(ms, a, b, Math.max.apply(null, staves));
-        }
-        var mode = batch.mode === "export-only" || batch.mode === "apply-only" || batch.mode === "suggest"
-            ? (batch.apply_as || "continue") : batch.mode;
-        var excerpt = readSelection(ms, { mode: mode, staves: batch.staves,
-                                          contextBefore: batch.context_before, contextAfter: batch.context_after });
-        report.selection = excerpt.selection;
-        report.score_measures = table.length;
-        report.excerpt = excerpt;
-        if (batch.mode === "export-only") { report.ok = true; report.message = "excerpt exported"; return report; }
-        if (batch.mode === "suggest") {      // the style prompts that fit the selection; the score is not touched
-            report.suggestions = requestSync(batch.daemon || DEFAULT_DAEMON, "POST", "/suggest", { excerpt: excerpt }).suggestions;
-            report.ok = true;
-            report.message = suggestionText(report.suggestions);
-            return report;
-        }
-        var result;
-        if (batch.mode === "apply-only") {
-            var text = readFile(batch.result_file);
-            if (!text) throw new Error("cannot read result_file " + batch.result_file);
-            result = JSON.parse(text);
-        } else {
-            var base = batch.daemon || DEFAULT_DAEMON;
-            var answer = runJobSync(base, jobBody(mode, excerpt, batch.settings || {}), batch.timeout);
-            var variant = answer.variants[batch.variant || 0];
-            if (!variant) throw new Error("the daemon returned no variant " + (batch.variant || 0));
-            result = variant.excerpt;
-            report.originality = variant.originality || null;
-            report.job = { provider: answer.provider, seconds: answer.seconds, variants: answer.variants.length, warnings: answer.warnings || [] };
-            report.result = result;
-        }
-        var done = applyResult(ms, result, { mode: mode, selection: excerpt.selection, staves: batch.staves });
-        report.written = done.written;
-        report.warnings = done.warnings;
-        if (batch.output) {
-            var out = stripExtension(batch.output);
-            if (!ms.writeScore(ms.curScore, out.base, out.ext)) throw new Error("could not save the score to " + batch.output);
-            report.saved = batch.output;
-        }
-        report.ok = true;
-        report.message = "wrote " + done.written.length + " measure(s)";
-    } catch (err) {
-        report.message = String(err.message || err);
-    }
-    return report;
 }
 
 // The plugin's folder: MuseScore's filePath, else the header's own folder URL (Qt.resolvedUrl(".")).
@@ -715,23 +460,4 @@ function pluginFolder(ms, folderUrl) {
     if (ms.filePath) return String(ms.filePath);
     var path = decodeURIComponent(String(folderUrl || "").replace(/^file:\/\//, "")).replace(/\/$/, "");
     return /^\/[A-Za-z]:/.test(path) ? path.substring(1) : path;      // file:///C:/... on Windows
-}
-
-// The plugin's entry point. If a batch file sits beside the plugin, runs it: headless (returns "done",
-// the report is written) or, with "dialog": true, through the dialog's asynchronous path (returns
-// "dialog"). Without a batch file starts the dialog (returns "dialog").
-// fio: a FileIO item (MuseScore's file access for plugins); panel: the NotaBridgePanel.
-function start(ms, fio, panel, folderUrl) {
-    fio.source = pluginFolder(ms, folderUrl) + "/" + BATCH_FILE;
-    if (!fio.exists()) { panel.start(); return "dialog"; }
-    var batch = null, report;
-    try { batch = JSON.parse(fio.read()); }
-    catch (e) { report = { ok: false, message: "cannot parse " + fio.source + ": " + e.message }; }
-    if (batch && batch.dialog) { panel.autorun(batch, fio); return "dialog"; }
-    function readFile(path) { fio.source = path; return fio.exists() ? fio.read() : null; }
-    if (batch) report = runBatch(ms, batch, readFile);
-    console.log("NotaBridge batch: " + (report.ok ? "ok: " : "failed: ") + report.message);
-    fio.source = batch && batch.report ? batch.report : pluginFolder(ms, folderUrl) + "/notabridge-report.json";
-    fio.write(JSON.stringify(report, null, 1));
-    return "done";
 }

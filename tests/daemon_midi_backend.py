@@ -3,7 +3,8 @@ sequencer, CoreMIDI), which this machine does not have: only that OS boundary is
 daemon opens these ports through mido's ordinary Backend API, exactly as it opens rtmidi ports.
 
 Input "DAW out" is what a DAW would send to the daemon; output "Synth in" records what the
-daemon plays, with arrival times.
+daemon plays, with arrival times read from `clock` (time.monotonic; a test that plays the DAW
+on a virtual clock puts that clock here).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ OUTPUT_NAMES = ["Synth in"]
 _inputs: dict[str, "Input"] = {}
 received: dict[str, list] = {name: [] for name in OUTPUT_NAMES}
 _lock = threading.Lock()
+clock = time.monotonic
 
 
 def get_input_names(**_kwargs) -> list[str]:
@@ -52,7 +54,7 @@ class Output(BaseOutput):
 
     def _send(self, message) -> None:
         with _lock:
-            received[self.name].append((time.monotonic(), message))
+            received[self.name].append((clock(), message))
 
 
 def daw_sends(port: str, message) -> None:

@@ -96,11 +96,147 @@ def voices_complete(measure) -> list[str]:
     return problems
 
 
+# ------------------------------------------------------------------ fixtures (imported by the test modules)
+
+# Session fixtures imported into several test modules run once per module; what is slow to make
+# is kept here so it is made once per test session.
+_BUILT: dict[str, Any] = {}
+
+@pytest.fixture(scope="session")
+def ms_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("mscore_home")
+
+
+@pytest.fixture(scope="session")
+def plugin_dir(tmp_path_factory) -> Path:
+    """The plugin as a user gets it: installed by `notabridge install-musescore-plugin`."""
+    from notabridge.cli.main import main as cli_main
+
+    plugins = tmp_path_factory.mktemp("Plugins")
+    assert cli_main(["install-musescore-plugin", "--musescore", "3", "--dir", str(plugins)]) == 0
+    return plugins / "NotaBridge"
+
+
+@pytest.fixture(scope="session")
+def scores(tmp_path_factory, ms_home) -> dict[str, Path]:
+    """Three real scores as .mscx: a Bach chorale and a piano rag from music21's corpus, and one of
+    MuseScore's own demo scores."""
+    if shutil.which("mscore3") is None:
+        pytest.skip("MuseScore 3 (mscore3, Debian package musescore3) is not installed")
+    from music21 import corpus, stream
+
+    if "scores" in _BUILT:            # several test modules import this fixture: build once
+        return _BUILT["scores"]
+    folder = tmp_path_factory.mktemp("scores")
+    out = _BUILT["scores"] = {}
+    for name, work in (("chorale", "bach/bwv66.6"), ("rag", "joplin/maple_leaf_rag")):
+        xml = folder / f"{name}.musicxml"
+        corpus.parse(work).write("musicxml", str(xml))
+        out[name] = convert(xml, folder / f"{name}.mscx", ms_home)
+    # soprano and bass of a 3/4 chorale: a real score the engine's toy test model can write for
+    duo = corpus.parse("bach/bwv122.6")
+    stream.Score([duo.parts[0], duo.parts[-1]]).write("musicxml", str(folder / "duo.musicxml"))
+    out["duo"] = convert(folder / "duo.musicxml", folder / "duo.mscx", ms_home)
+    demos = sorted(glob.glob("/usr/share/mscore3*/demos/Fugue_1.mscx"))
+    if not demos:
+        pytest.skip("MuseScore's demo scores (musescore3 package) are missing")
+    out["demo"] = Path(shutil.copy(demos[0], folder / "demo.mscx"))
+    return out
+
+
+# (name, source): MuseScore's demos as shipped, and music21 corpus works converted with `mscore3 -o`
+REAL_SCORES = [
+    ("chorale", "bach/bwv66.6"),                  # 4 staves, pickup, ties
+    ("rag", "joplin/maple_leaf_rag"),             # piano, pickup, ties, several voices
+    ("mozart", "mozart/k80/movement1"),           # string quartet, triplets, ties
+    ("lindenbaum", "schubert/lindenbaum"),        # voice and piano, triplets everywhere
+    ("fugue", "demo:Fugue_1.mscx"),               # 4 staves, whole-bar rests
+    ("brass", "demo:Brassed_Up.mscx"),            # transposing instruments
+    ("strings", "demo:Dynamic_Strings.mscx"),     # grace notes, whole-bar rests
+    ("gift", "demo:Unclaimed_Gift.mscx"),         # piano, pickup, voltas, ties
+    ("reunion", "demo:Reunion.mscz"),             # a tuplet, ties, pickup
+]
+
+
+@pytest.fixture(scope="session")
+def real_scores(tmp_path_factory, ms_home) -> dict[str, Path]:
+    """Nine real scores as .mscx files (REAL_SCORES), made once per session."""
+    if shutil.which("mscore3") is None:
+        pytest.skip("MuseScore 3 (mscore3, Debian package musescore3) is not installed")
+    if "real" in _BUILT:
+        return _BUILT["real"]
+    from music21 import corpus
+
+    folder = tmp_path_factory.mktemp("real_scores")
+    out = {}
+    for name, source in REAL_SCORES:
+        if source.startswith("demo:"):
+            found = sorted(glob.glob(f"/usr/share/mscore3*/demos/{source[5:]}"))
+            if not found:
+                pytest.skip(f"MuseScore's demo {source[5:]} (musescore3 package) is missing")
+            out[name] = convert(Path(found[0]), folder / f"{name}.mscx", ms_home)
+        else:
+            xml = folder / f"{name}.musicxml"
+            corpus.parse(source).write("musicxml", str(xml))
+            out[name] = convert(xml, folder / f"{name}.mscx", ms_home)
+    _BUILT["real"] = out
+    return out
+
+
+PROBES = Path(__file__).resolve().parent / "musescore_probes"
+
+
+def run_probe(plugin_dir: Path, probe: str, score: Path, job: dict[str, Any], home: Path, timeout: float = 300) -> Any:
+    """Runs a test probe (tests/musescore_probes/<probe>.qml, which uses the installed plugin's
+    notabridge.js) on `score` with `job` beside it; returns what the probe wrote."""
+    shutil.copy(PROBES / f"{probe}.qml", plugin_dir / f"{probe}.qml")
+    output = home / f"{probe}_out.json"
+    output.unlink(missing_ok=True)
+    (plugin_dir / f"{probe}.json").write_text(json.dumps({**job, "output": str(output)}))
+    proc = subprocess.run([MSCORE, "-p", str(plugin_dir / f"{probe}.qml"), str(score)],
+                          env=mscore_env(home), capture_output=True, text=True, timeout=timeout)
+    assert output.is_file(), f"the probe wrote nothing; mscore3 said:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return json.loads(output.read_text())
+
+
+@pytest.fixture(scope="session")
+def originals(scores, ms_home) -> dict[str, list]:
+    """The scores as music21 reads them before any edit, [staff][measure]."""
+    if "originals" not in _BUILT:
+        _BUILT["originals"] = {name: staff_measures(parse_with_music21(path, ms_home)) for name, path in scores.items()}
+    return _BUILT["originals"]
+
+
 # ------------------------------------------------------------------ GUI tier (MuseScore's window under Xvfb)
 
 XVFB, XDOTOOL = shutil.which("Xvfb"), shutil.which("xdotool")
 needs_gui = pytest.mark.skipif(MSCORE is None or XVFB is None or XDOTOOL is None,
                                reason="the GUI tier needs mscore3, Xvfb and xdotool (Debian packages musescore3, xvfb, xdotool)")
+
+
+@pytest.fixture(scope="session")
+def display():
+    """A private X server for MuseScore's window. Xvfb picks a free display number itself
+    (-displayfd), so another test run or X server can never take the same one."""
+    import select
+
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen([XVFB, "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_fd,))
+    os.close(write_fd)
+    number = b""
+    while not number.endswith(b"\n") and select.select([read_fd], [], [], 20)[0]:
+        chunk = os.read(read_fd, 16)
+        if not chunk:
+            break
+        number += chunk
+    os.close(read_fd)
+    if proc.poll() is not None or not number.strip():
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{number.decode().strip()}"
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 def gui_profile(home: Path, plugin_dir: Path) -> None:
@@ -120,9 +256,10 @@ def gui_profile(home: Path, plugin_dir: Path) -> None:
 
 
 def run_gui_batch(plugin_dir: Path, score: Path, batch: dict[str, Any], home: Path, display: str,
-                  timeout: float = 180) -> dict:
+                  timeout: float = 180, keys_after: tuple[str, ...] = (), saved_after: Path | None = None) -> dict:
     """Opens `score` in MuseScore's window, runs NotaBridge from the Plugins menu (xdotool) with a
-    dialog-driving batch file beside it, and returns the report the dialog wrote."""
+    dialog-driving batch file beside it, and returns the report the dialog wrote. keys_after: keys
+    then pressed in the score window (e.g. ctrl+z, ctrl+s), waiting until `saved_after` changes."""
     import time
 
     gui_profile(home, plugin_dir)
@@ -156,6 +293,18 @@ def run_gui_batch(plugin_dir: Path, score: Path, batch: dict[str, Any], home: Pa
         while not report.is_file() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
         time.sleep(0.3)
+        if keys_after and report.is_file():
+            stamp = saved_after.stat().st_mtime_ns if saved_after and saved_after.exists() else None
+            time.sleep(1.0)              # the dialog closes; the score window has the focus again
+            subprocess.run([XDOTOOL, "windowactivate", "--sync", window], env=env, capture_output=True, timeout=20)
+            for key in keys_after:
+                subprocess.run([XDOTOOL, "key", "--window", window, key], env=env, timeout=20)
+                time.sleep(1.0)
+            deadline = time.monotonic() + 30
+            while saved_after and time.monotonic() < deadline and \
+                    (not saved_after.exists() or saved_after.stat().st_mtime_ns == stamp):
+                time.sleep(0.2)
+            time.sleep(0.5)
     finally:
         proc.terminate()
         try:

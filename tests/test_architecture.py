@@ -24,11 +24,7 @@ RANK = {
 }
 
 # imports that break the rule today; phase 2 of issue 12 removes them (and then these entries)
-KNOWN_EXCEPTIONS = {
-    # bar_check measures broken rhythms (B>F/) with the notation reader's notes_length until abc/
-    # holds the one ABC tokenizer
-    ("notabridge.abc.bar_check", "notabridge.notation.abc_fast"),
-}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()   # none left: bar_check reads ABC through abc.syntax
 
 
 def _setup_cfg() -> configparser.ConfigParser:

@@ -146,3 +146,29 @@ def test_accompany_writes_a_staff_that_was_empty(engine):
         lower = next(s for s in m["staves"] if s["staff"] == 1)
         assert any(e["type"] == "chord" for e in lower["voices"][0]["events"])   # the model wrote notes there
         assert _measure_length(m) == Fraction(3, 4)
+
+
+def test_a_bar_that_cannot_be_written_ends_the_job_with_the_bars_before_it(engine):
+    """Accompany over three bars whose last lasts 3/256 of a whole note (within the limits, but no sum
+    of the writer's notes, L/16 = 1/128 at the shortest, makes it): the job is done, incomplete, with the first two bars and a
+    warning saying why, in the result, the job status and the excerpt the plugin applies."""
+    from notabridge.daemon.queue import JobQueue
+    from notabridge.daemon.results import result_json
+    from notabridge.notation import abc_to_excerpt
+
+    bars = BARS[:3] + ["[V:1]G3/32|[V:2]G,3/32|\n"] + BARS[3:]
+    score = abc_to_excerpt(HEADER + "".join(bars))
+    job = ComposeJob(mode="accompany", excerpt=_select(score, 1, 4, staves=[1]), staves=[1], sampling=Sampling(seed=3))
+    queue = JobQueue(engine)
+    try:
+        done = queue.wait(queue.submit(job, "test").id, timeout=120)
+    finally:
+        queue.stop()
+    assert done.status == "done", done.status_json()
+    assert done.status_json()["complete"] is False
+    answer = result_json(done, formats=("excerpt",))
+    assert answer["complete"] is False and answer["variants"][0]["complete"] is False
+    [warning] = [w for w in answer["warnings"] if w.startswith("stopped after")]
+    assert warning.startswith("stopped after 2 of 3 bars: the model wrote no valid bar 3 in 9 tries")
+    excerpt = answer["variants"][0]["excerpt"]
+    assert [m["index"] for m in excerpt["measures"]] == [1, 2] and warning in excerpt["warnings"]

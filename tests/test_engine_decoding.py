@@ -129,30 +129,42 @@ def test_cached_suffix_likelihood_equals_full_recompute(engine):
 
 
 def test_a_constraint_the_model_cannot_meet_ends_in_a_clear_error_after_bounded_tries(engine):
-    # a bar of a sixteenth: the toy model only ever wrote notes of an eighth or longer
-    piece = PIECE.replace("M:3/4", "M:1/16")
+    # a bar of 1/256: shorter than any note the writer lets the model write (L:1/8 divided by 16)
+    piece = PIECE.replace("M:3/4", "M:1/256")
     with pytest.raises(JobError, match=r"no valid bar 1 in 4 tries \(last problem: voice 1 lasts"):
         engine.continue_(piece, 2, Sampling(seed=1), max_tries=3)
 
 
+def test_a_bar_that_cannot_be_written_ends_the_variant_with_the_bars_before_it(engine):
+    """Bar 3's given voice lasts 1/512 of a whole note: no voice can be written beside it (the
+    writer's shortest note is L/16). Both variants come back with bars 1-2, marked incomplete."""
+    given = ["[V:1]B2 c2 d2|\n", "[V:1]g4 d2|\n", "[V:1]G/64|\n", "[V:1]A6|\n"]
+    variants = engine.accompany(PIECE, given, Sampling(seed=4), variants=2, max_tries=2)
+    assert len(variants) == 2
+    for v in variants:
+        assert len(v.bars) == 2 and not v.complete
+        _assert_all_valid(v.bars)
+        assert v.warning.startswith("stopped after 2 of 4 bars: the model wrote no valid bar 3 in 3 tries")
+
+
 def test_a_variant_that_gives_up_does_not_sink_the_others(engine):
-    """Hot sampling with no retries: some variants give up. The user still gets the ones that
-    finished (all valid), and the job fails only when every variant gave up."""
-    partial = 0
-    for seed in range(6):
-        sampling = Sampling(seed=seed, temperature=1.5, top_k=0, top_p=1.0)
-        try:
-            variants = engine.continue_(PIECE, 2, sampling, variants=4, max_tries=0)
-        except JobError as exc:
-            assert "no valid bar" in str(exc)
-            continue
-        failures = engine.last_run.stats.failures
-        assert len(variants) + len(failures) == 4
-        partial += bool(failures)
-        for v in variants:
-            assert len(v.bars) == 2
-            _assert_all_valid(v.bars)
-    assert partial, "no seed left some variants standing: the test no longer exercises partial failure"
+    """Two rows in one decoding run: one cannot write even its first bar (a 1/256 bar), the
+    other can. The first gives up with a reason; the second finishes its bars."""
+    from notabridge.engine.decoder import Decoder
+    from notabridge.abc.patching import split_piece
+    from notabridge.engine.sampling import Sampler
+    from notabridge.engine.writer import BarWriter
+
+    def writer(piece):
+        split = split_piece(piece)
+        return BarWriter(prompt=[], header=split.header, prefix_body=split.body, bars=2, max_tries=1,
+                         keep_meter_and_key=True)
+
+    impossible, fine = writer(PIECE.replace("M:3/4", "M:1/256")), writer(PIECE)
+    stats = Decoder(engine.runner, Sampler(Sampling(seed=1))).run([impossible, fine])
+    assert list(stats.failures) == [0] and "no valid bar 1 in 2 tries" in str(stats.failures[0])
+    assert len(fine.new_bars) == 2 and fine.stopped is None
+    _assert_all_valid(fine.new_bars)
 
 
 def test_bars_are_steered_to_fill_the_meter(engine):
@@ -163,10 +175,24 @@ def test_bars_are_steered_to_fill_the_meter(engine):
     _assert_all_valid(v.bars, piece.split("[V:1]")[0].replace(PROMPT, ""))
 
 
-def test_random_model_garbage_is_never_returned(tiny_bundle):
+def test_a_random_model_never_returns_garbage(tiny_bundle):
+    """Untrained weights put mass on every character. The writer's grammar masks make every
+    bar that comes back ABC that fills its meter in every voice and that the notation layer
+    reads; a bar the random model never ends (endless annotations) is refused with the reason."""
+    from notabridge.notation import abc_to_excerpt
+
     random_engine = Engine(tiny_bundle, device="cpu")
-    with pytest.raises(JobError, match="no valid"):
-        random_engine.continue_(PIECE, 1, Sampling(seed=0), max_tries=2)
+    written = 0
+    for seed in range(4):
+        try:
+            [v] = random_engine.continue_(PIECE, 2, Sampling(seed=seed), max_tries=2)
+        except JobError as exc:
+            assert "no valid bar 1 in 3 tries (last problem: bar longer than" in str(exc)
+            continue
+        _assert_all_valid(v.bars)
+        assert len(abc_to_excerpt(v.abc)["measures"]) == 2 + len(v.bars)
+        written += len(v.bars)
+    assert written >= 2   # fixed seeds: some bars are written, so the check above ran
 
 
 def test_bad_requests_are_refused_with_a_reason(engine):

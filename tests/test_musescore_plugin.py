@@ -248,3 +248,53 @@ def test_install_copies_each_version_its_header_and_says_how_to_enable(tmp_path,
 def test_install_without_version_for_a_custom_folder_is_refused(tmp_path, capsys):
     assert cli_main(["install-musescore-plugin", "--dir", str(tmp_path)]) == 1
     assert "--musescore" in capsys.readouterr().err
+
+
+def _serve_banner(home: Path, bundle: Path, port: int) -> str:
+    """The lines `notabridge serve` prints before 'ready', run with HOME=home; then stops it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HOME=str(home))
+    proc = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(bundle), "--http-port", str(port),
+                             "--osc-port", "0", "--osc-tcp-port", "0"], cwd=Path(__file__).resolve().parents[1],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            if line.startswith("ready"):
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    return "\n".join(lines)
+
+
+def test_serve_says_where_the_installed_plugin_looks(tmp_path, monkeypatch, toy_bundle, capsys):
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    port = free_port()
+    banner = _serve_banner(home, toy_bundle, port)
+    assert f"HTTP JSON: http://127.0.0.1:{port}/" in banner
+    assert "not installed" in banner and f"type http://127.0.0.1:{port} there" in banner
+    # installed for MuseScore 3 with the default address: serve says the plugin asks elsewhere, and how to fix it
+    assert cli_main(["install-musescore-plugin", "--musescore", "3"]) == 0
+    assert "asks the daemon at http://127.0.0.1:7878" in capsys.readouterr().out
+    banner = _serve_banner(home, toy_bundle, port)
+    assert "asks http://127.0.0.1:7878, NOT this daemon" in banner
+    assert f"install-musescore-plugin --daemon http://127.0.0.1:{port}" in banner
+    # the fix it names works: the plugin's saved address is this daemon
+    assert cli_main(["install-musescore-plugin", "--musescore", "3", "--daemon", str(port)]) == 0
+    folder = home / "Documents/MuseScore3/Plugins/NotaBridge"
+    assert json.loads((folder / "notabridge-settings.json").read_text()) == {"daemon": f"http://127.0.0.1:{port}"}
+    assert f"asks http://127.0.0.1:{port}, this daemon" in _serve_banner(home, toy_bundle, port)
+
+
+def test_install_refuses_a_daemon_that_is_not_an_address(tmp_path, capsys):
+    assert cli_main(["install-musescore-plugin", "--musescore", "3", "--dir", str(tmp_path), "--daemon", "http://x/y"]) == 1
+    assert "not a daemon address" in capsys.readouterr().err
+    assert not (tmp_path / "NotaBridge").exists()

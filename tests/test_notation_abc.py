@@ -104,7 +104,8 @@ def test_notagen_style_text_reads_as_written():
     assert [m["key"] for m in bars] == [-2, -2, 1, 1, 1]
     right = bars[0]["staves"][0]["voices"][0]["events"]
     assert [e["duration"] for e in right][:3] == ["3/16", "1/16", "1/4"]  # d>c B2
-    assert "grace notes were left out" in excerpt["warnings"]
+    grace = right[3]["grace"]  # {c}B/: excerpt v2 keeps grace notes
+    assert [n["pitch"] for g in grace for n in g["notes"]] == [72] and not grace[0].get("slash")
     triplets = bars[1]["staves"][0]["voices"][0]["events"][:3]
     assert [e["duration"] for e in triplets] == ["1/12"] * 3
     left = bars[2]["staves"][1]["voices"][0]["events"][0]["notes"][0]

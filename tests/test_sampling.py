@@ -96,3 +96,21 @@ def test_temperature_override_draws_as_that_temperature():
     cool = Sampler(Sampling(temperature=0.3, seed=9)).sample(logits)
     overridden = Sampler(Sampling(temperature=1.2, seed=9)).sample(logits, temperature=0.3)
     assert np.array_equal(cool, overridden)
+
+
+def test_masks_apply_after_truncation_so_a_banned_favourite_gives_the_likeliest_allowed():
+    """The model is sure of id 0 (banned). Without truncation first, the renormalised tail
+    (ids 1..127, all equally unlikely) would be drawn uniformly; with it, the likeliest allowed
+    character comes (id 5), or the likeliest one the fallback allows (id 6)."""
+    logits = np.full((300, 128), -10.0)
+    logits[:, 0], logits[:, 5], logits[:, 6] = 10.0, -2.0, -3.0
+    banned = np.zeros((300, 128), dtype=bool)
+    banned[:, 0] = True
+    sampler = Sampler(Sampling(seed=0))
+    assert set(sampler.sample(logits, banned).tolist()) == {5}
+    not_fallback = banned.copy()
+    not_fallback[:, 5] = True
+    assert set(sampler.sample(logits, banned, fallback_banned=not_fallback).tolist()) == {6}
+    # when an allowed character is plausible, the draw stays among the plausible ones
+    logits[:, 7] = 9.5
+    assert set(sampler.sample(logits, banned).tolist()) == {7}

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PyQt6.QtCore import QSettings, QSize, Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSplitter,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                             QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSizePolicy,
+                             QSplitter, QVBoxLayout, QWidget)
 
 from notabridge.limits import BOUNDS
 
@@ -83,6 +83,9 @@ class MainWindow(QMainWindow):
         self.order = QComboBox()
         self.order.addItems(["notagen", "standard"])
         self.order.setToolTip("notagen: top-k and top-p before temperature (as NotaGen) · standard: temperature first")
+        self.range_rule = QCheckBox("Keep parts in range")
+        self.range_rule.setToolTip("no note outside a part's range: its instrument's, else its given bars' "
+                                   "range widened by a fifth")
         self.prompt = PromptPicker()
         form.addRow("Mode", self.mode)
         form.addRow("Temperature", self.temperature)
@@ -92,6 +95,7 @@ class MainWindow(QMainWindow):
         form.addRow("Variants", self.variant_count)
         form.addRow("Bars", self.bars)
         form.addRow("Order", self.order)
+        form.addRow("", self.range_rule)
         style = QGroupBox("Style prompt")
         QVBoxLayout(style).addWidget(self.prompt)
         self.suggest = SuggestBox(self._suggest_excerpt, self.link.http_base)   # issue 18: style from the measures
@@ -234,6 +238,7 @@ class MainWindow(QMainWindow):
         self.variant_count.edited.connect(lambda v: s.set("variants", v))
         self.bars.edited.connect(lambda v: s.set("bars", v))
         self.order.activated.connect(lambda _: s.set("order", self.order.currentText()))
+        self.range_rule.clicked.connect(lambda checked: s.set("range_rule", bool(checked)))
         self.prompt.edited.connect(lambda v: s.set("prompt", v))
         self.mode.currentIndexChanged.connect(lambda _: self._mode_changed())
         self.first.valueChanged.connect(self._range_changed)
@@ -292,6 +297,7 @@ class MainWindow(QMainWindow):
         self.variant_count.set_value(values["variants"])
         self.bars.set_value(values["bars"])
         self.order.setCurrentText(values.get("order") or "notagen")
+        self.range_rule.setChecked(values.get("range_rule", True))
         self.prompt.set_value(values.get("prompt"))
         self.store.setValue("settings/last", json.dumps(values))
 

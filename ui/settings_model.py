@@ -13,7 +13,7 @@ from typing import Any, Callable
 from PyQt6.QtCore import QObject, pyqtSignal
 
 DEFAULTS: dict[str, Any] = {"temperature": 1.2, "top_k": 9, "top_p": 0.9, "seed": None,
-                            "variants": 1, "bars": 4, "prompt": None, "order": "notagen"}
+                            "variants": 1, "bars": 4, "prompt": None, "order": "notagen", "range_rule": True}
 PENDING_TIMEOUT_S = 1.5
 
 

@@ -4,73 +4,29 @@ One body line holds one bar of every voice: `[V:1]...|[V:2]...|`. A line is vali
 voice's notes and rests sum to the bar's length (M: in force, measured in the L: in force,
 inline `[M:]`/`[L:]` changes honoured, `&` overlays each filling the bar), every voice is one
 the header declares, and none repeats. Voices the model left out (NotaGen drops rest-only
-voice bars in training) are filled with rests. Durations come from abctoolkit (NotaGen's
-authors' own bar-duration helper) after splitting on inline fields and overlays.
+voice bars in training) are filled with rests. Durations come from the one ABC reader of
+notabridge.abc.syntax, the one the bar writer and the notation layer use.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 
-import abctoolkit.duration as _abc_duration
+from .syntax import (INLINE_FIELD, LINE_PREFIX, VOICE_MARK, Scanner, is_compound, measure,  # noqa: F401
+                         parse_meter, parse_unit, pitch_number, unreadable)
 
-# abctoolkit prints every bar it cannot measure; a resampling loop must stay quiet
-_abc_duration.print = lambda *args, **kwargs: None
-
-VOICE_MARK = re.compile(r"\[V:\s*([^\]\s]+)[^\]]*\]")
-LINE_PREFIX = re.compile(r"^\[r:\d+/\d+\]")
-INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]]*)\]")
 BARLINE_END = re.compile(r"(\|\]|\|\||:\|\]?|\|:|::|\[\||\|)(\[?\d[\d,.-]*)?\s*$")  # volta numbers after it
-_DECORATION = re.compile(r"![^!]*!|\+[^+\s]*\+|~")
-_DUR = r"\d*(?:/+\d*)?"
-_NOTE = rf"(?:\^{{1,2}}|_{{1,2}}|=)?[A-Ga-g][,']*{_DUR}-?"
-# the ABC a bar of notes may hold: anything else is not music (the model's garbage)
-_TOKEN = re.compile("|".join([
-    r"\s+", r"![^!\n]*!", r"\+[^+\n]*\+", r'"[^"\n]*"',       # decorations, annotations
-    r"\[[A-Za-z]:[^\]\n]*\]",                                    # inline field
-    rf"\{{/?(?:{_NOTE}|\s|[.~HLMOPSTuvJR])+\}}",                   # grace notes
-    r"\(\d+(?::\d*){0,2}", r"[()]", r"-", r"[<>]{1,3}",          # tuplets, slurs, ties, broken rhythm
-    r"[.~HLMOPSTuvJR]", r"&", r"y",                                # short decorations, overlay, spacer
-    rf"\[(?:{_NOTE}|\s)+\]{_DUR}-?",                             # chord
-    _NOTE, rf"[zxZX]{_DUR}",                                       # note, rest
-]))
-
-
-_PITCH = re.compile(r"(\^{1,2}|_{1,2}|=)?([A-Ga-g])([,']*)")
-_STEP = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_ACCIDENTAL = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0, None: 0}
 LOWEST, HIGHEST = 21, 108   # A0 .. C8: what orchestral instruments play (MIDI numbers)
 
 
 def out_of_range(content: str) -> str | None:
     """The first note written outside A0..C8 (a weak model's `C,,,,,,`), or None."""
-    pos = 0
-    while pos < len(content):
-        m = _TOKEN.match(content, pos)
-        if not m or m.end() == pos:
-            return None
-        token = m.group(0)
-        pos = m.end()
-        if token[0] in '!"+' or INLINE_FIELD.fullmatch(token):
-            continue
-        for note in _PITCH.finditer(token):
-            acc, letter, marks = note.groups()
-            pitch = 60 + _STEP[letter.upper()] + (12 if letter.islower() else 0) + _ACCIDENTAL[acc] \
-                + 12 * (marks.count("'") - marks.count(","))
-            if not LOWEST <= pitch <= HIGHEST:
-                return note.group(0)
-    return None
-
-
-def unreadable(content: str) -> str | None:
-    """The first part of a voice's bar that is not ABC music, or None when all of it is."""
-    pos = 0
-    while pos < len(content):
-        m = _TOKEN.match(content, pos)
-        if not m or m.end() == pos:
-            return content[pos:pos + 12]
-        pos = m.end()
+    scanner = Scanner(keep_events=True).feed(content).finish()
+    for event in scanner.events or []:
+        for acc, letter, marks, _ in event.notes:
+            if not LOWEST <= pitch_number(acc, letter, marks) <= HIGHEST:
+                return (acc or "") + letter + marks
     return None
 
 
@@ -78,6 +34,7 @@ def unreadable(content: str) -> str | None:
 class VoiceState:
     unit: Fraction                 # L: length of a note without a number, in whole notes
     bar: Fraction | None           # M: bar length in whole notes; None for free meter (M:none)
+    compound: bool = False         # 6/8-like meter (the time of 5-, 7-, 9-tuplets)
 
 
 @dataclass
@@ -120,24 +77,6 @@ def _changes_meter_or_key(content: str) -> bool:
     return False
 
 
-def parse_meter(text: str) -> Fraction | None:
-    text = text.strip().split()[0] if text.strip() else ""
-    if text in ("C", "c"):
-        return Fraction(1)
-    if text in ("C|", "c|"):
-        return Fraction(1)
-    if not text or text.lower() == "none":
-        return None
-    num, _, den = text.partition("/")
-    # compound numerators like 2+3/8
-    return Fraction(sum(int(n) for n in num.split("+")), int(den))
-
-
-def parse_unit(text: str) -> Fraction:
-    num, _, den = text.strip().partition("/")
-    return Fraction(int(num), int(den or 1))
-
-
 def _or_none(parse, text: str):
     try:
         return parse(text)
@@ -171,12 +110,14 @@ def header_context(header: list[str] | str) -> BarContext:
     """L:, M:, K: and the V: lines of a header (a list of lines or one text)."""
     lines = header.splitlines() if isinstance(header, str) else [line.rstrip("\n") for line in header]
     meter: Fraction | None = None
+    compound = False
     unit: Fraction | None = None
     key = "C"
     voices: list[str] = []
     for line in lines:
         if line.startswith("M:"):
             meter = _or_none(parse_meter, line[2:])
+            compound = is_compound(line[2:])
         elif line.startswith("L:"):
             unit = _or_none(parse_unit, line[2:])
         elif line.startswith("K:"):
@@ -187,7 +128,7 @@ def header_context(header: list[str] | str) -> BarContext:
                 voices.append(voice)
     if unit is None:  # ABC's default unit length follows the meter
         unit = Fraction(1, 16) if meter is not None and meter < Fraction(3, 4) else Fraction(1, 8)
-    return BarContext(voices=voices, default=VoiceState(unit, meter), key=key)
+    return BarContext(voices=voices, default=VoiceState(unit, meter, compound), key=key)
 
 
 def parse_line(line: str) -> tuple[str, list[Segment]]:
@@ -207,71 +148,14 @@ def parse_line(line: str) -> tuple[str, list[Segment]]:
     return lead, segments
 
 
-def _split_outside_brackets(text: str, sep: str) -> list[str]:
-    parts, depth, quote, start = [], 0, False, 0
-    for i, c in enumerate(text):
-        if c == '"':
-            quote = not quote
-        elif not quote and c == "[":
-            depth += 1
-        elif not quote and c == "]":
-            depth = max(0, depth - 1)
-        elif not quote and depth == 0 and c == sep:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
-
-
-def notes_duration(text: str) -> Fraction | None:
-    """Duration of plain ABC notes in units of L (None when it cannot be read)."""
-    text = _DECORATION.sub("", text)
-    if not text.strip():
-        return Fraction(0)
-    if "<" in text or ">" in text:
-        # abctoolkit ignores broken rhythms (B>F/ counts as B + F/); the notation layer's reader,
-        # which turns these bars into notes, applies them: measure with the same reader
-        from notabridge.notation.abc_fast import notes_length
-
-        return notes_length(text)
-    try:
-        dur = _abc_duration.calculate_bartext_duration(text)
-    except Exception:
-        return None
-    return None if dur is None else Fraction(dur)
-
-
 def voice_duration(content: str, state: VoiceState) -> tuple[Fraction | None, VoiceState]:
     """Duration of one voice's bar in whole notes, honouring inline [L:]/[M:] changes, and the
     state in force after it. Overlays (`&`) must each have the same duration."""
-    durations = []
-    after = state
-    for part in _split_outside_brackets(content, "&"):
-        total = Fraction(0)
-        cur = state
-        pos = 0
-        for m in list(INLINE_FIELD.finditer(part)) + [None]:
-            chunk = part[pos:m.start()] if m else part[pos:]
-            d = notes_duration(chunk)
-            if d is None:
-                return None, state
-            total += d * cur.unit
-            if m is None:
-                break
-            pos = m.end()
-            name, value = m.group(1), m.group(2)
-            try:
-                if name == "L":
-                    cur = replace(cur, unit=parse_unit(value))
-                elif name == "M":
-                    cur = replace(cur, bar=parse_meter(value))
-            except (ValueError, ZeroDivisionError):
-                return None, state
-        durations.append(total)
-        after = cur
-    if len(set(durations)) != 1:
+    scanner = measure(content, state.unit, state.bar, state.compound)
+    value = scanner.complete_value()
+    if value is None:
         return None, state
-    return durations[0], after
+    return value, VoiceState(scanner.unit, scanner.bar, scanner.compound)
 
 
 def rest_text(length: Fraction, unit: Fraction) -> str:

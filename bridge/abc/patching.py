@@ -6,18 +6,18 @@ so that likelihoods computed here are the ones the model was trained to give.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
+
+from .syntax import BARLINE_SPLIT as _BARLINE_SPLIT
+from .syntax import BARLINES
+from .syntax import LINE_PREFIX as _LINE_PREFIX
 
 PATCH_SIZE = 16
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 BOS_PATCH = chr(BOS_ID) * (PATCH_SIZE - 1) + chr(EOS_ID)
 EOS_PATCH = chr(BOS_ID) + chr(EOS_ID) * (PATCH_SIZE - 1)
-BARLINES = ("|:", "::", ":|", "[|", "||", "|]", "|")
-_BARLINE_SPLIT = re.compile("(" + "|".join(map(re.escape, BARLINES)) + ")")
-_LINE_PREFIX = re.compile(r"^\[r:\d+/\d+\]")
 
 
 @dataclass

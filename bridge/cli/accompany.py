@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from notabridge.cli.main import UserError
+from notabridge.cli.generate import add_range_argument
 
 DEFAULT_VOICES = 3
 
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="execution provider")
     parser.add_argument("--seed", type=int, help="random seed: the same seed gives the same accompaniment")
     parser.add_argument("--temperature", type=float, help="sampling temperature (default: the engine's, 1.2)")
+    add_range_argument(parser)
     parser.add_argument("--pickup", type=Fraction, metavar="QUARTERS",
                         help="the file starts on an upbeat this many quarter notes long (by default bars start "
                              "at the start of the file, as DAWs export clips)")
@@ -40,14 +42,6 @@ def parse_prompt(text: str | None) -> tuple[str, str, str] | None:
     if len(fields) != 3 or not all(fields):
         raise UserError(f'--prompt needs three fields separated by "|": PERIOD|COMPOSER|INSTRUMENTATION, not {text!r}')
     return fields[0], fields[1], fields[2]
-
-
-def default_prompt(prompts: list) -> tuple[str, str, str] | None:
-    """A prompt the model knows for a melody with voices under it: a choral one when it has one
-    (a chorale is a melody over alto, tenor and bass), else its first; None when it lists none."""
-    known = [tuple(p) for p in prompts if len(p) == 3]
-    choral = [p for p in known if p[2].strip().lower() == "choral"]
-    return (choral or known or [None])[0]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +97,8 @@ def _compose(melody: bytes, prompt: tuple[str, str, str] | None, args: argparse.
     if args.temperature is not None:
         sampling.temperature = args.temperature
     job = ComposeJob(mode="accompany", excerpt=None, prompt=prompt, sampling=sampling, midi=melody,
-                     voices=args.voices, pickup=args.pickup)
+                     voices=args.voices, pickup=args.pickup,
+                     range_rule=not args.no_range_rule)
     try:
         result = compose(job, engine, progress=_print_progress)
     except JobError as exc:

@@ -1,11 +1,15 @@
-"""`notabridge continue score.musicxml --measures A-B --bars N -o out.musicxml`: new bars after a range."""
+"""`notabridge continue score.musicxml --measures A-B --bars N -o out.musicxml`: new bars after a range.
+
+From a MusicXML file to a MusicXML file, the new bars are put into a copy of the user's own file
+and everything else in it stays (notabridge.notation.musicxml_splice); another output format says
+what it cannot hold."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 from notabridge.cli.main import UserError
-from notabridge.cli.generate import add_sampling_arguments
+from notabridge.cli.generate import add_range_argument, add_sampling_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--measures", metavar="A-B",
                         help="printed measure numbers to continue from (the new bars go after B; default: the whole score)")
     parser.add_argument("--prompt", metavar="PERIOD|COMPOSER|INSTRUMENTATION", help="style prompt (default: none)")
+    add_range_argument(parser)
     add_sampling_arguments(parser)
 
 
@@ -32,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from notabridge.cli.generate import check_output, run_job, sampling_from, write_variants
     from notabridge.jobs.compose import ComposeJob
     from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
+    from notabridge.notation.files import FORMAT_LIMITS, SCORE_FILES, file_format
 
     prompt = parse_prompt(args.prompt)
     check_output(args.output)
@@ -49,7 +55,46 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.score}: {exc}") from None
     score["selection"] = {"start": start, "end": end, "staves": [s["index"] for s in score["staves"]]}
     job = ComposeJob(mode="continue", excerpt=score, bars=args.bars, prompt=prompt, sampling=sampling_from(args),
-                     variants=args.variants)
+                     variants=args.variants, range_rule=not args.no_range_rule)
+    source_kind, output_kind = file_format(args.score), file_format(args.output)
+    if source_kind in SCORE_FILES:  # the model reads NotaGen's own text of the file
+        job.source_text = _score_text(args.score)
+    if source_kind in ("musicxml", "mxl") and output_kind in ("musicxml", "mxl"):
+        result = run_job(job, args)
+        write_into_file(result, args.score, args.output, score, end)
+        return 0
+    if source_kind in ("musicxml", "mxl") and output_kind in FORMAT_LIMITS:
+        print(f"warning: {FORMAT_LIMITS[output_kind]} (write a .musicxml file to keep them)")
     result = run_job(job, args)
     write_variants(result, args.output, prompt, score=score, splice_at=end)
     return 0
+
+
+def _score_text(path: str) -> tuple[list[str], list[str]] | None:
+    """NotaGen's text of the score file (header lines, one line per measure), or None when
+    NotaGen's chain cannot make it (the excerpt's ABC is used then)."""
+    from notabridge.notation import NotationError
+    from notabridge.notation.notagen_chain import notagen_chain
+
+    try:
+        chain = notagen_chain(path)
+    except NotationError:
+        return None
+    return chain.header, chain.bar_lines()
+
+
+def write_into_file(result, source: str, output: str, score: dict, at: int) -> None:
+    """Each variant's new bars put into a copy of the user's own MusicXML file (nothing else changes)."""
+    from notabridge.cli.generate import variant_paths
+    from notabridge.notation import NotationError
+    from notabridge.notation.files import file_format, mxl_bytes
+    from notabridge.notation.musicxml_splice import splice_continue
+
+    for path, variant in zip(variant_paths(output, len(result.variants)), result.variants):
+        try:
+            data = splice_continue(source, score, variant["excerpt"]["measures"], at)
+        except NotationError as exc:
+            raise UserError(f"cannot write {path}: {exc}") from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(mxl_bytes(data) if file_format(path) == "mxl" else data)
+        print(f"wrote {path}")

@@ -27,6 +27,12 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def add_range_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-range-rule", action="store_true",
+                        help="let parts go outside their range (by default a part keeps to its instrument's range, "
+                             "else to its given bars' range widened by a fifth)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", metavar="PERIOD|COMPOSER|INSTRUMENTATION",
                         help='style prompt, e.g. "Baroque|Bach, Johann Sebastian|Choral" (see `notabridge inspect BUNDLE`)')

@@ -35,6 +35,7 @@ def bundle_info(path: Path) -> dict:
     except BundleError as exc:
         raise UserError(str(exc)) from None
     files = [g["file"] for g in config["graphs"].values()] + [g["data"]["file"] for g in config["graphs"].values() if "data" in g]
+    files += [config["draft"]["file"]] if config.get("draft") else []
     prompts_file = path / "prompts.json"
     prompts = json.loads(prompts_file.read_text()) if prompts_file.is_file() else []
     return {
@@ -42,7 +43,8 @@ def bundle_info(path: Path) -> dict:
         **_shape(config), "parameters": config.get("parameters"), "precision": config["precision"],
         "opset": config.get("opset"), "bytes": sum((path / f).stat().st_size for f in files),
         "files": {f: (path / f).stat().st_size for f in files}, "checksums": "verified",
-        "source": config.get("source"), "prompts": prompts,
+        "source": config.get("source"), "prompts": prompts, "quantization": config.get("quantization"),
+        "draft": config.get("draft"),
     }
 
 
@@ -70,6 +72,16 @@ def _shape(config: dict) -> dict:
     return {k: config[k] for k in keys}
 
 
+def _quantization(q: dict | None) -> str:
+    if not q:
+        return ""
+    m = q.get("measured", {})
+    fp32 = ", ".join(q.get("fp32", []) + q.get("always_fp32", []))
+    return (f" ({len(q.get('int8', []))} weight groups int8; fp32: {fp32}; "
+            f"{m.get('delta_bits_per_char', float('nan')):+.4f} bits/char against fp32 on "
+            f"{m.get('chars', 0):,} calibration characters)")
+
+
 def format_info(info: dict) -> str:
     lines = [
         f"{info['kind']}: {info['path']}",
@@ -79,12 +91,16 @@ def format_info(info: dict) -> str:
         f"  context       {info['patch_length']} patches of {info['patch_size']} characters "
         f"({info['patch_length'] * info['patch_size']:,} characters)",
         f"  parameters    {info['parameters']:,} ({info['parameters'] / 1e6:.1f} M)",
-        f"  precision     {info['precision']}",
+        f"  precision     {info['precision']}{_quantization(info.get('quantization'))}",
         f"  size          {info['bytes'] / 2**20:.1f} MiB",
     ]
     if info["kind"] == "bundle":
         lines += [f"    {name}  {size / 2**20:.1f} MiB" for name, size in info["files"].items()]
         lines.append(f"  checksums     {info['checksums']}")
+        draft = info.get("draft")
+        lines.append(f"  draft table   {draft['order']}-gram, {draft.get('contexts', 0):,} contexts, from "
+                     f"{draft.get('source', 'unknown text')} (speculative decoding)" if draft else
+                     "  draft table   none (one character per char-decoder call)")
         if info.get("source"):
             lines.append(f"  exported from {info['source'].get('checkpoint')} (sha256 {str(info['source'].get('sha256'))[:16]}...)")
     if info["prompts"] is None:

@@ -11,8 +11,9 @@ if TYPE_CHECKING:
     from notabridge.engine import Engine
 
 
-def load_engine(model: str | None, device: str) -> "Engine":
-    """The Engine on bundle folder `model` (None: the embedded default model)."""
+def load_engine(model: str | None, device: str, speculative: bool = False) -> "Engine":
+    """The Engine on bundle folder `model` (None: the embedded default model); `speculative`: draft
+    characters with the bundle's n-gram table (serve --speculative)."""
     from notabridge.engine import Engine
 
     if model is None:
@@ -24,6 +25,6 @@ def load_engine(model: str | None, device: str) -> "Engine":
     elif not Path(model).is_dir():
         raise UserError(f"--model {model}: no such bundle folder")
     try:
-        return Engine(model, device=device)
+        return Engine(model, device=device, speculative=speculative)
     except (OSError, ValueError) as exc:   # BundleError is a ValueError: the bundle is incomplete or corrupt
         raise UserError(f"cannot load the model: {exc}") from None

@@ -35,6 +35,9 @@ class ServeOptions:
     midi_backend: Any = None            # a mido backend (module name); None: mido's default (rtmidi)
     midi_voices: int = 3                # accompaniment voices written under a recorded melody
     midi_meter: str = "4/4"             # live MIDI carries no time signature: the user says it
+    midi_live: str | None = None        # arm the live accompanist at start: "forward" or "echo"
+    midi_key: str = "auto"              # the live accompanist's key ("auto": estimated from the first bars)
+    midi_lookahead: int | str = "auto"  # sixteenths before a bar's end at which the live door reads it
     max_queued: int = LIMITS["max_queued_jobs"]
     job_budget: BudgetFn | None = None  # None: notabridge.daemon.queue.job_budget (from the job's size)
     initial_settings: dict = field(default_factory=dict)
@@ -124,8 +127,11 @@ class Daemon:
             from notabridge.daemon.midi_ports import MidiBridge, MidiUnavailable
             try:
                 self.midi = MidiBridge(self, opts.midi_in, opts.midi_out, opts.midi_save_dir, opts.midi_backend,
-                                       voices=opts.midi_voices, meter=opts.midi_meter)
+                                       voices=opts.midi_voices, meter=opts.midi_meter, live=opts.midi_live,
+                                       live_options={"key": opts.midi_key, "lookahead": opts.midi_lookahead})
                 self.midi.start()
+                if self.router is not None and self.midi.live is not None:
+                    self.midi.live.add_listener(self.router.live_changed)
             except MidiUnavailable as exc:   # said once; OSC and HTTP keep serving
                 self.midi = None
                 self.say(f"MIDI off: {exc}")

@@ -62,6 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.0"   # even an unparsable request line gets a status line back
     timeout = 15            # a client that stops sending mid-request frees its thread
     server_version = "notabridge"
+    _body: bytes | None = None
 
     def log_message(self, fmt: str, *args: Any) -> None:
         log.debug("%s " + fmt, self.client_address[0], *args)
@@ -84,6 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         try:
             self._check_caller()
+            self._body = self._read_body()
             status, body = self._route(method)
         except HttpError as exc:
             status, body = exc.status, {"error": exc.message, **exc.extra}
@@ -173,15 +175,21 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, result_json(job, _formats(query))
         raise HttpError(405, f"{method} is not allowed here; see docs/http.md")
 
-    def _json_body(self) -> Any:
+    def _read_body(self) -> bytes | None:
+        """The whole body of every request, read before routing whatever the handler needs: a body
+        left unread on a kept-alive connection would be parsed as the next request's first line.
+        None when the request has no Content-Length. What cannot be read whole closes the connection."""
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True
             raise HttpError(411, "send the body with a Content-Length, not chunked")
+        header = self.headers.get("Content-Length")
+        if header is None:
+            return None
         try:
-            length = int(self.headers.get("Content-Length", ""))
+            length = int(header)
         except ValueError:
             self.close_connection = True
-            raise HttpError(411, "a POST needs a Content-Length header and a JSON body") from None
+            raise HttpError(400, f"the Content-Length header {header!r} is not a number") from None
         if length < 0 or length > LIMITS["max_body_bytes"]:
             self.close_connection = True
             raise HttpError(413, f"the body is {length} bytes; the limit is {LIMITS['max_body_bytes']}")
@@ -193,8 +201,13 @@ class _Handler(BaseHTTPRequestHandler):
         if len(raw) < length:
             self.close_connection = True
             raise HttpError(400, f"the body has {len(raw)} of the {length} bytes its Content-Length announced")
+        return raw
+
+    def _json_body(self) -> Any:
+        if self._body is None:
+            raise HttpError(411, "a POST needs a Content-Length header and a JSON body")
         try:
-            return json.loads(raw.decode("utf-8"))
+            return json.loads(self._body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):   # RecursionError: nested ~1,000 deep
             raise HttpError(400, "the body is not valid UTF-8 JSON (or nests too deep)") from None
 

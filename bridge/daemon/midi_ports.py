@@ -1,6 +1,7 @@
 """MIDI front door (mido): record what the DAW plays between MIDI start and stop (or the OSC
 triggers), have the model write an accompaniment for it, and play that to the output port and/or
-write it as a .mid file in the folder named on the command line.
+write it as a .mid file in the folder named on the command line. Armed for live use
+(notabridge.daemon.live), the door instead answers bar by bar while the DAW plays.
 
 The recording becomes a standard MIDI file (tempo from the DAW's MIDI clock when it sends one),
 and from there the same path as a clip a DAW sends: a MIDI accompany job through the daemon's own
@@ -108,7 +109,8 @@ class MidiBridge:
     """Owns the ports; turns a take into an accompany job and its result into MIDI."""
 
     def __init__(self, daemon: Daemon, in_name: str | None, out_name: str | None, save_dir: str | None = None,
-                 backend: Any = None, voices: int = 3, meter: str = "4/4") -> None:
+                 backend: Any = None, voices: int = 3, meter: str = "4/4", live: str | None = None,
+                 live_options: dict | None = None) -> None:
         import mido
 
         self.daemon = daemon
@@ -123,6 +125,9 @@ class MidiBridge:
         self.last_file: Path | None = None
         self.last_job_id: str | None = None
         self.last_error: str | None = None
+        self.live = None                       # notabridge.daemon.live.LiveDoor, once the ports are open
+        self._live_mode = live
+        self._live_options = {"meter": meter, "voices": voices, **(live_options or {})}
 
     def start(self) -> None:
         try:
@@ -135,12 +140,29 @@ class MidiBridge:
             raise MidiUnavailable(_explain(exc, self.backend)) from None
         if self.save_dir is not None:
             self.save_dir.mkdir(parents=True, exist_ok=True)
+        from notabridge.daemon.live import LiveDoor, LiveOptions, check_option
+        from notabridge.errors import JobError
+
+        try:
+            options = LiveOptions()
+            for name, value in self._live_options.items():
+                setattr(options, name, check_option(name, value, options.meter))
+            self.live = LiveDoor(self.daemon, self.outport, self.save_dir, options=options)
+            if self._live_mode:
+                self.live.arm(self._live_mode)
+        except JobError as exc:
+            self.stop()
+            raise MidiUnavailable(f"live mode: {exc}") from None
 
     def describe(self) -> str:
+        live = (f", live {self.live.options.mode}, takes in {self.live.folder}"
+                if self.live is not None and self.live.armed else "")
         return (f"in {self.in_name or '-'}, out {self.out_name or '-'}"
-                + (f", saving to {self.save_dir}" if self.save_dir else ""))
+                + (f", saving to {self.save_dir}" if self.save_dir else "") + live)
 
     def stop(self) -> None:
+        if self.live is not None:
+            self.live.close()
         self._stop_playing.set()
         for port in (self.inport, self.outport):
             if port is not None:
@@ -151,6 +173,9 @@ class MidiBridge:
 
     # ---- recording ------------------------------------------------------------------------
     def _on_message(self, message: Any) -> None:
+        if self.live is not None and self.live.armed:
+            self.live.on_message(message)
+            return
         if message.type == "start":
             self.start_recording()
         elif message.type == "stop":

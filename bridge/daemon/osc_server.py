@@ -34,7 +34,7 @@ MAX_SUBSCRIBERS = 64
 # what the daemon itself sends: arriving here they are another daemon's (or our own) replies, and
 # answering them (even with an error) could start an endless exchange between two daemons
 REPLY_ONLY = {"error", "capabilities", "prompts", "settings", "queue", "unsubscribed", "job/queued",
-              "job/progress", "job/result", "job/error", "job/cancelled", "midi/status"}
+              "job/progress", "job/result", "job/error", "job/cancelled", "midi/status", "live/state"}
 
 
 class OscRouter:
@@ -56,6 +56,8 @@ class OscRouter:
             "job/submit": self._job_submit, "job/cancel": self._job_cancel,
             "job/status": self._job_status, "job/result/get": self._job_result_get,
             "midi/record/start": self._midi_start, "midi/record/stop": self._midi_stop,
+            "live/start": self._live_start, "live/stop": self._live_stop, "live/set": self._live_set,
+            "live/get": self._live_get,
         }
 
     # ---- entry point ------------------------------------------------------------------------
@@ -270,11 +272,50 @@ class OscRouter:
             raise RequestError("MIDI is not enabled: start the daemon with --midi-in NAME")
         return midi
 
+    # ---- the live accompanist (notabridge.daemon.live) --------------------------------------
+    def _live(self) -> Any:
+        live = getattr(self._midi(), "live", None)
+        if live is None:
+            raise RequestError("live mode needs the MIDI ports: start the daemon with --midi-in NAME --midi-out NAME")
+        return live
+
+    def _live_start(self, peer: Peer, args: list) -> None:
+        if len(args) > 1 or (args and not isinstance(args[0], str)):
+            raise RequestError("live/start takes no argument or the mode: forward or echo")
+        peer.send(PREFIX + "live/state", json.dumps(self._live_call(lambda live: live.arm(args[0] if args else None))))
+
+    def _live_stop(self, peer: Peer, args: list) -> None:
+        peer.send(PREFIX + "live/state", json.dumps(self._live().disarm()))
+
+    def _live_set(self, peer: Peer, args: list) -> None:
+        if not args or len(args) % 2 or not all(isinstance(n, str) for n in args[::2]):
+            raise RequestError("live/set takes name value [name value ...]: mode, meter, key, voices, lookahead, take_bars")
+        state = None
+        for name, value in zip(args[::2], args[1::2]):
+            state = self._live_call(lambda live: live.set(name, value))
+        peer.send(PREFIX + "live/state", json.dumps(state))
+
+    def _live_get(self, peer: Peer, args: list) -> None:
+        peer.send(PREFIX + "live/state", json.dumps(self._live().state()))
+
+    def _live_call(self, action: Callable[[Any], dict]) -> dict:
+        from notabridge.errors import JobError
+
+        live = self._live()
+        try:
+            return action(live)
+        except JobError as exc:
+            raise RequestError(str(exc)) from None
+
+    def live_changed(self, state: dict) -> None:
+        """The live door's state after each bar and take: to every subscriber (the panel)."""
+        self._broadcast(PREFIX + "live/state", json.dumps(state))
+
 
 # addresses with a fixed number of arguments; one more integer at the end is a reply port
 _FIXED_ARGS = {"hello": 0, "health": 0, "settings/get": 0, "settings/subscribe": 0, "subscribe": 0,
                "settings/unsubscribe": 0, "unsubscribe": 0, "job/submit": 1, "job/cancel": 1, "job/status": 1,
-               "job/result/get": 1, "midi/record/start": 0, "midi/record/stop": 0}
+               "job/result/get": 1, "midi/record/start": 0, "midi/record/stop": 0, "live/stop": 0, "live/get": 0}
 
 
 def _has_reply_port(name: str, args: list) -> bool:
@@ -286,6 +327,10 @@ def _has_reply_port(name: str, args: list) -> bool:
         return n == _FIXED_ARGS[name] + 1
     if name == "prompts/get":                    # prompts/get [start [reply_port]]
         return n == 2
+    if name == "live/start":                     # live/start [mode [reply_port]]
+        return n == 2 or isinstance(args[0], int)
+    if name == "live/set":                       # live/set name value [name value ...] [reply_port]
+        return n >= 3 and n % 2 == 1
     if name == "settings/set":                   # settings/set JSON [port] | name value [name value ...] [port]
         return (n == 2 and isinstance(args[0], str) and args[0].lstrip().startswith("{")) or (n >= 3 and n % 2 == 1)
     if name.startswith("settings/") and name[len("settings/"):] in SETTING_NAMES:   # settings/<name> value [port]

@@ -61,6 +61,8 @@ class Job:
                "error": self.error}
         if self.partial_abc is not None and self.status == RUNNING:
             out["partial_abc"] = self.partial_abc
+        if self.status == DONE and self.result is not None:   # False: a variant stopped early (see warnings)
+            out["complete"] = getattr(self.result, "complete", True)
         return out
 
 

@@ -21,7 +21,8 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
         item: dict[str, Any] = {"index": index, "valid_first_try": variant.get("valid_first_try"),
                                 "log_likelihood": variant.get("log_likelihood"),
                                 "bits_per_char": variant.get("bits_per_char"),
-                                "originality": variant.get("originality")}
+                                "originality": variant.get("originality"),
+                                "complete": variant.get("complete", True)}
         if "excerpt" in formats:
             item["excerpt"] = variant.get("excerpt")
         if "abc" in formats:
@@ -32,8 +33,9 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
             item["midi"] = base64.b64encode(variant["midi"]).decode("ascii")
         variants.append(item)
     out = {"id": job.id, "status": job.status, "variants": variants, "provider": result.provider,
-           "seconds": result.seconds, "warnings": list(result.warnings)}
-    if result.suggestions is not None:   # mode suggest: the prompts ranked
+           "seconds": result.seconds, "warnings": list(result.warnings),
+           "complete": getattr(result, "complete", True)}
+    if getattr(result, "suggestions", None) is not None:   # mode suggest: the prompts ranked
         out["suggestions"] = result.suggestions
     if result.melody is not None:        # a MIDI job: how the melody was read, where the accompaniment lies
         out["melody"] = result.melody

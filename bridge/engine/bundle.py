@@ -24,6 +24,8 @@ FORMAT_VERSION = 3
 DEFAULT_BUNDLE = Path(models.__file__).resolve().parent / "default"
 REQUIRED_KEYS = ("hidden_size", "patch_num_layers", "char_num_layers", "num_heads", "head_dim",
                  "patch_length", "patch_size", "vocab_size", "special_ids", "precision", "graphs")
+# int8: block weights quantised (onnx_export/quantize.py); inputs, outputs and caches stay float32
+PRECISIONS = ("fp32", "fp16", "int8")
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 
@@ -43,6 +45,7 @@ class Bundle:
     dtype: type = np.float32
     card: str = ""
     info: dict = field(default_factory=dict)
+    draft: object = None    # notabridge.engine.draft.DraftTable when the bundle ships one (speculative decoding)
 
 
 def physical_cores() -> int:
@@ -110,8 +113,8 @@ def read_config(path: str | Path, verify: bool = True) -> dict:
     missing = [k for k in REQUIRED_KEYS if k not in config]
     if missing:
         raise BundleError(f"{cfg_path} lacks {', '.join(missing)}: re-export the bundle")
-    if config["precision"] not in ("fp32", "fp16"):
-        raise BundleError(f"{cfg_path}: unknown precision {config['precision']!r} (fp32 or fp16)")
+    if config["precision"] not in PRECISIONS:
+        raise BundleError(f"{cfg_path}: unknown precision {config['precision']!r} ({', '.join(PRECISIONS)})")
     for graph in ("patch_decoder", "char_decoder"):
         entry = config["graphs"].get(graph)
         if not entry:
@@ -125,6 +128,15 @@ def read_config(path: str | Path, verify: bool = True) -> dict:
             if verify and sha256_file(file) != item.get("sha256"):
                 raise BundleError(f"{file} does not match the sha256 in config.json: the file is corrupt or was "
                                   f"changed; copy or export the bundle again")
+    draft = config.get("draft")
+    if draft is not None:
+        file = path / draft.get("file", "")
+        if not draft.get("file") or not file.is_file():
+            raise BundleError(f"{path} lacks {draft.get('file')!r}, the draft table config.json names: copy or export "
+                              f"the bundle again")
+        if verify and sha256_file(file) != draft.get("sha256"):
+            raise BundleError(f"{file} does not match the sha256 in config.json: the file is corrupt or was changed; "
+                              f"copy or export the bundle again")
     return config
 
 
@@ -184,6 +196,15 @@ def load_bundle(path: str | Path | None = None, device: str = "auto", verify: bo
     card_file = path / "MODEL_CARD.md"
     card = card_file.read_text() if card_file.is_file() else ""
     info = dict(config) | {"name": config.get("name") or path.name, "prompts": prompts, "path": str(path)}
+    draft = None
+    if config.get("draft"):
+        from notabridge.engine.draft import DraftTable
+
+        try:
+            draft = DraftTable.load(path / config["draft"]["file"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise BundleError(f"cannot read the draft table {config['draft']['file']} of {path} ({exc}): "
+                              f"copy or export the bundle again") from None
     return Bundle(path=path, config=config, prompts=prompts, patch_session=sessions[0], char_session=sessions[1],
                   provider=provider, dtype=np.float16 if config["precision"] == "fp16" else np.float32,
-                  card=card, info=info)
+                  card=card, info=info, draft=draft)

@@ -30,11 +30,10 @@ _BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
 
 
 class RowWriter(Protocol):
-    def context(self, limit: int) -> list[str]: ...
+    def context(self, limit: int, at_most: int | None = None) -> list[str]: ...
     def forced_patch(self) -> str | None: ...
-    def constraint(self, patch_text: str) -> tuple[str | None, str]: ...
+    def constraint(self, patch_text: str) -> tuple[str | None, "str | np.ndarray"]: ...
     def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None: ...
-    # optional: `sampled(nats, count)` hears the model's surprise (nats) at the characters it sampled
 
 
 @dataclass
@@ -55,9 +54,10 @@ class DecodeStats:
 
 
 class Decoder:
-    def __init__(self, runner: Runner, sampler: Sampler):
+    def __init__(self, runner: Runner, sampler: Sampler, speculative=None):
         self.runner = runner
         self.sampler = sampler
+        self.speculative = speculative  # a notabridge.engine.speculative.Speculator, or None: one char per call
         self.patch_length = runner.patch_length
         self.stats = DecodeStats()
 
@@ -88,7 +88,7 @@ class Decoder:
     def _prefill(self, rows: list[int], slide: bool = False) -> list[_Group]:
         """Run the patch decoder over each row's context; rows with the same context share one run."""
         limit = self.patch_length - 1
-        contexts = [self.writers[r].context(limit if not slide else self.patch_length // 2) for r in rows]
+        contexts = [self.writers[r].context(limit if not slide else self.patch_length // 2, limit) for r in rows]
         groups = []
         by_text: dict[tuple, list[int]] = {}
         for row, ctx in zip(rows, contexts):
@@ -155,7 +155,7 @@ class Decoder:
         """A finished row may ask for the likelihood of patches after it (infill ranking)."""
         writer = self.writers[row]
         suffix = getattr(writer, "suffix_patches", None)
-        if not suffix:
+        if not suffix or getattr(writer, "stopped", None):   # a variant that stopped early is not ranked
             return
         suffix = suffix[:self.patch_length // 2]
         if group.length + len(suffix) <= self.patch_length:
@@ -181,21 +181,22 @@ class Decoder:
         return float(nats.sum()), int(counts.sum())
 
     def _decode_patches(self, rows: list[int]) -> tuple[list[str], list[bool], list[tuple[float, int]]]:
-        """One new patch per row: forced where the writer says so, sampled elsewhere; with, per
-        row, the nats of the sampled characters under the model (before temperature, top-k,
-        top-p and bans) and how many were sampled."""
+        """One new patch per row: forced where the writer says so, sampled elsewhere."""
         n = len(rows)
         writers = [self.writers[r] for r in rows]
         texts = [""] * n
         eos = [False] * n
         done = [False] * n
-        surprise = [(0.0, 0)] * n
+        surprise = [(0.0, 0)] * n   # per row: nats of the sampled characters under the model, and how many
         for i, w in enumerate(writers):
             forced = w.forced_patch()
             if forced is not None:
                 texts[i], done[i] = forced, True
                 eos[i] = len(forced) < PATCH_SIZE
         if all(done):
+            return texts, eos, surprise
+        if self.speculative is not None:  # same distribution, fewer char-decoder calls (bits/char not measured)
+            texts, eos = self.speculative.decode_patches(self, rows, texts, eos, done)
             return texts, eos, surprise
         hidden = np.stack([self.hiddens[r][-1] for r in rows])
         cache = self.runner.empty("char", n)
@@ -204,7 +205,7 @@ class Decoder:
             logits, cache = self.runner.char(chars, hidden, cache)
             self.stats.char_steps += 1
             chosen = np.zeros(n, dtype=np.int64)
-            to_sample, bans = [], []
+            to_sample, bans, weaks = [], [], []
             for i, w in enumerate(writers):
                 if done[i]:
                     continue
@@ -212,13 +213,19 @@ class Decoder:
                 if forced is not None:
                     chosen[i] = ord(forced)
                     continue
-                ban = _BASE_BANNED.copy()
+                weak = None
+                if isinstance(banned, np.ndarray):   # ban levels: 2 banned, 1 allowed but not as a fallback
+                    ban = (banned >= 2) | _BASE_BANNED
+                    weak = banned >= 1
+                else:
+                    ban = _BASE_BANNED.copy()
+                    for c in banned:
+                        ban[ord(c)] = True
                 if pos == 0:
                     ban[EOS_ID] = True  # a patch holds at least one character
-                for c in banned:
-                    ban[ord(c)] = True
                 to_sample.append(i)
                 bans.append(ban)
+                weaks.append(ban if weak is None else (weak | ban))
             if to_sample:  # rows resampling an invalid bar may ask for a cooler temperature
                 scales = [getattr(writers[i], "temperature_scale", 1.0) for i in to_sample]
                 for scale in sorted(set(scales)):
@@ -226,13 +233,25 @@ class Decoder:
                     rows_part = [to_sample[k] for k in part]
                     temperature = None if scale == 1.0 else self.sampler.settings.temperature * scale
                     chosen[rows_part] = self.sampler.sample(logits[rows_part, -1], np.stack([bans[k] for k in part]),
-                                                            temperature)
-                last = logits[to_sample, -1].astype(np.float64)
+                                                            temperature, np.stack([weaks[k] for k in part]))
+                last = logits[to_sample, -1].astype(np.float64)   # the model's surprise, before sampling's changes
                 top = last.max(axis=-1, keepdims=True)
                 log_norm = top[:, 0] + np.log(np.exp(last - top).sum(axis=-1))
                 nats = log_norm - last[np.arange(len(to_sample)), chosen[to_sample]]
                 for k, i in enumerate(to_sample):
                     surprise[i] = (surprise[i][0] + float(nats[k]), surprise[i][1] + 1)
+            else:   # every row forced: a forced run goes to the char decoder in one call
+                run = self._forced_runs(writers, texts, done)
+                if run is not None:
+                    for i in range(n):
+                        if not done[i]:
+                            texts[i] += run[i]
+                            if texts[i].endswith("\n") or len(texts[i]) == PATCH_SIZE:
+                                done[i], eos[i] = True, len(texts[i]) < PATCH_SIZE
+                    if all(done):
+                        break
+                    chars = np.array([[ord(c) for c in r] if r else [0] * len(max(run, key=len)) for r in run])
+                    continue
             for i in range(n):
                 if done[i]:
                     continue
@@ -248,3 +267,19 @@ class Decoder:
                 break
             chars = chosen[:, None]
         return texts, eos, surprise
+
+    @staticmethod
+    def _forced_runs(writers, texts: list[str], done: list[bool]) -> list[str] | None:
+        """The forced characters every active row writes next, cut to a common length (>= 2),
+        or None (SPEED.md: a forced run costs one char-decoder call)."""
+        runs = []
+        for w, text, finished in zip(writers, texts, done):
+            if finished:
+                runs.append(None)
+                continue
+            run = w.forced_run(text) if hasattr(w, "forced_run") else ""
+            if len(run) < 2:
+                return None
+            runs.append(run)
+        k = min(len(r) for r in runs if r is not None)
+        return [r[:k] if r is not None else "" for r in runs]

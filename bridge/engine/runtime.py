@@ -11,11 +11,22 @@ order (key 0, value 0, key 1, ...), each [batch, heads, length, 64], grown by ea
 """
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 
 import numpy as np
 
 from .bundle import CUDA, Bundle, cache_names, empty_cache
+
+
+def zeros(shape: tuple, dtype) -> np.ndarray:
+    """A zeroed array in its own anonymous memory map: pages cost memory once written, and all of
+    it goes back to the OS when the array is freed. (np.zeros may take a cache buffer from the
+    C heap, which glibc zeroes by writing every page and keeps after it is freed.)"""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if size < mmap.PAGESIZE:
+        return np.zeros(shape, dtype)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype).reshape(shape)
 
 
 @dataclass
@@ -41,13 +52,17 @@ class Runner:
         self.present = {level: cache_names("present", n) for level, n in self.layers.items()}
         self.patch_length = cfg["patch_length"]
         self.hidden_size = cfg["hidden_size"]
+        import onnxruntime as ort
+
+        self._shrink = ort.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0;gpu:0" if self.cuda else "cpu:0")
 
     # -- caches -------------------------------------------------------------------------------
     def empty(self, level: str, batch: int) -> Cache:
         if level == "char":
             return empty_cache(self.bundle.config, level, batch)
         shape = (batch, self.heads, self.patch_length, self.head_dim)
-        return self._patch_cache(0, tuple(np.zeros(shape, self.dtype) for _ in self.past["patch"]))
+        return self._patch_cache(0, tuple(zeros(shape, self.dtype) for _ in self.past["patch"]))
 
     def _patch_cache(self, length: int, host: tuple[np.ndarray, ...]) -> PatchCache:
         import onnxruntime as ort
@@ -64,23 +79,34 @@ class Runner:
     def length(cache: PatchCache) -> int:
         return cache.length
 
+    # Copies write only the cached positions into fresh zeroed buffers (`zeros`): the OS maps a
+    # zeroed page when it is first written, so a buffer of the whole context costs memory only
+    # for the patches held so far (full copies made 4 variants of NotaGen-small hold 600 MB at once).
+    def _copy(self, length: int, sources: list[tuple[tuple, list[int] | slice]]) -> PatchCache:
+        """A new cache of `length` patches: the given rows of each source cache, stacked in order."""
+        pieces = [[buffer[rows, :, :length] for buffer in host] for host, rows in sources]
+        out = tuple(zeros((sum(p[i].shape[0] for p in pieces), *b.shape[1:]), b.dtype)
+                    for i, b in enumerate(sources[0][0]))
+        at = 0
+        for piece in pieces:
+            n = piece[0].shape[0]
+            for dst, src in zip(out, piece):
+                dst[at:at + n, :, :length] = src
+            at += n
+        return self._patch_cache(length, out)
+
     def take(self, cache: PatchCache, rows: list[int], length: int | None = None) -> PatchCache:
         """The cache of some batch rows, optionally cut to its first `length` patches (a copy of those)."""
-        length = cache.length if length is None else length
-        out = []
-        for b in self._host(cache):
-            part = np.zeros((len(rows), *b.shape[1:]), b.dtype)
-            part[:, :, :length] = b[rows, :, :length]
-            out.append(part)
-        return self._patch_cache(length, tuple(out))
+        return self._copy(cache.length if length is None else length, [(self._host(cache), list(rows))])
 
     def concat(self, caches: list[PatchCache]) -> PatchCache:
         """Rows of caches of the same length, as one batch (a copy)."""
-        hosts = [self._host(c) for c in caches]
-        return self._patch_cache(caches[0].length, tuple(np.concatenate(parts, axis=0) for parts in zip(*hosts)))
+        return self._copy(caches[0].length, [(self._host(c), slice(None)) for c in caches])
 
     def repeat(self, cache: PatchCache, n: int) -> PatchCache:
-        return self._patch_cache(cache.length, tuple(np.repeat(b, n, axis=0) for b in self._host(cache)))
+        """n copies of a one-row cache, as one batch."""
+        host = self._host(cache)
+        return self._copy(cache.length, [(host, slice(None))] * n)
 
     # -- steps --------------------------------------------------------------------------------
     def patch(self, ids: np.ndarray, cache: PatchCache) -> tuple[np.ndarray, PatchCache]:
@@ -98,7 +124,9 @@ class Runner:
         for past, present, value in zip(self.past["patch"], self.present["patch"], values):
             binding.bind_ortvalue_input(past, value)
             binding.bind_ortvalue_output(present, value)  # the same buffer: written in place
-        self.bundle.patch_session.run_with_iobinding(binding)
+        # many patches at once (a context read in) grow ONNX Runtime's memory arena far beyond a
+        # step's needs: give that back at the end of such a run
+        self.bundle.patch_session.run_with_iobinding(binding, self._shrink if ids.shape[1] > 1 else None)
         cache.length += ids.shape[1]
         return binding.get_outputs()[0].numpy(), cache
 

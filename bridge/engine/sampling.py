@@ -80,28 +80,52 @@ def _normalise(probs: np.ndarray) -> np.ndarray:
     return probs / probs.sum(axis=-1, keepdims=True)
 
 
-def distribution(logits: np.ndarray, settings: Sampling, banned: np.ndarray | None = None) -> np.ndarray:
+def distribution(logits: np.ndarray, settings: Sampling, banned: np.ndarray | None = None,
+                 fallback_banned: np.ndarray | None = None) -> np.ndarray:
     """The distribution the sampler draws from, [B, V] float64 rows summing to 1.
 
-    `banned` [B, V] bool marks characters that must not be drawn (unless a row bans all)."""
+    `banned` [B, V] bool marks characters that must not be drawn (a writer's grammar masks).
+    They are taken out after top-k and top-p, which keep the characters the model finds
+    plausible: a weak model whose plausible characters are all banned does not draw from its
+    implausible tail (junk the renormalised rest would give); it gets the likeliest allowed
+    character instead (of those `fallback_banned` leaves, when it leaves any). Rows with
+    nothing banned are NotaGen's sampling unchanged; a row that bans every character bans none."""
     logits = np.atleast_2d(np.asarray(logits, dtype=np.float64))
+    probs = full = _softmax(logits)
+    allowed = fallback = None
     if banned is not None:
         banned = np.atleast_2d(banned)
-        allowed_any = (~banned).any(axis=-1, keepdims=True)
-        logits = np.where(banned & allowed_any, -np.inf, logits)
+        allowed = ~banned
+        allowed[~allowed.any(axis=-1)] = True
+        fallback = allowed if fallback_banned is None else allowed & ~np.atleast_2d(fallback_banned)
+        fallback[~fallback.any(axis=-1)] = allowed[~fallback.any(axis=-1)]
     greedy = settings.temperature < GREEDY_TEMPERATURE or settings.top_k == 1
-    probs = _softmax(logits)
     if greedy:
-        one_hot = np.zeros_like(probs)
-        np.put_along_axis(one_hot, probs.argmax(axis=-1)[:, None], 1.0, axis=-1)
-        return one_hot
+        return _one_hot(np.where(allowed, probs, -1.0) if allowed is not None else probs)
     if settings.order == "standard":
-        probs = _temper(probs, settings.temperature)
-        probs = _normalise(_top_p(_top_k(probs, settings.top_k), settings.top_p))
-    else:
-        probs = _normalise(_top_p(_top_k(probs, settings.top_k), settings.top_p))
-        probs = _temper(probs, settings.temperature)
-    return probs
+        probs = _normalise(_top_p(_top_k(_temper(probs, settings.temperature), settings.top_k), settings.top_p))
+        return _allowed_part(probs, allowed, fallback, full)
+    probs = _normalise(_top_p(_top_k(probs, settings.top_k), settings.top_p))
+    return _temper(_allowed_part(probs, allowed, fallback, full), settings.temperature)
+
+
+def _one_hot(scores: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(scores, dtype=np.float64)
+    np.put_along_axis(out, scores.argmax(axis=-1)[:, None], 1.0, axis=-1)
+    return out
+
+
+def _allowed_part(kept: np.ndarray, allowed: np.ndarray | None, fallback: np.ndarray | None,
+                  full: np.ndarray) -> np.ndarray:
+    """`kept` (the truncated distribution) restricted to `allowed`; where none of it is allowed,
+    the likeliest `fallback` character of the full distribution."""
+    if allowed is None:
+        return kept
+    part = np.where(allowed, kept, 0.0)
+    empty = part.sum(axis=-1) <= 0
+    if empty.any():
+        part[empty] = _one_hot(np.where(fallback[empty], full[empty], -1.0))
+    return _normalise(part)
 
 
 class Sampler:
@@ -115,10 +139,11 @@ class Sampler:
         self.rng = np.random.default_rng(settings.seed)
 
     def sample(self, logits: np.ndarray, banned: np.ndarray | None = None,
-               temperature: float | None = None) -> np.ndarray:
-        """One id per row of logits [B, V] (int64 [B]); `temperature` overrides the settings' one."""
+               temperature: float | None = None, fallback_banned: np.ndarray | None = None) -> np.ndarray:
+        """One id per row of logits [B, V] (int64 [B]); `temperature` overrides the settings' one;
+        `banned` / `fallback_banned` as in `distribution`."""
         settings = self.settings if temperature is None else replace(self.settings, temperature=temperature)
-        probs = distribution(logits, settings, banned)
+        probs = distribution(logits, settings, banned, fallback_banned)
         # inverse-CDF draw: one uniform per row keeps the stream reproducible for any batch size
         u = self.rng.random(probs.shape[0])[:, None]
         cdf = np.cumsum(probs, axis=-1)

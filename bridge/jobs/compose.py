@@ -1,7 +1,7 @@
 """The one excerpt-level entry point every front door calls (daemon, CLI, panel).
 
 compose(job, engine) turns the job's excerpt into NotaGen interleaved ABC (notabridge.notation),
-runs the engine in the job's mode, and turns the new bars back into excerpt JSON v1 holding
+runs the engine in the job's mode, and turns the new bars back into excerpt JSON holding
 only the new or replaced measures, each with the `index` where it goes in the score.
 """
 from __future__ import annotations
@@ -45,6 +45,11 @@ class ComposeJob:
     midi: bytes | None = None
     voices: int = 3
     pickup: Fraction | None = None
+    range_rule: bool = True          # no note outside each part's range (notabridge.abc.voice_ranges)
+    # NotaGen's text of the score the excerpt was read from (notation.notagen_chain on the user's
+    # file): header lines and one line per measure, index-aligned with the excerpt's measures.
+    # When given, continue feeds the model these lines instead of re-encoding the excerpt.
+    source_text: tuple[list[str], list[str]] | None = None
 
 
 @dataclass
@@ -61,6 +66,7 @@ class ComposeResult:
     provider: str
     seconds: float
     warnings: list[str]
+    complete: bool = True            # False: a variant stopped before all its bars (warnings say why)
     suggestions: dict | None = None   # mode suggest: notabridge.jobs.suggest.suggest's answer (no variants)
     melody: dict | None = None        # a MIDI job: how the melody was read (notabridge.jobs.midi_melody)
 
@@ -103,7 +109,16 @@ def compose(job: ComposeJob, engine: Engine, progress: ProgressFn | None = None,
         warnings.append(f"{job.variants - len(variants)} of {job.variants} variants gave up{reason}; "
                         f"here are the other {len(variants)}")
     return ComposeResult(variants=variants, provider=engine.provider, seconds=time.perf_counter() - start,
-                         warnings=warnings, melody=None if melody is None else melody.info())
+                         warnings=warnings, melody=None if melody is None else melody.info(),
+                         complete=all(v.get("complete", True) for v in variants))
+
+
+def default_prompt(prompts: list) -> tuple[str, str, str] | None:
+    """A prompt the model knows for a melody with voices under it: a choral one when it has one
+    (a chorale is a melody over alto, tenor and bass), else its first; None when it lists none."""
+    known = [tuple(p) for p in prompts if len(p) == 3]
+    choral = [p for p in known if p[2].strip().lower() == "choral"]
+    return (choral or known or [None])[0]
 
 
 def _add_originality(job: ComposeJob, engine: Engine, variants: list[dict], warnings: list[str]) -> None:
@@ -203,9 +218,11 @@ def _run_mode(job: ComposeJob, engine: Engine, warnings: list[str], on_bar: _Pro
     sel = excerpt["selection"]
     start, end = sel["start"], sel["end"]
     first = _context_range(excerpt, start)
+    kw["range_rule"] = job.range_rule
     if job.mode == "continue":
         context = notation.cut_measures(excerpt, first, end)
         header, body = _abc(context, job, warnings)
+        header, body = _source_lines(job, header, body, first, end, warnings)
         results = engine.continue_(header + "".join(body), job.bars, **kw)
         return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=context, first_index=end),
                          warnings) for r in results]
@@ -236,6 +253,26 @@ def _run_mode(job: ComposeJob, engine: Engine, warnings: list[str], on_bar: _Pro
 def _abc(excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
     abc = notation.excerpt_to_abc(excerpt, prompt=job.prompt, warnings=warnings)
     return notation.split_abc(abc)
+
+
+def _source_lines(job: ComposeJob, header: str, body: list[str], first: int, end: int,
+                  warnings: list[str]) -> tuple[str, list[str]]:
+    """The score's own NotaGen text for measures first..end-1 (job.source_text), when its voices
+    are laid out as the excerpt's ABC (so that the new bars read back onto the right staves);
+    else the excerpt's ABC as given."""
+    if job.source_text is None:
+        return header, body
+    from notabridge.notation.abc_export import in_force, prompt_lines
+    from notabridge.notation.abc_fast import score_layout
+
+    source_header, lines = job.source_text
+    offset = job.excerpt["measures"][0]["index"]
+    ours = [line for line in header.splitlines(keepends=True) if not line.startswith("%") or line.startswith("%%")]
+    if score_layout(source_header) != score_layout(ours) or len(lines) != len(job.excerpt["measures"]):
+        warnings.append("the score's voices do not line up with the excerpt's; the model reads the excerpt's ABC")
+        return header, body
+    text_header = prompt_lines(job.prompt) + in_force(source_header, lines[:first - offset])
+    return "".join(text_header), lines[first - offset:end - offset]
 
 
 def _abc_with_voices_for(window: dict, staves: list[int] | None, job: ComposeJob,
@@ -306,7 +343,10 @@ def _given_voices(header: str, window: dict, gap: list[str], staves: list[int] |
 
 
 def _variant(result: Variant, excerpt: dict, warnings: list[str]) -> dict:
+    complete = getattr(result, "complete", True)
+    if not complete:   # the variant stopped early: its excerpt says so too (the plugin shows it)
+        excerpt.setdefault("warnings", []).append(result.warning)
     warnings.extend(w for w in excerpt.get("warnings", []) if w not in warnings)
-    return {"excerpt": excerpt, "abc": result.header + "".join(result.bars),
+    return {"excerpt": excerpt, "abc": result.header + "".join(result.bars), "complete": complete,
             "valid_first_try": result.valid_first_try, "log_likelihood": result.log_likelihood,
             "bits_per_char": result.bits_per_char}

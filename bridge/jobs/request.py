@@ -111,7 +111,8 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> ComposeJob:
                       prompt=None if prompt is None else (prompt["period"], prompt["composer"], prompt["instrumentation"]),
                       sampling=sampling, variants=values["variants"], staves=staves, time=time_sig, key=key,
                       excerpt_valid=excerpt is not None,   # _check_excerpt validated it
-                      midi=midi, **({} if voices is None else {"voices": voices}))   # else ComposeJob's default
+                      midi=midi, range_rule=values["range_rule"],
+                      **({} if voices is None else {"voices": voices}))   # else ComposeJob's default
 
 
 def _check_midi(obj: dict, mode: str) -> bytes:

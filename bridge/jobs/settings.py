@@ -28,6 +28,8 @@ SETTING_RANGES: dict[str, dict[str, Any]] = {
     "bars": _numeric("bars", "integer", 4),
     "prompt": {"type": "object or null", "keys": ["period", "composer", "instrumentation"], "default": None},
     "order": {"type": "string", "choices": ["notagen", "standard"], "default": "notagen"},
+    # no note outside each part's range (its instrument's, else the given bars' widened by a fifth)
+    "range_rule": {"type": "boolean", "default": True},
 }
 SETTING_NAMES = tuple(SETTING_RANGES)
 _PROMPT_KEYS = ("period", "composer", "instrumentation")
@@ -53,6 +55,10 @@ def validate_setting(name: str, value: Any) -> Any:
         if value not in spec["choices"]:
             raise SettingsError(f"order must be one of {spec['choices']}, not {_short(value)}")
         return value
+    if spec["type"] == "boolean":
+        if isinstance(value, bool) or value in (0, 1):   # OSC sends 0/1
+            return bool(value)
+        raise SettingsError(f"{name} must be true or false, not {value!r}")
     if name == "seed" and value is None:
         return None
     problem = bound_problem(name, value)   # also NaN, infinities and 400-digit integers

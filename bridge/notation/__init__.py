@@ -1,4 +1,4 @@
-"""Notation layer: NotaGen interleaved ABC, excerpt JSON v1 (docs/excerpt.md), MusicXML, MIDI,
+"""Notation layer: NotaGen interleaved ABC, excerpt JSON (docs/excerpt.md), MusicXML, MIDI,
 measure ranges. Heavy libraries (music21, abctoolkit) are imported inside the functions.
 
 Main entry points:

@@ -14,9 +14,11 @@ from fractions import Fraction
 
 from notabridge.cancel import checkpoint
 
-from .durations import default_tuplet, fraction_text, notated_value
+from .durations import TYPE_NAMES, default_tuplet, fraction_text, notated_value
 from .excerpt_base import add_warning, new_excerpt, rest_event
 from .spelling import midi_from_spelling, tpc_from_step
+from .keys import abc_mode
+from .marks import ABC_BARLINES, ABC_MARKS, ABC_WEDGES, DYNAMICS, MARKS
 
 
 class Unsupported(Exception):
@@ -76,7 +78,14 @@ def key_fifths(value: str) -> int:
     return fifths
 
 
-_CLEF_WORD = re.compile(r"(treble|bass|alto|tenor|soprano|mezzosoprano|baritone|perc|none)?([+-](?:8|15))?")
+def key_mode(value: str) -> str | None:
+    """The MusicXML mode word of an ABC key ("F#min" -> "minor"); None for major and none."""
+    token = value.strip().split()[0] if value.strip() else "C"
+    match = re.fullmatch(r"([A-Ga-g][#b]?)([A-Za-z]*)", token)
+    return abc_mode(match.group(2)) if match else None
+
+
+_CLEF_WORD = re.compile(r"(treble|bass3|bass|alto1|alto2|alto|tenor|soprano|mezzosoprano|baritone|perc|none)?([+-](?:8|15))?")
 
 
 def clef_octave(word: str) -> int | None:
@@ -88,6 +97,15 @@ def clef_octave(word: str) -> int | None:
     if match.group(1) in ("perc",):
         raise Unsupported("percussion clef")
     return {None: 0, "-8": -1, "+8": 1, "-15": -2, "+15": 2}[match.group(2)]
+
+
+def transposition(semitones: int) -> tuple[int, int, int]:
+    """(fifths shift, semitones, diatonic steps) of a transposition given in semitones only,
+    spelled the simplest way (a tone down: Bb instruments)."""
+    from .musicxml_read import _diatonic_steps, _fifths_shift
+
+    fifths = _fifths_shift(None, semitones % 12 if semitones >= 0 else -((-semitones) % 12))
+    return fifths, semitones, _diatonic_steps((fifths, semitones))
 
 
 def key_alterations(fifths: int) -> dict[str, int]:
@@ -127,7 +145,7 @@ def _tempo(value: str) -> float | None:
 
 _CLEF_NAMES = {"treble": "treble", "bass": "bass", "alto": "alto", "tenor": "tenor", "soprano": "soprano",
                "mezzosoprano": "mezzo-soprano", "baritone": "baritone", "treble-8": "treble8vb", "treble+8": "treble8va",
-               "bass-8": "bass8vb"}
+               "bass-8": "bass8vb", "alto1": "soprano", "alto2": "mezzo-soprano", "bass3": "baritone"}
 
 
 class _Voice:
@@ -135,9 +153,11 @@ class _Voice:
 
     def __init__(self, fifths: int, unit: Fraction, meter: str | None) -> None:
         self.fifths, self.unit, self.meter = fifths, unit, meter
+        self.mode: str | None = None
         self.key_alts = key_alterations(fifths)
         self.ties: dict[tuple[str, int], int] = {}  # (step, octave) -> alteration of an open tie
         self.octave_shift = 0  # an octave clef (treble-8) writes notes an octave from where they sound
+        self.shift = (0, 0)  # (fifths, semitones) from written to concert pitch (a transposing voice)
         self.last_notes: list[dict] = []
 
     def set_field(self, name: str, value: str) -> bool:
@@ -150,6 +170,7 @@ class _Voice:
                 self.octave_shift = clef_octave(word.removeprefix("clef=")) or 0
             if keys:
                 self.fifths = key_fifths(keys[0])
+                self.mode = key_mode(keys[0])
                 self.key_alts = key_alterations(self.fifths)
                 return True
         elif name == "M":
@@ -173,7 +194,8 @@ class _Voice:
                 alter = bar_alts[(step, octave)]
             else:
                 alter = self.key_alts.get(step, 0)
-        return {"pitch": midi_from_spelling(step, alter, octave + self.octave_shift), "tpc": tpc_from_step(step, alter),
+        return {"pitch": midi_from_spelling(step, alter, octave + self.octave_shift) + self.shift[1],
+                "tpc": tpc_from_step(step, alter) + self.shift[0],
                 "tie": "stop" if stop else None, "_key": (step, octave), "_alter": alter}
 
 
@@ -186,39 +208,66 @@ def _default_q(p: int, meter: str | None) -> int:
     return 3 if compound else 2
 
 
-def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dict]:
-    """One voice's text of one bar -> events (durations in whole notes, ties marked)."""
+def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions: list | None = None) -> list[dict]:
+    """One voice's text of one bar -> events (durations in whole notes, ties marked); dynamics,
+    hairpins and text annotations go to `directions` with their time in the bar."""
     events: list[dict] = []
     bar_alts: dict = {}
     tuplets: list[list] = []  # [factor, notes left, p, q]
     pending_broken = Fraction(1)
     opened_ties: dict[tuple[str, int], int] = {}
     position = 0
+    space, marks = True, []  # whitespace before the next event (no beam to it), decorations for it
+    slur_starts = 0
+    grace: list[dict] = []  # grace notes waiting for the next note
     for match in _TOKEN.finditer(text):
         if match.start() != position:
             raise Unsupported(f"unknown ABC at {text[position:match.start()]!r}")
         position = match.end()
         kind = match.lastgroup
-        if kind in ("deco", "annot", "skip", "barline", "volta"):
+        if directions is not None and kind in ("deco", "annot"):
+            item = _direction(match.group(0))
+            if item:
+                at = sum((e["_length"] for e in events), Fraction(0))
+                directions.append({"at": fraction_text(at) if at else "0", **item})
+                continue
+        if kind in ("skip", "deco"):
+            token = match.group(0)
+            if token.isspace():
+                space = True
+            elif token == "(":
+                slur_starts += 1
+            elif token == ")":
+                if events:
+                    events[-1]["_slur_stop"] = events[-1].get("_slur_stop", 0) + 1
+            elif token in ABC_MARKS and ABC_MARKS[token] not in marks:
+                marks.append(ABC_MARKS[token])
+            continue
+        if kind in ("annot", "barline", "volta"):
             continue
         if kind == "field":
             name, value = match.group(0)[1], match.group(0)[3:-1]
+            words = value.split()
+            if name == "K" and directions is not None and words and all(clef_octave(w) is not None for w in words):
+                at = sum((e["_length"] for e in events), Fraction(0))
+                directions.append({"at": fraction_text(at) if at else "0", "clef": _CLEF_NAMES.get(words[0], "treble")})
             if name in "KML":
                 if voice.set_field(name, value):
-                    fields.setdefault("fifths", voice.fifths)
+                    fields.setdefault("fifths", voice.fifths + voice.shift[0])
+                    fields.setdefault("mode", voice.mode)
                 if name != "K":
                     fields.setdefault(name, value)
             elif name == "Q":
                 fields.setdefault("Q", value)
             continue
         if kind == "grace":
-            add_warning(excerpt, "grace notes were left out")
+            grace += _grace_groups(match.group(0)[1:-1], voice, bar_alts)
             continue
         if kind == "tuplet":
             p = int(match.group("tp"))
             q = int(match.group("tq")) if match.group("tq") else _default_q(p, voice.meter)
             r = int(match.group("tr")) if match.group("tr") else p
-            tuplets.append([Fraction(q, p), r, p, q])
+            tuplets.append([Fraction(q, p), r, p, q, True])  # the last item: its first note is still to come
             continue
         if kind == "broken":
             if not events:
@@ -233,14 +282,24 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
         factor = pending_broken
         pending_broken = Fraction(1)
         ratio = None
+        bracket = []
         for t in tuplets:
             factor *= t[0]
             ratio = (t[2], t[3])
             t[1] -= 1
+            if t[4]:
+                bracket.append("start")
+                t[4] = False
+            if t[1] == 0:
+                bracket.append("stop")
         tuplets = [t for t in tuplets if t[1] > 0]
+        joined, space = not space, False
         if kind == "rest":
             length = voice.unit * _multiplier(match.group("rdur")) * factor
-            events.append({"type": "rest", "_length": length, "_ratio": ratio})
+            events.append({"type": "rest", "_length": length, "_ratio": ratio, "_joined": joined,
+                           "_marks": marks, "_invisible": match.group(0)[0] == "x", "_slur_start": slur_starts,
+                           "_grace": grace, "_bracket": bracket})
+            marks, slur_starts, grace = [], 0, []
             continue
         if kind == "note":
             parts = [match.groupdict()]
@@ -263,10 +322,71 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict) -> list[dic
         voice.ties.update(opened_ties)
         opened_ties = {}
         length = voice.unit * _multiplier(parts[0]["dur"]) * outer * factor
-        events.append({"type": "chord", "_length": length, "_ratio": ratio, "notes": notes})
+        events.append({"type": "chord", "_length": length, "_ratio": ratio, "notes": notes, "_joined": joined,
+                       "_marks": marks, "_slur_start": slur_starts, "_grace": grace, "_bracket": bracket})
+        marks, slur_starts, grace = [], 0, []
     if position != len(text):
         raise Unsupported(f"unknown ABC at {text[position:]!r}")
+    if grace:
+        add_warning(excerpt, "grace notes after the last note of a bar were left out")
+    _beams(events)
     return events
+
+
+_GRACE_ITEM = re.compile(r"\[(?P<chord>[^\]]*)\]|(?P<note>(?:\^\^|\^|__|_|=)?[A-Ga-g][',]*\d*/*\d*)|(?P<skip>[\s\-])")
+
+
+def _grace_groups(body: str, voice: _Voice, bar_alts: dict) -> list[dict]:
+    """The inside of `{...}` -> grace groups (a note or a chord each); `/` first: acciaccatura."""
+    slash = body.startswith("/")
+    groups, position = [], 1 if slash else 0
+    for match in _GRACE_ITEM.finditer(body, position):
+        if match.start() != position:
+            raise Unsupported(f"grace notes {body!r}")
+        position = match.end()
+        if match.lastgroup == "skip":
+            continue
+        parts = [m.groupdict() for m in _CHORD_NOTE.finditer(match.group("chord") or match.group("note"))]
+        notes = [voice.pitch(part["acc"], part["letter"], part["oct"], bar_alts) for part in parts]
+        shape = notated_value(voice.unit * _multiplier(parts[0]["dur"]))
+        group = {"notes": [{"pitch": n["pitch"], "tpc": n["tpc"]} for n in notes],
+                 "type": TYPE_NAMES.get(voice.unit * _multiplier(parts[0]["dur"]), "eighth") if shape else "eighth"}
+        if slash:
+            group["slash"] = True
+        groups.append(group)
+    if position != len(body) or not groups:
+        raise Unsupported(f"grace notes {body!r}")
+    return groups
+
+
+def _direction(token: str) -> dict | None:
+    """An ABC decoration or annotation that is a measure direction in excerpt v2, else None."""
+    if token in ABC_WEDGES:
+        return {"wedge": ABC_WEDGES[token]}
+    if token.startswith("!") and token[1:-1] in DYNAMICS:
+        return {"dynamics": token[1:-1]}
+    if token.startswith('"') and token[1:2] in ("^", "_"):
+        return {"words": token[2:-1], "placement": "above" if token[1] == "^" else "below"}
+    if token.startswith('"') and token[1:2] not in ("<", ">", "@"):
+        return {"chord": token[1:-1]}
+    return None
+
+
+def _beams(events: list[dict]) -> None:
+    """Beams as ABC writes them: notes with no space between them are beamed; a rest inside a
+    beamed group takes the beam of the note after it (xml2abc), so it carries none itself."""
+    runs: list[list[dict]] = []
+    for i, event in enumerate(events):
+        if i and event.get("_joined"):
+            runs[-1].append(event)
+        else:
+            runs.append([event])
+    for run in runs:
+        chords = [e for e in run if e["type"] == "chord"]
+        if len(chords) < 2:
+            continue
+        for k, event in enumerate(chords):
+            event["_beam"] = "begin" if k == 0 else ("end" if k == len(chords) - 1 else "continue")
 
 
 def notes_length(text: str) -> Fraction | None:
@@ -287,6 +407,17 @@ def _finish(event: dict) -> dict:
     out = {"type": event["type"], "duration": fraction_text(length)}
     if event["type"] == "chord":
         out["notes"] = [{"pitch": n["pitch"], "tpc": n["tpc"], "tie": n["tie"]} for n in event["notes"]]
+    if event.get("_beam"):
+        out["beam"] = event["_beam"]
+    if event.get("_marks"):
+        out["marks"] = [m for m in MARKS if m in event["_marks"]]
+    if event.get("_invisible"):
+        out["invisible"] = True
+    if event.get("_grace"):
+        out["grace"] = event["_grace"]
+    slurs = {k: event[f"_slur_{k}"] for k in ("start", "stop") if event.get(f"_slur_{k}")}
+    if slurs:
+        out["slurs"] = slurs
     ratio = ratio or default_tuplet(length)
     notated = length * Fraction(*ratio) if ratio else length
     shape = notated_value(notated)
@@ -294,7 +425,36 @@ def _finish(event: dict) -> dict:
         out["dots"] = shape[1]
     if ratio:
         out["tuplet"] = {"actual": ratio[0], "normal": ratio[1]}
+        for kind in event.get("_bracket", ()):
+            out["tuplet"][kind] = True
     return out
+
+
+def barline_fields(text: str) -> tuple[dict, dict]:
+    """Excerpt v2 barline fields from one voice's text of a bar: (for this measure, for the next).
+
+    xml2abc writes a repeat start as the end of the barline before the measure (`|:`, `::`) and
+    a volta number after it (`|1`, `:|2`)."""
+    this: dict = {}
+    following: dict = {}
+    stripped = re.sub(r'"[^"]*"|![^!]*!|\[[A-Za-z]:[^\]]*\]', "", text).strip()
+    lead = re.match(r"(\[\d[\d,.\-]*|:*\|+[\]:]*\d*|::\d*)", stripped)
+    if lead and (lead.group(0).rstrip("0123456789").endswith(":") or lead.group(0).startswith("[")):
+        if lead.group(0).rstrip("0123456789").endswith(":"):
+            this["repeat_start"] = True
+        number = re.search(r"\d[\d,.\-]*$", lead.group(0))
+        if number:
+            this["volta"] = number.group(0)
+    tail = re.search(r"(:*\|+[\]:]*|::)(\d[\d,.\-]*)?\s*$", stripped)
+    if tail and tail.start() > 0:
+        bar, number = tail.group(1), tail.group(2)
+        if bar in ABC_BARLINES:
+            this["barline"] = ABC_BARLINES[bar]
+        if bar.endswith(":") and bar != ":":
+            following["repeat_start"] = True
+        if number:
+            following["volta"] = number
+    return this, following
 
 
 def score_layout(header: list[str]) -> list[list[list[int]]]:
@@ -322,6 +482,31 @@ def score_layout(header: list[str]) -> list[list[list[int]]]:
     return parts + [[[v]] for v in voices if v not in listed]
 
 
+def score_groups(header: list[str]) -> list[dict]:
+    """Bracket groups of %%score (`[ 1 | 2 ]`) over the parts of score_layout, as excerpt v2 groups."""
+    score = next((line[7:] for line in header if line.startswith("%%score")), None)
+    if score is None:
+        return []
+    groups, stack, part, in_brace = [], [], 0, False
+    for token in re.findall(r"\[|\]|\{|\}|\||\([^)]*\)|\d+", score):
+        if token == "[":
+            stack.append({"symbol": "bracket", "barline": False, "first": part})
+        elif token == "]" and stack:
+            group = stack.pop()
+            if part > group["first"]:
+                groups.append(dict(group, first=f"P{group['first'] + 1}", last=f"P{part}"))
+        elif token == "|" and stack and not in_brace:
+            stack[-1]["barline"] = True
+        elif token == "{":
+            in_brace = True
+        elif token == "}":
+            in_brace = False
+            part += 1
+        elif not in_brace:
+            part += 1
+    return sorted(groups, key=lambda g: (int(g["first"][1:]), -int(g["last"][1:])))
+
+
 def read_interleaved(header: list[str], body: list[str]) -> dict:
     """Unreduced interleaved ABC (every voice on every line) -> raw excerpt, staves from %%score."""
     fields = {}
@@ -330,11 +515,13 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         if m:
             fields.setdefault(m.group(1), m.group(2).strip())
     fifths = key_fifths(fields.get("K", "C"))
+    mode = key_mode(fields.get("K", "C"))
     meter = meter_text(fields.get("M", "4/4")) or "4/4"
     unit = _unit(fields.get("L", "1/8"))
     layout = score_layout(header)
     names = {}
     clefs = {}
+    transposed: dict[int, int] = {}  # voice -> semitones its written notes sound (xml2abc's transpose=)
     for line in header:
         m = re.match(r"V:(\d+)\s*(.*)", line)
         if m:
@@ -342,11 +529,17 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
             name = re.search(r'nm="([^"]*)"', rest)
             short = re.search(r'snm="([^"]*)"', rest)
             names[int(m.group(1))] = (name.group(1) if name else "", short.group(1) if short else "")
-            if "transpose=" in rest or "map=" in rest:
-                raise Unsupported("transposing or percussion voice")
+            if "map=" in rest:
+                raise Unsupported("percussion voice")
+            steps = re.search(r"(?<!\S)transpose=(-?\d+)", rest)
+            if steps and int(steps.group(1)):
+                transposed[int(m.group(1))] = int(steps.group(1))
             words = [w for w in rest.split() if "=" not in w or w.startswith("clef=")]
             clefs[int(m.group(1))] = words[0].removeprefix("clef=") if words and clef_octave(words[0]) is not None else "treble"
     excerpt = new_excerpt()
+    excerpt["beaming"] = "written"
+    if score_groups(header):
+        excerpt["groups"] = score_groups(header)
     slot: dict[int, tuple[int, int]] = {}
     for p, part in enumerate(layout):
         first_voice = part[0][0]
@@ -360,38 +553,83 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
                 slot[v] = (index, k)
         name, short = names.get(first_voice, ("", ""))
         excerpt["parts"].append({"id": pid, "name": name, "abbreviation": short, "staves": staves, "midi_program": 0})
+        if first_voice in transposed:
+            shift = transposition(transposed[first_voice])
+            excerpt["parts"][-1]["transpose"] = {"diatonic": shift[2], "chromatic": shift[1], "octave_change": 0}
+        order = [list(slot[v]) for v in sorted(v for staff_voices in part for v in staff_voices)]
+        if order != sorted(order):  # ABC numbers the voices across staves (xml2abc: order of appearance)
+            excerpt["parts"][-1]["voice_order"] = order
     voices = {v: _Voice(fifths, unit, meter) for v in slot}
+    for v, voice in voices.items():
+        voice.mode = mode
+        if v in transposed:  # notes and keys as written; the excerpt is at concert pitch
+            voice.shift = transposition(transposed[v])[:2]
+            voice.fifths -= voice.shift[0]
+            voice.key_alts = key_alterations(voice.fifths)
     for v, clef in clefs.items():
         if v in voices:
             voices[v].octave_shift = clef_octave(clef) or 0
     tempo = _tempo(fields["Q"]) if "Q" in fields else None
-    current_key, current_meter = fifths, meter
+    current_key, current_mode, current_meter = fifths, mode, meter
     segment = re.compile(r"\[V:(\d+)\](.*?)(?=\[V:\d+\]|$)")
+    carried: dict = {}  # barline fields the previous bar's barline gave this one
     for i, line in enumerate(body):
         checkpoint()
         line = re.sub(r"^\[r:[^\]]*\]", "", line.rstrip("\n"))
         bar_fields: dict = {}
         per_voice = {}
-        for number, text in segment.findall(line):
+        directions: list[dict] = []
+        clefs: list[dict] = []
+        segments = segment.findall(line)
+        barlines, next_barlines = barline_fields(segments[0][1]) if segments else ({}, {})
+        barlines = {**carried, **barlines}
+        carried = next_barlines
+        for number, text in segments:
             number = int(number)
             if number not in voices:
                 raise Unsupported(f"voice V:{number} not declared")
-            per_voice[number] = [_finish(e) for e in parse_bar(text, voices[number], excerpt, bar_fields)]
+            found: list[dict] = []
+            per_voice[number] = [_finish(e) for e in parse_bar(text, voices[number], excerpt, bar_fields, found)]
+            staff, k = slot[number]
+            directions += [{"staff": staff, "voice": k, **d} for d in found if "clef" not in d]
+            for d in found:  # a clef change is written in every voice of its staff (each voice shows it
+                if "clef" not in d:  # after its note under way then): once, at the earliest time, is enough
+                    continue
+                same = next((c for c in clefs if c["staff"] == staff and c["clef"] == d["clef"]), None)
+                if same is None:
+                    clefs.append({"staff": staff, **d})
+                elif Fraction(d["at"]) < Fraction(same["at"]):
+                    same["at"] = d["at"]
         if "M" in bar_fields:
             current_meter = meter_text(bar_fields["M"]) or current_meter
-        if "fifths" in bar_fields:
-            current_key = bar_fields["fifths"]
+        # each part's key is its first voice's (concert pitch); the first part's is the score's
+        keys = [(voices[part[0][0]].fifths + voices[part[0][0]].shift[0], voices[part[0][0]].mode) for part in layout]
+        if keys:
+            current_key, current_mode = keys[0]
+        elif "fifths" in bar_fields:
+            current_key, current_mode = bar_fields["fifths"], bar_fields["mode"]
+        part_keys = {excerpt["parts"][p]["id"]: dict({"key": k}, **({"mode": md} if md else {}))
+                     for p, (k, md) in enumerate(keys) if (k, md) != (current_key, current_mode)}
         if "Q" in bar_fields:
             tempo = _tempo(bar_fields["Q"])
         totals = [sum(Fraction(e["duration"]) for e in evs) for evs in per_voice.values()]
         length = max(totals) if totals else Fraction(sum(int(b) for b in current_meter.split("/")[0].split("+")), int(current_meter.split("/")[1]))
         nominal = Fraction(sum(int(b) for b in current_meter.split("/")[0].split("+")), int(current_meter.split("/")[1]))
         measure = {"index": i, "number": i + 1, "time": current_meter, "key": current_key}
+        if current_mode:
+            measure["mode"] = current_mode
+        if part_keys:
+            measure["part_keys"] = part_keys
         if length != nominal:
             measure["duration"] = fraction_text(length)
         if tempo is not None:
             measure["tempo"] = tempo
             tempo = None
+        measure.update(barlines)
+        if directions:
+            measure["directions"] = directions
+        if clefs:
+            measure["clefs"] = clefs
         staves: dict[int, list] = {}
         for number, events in sorted(per_voice.items()):
             total = sum((Fraction(e["duration"]) for e in events), Fraction(0))

@@ -1,4 +1,4 @@
-"""NotaGen interleaved ABC -> excerpt JSON v1 (rest un-reduction, abc2xml in-process, MusicXML reader).
+"""NotaGen interleaved ABC -> excerpt JSON (rest un-reduction, abc2xml in-process, MusicXML reader).
 
 With a `template` excerpt (the one the ABC header was made from), ABC voices are put back on the
 template's staves and voices, and the template's parts, names, clefs and measure indices are kept.
@@ -6,16 +6,19 @@ template's staves and voices, and the template's parts, names, clefs and measure
 from __future__ import annotations
 
 import contextlib
+import re
 import io
 import threading
 import warnings
 
 from notabridge.cancel import checkpoint
 
-from .abc_fast import Unsupported, read_interleaved, score_layout
+from .abc_fast import Unsupported, read_interleaved, score_groups, score_layout
 from .errors import NotationError
 from .excerpt_base import copy_excerpt, measure_length, new_excerpt, rest_event
 from .interleave import split_header_body, unreduce
+from .keys import abc_key
+from .marks import EMPTY_TEXT
 from .musicxml_read import excerpt_from_musicxml
 from .musicxml_write import abc_voice_slots
 
@@ -43,7 +46,7 @@ def abc_to_musicxml_element(abc_text: str):
 
 def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int | None = None,
                    reader: str = "auto") -> dict:
-    """Interleaved ABC (NotaGen output; `[r:]` prefixes and rest reduction allowed) -> excerpt JSON v1.
+    """Interleaved ABC (NotaGen output; `[r:]` prefixes and rest reduction allowed) -> excerpt JSON.
 
     `template`: the excerpt whose ABC header this is; its staves/voices, parts and clefs are used.
     `first_index`: `index` of the first ABC bar in the score (default: the template's first measure).
@@ -67,7 +70,8 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
             if reader == "fast":
                 raise NotationError(f"the fast ABC reader cannot read this: {exc}") from exc
     if raw is None:
-        element, messages = abc_to_musicxml_element(unreduce(abc_text))
+        # abc2xml drops an empty annotation ("^"); give it the invisible text that survives
+        element, messages = abc_to_musicxml_element(re.sub(r'"([_^])"', rf'"\1{EMPTY_TEXT}"', unreduce(abc_text)))
         try:
             raw = excerpt_from_musicxml(element)
         except NotationError:
@@ -75,16 +79,15 @@ def abc_to_excerpt(abc_text: str, template: dict | None = None, first_index: int
         except Exception as exc:  # abc2xml accepted text it could not really make sense of
             raise NotationError(f"this ABC cannot be read: {type(exc).__name__}: {exc}") from exc
         raw["warnings"].extend(f"ABC: {m}" for m in messages)
+        raw.pop("groups", None)  # the %%score line says them as the fast reader reads them
+        if score_groups(header):
+            raw["groups"] = score_groups(header)
     if template is None:
         if first_index:
             for m in raw["measures"]:
                 m["index"] += first_index
         return raw
     return _onto_template(raw, template, [staff for part in score_layout(header) for staff in part], first_index)
-
-
-_MAJOR_KEYS = {-7: "Cb", -6: "Gb", -5: "Db", -4: "Ab", -3: "Eb", -2: "Bb", -1: "F", 0: "C", 1: "G", 2: "D",
-               3: "A", 4: "E", 5: "B", 6: "F#", 7: "C#"}
 
 
 def _header_in_force(header: list[str], template: dict, first_index: int | None) -> list[str]:
@@ -98,11 +101,11 @@ def _header_in_force(header: list[str], template: dict, first_index: int | None)
     before = [m for m in template["measures"] if first_index is not None and m["index"] <= first_index]
     if not before:
         return header
-    key, time = before[-1]["key"], before[-1]["time"]
+    key, mode, time = before[-1]["key"], before[-1].get("mode"), before[-1]["time"]
     out = []
     for line in header:
         if line.startswith("K:"):
-            line = f"K:{_MAJOR_KEYS[key]}\n"
+            line = f"K:{abc_key(key, mode)}\n"
         elif line.startswith("M:"):
             line = f"M:{time}\n"
         out.append(line)
@@ -128,6 +131,10 @@ def _onto_template(raw: dict, template: dict, groups: list[list[int]], first_ind
     result["parts"] = copy_excerpt(template)["parts"]
     result["staves"] = copy_excerpt(template)["staves"]
     result["warnings"] = list(raw["warnings"])
+    for key in ("groups", "beaming"):  # the template's staff groups; the ABC's own beams
+        source = template if key == "groups" else raw
+        if source.get(key):
+            result[key] = copy_excerpt({key: source[key]})[key]
     if len(groups) != len(raw["staves"]):
         raise NotationError(f"the ABC has {len(raw['staves'])} staves but its header lists {len(groups)}")
     voice_target: dict[tuple[int, int], tuple[int, int]] = {}

@@ -1,4 +1,4 @@
-"""Excerpt JSON v1 <-> NotaGen interleaved ABC, and the header/bars split the engine works with."""
+"""Excerpt JSON <-> NotaGen interleaved ABC, and the header/bars split the engine works with."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -11,7 +11,7 @@ from .validate import check_excerpt
 
 def excerpt_to_abc(excerpt: dict, prompt: Sequence[str] | None = None, reduce_rests: bool = True,
                    warnings: list[str] | None = None, validate: bool = False) -> str:
-    """Excerpt JSON v1 -> NotaGen interleaved ABC (header, then one line per measure, no `[r:]`).
+    """Excerpt JSON -> NotaGen interleaved ABC (header, then one line per measure, no `[r:]`).
 
     The excerpt gets the quick checks (durations, spellings, references); `validate=True` adds
     the JSON Schema pass (validate_excerpt), which is what front doors should run on input.

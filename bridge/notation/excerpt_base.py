@@ -1,4 +1,4 @@
-"""Building blocks of excerpt JSON v1 (docs/excerpt.md) shared by the readers and writers."""
+"""Building blocks of excerpt JSON (docs/excerpt.md) shared by the readers and writers."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -7,7 +7,7 @@ from typing import Any
 from .durations import fraction_text, parse_fraction
 
 FORMAT = "notabridge-excerpt"
-VERSION = 1
+VERSION = 2
 
 
 def new_excerpt(title: str = "") -> dict:

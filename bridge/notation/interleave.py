@@ -1,7 +1,6 @@
-"""NotaGen's text pipeline on xml2abc output: cleanup, bar-count check, interleaving, rest reduction.
+"""Interleaved ABC helpers: header/body split, and the inverse of NotaGen's rest reduction.
 
-Follows NotaGen's data/2_data_preprocess.py step by step (without the key augmentation, which
-is a training-time choice) and the inverse used at inference (rest un-reduction).
+The forward chain (xml2abc output -> NotaGen's text) is notabridge.notation.notagen_chain.
 """
 from __future__ import annotations
 
@@ -13,92 +12,18 @@ from fractions import Fraction
 
 from .errors import NotationError
 
-INFO_FIELDS_REMOVED = ["X:", "T:", "C:", "W:", "w:", "Z:", "%%MIDI"]
-_QUOTE = re.compile(r'"[^"]*"')
-_REPEATED_SYMBOL = re.compile(r"([^a-zA-Z0-9])\1+")
-_BAR_NUMBER_COMMENT = re.compile(r"%\d+\n$")
 _VOICE_SEGMENT = re.compile(r"\[V:(\d+)\](.*?)(?=\[V:|$)")
 _LINE_PREFIX = re.compile(r"^\[r:[^\]]*\]")
 _INLINE_METER = re.compile(r"\[M:\s*(\d+)/(\d+)\s*\]")
 
 
-def clean_lines(abc_text: str) -> list[str]:
-    """xml2abc text -> NotaGen-clean lines (each ending in a newline)."""
-    from abctoolkit.utils import Barlines, remove_bar_no_annotations, remove_information_field
-    from unidecode import unidecode
-
-    lines = [unidecode(line) + "\n" for line in abc_text.splitlines() if line.strip()]
-    lines = remove_information_field(abc_lines=lines, info_fields=INFO_FIELDS_REMOVED)
-    try:
-        lines = remove_bar_no_annotations(lines)
-    except Exception as exc:  # abctoolkit raises a bare Exception when there is no voice
-        raise NotationError("xml2abc produced no voice (the score has no notes?)") from exc
-    cleaned = []
-    for line in lines:
-        if not (re.search(r"^[A-Za-z]:", line) or line.startswith("%")):
-            line = line.replace(r"\"", "")
-        for quoted in _QUOTE.findall(line):  # annotations holding barline characters would split bars
-            if any(barline in quoted for barline in Barlines):
-                line = line.replace(quoted, "")
-        cleaned.append(line)
-    return cleaned
-
-
-def _tidy_annotations(line: str) -> str:
-    # NotaGen: drop empty annotations, squeeze repeated symbols, drop annotations over 40 chars.
-    for match in _QUOTE.findall(line):
-        if match == '""':
-            line = line.replace(match, "")
-        if match[1] in ("^", "_"):
-            squeezed = _REPEATED_SYMBOL.sub(r"\1", match)
-            line = line.replace(match, squeezed if len(squeezed) <= 40 else "")
-    return line
-
-
-def split_voices(lines: list[str]):
-    """(header lines, prefix, left barlines, bar texts, right barlines) per voice; checks bar counts."""
-    from abctoolkit.utils import extract_barline_and_bartext_dict
-
-    try:
-        parts = extract_barline_and_bartext_dict(list(lines))
-    except NotationError:
-        raise
-    except Exception as exc:
-        raise NotationError(f"cannot split the ABC into voices and bars: {exc}") from exc
-    header, prefix, left, bars, right = parts
-    counts = {symbol: len(texts) for symbol, texts in bars.items()}
-    if len(set(counts.values())) > 1:
-        detail = ", ".join(f"{s}: {n}" for s, n in counts.items())
-        raise NotationError(f"the voices have unequal bar counts ({detail}); NotaGen cannot interleave them")
-    if "V:1" not in bars:
-        raise NotationError("the ABC has no voice V:1")
-    return header, prefix, left, bars, right
-
-
-def is_rest_only(bar_text: str) -> bool:
-    """NotaGen's test: a bar is dropped when it has no letter other than z/Z/x/X."""
-    return not any(ch.isalpha() and ch not in "zZxX" for ch in bar_text)
-
-
 def interleave(lines: list[str], reduce_rests: bool = True) -> list[str]:
-    """Clean lines -> header lines + one line per bar holding `[V:n]bar|` of every (non-rest) voice."""
-    lines = [_tidy_annotations(line) for line in lines]
-    header, prefix, left, bars, right = split_voices(lines)
-    out = [line if line.endswith("\n") else line + "\n" for line in header]
-    for i in range(len(bars["V:1"])):
-        body = []
-        for symbol in prefix:
-            if reduce_rests and is_rest_only(bars[symbol][i]):
-                continue
-            start = prefix[symbol] + left[symbol][0] if i == 0 else ""
-            body.append(f"[{symbol}]{start}{bars[symbol][i]}{right[symbol][i]}")
-        if not body:
-            # NotaGen would leave an empty line here; V:1's rest is kept so that no bar line is
-            # blank (a blank line ends an ABC tune, and a blank first line hides the body start).
-            start = prefix["V:1"] + left["V:1"][0] if i == 0 else ""
-            body.append(f"[V:1]{start}{bars['V:1'][i]}{right['V:1'][i]}")
-        out.append("".join(body) + "\n")
-    return out
+    """Plain ABC lines (voice after voice) -> header lines + one line per bar (NotaGen's step 6);
+    a bar where every voice rests keeps V:1's rest so that no body line is blank."""
+    from .notagen_chain import interleave_bars, tidy_annotations
+
+    header, bars, silent = interleave_bars(tidy_annotations(lines), reduce_rests=reduce_rests)
+    return header + [bar or silent[i] for i, bar in enumerate(bars)]
 
 
 def voice_rest_symbols(header_lines: list[str]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""MIDI <-> excerpt JSON v1 through music21 (quantised to the notation grid, tempo and meter kept)."""
+"""MIDI <-> excerpt JSON through music21 (quantised to the notation grid, tempo and meter kept)."""
 from __future__ import annotations
 
 import os
@@ -15,7 +15,7 @@ QUANTIZE_DIVISORS = (4, 3)
 
 
 def excerpt_from_midi(source: Any) -> dict:
-    """A .mid path or MIDI bytes -> excerpt JSON v1 (pitches spelled by music21, sharps by default)."""
+    """A .mid path or MIDI bytes -> excerpt JSON (pitches spelled by music21, sharps by default)."""
     from music21 import midi as m21midi
 
     try:
@@ -66,7 +66,7 @@ def _pad_parts_to_equal_length(score) -> None:
 
 
 def excerpt_to_midi(excerpt: dict) -> bytes:
-    """Excerpt JSON v1 -> Standard MIDI File bytes (one track per part, tempo and meter kept)."""
+    """Excerpt JSON -> Standard MIDI File bytes (one track per part, tempo and meter kept)."""
     from music21 import midi as m21midi
 
     score = excerpt_to_score(excerpt)

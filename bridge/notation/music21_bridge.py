@@ -1,4 +1,4 @@
-"""Excerpt JSON v1 <-> music21 streams, through MusicXML (music21's own writer and parser)."""
+"""Excerpt JSON <-> music21 streams, through MusicXML (music21's own writer and parser)."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,12 +10,12 @@ from .sources import score_to_musicxml
 
 
 def excerpt_from_score(score: Any) -> dict:
-    """A music21 Score (or any stream) -> excerpt JSON v1."""
+    """A music21 Score (or any stream) -> excerpt JSON."""
     return excerpt_from_musicxml(score_to_musicxml(score))
 
 
 def excerpt_to_score(excerpt: dict):
-    """Excerpt JSON v1 -> music21 Score."""
+    """Excerpt JSON -> music21 Score."""
     from music21 import converter
 
     try:

@@ -49,6 +49,22 @@ def score_to_musicxml(score: Any) -> bytes:
         raise NotationError(f"music21 cannot write this score as MusicXML: {exc}") from exc
 
 
+MUSIC21_INPUTS = {".krn": "Humdrum **kern", ".mei": "MEI"}
+
+
+def other_format_musicxml(path: Path) -> bytes:
+    """A Humdrum **kern or MEI file -> MusicXML bytes, read by music21 (which reads both on the
+    corpus files tried: Palestrina, Chopin, Beethoven kern; music21's MEI test files)."""
+    from music21 import converter
+
+    try:
+        score = converter.parse(str(path))
+    except Exception as exc:
+        kind = MUSIC21_INPUTS[path.suffix.lower()]
+        raise NotationError(f"cannot read this {kind} file: {type(exc).__name__}: {str(exc)[:200]}") from exc
+    return score_to_musicxml(score)
+
+
 def musicxml_bytes(source: Any) -> bytes:
     """MusicXML bytes from a music21 stream, a .musicxml/.xml/.mxl path, MusicXML text, or raw bytes."""
     if isinstance(source, (bytes, bytearray)):
@@ -60,6 +76,8 @@ def musicxml_bytes(source: Any) -> bytes:
         path = Path(source)
         if not path.is_file():
             raise NotationError(f"no such file: {path}")
+        if path.suffix.lower() in MUSIC21_INPUTS:
+            return other_format_musicxml(path)
         data = path.read_bytes()
         return read_mxl(data) if data[:2] == b"PK" else data
     if hasattr(source, "recurse"):  # any music21 stream

@@ -1,4 +1,4 @@
-"""Validation of excerpt JSON v1: the JSON Schema, then the rules a schema cannot say.
+"""Validation of excerpt JSON: the JSON Schema, then the rules a schema cannot say.
 
 Every error is reported as "<path>: <reason>", e.g. "measures[3].staves[0].voices[1]: events
 last 3/4 but the measure lasts 1".
@@ -67,7 +67,7 @@ def quick_errors(obj: Any) -> list[str]:
     try:
         return excerpt_bound_errors(obj) or _semantic_errors(obj)
     except (KeyError, TypeError, AttributeError, ValueError, IndexError, ZeroDivisionError):
-        return validate_excerpt(obj) or ["(root): not an excerpt JSON v1 object"]
+        return validate_excerpt(obj) or ["(root): not an excerpt JSON object"]
 
 
 def check_excerpt(obj: Any, schema: bool = True) -> dict:
@@ -99,6 +99,13 @@ def _semantic_errors(obj: dict) -> list[str]:
     for i, staff in enumerate(obj["staves"]):
         if staff["part"] not in part_ids:
             errors.append(f"staves[{i}].part: no part with id {staff['part']!r}")
+    for i, group in enumerate(obj.get("groups", [])):
+        ends = [group["first"], group["last"]]
+        for key, pid in zip(("first", "last"), ends):
+            if pid not in part_ids:
+                errors.append(f"groups[{i}].{key}: no part with id {pid!r}")
+        if all(pid in part_ids for pid in ends) and part_ids.index(ends[0]) > part_ids.index(ends[1]):
+            errors.append(f"groups[{i}]: part {ends[0]!r} comes after {ends[1]!r}")
     previous = None
     for m, measure in enumerate(obj["measures"]):
         where = f"measures[{m}]"

@@ -3,11 +3,14 @@
 // (polling with a Timer), previews each variant in the score (one undo step each) and keeps one.
 import QtQuick 2.9
 import "../notabridge.js" as NB
+import "../write.js" as W
 
 Rectangle {
     id: panel
     property var plugin                       // the MuseScore plugin root: curScore, cmd, newElement...
     property string daemon: NB.DEFAULT_DAEMON
+    property var io: null                     // FileIO, for the saved settings beside the plugin
+    property string folder: ""                // the plugin's folder
     signal closed()
 
     property var prompts: []                  // [[period, composer, instrumentation], ...]
@@ -27,11 +30,28 @@ Rectangle {
 
     color: "#f4f6f9"
     implicitWidth: 470
-    implicitHeight: 420
+    implicitHeight: 456
 
     Timer { id: poll; interval: 400; repeat: true; onTriggered: panel.pollJob() }
+    Timer { id: scriptedCancel; interval: 150; onTriggered: panel.cancel() }
 
-    function start() { loadDaemon(); }
+    function start() { daemonField.text = daemon; loadDaemon(); }
+
+    // The address typed in the Daemon field: used from now on and saved beside the plugin.
+    // Returns false (and says why) when it is not an address.
+    function useDaemon(text) {
+        var address = NB.normalizeAddress(text);
+        if (!address) {
+            say("'" + text + "' is not a daemon address: type the one `notabridge serve` prints, e.g. http://127.0.0.1:7878.");
+            return false;
+        }
+        daemonField.text = address;
+        if (address === daemon) return true;
+        daemon = address;
+        if (io && folder && !NB.saveSettings(io, folder, { daemon: address }))
+            say("Using " + address + " for now; it could not be saved in " + folder + ".");
+        return true;
+    }
 
     function say(text) { message = text; }
 
@@ -77,6 +97,7 @@ Rectangle {
     }
 
     function generate() {
+        if (!useDaemon(daemonField.text)) return;
         discardPreview();
         variants = []; variantIndex = -1; progress = 0;
         jobMode = modeChoice.value;
@@ -121,6 +142,9 @@ Rectangle {
             var p = st.progress || {};
             if (p.bars_total) progress = p.bars_done / p.bars_total;
             if (st.status === "queued" || st.status === "running") {
+                // a scripted run with "cancel": true presses Cancel once the job is under way, between
+                // two polls as a user would (not from inside a request's callback)
+                if (auto && auto.cancel && !auto.cancelPressed) { auto.cancelPressed = true; scriptedCancel.start(); }
                 say((st.status === "queued" ? "Waiting in the queue" : "Writing bar " + (p.bars_done || 0) + " of " + (p.bars_total || "?"))
                     + (p.variant !== undefined && p.variant !== null ? " (variant " + (p.variant + 1) + ")" : "") + "...");
                 return;
@@ -144,7 +168,7 @@ Rectangle {
     function showVariant(i) {
         discardPreview();
         try {
-            var done = NB.applyResult(plugin, variants[i].excerpt, { mode: jobMode, selection: excerpt.selection, staves: excerpt.selection.staves });
+            var done = W.applyResult(plugin, variants[i].excerpt, { mode: jobMode, selection: excerpt.selection, staves: excerpt.selection.staves });
             previewing = true;
             previewSteps = done.undoSteps;
             variantIndex = i;
@@ -157,14 +181,14 @@ Rectangle {
     }
 
     function discardPreview() {
-        if (previewing) { NB.undo(plugin, previewSteps); previewing = false; }
+        if (previewing) { W.undo(plugin, previewSteps); previewing = false; }
     }
 
     // Fills the dialog from a batch request, selects its measures and presses Generate.
     function autorun(batch, io) {
         auto = batch;
         autoIo = io;
-        if (batch.daemon) daemon = batch.daemon;
+        if (batch.daemon) daemonField.text = batch.daemon;      // typed in the Daemon field; Generate uses it
         modeChoice.index = Math.max(0, modeChoice.options.indexOf(batch.mode));
         var s = batch.settings || {};
         if (s.temperature !== undefined) temperature.text = String(s.temperature);
@@ -173,9 +197,26 @@ Rectangle {
         if (s.bars !== undefined) bars.text = String(s.bars);
         var chosen = batch.staves && batch.staves.length ? batch.staves : [0];
         staves.text = chosen.map(function (x) { return x + 1; }).join(",");
+        if (batch.before_output) {            // the score as it was, saved by this MuseScore
+            var before = NB.stripExtension(batch.before_output);
+            plugin.writeScore(plugin.curScore, before.base, before.ext);
+        }
         if (batch.measures) NB.selectMeasures(plugin, batch.measures[0], batch.measures[1], Math.max.apply(null, chosen));
-        loadDaemon();
+        if (batch.result_file) { previewFile(batch); return; }
         generate();
+        loadDaemon();
+    }
+
+    // A scripted run with a result file: previews it as if the daemon had sent it (no daemon asked).
+    function previewFile(batch) {
+        jobMode = batch.apply_as || batch.mode;
+        try {
+            excerpt = NB.readSelection(plugin, { mode: jobMode, staves: batch.staves });
+            autoIo.source = batch.result_file;
+            variants = [{ excerpt: JSON.parse(autoIo.read()) }];
+        } catch (e) { fail(e.message); return; }
+        showVariant(0);
+        autoFinish(previewing);
     }
 
     // Ends a scripted run: keeps the previewed variant, saves the score, writes the report.
@@ -207,6 +248,8 @@ Rectangle {
         anchors.margins: 14
         spacing: 8
         Text { text: "NotaBridge"; font.pixelSize: 17; font.bold: true }
+        NbField { id: daemonField; label: "Daemon"; fieldWidth: 300
+                  onAccepted: if (panel.useDaemon(text)) panel.loadDaemon() }
         NbChoice { id: modeChoice; label: "Mode"; options: ["continue", "infill", "accompany"] }
         NbChoice { id: promptChoice; label: "Style"; options: ["(shared setting)"] }
         NbField { id: bars; label: "Bars (continue)" }

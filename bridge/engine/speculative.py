@@ -1,0 +1,261 @@
+"""Exact speculative decoding of a patch's characters: an n-gram drafts, one char-decoder call verifies.
+
+Per call, each row feeds its characters not yet in the char cache followed by up to
+`max_draft` drafted ones (the char graph takes several new positions per call); the logits at
+every position give the model's distribution p there (the same top-k / top-p / temperature
+and the writer's bans and forced characters as plain decoding, bridge/engine/decoder.py). Draft
+character d, drawn from the draft distribution q (the n-gram's, bridge/draft.py, through the
+same sampling settings and bans), is kept with probability min(1, p(d) / q(d)); at the first
+rejection a character is drawn from max(0, p - q) renormalised and the row's round ends; when
+all are kept, one more is drawn from p at the next position. Every character so produced is
+distributed exactly as plain sampling would draw it (Leviathan et al. 2023, "Fast Inference
+from Transformers via Speculative Decoding"), whatever the draft; forced characters are
+drafted with certainty and always kept. Random draws come from the decoder's seeded Sampler,
+so a seed still gives the same music (other music than without speculation, the same
+distribution).
+
+Rows of a batch share the char cache's length (the graph has no attention mask): after a call
+the cache keeps the positions every row has confirmed, and a row that confirmed more feeds the
+rest again in the next call (nothing confirmed is thrown away).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .draft import DraftTable
+from notabridge.abc.patching import EOS_ID, PATCH_SIZE
+from notabridge.engine.sampling import Sampling, distribution
+
+VOCAB = 128
+# never sampled: pad, bos, control characters other than newline, DEL (as bridge/engine/decoder.py)
+BASE_BANNED = np.zeros(VOCAB, dtype=bool)
+BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
+MAX_DRAFT = 8               # drafted characters per call at most (measured: 8 beat 3, 5, 12 and 16 on chorales)
+MIN_DRAFT_PROBABILITY = 0.1  # stop drafting after a character the draft itself found this unlikely
+
+
+@dataclass
+class SpeculativeStats:
+    calls: int = 0          # char-decoder calls
+    patches: int = 0        # patches decoded
+    chars: int = 0          # characters produced (forced ones included)
+    drafted: int = 0        # sampled (not forced) drafted characters tested against the model
+    accepted: int = 0       # of those, kept
+    per_call: list[int] = field(default_factory=list)   # characters a call confirmed, summed over rows
+
+    @property
+    def acceptance(self) -> float:
+        return self.accepted / self.drafted if self.drafted else float("nan")
+
+    @property
+    def chars_per_call(self) -> float:
+        return self.chars / self.calls if self.calls else float("nan")
+
+
+@dataclass
+class _Row:
+    index: int              # position in the decoder's rows
+    writer: object
+    settings: Sampling
+    history: str            # text before this patch the draft may condition on
+    text: str = ""          # confirmed characters of the patch
+    pending: list[int] = field(default_factory=list)   # confirmed ids not yet in the char cache
+    next: int = 0           # the last character produced, fed next call
+    done: bool = False
+    eos: bool = False
+
+
+def constraint_at(writer, text: str) -> tuple[int | None, np.ndarray]:
+    """(forced id or None, banned [128]) for the character after `text` in the patch."""
+    forced, banned = writer.constraint(text)
+    if forced is not None:
+        return ord(forced), None
+    if isinstance(banned, np.ndarray):
+        # the bar writer's ban levels (2 banned, 1 allowed but not as a fallback): taken as hard bans,
+        # so the writer's fallback (its likeliest allowed character when the model's plausible ones
+        # are all banned) is not applied here: why speculation is off by default until it is
+        ban = (banned >= 2) | BASE_BANNED
+    else:
+        ban = BASE_BANNED.copy()
+        for c in banned:
+            ban[ord(c)] = True
+    if not text:
+        ban[EOS_ID] = True  # a patch holds at least one character
+    return None, ban
+
+
+def _one_hot(i: int) -> np.ndarray:
+    p = np.zeros(VOCAB)
+    p[i] = 1.0
+    return p
+
+
+class Speculator:
+    def __init__(self, table: DraftTable, max_draft: int | None = None):
+        self.table = table
+        self.max_draft = max_draft or MAX_DRAFT
+        self.stats = SpeculativeStats()
+        self._tails: dict[int, str | None] = {}   # id(writer) -> end of its last patch (writers without line_text)
+        self._q_cache: dict[tuple, np.ndarray | None] = {}
+
+    # -- the decoder's hook ---------------------------------------------------------------------
+    def decode_patches(self, decoder, rows: list[int], texts: list[str], eos: list[bool],
+                       done: list[bool]) -> tuple[list[str], list[bool]]:
+        """One new patch for each row not `done` (bridge/engine/decoder.py's _decode_patches); fills
+        `texts` and `eos` in place and returns them."""
+        base = decoder.sampler.settings
+        active = []
+        for i, r in enumerate(rows):
+            if done[i]:
+                continue
+            w = decoder.writers[r]
+            scale = getattr(w, "temperature_scale", 1.0)
+            settings = base if scale == 1.0 else replace(base, temperature=base.temperature * scale)
+            active.append(_Row(i, w, settings, self._history(w), pending=[1]))  # position 0: bos (hidden state)
+            self._tails[id(w)] = None   # set again below when this patch is done
+        rng = decoder.sampler.rng
+        hidden = np.stack([decoder.hiddens[rows[row.index]][-1] for row in active])
+        cache = decoder.runner.empty("char", len(active))
+        cached = 0
+        while active:
+            drafts = [self._draft(row, rng) for row in active]
+            width = max(len(row.pending) + len(chars) for row, (chars, _, _) in zip(active, drafts))
+            feed = np.zeros((len(active), width), dtype=np.int64)
+            for k, (row, (chars, _, _)) in enumerate(zip(active, drafts)):
+                seq = row.pending + chars
+                feed[k, :len(seq)] = seq
+                feed[k, len(seq):] = seq[-1]    # padding: positions past a row's own are never kept
+            logits, cache = decoder.runner.char(feed, hidden, cache)
+            decoder.stats.char_steps += 1
+            self.stats.calls += 1
+            confirmed = [self._verify(row, logits[k, len(row.pending) - 1:], *drafts[k], rng)
+                         for k, row in enumerate(active)]
+            self.stats.per_call.append(sum(n for n, _ in confirmed))
+            for row in active:
+                if row.done:
+                    texts[row.index], eos[row.index] = row.text, row.eos
+                    self.stats.patches += 1
+                    self._tails[id(row.writer)] = (row.history + row.text + (chr(EOS_ID) if row.eos else ""))[-16:]
+            live = [k for k, row in enumerate(active) if not row.done]
+            if not live:
+                break
+            # the cache keeps the fed positions every live row confirmed; a row's others are fed again
+            common = min(confirmed[k][1] for k in live)
+            for k in live:
+                row, (_, kept) = active[k], confirmed[k]
+                fed = row.pending + drafts[k][0]
+                row.pending = fed[common:kept] + [row.next]
+            cached += common
+            cache = tuple(c[live, :, :cached] for c in cache)
+            hidden = hidden[live]
+            active = [active[k] for k in live]
+        return texts, eos
+
+    # -- internals ------------------------------------------------------------------------------
+    def _history(self, writer) -> str:
+        """The text before the patch the n-gram conditions on: the writer's current line so far
+        (notabridge.engine.writer.BarWriter), or the end of the previous line (a newline, then eos) at a line's
+        start; for other writers the end of the patch this speculator wrote for it last."""
+        line = getattr(writer, "line_text", None)
+        if line is None:
+            line = self._tails.get(id(writer)) or ""
+        return line if line else "\n" + chr(EOS_ID)
+
+    def _draft(self, row: _Row, rng) -> tuple[list[int], list[np.ndarray], list[tuple]]:
+        """Drafted ids after the row's confirmed text (at most to the end of the patch), their draft
+        distributions q, and the constraint at every position from the first drafted character to
+        the one after the last."""
+        chars, qs = [], []
+        text = row.text
+        constraints = [constraint_at(row.writer, text)]
+        while len(chars) < min(self.max_draft, PATCH_SIZE - len(row.text)):
+            forced, ban = constraints[-1]
+            if forced is not None:
+                q, c = _one_hot(forced), forced
+            else:
+                q = self._q(row.history + text, ban, row.settings)
+                if q is None:
+                    break                       # nothing allowed to offer: the model goes on alone
+                c = _draw(q, rng)
+            chars.append(c)
+            qs.append(q)
+            if c in (EOS_ID, 10) or len(text) + 1 == PATCH_SIZE:
+                break                           # this character ends the patch
+            text += chr(c)
+            constraints.append(constraint_at(row.writer, text))
+            if forced is None and q[c] < MIN_DRAFT_PROBABILITY:
+                break
+        return chars, qs, constraints
+
+    def _verify(self, row: _Row, logits: np.ndarray, chars: list[int], qs: list[np.ndarray],
+                constraints: list[tuple], rng) -> tuple[int, int]:
+        """Keep or replace the drafts by the model's logits (row j predicts draft j; one row more
+        for the character after them). Updates the row's text / done / eos / next (the last
+        character produced, fed next call). Returns (characters produced, fed positions confirmed:
+        the pending ones and the kept drafts)."""
+        produced: list[int] = []
+        kept = 0
+        ended = False
+        # the model's distribution at every sampled position, in one call
+        sampled = [j for j, (forced, _) in enumerate(constraints) if forced is None]
+        ps = dict(zip(sampled, distribution(logits[sampled], row.settings, np.stack([constraints[j][1] for j in sampled]))
+                      if sampled else []))
+        for j in range(len(chars) + 1):
+            forced, ban = constraints[j] if j < len(constraints) else (None, None)   # none after an ending draft
+            if j == len(chars):                 # every draft kept: one more from the model
+                if ended:
+                    break
+                produced.append(forced if forced is not None else _draw(ps[j], rng))
+                break
+            c, q = chars[j], qs[j]
+            if forced is None:
+                self.stats.drafted += 1
+                p = ps[j]
+                if rng.random() * q[c] >= p[c]:    # rejected (kept with probability min(1, p/q))
+                    residual = np.maximum(p - q, 0.0)
+                    total = residual.sum()
+                    produced.append(_draw(residual / total if total > 0 else p, rng))
+                    break
+                self.stats.accepted += 1
+            produced.append(c)
+            kept += 1
+            ended = c in (EOS_ID, 10) or len(row.text) + len(produced) == PATCH_SIZE
+        self.stats.chars += len(produced)
+        row.next = produced[-1]
+        for c in produced:
+            if c == EOS_ID:
+                row.done = row.eos = True
+                break
+            row.text += chr(c)
+            if c == 10 or len(row.text) == PATCH_SIZE:
+                row.done, row.eos = True, len(row.text) < PATCH_SIZE
+                break
+        return len(produced), len(row.pending) + kept
+
+    def _q(self, history: str, ban: np.ndarray, settings: Sampling) -> np.ndarray | None:
+        """The draft distribution after `history`: the table's, through the sampling settings and
+        bans; None when it allows nothing. Cached: contexts and bans repeat all the time."""
+        context = history[len(history) - self.table.order + 1:]
+        key = (context, ban.tobytes(), settings.temperature, settings.top_k, settings.top_p, settings.order)
+        if key not in self._q_cache:
+            if len(self._q_cache) > 50_000:
+                self._q_cache.clear()
+            p_draft = self.table.probs(context)
+            if not (p_draft[~ban] > 0).any():
+                self._q_cache[key] = None
+            else:
+                with np.errstate(divide="ignore"):
+                    self._q_cache[key] = distribution(np.log(p_draft)[None], settings, ban[None])[0]
+        return self._q_cache[key]
+
+
+def _draw(probs: np.ndarray, rng) -> int:
+    """One id from `probs` by inverse CDF (as notabridge.engine.sampling.Sampler does)."""
+    cdf = np.cumsum(probs)
+    i = int((cdf < rng.random() * cdf[-1]).sum())
+    i = min(i, len(probs) - 1)
+    if probs[i] <= 0:
+        i = int(probs.argmax())
+    return i
