@@ -16,6 +16,7 @@ has. In generate mode the model first writes the header, in xml2abc's field orde
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -444,6 +445,16 @@ class BarWriter:
 
     def _header_constraint(self, text: str):
         starts = self._header_starts()
+        voices = sum(line.startswith("V:") for line in self.header)
+        declared = _score_voices(self.header)
+        if declared is not None:   # as many V: lines as %%score names voices, before the body
+            starts = [s for s in starts if s != "V:" or voices < declared]
+        if text.startswith("V:"):   # voices are numbered 1, 2, 3 ... as xml2abc numbers them
+            number = str(voices + 1)
+            if len(text) < 2 + len(number):
+                return number[len(text) - 2], ""
+            if len(text) == 2 + len(number):
+                return None, ban_mask(" \n")
         for start in starts:
             if text.startswith(start):
                 for head, full in self.forced_header.items():
@@ -451,7 +462,7 @@ class BarWriter:
                         return full[len(text)], ""
                 return None, ""
         allowed = {s[len(text)] for s in starts if s.startswith(text) and len(s) > len(text)}
-        if not text and any(line.startswith("V:") for line in self.header):
+        if not text and voices and (declared is None or voices >= declared):
             allowed.add("[")
         allowed_s = "".join(sorted(allowed))
         if len(allowed_s) == 1:
@@ -556,6 +567,12 @@ class BarWriter:
     @property
     def valid_first_try(self) -> float:
         return sum(self.first_try) / len(self.first_try) if self.first_try else 0.0
+
+
+def _score_voices(header: list[str]) -> int | None:
+    """How many voices the `%%score` line names (None without one)."""
+    line = next((h for h in header if h.startswith("%%score")), None)
+    return len(re.findall(r"\d+", line)) or None if line else None
 
 
 def _lettered(content: str) -> bool:

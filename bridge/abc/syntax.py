@@ -75,9 +75,9 @@ diminuendo( diminuendo) >( >) segno coda D.S. D.C. dacoda dacapo fine shortphras
 ped ped-up 8va( 8va) 8vb( 8vb) editorial courtesy staccato marcato""".split())
 MAX_ANNOTATION = 40         # NotaGen's cleaning drops longer annotations
 # durations a writer may give a note, in units of L: numerators up to 16 (and 24, 32), divisions
-# by powers of two; `G22` or `G3/7` read as ABC but no score holds them
+# by 2, 4 and 8 (`G22`, `G3/7` or `G4/16` read as ABC, but no score writes them)
 NUMERATORS = tuple(str(n) for n in list(range(1, 17)) + [24, 32])
-DENOMINATORS = ("2", "4", "8", "16")
+DENOMINATORS = ("2", "4", "8")
 MAX_GRACE = 16
 MAX_CHORD_NOTES = 8
 _ANNOT_CHARS = "".join(chr(c) for c in range(32, 127) if chr(c) not in '"|[]')
@@ -601,9 +601,9 @@ def _least(dur: str) -> Fraction | None:
     """The smallest multiplier a duration text can still become (None: it cannot become one)."""
     slashes = dur.count("/")
     num = dur.split("/")[0]
-    if slashes == 0:
+    if slashes == 0:   # an odd numerator may still be divided (`3/2`, `7/4`); an even one stands as it is
         nums = [int(n) for n in NUMERATORS if n.startswith(num)]
-        return Fraction(min(nums), 16) if nums else None
+        return min(Fraction(n, int(DENOMINATORS[-1])) if n % 2 else Fraction(n) for n in nums) if nums else None
     if num and num not in NUMERATORS:
         return None
     n = int(num) if num else 1
