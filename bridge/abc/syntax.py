@@ -386,7 +386,8 @@ class Scanner:
         return "start"
 
     def choices(self, target: Fraction | None, *, need: str | None = None, pitch_range: tuple[int, int] | None = None,
-                fields: str = FIELD_LETTERS, end_below: bool = False) -> tuple[str, bool]:
+                fields: str = FIELD_LETTERS, end_below: bool = False,
+                end_at: frozenset = frozenset()) -> tuple[str, bool]:
         """(characters that may continue the bar, whether it may end here).
 
         `target`: the bar's length in whole notes (None: any length). While the bar is shorter
@@ -398,7 +399,7 @@ class Scanner:
         letter but z and x; any other letter, a decoration's too, keeps it) or "note" (rests
         may not fill the bar before a note). `pitch_range` (lowest, highest MIDI): notes
         outside it cannot be written. `fields`: inline field letters allowed. `end_below`: the
-        bar may end before `target` (a pickup), not after."""
+        bar may end before `target` (a pickup), not after; `end_at`: shorter lengths it may end at."""
         if self.error is not None:
             return "", False
         stage = self.stage()
@@ -425,7 +426,7 @@ class Scanner:
         if pitch_range is not None and stage not in ("deco", "annot", "fbody", "fname", "grace"):
             chars = self._in_range(stage, chars, pitch_range)
         settled = ends_event and not self.is_open() and stage not in ("acc", "bracket", "cacc", "fname", "fbody")
-        can_end = settled and (value > 0 if end_below or target is None else value == target) \
+        can_end = settled and (value > 0 if end_below or target is None else value == target or value in end_at) \
             and (target is None or value <= target) \
             and (need is None or (self.has_note() if need == "note" else self.lettered))
         return chars, can_end
