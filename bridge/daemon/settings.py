@@ -54,6 +54,8 @@ def validate_setting(name: str, value: Any) -> Any:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingsError(f"{name} must be a number between {spec['min']} and {spec['max']}, not {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):   # NaN, infinity: int() would raise
+        raise SettingsError(f"{name} must be a number between {spec['min']} and {spec['max']}, not {value!r}")
     if spec["type"].startswith("integer"):
         if float(value) != int(value):
             raise SettingsError(f"{name} must be a whole number, not {value!r}")
