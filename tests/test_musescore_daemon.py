@@ -108,15 +108,16 @@ def test_toy_model_end_to_end_on_a_two_staff_chorale(plugin_dir, scores, origina
 
 @needs_mscore
 def test_a_failed_job_is_reported_and_the_score_is_unchanged(plugin_dir, scores, ms_home, tmp_path, tiny_bundle):
-    """The tiny random test bundle cannot write bars for a 4-staff chorale: the daemon's job fails
+    """Accompany with every staff to write leaves nothing to accompany: the daemon's job fails
     and the plugin passes its reason on without touching the score."""
     original = scores["chorale"].read_bytes()
     out = tmp_path / "out.mscx"
     with running_daemon(tiny_bundle) as d:
         host, port = d.http.server_address[:2]
-        report = run_batch(plugin_dir, scores["chorale"], {"mode": "continue", "measures": [2, 4], "staves": [0, 1, 2, 3],
+        report = run_batch(plugin_dir, scores["chorale"], {"mode": "accompany", "measures": [2, 4], "staves": [0, 1, 2, 3],
                                                             "daemon": f"http://{host}:{port}", "output": str(out),
                                                             "settings": {"bars": 1, "seed": 1}}, ms_home)
     assert not report["ok"]
     assert report["message"].startswith("The job failed: ") and "The score was not changed." in report["message"]
+    assert "at least one staff that is given" in report["message"]
     assert not out.exists() and scores["chorale"].read_bytes() == original
