@@ -214,10 +214,11 @@ needs_gui = pytest.mark.skipif(MSCORE is None or XVFB is None or XDOTOOL is None
                                reason="the GUI tier needs mscore3, Xvfb and xdotool (Debian packages musescore3, xvfb, xdotool)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def display():
-    """A private X server for MuseScore's window. Xvfb picks a free display number itself
-    (-displayfd), so another test run or X server can never take the same one."""
+    """A private X server for MuseScore's window, one per test (an X server that MuseScore took down
+    in one test must not fail the next). Xvfb picks a free display number itself (-displayfd), so
+    another test run or X server can never take the same one."""
     import select
 
     read_fd, write_fd = os.pipe()

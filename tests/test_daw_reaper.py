@@ -133,7 +133,7 @@ def test_accompaniment_arrives_below_the_melody_as_one_undo_point(daemon):
 def test_the_daemon_shared_settings_steer_the_script(daemon):
     """The Qt panel sets the daemon's shared settings; the script sends none of its own."""
     results = []
-    for seed in (11, 11, 12):
+    for seed in (11, 11, 14):   # fixed seeds: under the writer's masks the toy model writes the same 3 bars for 11 and 12
         _http(daemon + "/settings", "POST", {"seed": seed, "temperature": 1.5})
         reaper = _project()
         _run_script(reaper, daemon)

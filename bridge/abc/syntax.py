@@ -75,9 +75,9 @@ diminuendo( diminuendo) >( >) segno coda D.S. D.C. dacoda dacapo fine shortphras
 ped ped-up 8va( 8va) 8vb( 8vb) editorial courtesy staccato marcato""".split())
 MAX_ANNOTATION = 40         # NotaGen's cleaning drops longer annotations
 # durations a writer may give a note, in units of L: numerators up to 16 (and 24, 32), divisions
-# by powers of two; `G22` or `G3/7` read as ABC but no score holds them
+# by 2, 4 and 8 (`G22`, `G3/7` or `G4/16` read as ABC, but no score writes them)
 NUMERATORS = tuple(str(n) for n in list(range(1, 17)) + [24, 32])
-DENOMINATORS = ("2", "4", "8", "16")
+DENOMINATORS = ("2", "4", "8")
 MAX_GRACE = 16
 MAX_CHORD_NOTES = 8
 _ANNOT_CHARS = "".join(chr(c) for c in range(32, 127) if chr(c) not in '"|[]')
@@ -386,7 +386,8 @@ class Scanner:
         return "start"
 
     def choices(self, target: Fraction | None, *, need: str | None = None, pitch_range: tuple[int, int] | None = None,
-                fields: str = FIELD_LETTERS, end_below: bool = False) -> tuple[str, bool]:
+                fields: str = FIELD_LETTERS, end_below: bool = False,
+                end_at: frozenset = frozenset()) -> tuple[str, bool]:
         """(characters that may continue the bar, whether it may end here).
 
         `target`: the bar's length in whole notes (None: any length). While the bar is shorter
@@ -398,7 +399,7 @@ class Scanner:
         letter but z and x; any other letter, a decoration's too, keeps it) or "note" (rests
         may not fill the bar before a note). `pitch_range` (lowest, highest MIDI): notes
         outside it cannot be written. `fields`: inline field letters allowed. `end_below`: the
-        bar may end before `target` (a pickup), not after."""
+        bar may end before `target` (a pickup), not after; `end_at`: shorter lengths it may end at."""
         if self.error is not None:
             return "", False
         stage = self.stage()
@@ -425,7 +426,7 @@ class Scanner:
         if pitch_range is not None and stage not in ("deco", "annot", "fbody", "fname", "grace"):
             chars = self._in_range(stage, chars, pitch_range)
         settled = ends_event and not self.is_open() and stage not in ("acc", "bracket", "cacc", "fname", "fbody")
-        can_end = settled and (value > 0 if end_below or target is None else value == target) \
+        can_end = settled and (value > 0 if end_below or target is None else value == target or value in end_at) \
             and (target is None or value <= target) \
             and (need is None or (self.has_note() if need == "note" else self.lettered))
         return chars, can_end
@@ -601,9 +602,9 @@ def _least(dur: str) -> Fraction | None:
     """The smallest multiplier a duration text can still become (None: it cannot become one)."""
     slashes = dur.count("/")
     num = dur.split("/")[0]
-    if slashes == 0:
+    if slashes == 0:   # an odd numerator may still be divided (`3/2`, `7/4`); an even one stands as it is
         nums = [int(n) for n in NUMERATORS if n.startswith(num)]
-        return Fraction(min(nums), 16) if nums else None
+        return min(Fraction(n, int(DENOMINATORS[-1])) if n % 2 else Fraction(n) for n in nums) if nums else None
     if num and num not in NUMERATORS:
         return None
     n = int(num) if num else 1

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 def _compose(melody: bytes, prompt: tuple[str, str, str] | None, args: argparse.Namespace):
     """The same MIDI accompany job the daemon runs for a DAW (notabridge.jobs.midi_melody), run here."""
     from notabridge.cli.load_engine import load_engine
-    from notabridge.jobs.compose import ComposeJob, compose
+    from notabridge.jobs.compose import ComposeJob, compose, default_prompt
     from notabridge.errors import JobError
     from notabridge.engine.sampling import Sampling
 

@@ -88,7 +88,8 @@ class Decoder:
     def _prefill(self, rows: list[int], slide: bool = False) -> list[_Group]:
         """Run the patch decoder over each row's context; rows with the same context share one run."""
         limit = self.patch_length - 1
-        contexts = [self.writers[r].context(limit if not slide else self.patch_length // 2, limit) for r in rows]
+        contexts = [self.writers[r].context(self.patch_length // 2, at_most=limit) if slide else
+                    self.writers[r].context(limit) for r in rows]
         groups = []
         by_text: dict[tuple, list[int]] = {}
         for row, ctx in zip(rows, contexts):

@@ -73,14 +73,15 @@ class Engine:
                  cancel: threading.Event | None = None, max_tries: int = 8, every_voice: bool = True) -> list[Variant]:
         """A new piece from NotaGen's `%` prompt lines: the model writes the header, then `bars` bars
         (the first may be a pickup). `meter` ("3/4") and `key` ("G", "Bbm") force the M:/K: lines.
-        `every_voice`: the voices that sound in the first bar are written in every later bar."""
+        `every_voice`: every voice the header declares is written in every bar (else the model
+        leaves out the voices it rests, as in training)."""
         forced = {}
         if meter:
             forced["M:"] = f"M:{meter}\n"
         if key:
             forced["K:"] = f"K:{key}\n"
         writers = [BarWriter(prompt=list(prompt_lines), header=None, prefix_body=[], bars=bars, forced_header=forced,
-                             pickup_ok=True, max_tries=max_tries, voices_from_first_bar=every_voice,
+                             pickup_ok=True, max_tries=max_tries, header_voices=every_voice,
                              on_bar=self._bar_callback(progress, v))
                    for v in range(variants)]
         return self._run(writers, sampling, cancel)
