@@ -2,6 +2,7 @@
 with a batch file (docs/musescore.md), prepare real scores, and compare scores with music21."""
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
