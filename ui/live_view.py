@@ -127,6 +127,7 @@ class LivePanel(QScrollArea):
         super().__init__(parent)
         self.link = link
         self.state: dict | None = None
+        self.said = ""                   # the last refusal of one of this panel's requests, kept until the next
         self.available = False          # the daemon has the MIDI ports live mode needs
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -207,6 +208,7 @@ class LivePanel(QScrollArea):
     def toggle_arm(self) -> None:
         if not (self.link.connected and self.available):
             return
+        self.said = ""
         if self.state is not None and self.state.get("armed"):
             self.link.send("live/stop")
         else:
@@ -214,6 +216,7 @@ class LivePanel(QScrollArea):
 
     def _set(self, name: str, value) -> None:
         if self.link.connected and self.available and (self.state or {}).get(name) != value:
+            self.said = ""
             self.link.send("live/set", name, value)
 
     def _meter_typed(self) -> None:
@@ -233,7 +236,9 @@ class LivePanel(QScrollArea):
             self.state = None
             self._show(None, message)
         else:
+            self.said = message
             self.error.setText(message)
+            self.error.setVisible(True)
 
     def _availability(self) -> None:
         """Live mode exists where the daemon has MIDI ports (its capabilities name them)."""
@@ -250,7 +255,7 @@ class LivePanel(QScrollArea):
         self.available = True
         self.state = state
         self._poll.setInterval(POLL_PLAYING_MS if state.get("running") else POLL_MS)
-        self._show(state, state.get("error") or "")
+        self._show(state, "\n".join(t for t in (self.said, state.get("error")) if t))
 
     def _show(self, state: dict | None, error: str) -> None:
         text, kind = headline(state)
