@@ -59,10 +59,16 @@ def answer(state: dict) -> str:
     if not state.get("running"):
         return ""
     writing, ready, margin = state.get("writing_bar"), state.get("ready_bar"), state.get("margin_ms")
+    bar = state.get("bar") or 0
     if writing:
         return f"writing the answer for bar {writing}…"
+    if bar in (state.get("late_bars") or []):
+        return f"bar {bar} has no answer: it was not ready in time"
     if ready and margin is not None:
-        return f"bar {ready} ready, {margin:.0f} ms before its downbeat"
+        if ready > bar:
+            return f"bar {ready} ready, {margin:.0f} ms before its downbeat"
+        if ready == bar:
+            return f"bar {bar}'s answer sounding (it was ready {margin:.0f} ms early)"
     first = (state.get("take") or {}).get("first_bar")
     return "listening: the first answer comes after the first bar with notes" if not first else \
         f"listening from bar {first}"

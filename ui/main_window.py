@@ -194,7 +194,8 @@ class MainWindow(QMainWindow):
         dock = self.live_dock = QDockWidget("Live", self)
         dock.setObjectName("live_dock")
         dock.setWidget(self.live)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        # on stage it may be wanted large, apart from the window: it can float
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.tabifyDockWidget(self.history_dock, dock)
         self.history_dock.raise_()
