@@ -19,6 +19,7 @@ pytest.importorskip("PyQt6.QtWidgets")
 pytest.importorskip("verovio")
 
 from PyQt6.QtCore import Qt  # noqa: E402
+from pytestqt.exceptions import TimeoutError as QtTimeout  # noqa: E402
 
 from notabridge.engine.bundle import DEFAULT_BUNDLE  # noqa: E402
 from tests import daemon_midi_backend as fake_os  # noqa: E402
@@ -132,6 +133,15 @@ def test_arm_play_watch_the_bars_a_late_bar_and_the_saved_take(window, daemon, q
     assert f"{door.last_take['bars']} bars from bar 1, 1 late" in shown and midi.rsplit("/", 1)[1] in shown
     assert "margin median" in live.margins.text() and f"{state['margin_min_ms']:.0f} ms" in live.margins.text()
     assert live.late.styleSheet().endswith("#c62828")               # the late bar in red
+    # every line of the tab fits at the window's smallest size (file names and paths wrap)
+    from tests.test_panel_layout import cut_texts
+
+    window.resize(window.minimumSize())
+    try:
+        qtbot.waitUntil(lambda: not cut_texts(window), timeout=3000)
+    except QtTimeout:
+        pass   # said with the details below
+    assert not cut_texts(window), "\n".join(cut_texts(window))
 
     qtbot.mouseClick(live.arm_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not door.armed and live.headline.text() == "Not armed", timeout=5000)
