@@ -27,6 +27,11 @@ def make_window(qtbot, osc_port: int, settings_file, heartbeat_ms: int = 200, si
     return window
 
 
+def on_screen(widget) -> bool:
+    """Whether some of the widget can be seen (a dock in a tab behind another stays "visible" to Qt)."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
 def osc_port_of(daemon) -> int:
     return daemon.osc_udp.server_address[1]
 
