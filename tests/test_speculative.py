@@ -130,8 +130,6 @@ def test_speculation_samples_the_same_distribution(spec_bundle):
     assert worst_ratio(plain, sample_patches(engine, KeepsEveryDraft, 1000)) > 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="the new bar writer (issue 13) feeds forced runs in one call; the speculator "
-                   "does not use them yet, so it makes more char-decoder calls than plain decoding (205 vs 62 here)")
 def test_speculation_needs_fewer_char_decoder_calls_and_keeps_seeds(spec_bundle):
     engine = Engine(spec_bundle, device="cpu", speculative=True)
     plain = Engine(spec_bundle, device="cpu", speculative=False)
