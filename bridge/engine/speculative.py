@@ -26,7 +26,7 @@ import numpy as np
 
 from .draft import DraftTable
 from notabridge.abc.patching import EOS_ID, PATCH_SIZE
-from notabridge.engine.sampling import Sampling, distribution
+from notabridge.engine.sampling import GREEDY_TEMPERATURE, Sampling, distribution
 
 VOCAB = 128
 # never sampled: pad, bos, control characters other than newline, DEL (as bridge/engine/decoder.py)
@@ -34,6 +34,7 @@ BASE_BANNED = np.zeros(VOCAB, dtype=bool)
 BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
 MAX_DRAFT = 8               # drafted characters per call at most (measured: 8 beat 3, 5, 12 and 16 on chorales)
 MIN_DRAFT_PROBABILITY = 0.1  # stop drafting after a character the draft itself found this unlikely
+MIN_CHAIN = 0.0             # or once the draft's probability of all its sampled characters falls below this
 
 
 @dataclass
@@ -121,6 +122,8 @@ class Speculator:
     def __init__(self, table: DraftTable, max_draft: int | None = None):
         self.table = table
         self.max_draft = max_draft or MAX_DRAFT
+        self.min_draft_probability = MIN_DRAFT_PROBABILITY
+        self.min_chain = MIN_CHAIN
         self.stats = SpeculativeStats()
         self._tails: dict[int, str | None] = {}   # id(writer) -> end of its last patch (writers without line_text)
         self._q_cache: dict[tuple, np.ndarray | None] = {}
@@ -201,13 +204,13 @@ class Speculator:
         text = row.text
         writer_probe = probe(row.writer, text)
         constraints = [constraint_at(writer_probe, text)]
-        sampled = 0
+        sampled, chain = 0, 1.0
         while len(text) < PATCH_SIZE:
             forced, ban, weak = constraints[-1]
             if forced is not None:
                 q, c = None, forced
             else:
-                q = self._q(row.history + text, ban, weak, row.settings) if sampled < self.max_draft else None
+                q = self._q(row.history + text, ban, row.settings) if sampled < self.max_draft else None
                 if q is None:
                     break                       # budget spent, or nothing to offer: the model goes on alone
                 c = _draw(q, rng)
@@ -219,8 +222,10 @@ class Speculator:
             text += chr(c)
             writer_probe.advance(chr(c))
             constraints.append(constraint_at(writer_probe, text))
-            if q is not None and q[c] < MIN_DRAFT_PROBABILITY:
-                break
+            if q is not None:
+                chain *= q[c]
+                if q[c] < self.min_draft_probability or chain < self.min_chain:
+                    break
         return chars, qs, constraints
 
     def _verify(self, row: _Row, logits: np.ndarray, chars: list[int], qs: list[np.ndarray | None],
@@ -283,22 +288,34 @@ class Speculator:
                 break
         return len(produced), len(row.pending) + kept
 
-    def _q(self, history: str, ban: np.ndarray, weak: np.ndarray, settings: Sampling) -> np.ndarray | None:
-        """The draft distribution after `history`: the table's, through the same sampling settings,
-        bans and fallback as the model's; None when the table gives no allowed character a chance.
-        Cached: contexts and bans repeat all the time."""
+    def _q(self, history: str, ban: np.ndarray, settings: Sampling) -> np.ndarray | None:
+        """The draft distribution after `history`: the table's on the allowed characters, shaped
+        like the model's (top-k, top-p, temperature) so that its drafts are kept more often; None
+        when the table gives no allowed character a chance. Any q keeps the sampling exact (only
+        p decides), so this one is cheap: the table's few characters, no full softmax. Cached:
+        contexts and bans repeat all the time."""
         context = history[len(history) - self.table.order + 1:]
-        key = (context, ban.tobytes(), weak.tobytes(), settings.temperature, settings.top_k, settings.top_p,
-               settings.order)
+        key = (context, ban.tobytes(), settings.temperature)
         if key not in self._q_cache:
             if len(self._q_cache) > 50_000:
                 self._q_cache.clear()
-            p_draft = self.table.probs(context)
-            if not (p_draft[~ban] > 0).any():
-                self._q_cache[key] = None
-            else:
-                with np.errstate(divide="ignore"):
-                    self._q_cache[key] = distribution(np.log(p_draft)[None], settings, ban[None], weak[None])[0]
+            p_draft = np.where(ban, 0.0, self.table.probs(context))
+            ids = np.flatnonzero(p_draft)
+            q = None
+            if len(ids):
+                v = p_draft[ids]
+                order = np.argsort(-v, kind="stable")
+                ids, v = ids[order], v[order]
+                if settings.temperature < GREEDY_TEMPERATURE or settings.top_k == 1:
+                    ids, v = ids[:1], v[:1]
+                else:
+                    if settings.top_k > 0:
+                        ids, v = ids[:settings.top_k], v[:settings.top_k]
+                    keep = max(1, int(((np.cumsum(v) - v) < settings.top_p * v.sum()).sum()))
+                    ids, v = ids[:keep], v[:keep] ** (1.0 / settings.temperature)
+                q = np.zeros(VOCAB)
+                q[ids] = v / v.sum()
+            self._q_cache[key] = q
         return self._q_cache[key]
 
 
