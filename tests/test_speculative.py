@@ -174,8 +174,11 @@ def test_every_mode_writes_valid_bars_with_speculation(spec_bundle):
     given = ["[V:1]B2 c2 d2|\n", "[V:1]g4 d2|\n", "[V:1]A6|\n"]
     accompanied = engine.accompany(PREFIX, given, Sampling(seed=4), variants=2)
     ranked = engine.infill(PREFIX, 2, ["[V:1]d6|[V:2]D,6|\n"], Sampling(seed=1), variants=2, candidates=3)
-    for v in variants + accompanied + ranked:
-        assert all(check_bar(bar, ctx).valid for bar in v.bars), v.bars
+    generated = engine.generate(PROMPT.splitlines(keepends=True), 2, Sampling(seed=6), variants=2)
+    assert all(v.header.startswith(PROMPT + "%%score") for v in generated)   # drafts probed the header's grammar too
+    for v in variants + accompanied + ranked + generated:
+        assert all(check_bar(bar, ctx, pickup_ok=v in generated and i == 0).valid   # a new piece may open with a pickup
+                   for i, bar in enumerate(v.bars)), v.bars
     for v in accompanied:
         assert [parse_line(b)[1][0].content for b in v.bars] == ["B2 c2 d2", "g4 d2", "A6"]
     assert all(v.log_likelihood is not None for v in ranked)
@@ -242,3 +245,15 @@ def test_speculation_samples_the_same_bars_as_plain_decoding_under_the_writers_m
     assert calls < 0.7 * plain_calls                        # and it took fewer char-decoder calls
     wrong, _ = continued_bars(spec_bundle, IgnoresTheFallbackLevels, 1000, 1)
     assert bar_ratio(plain, wrong) > 2.0
+
+
+def test_speculation_is_on_by_default_and_serve_can_turn_it_off(spec_bundle):
+    from notabridge.cli.load_engine import load_engine
+    from notabridge.cli.main import build_parser
+
+    assert Engine(spec_bundle, device="cpu").speculative              # the bundle ships a draft table
+    for flags, expected in (([], True), (["--no-speculative"], False), (["--speculative"], True)):
+        args = build_parser().parse_args(["serve", "--model", str(spec_bundle), *flags])
+        engine = load_engine(args.model, "cpu", speculative=args.speculative)
+        engine.continue_(PREFIX, 1, Sampling(seed=1))
+        assert (engine.last_run.speculative is not None) == expected, flags

@@ -1,18 +1,20 @@
 """Exact speculative decoding of a patch's characters: an n-gram drafts, one char-decoder call verifies.
 
 Per call, each row feeds its characters not yet in the char cache followed by up to
-`max_draft` drafted ones (the char graph takes several new positions per call); the logits at
-every position give the model's distribution p there (the same top-k / top-p / temperature
-and the writer's bans and forced characters as plain decoding, bridge/engine/decoder.py). Draft
-character d, drawn from the draft distribution q (the n-gram's, bridge/draft.py, through the
-same sampling settings and bans), is kept with probability min(1, p(d) / q(d)); at the first
-rejection a character is drawn from max(0, p - q) renormalised and the row's round ends; when
-all are kept, one more is drawn from p at the next position. Every character so produced is
-distributed exactly as plain sampling would draw it (Leviathan et al. 2023, "Fast Inference
-from Transformers via Speculative Decoding"), whatever the draft; forced characters are
-drafted with certainty and always kept. Random draws come from the decoder's seeded Sampler,
-so a seed still gives the same music (other music than without speculation, the same
-distribution).
+`max_draft` drafted ones, plus any forced characters among them (free: a forced run goes in
+one call, as plain decoding feeds it); the logits at every position give the model's
+distribution p there, exactly the one plain decoding samples from (bridge/engine/decoder.py:
+top-k / top-p / temperature, then the writer's ban levels and its fallback, through
+notabridge.engine.sampling.distribution). Draft character d, drawn from the draft distribution
+q (the n-gram's, bridge/engine/draft.py, on the allowed characters), is kept with probability
+min(1, p(d) / q(d)); at the first rejection a character is drawn from max(0, p - q)
+renormalised and the row's round ends; when all are kept, one more is drawn from p at the next
+position. Every character so produced is distributed exactly as plain sampling would draw it
+(Leviathan et al. 2023, "Fast Inference from Transformers via Speculative Decoding"), whatever
+the draft. The writer's constraints along a draft come from `writer.probe(text)`, which leaves
+the writer untouched (the bar writer's `constraint()` reads a patch incrementally); the writer
+sees only confirmed patches. Random draws come from the decoder's seeded Sampler, so a seed
+still gives the same music (other music than without speculation, the same distribution).
 
 Rows of a batch share the char cache's length (the graph has no attention mask): after a call
 the cache keeps the positions every row has confirmed, and a row that confirmed more feeds the

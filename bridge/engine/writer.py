@@ -501,6 +501,8 @@ class BarWriter:
         return starts
 
     def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None:
+        if self.phase == "header" and not self.line_text and patch_text.startswith("["):
+            self._start_body()   # the first bar, decoded on probes (speculation) without constraint()
         self.line_patches.append(patch_text + (EOS if ended_by_eos else ""))
         self.line_text += patch_text
         if self.phase == "header":
