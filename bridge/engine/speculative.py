@@ -36,7 +36,6 @@ BASE_BANNED = np.zeros(VOCAB, dtype=bool)
 BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
 MAX_DRAFT = 8               # drafted characters per call at most (measured: 8 beat 3, 5, 12 and 16 on chorales)
 MIN_DRAFT_PROBABILITY = 0.1  # stop drafting after a character the draft itself found this unlikely
-MIN_CHAIN = 0.0             # or once the draft's probability of all its sampled characters falls below this
 
 
 @dataclass
@@ -114,18 +113,10 @@ def constraint_at(probe_, text: str) -> Constraint:
     return None, ban, ban if weak is None else (weak | ban)
 
 
-def _one_hot(i: int) -> np.ndarray:
-    p = np.zeros(VOCAB)
-    p[i] = 1.0
-    return p
-
-
 class Speculator:
     def __init__(self, table: DraftTable, max_draft: int | None = None):
         self.table = table
         self.max_draft = max_draft or MAX_DRAFT
-        self.min_draft_probability = MIN_DRAFT_PROBABILITY
-        self.min_chain = MIN_CHAIN
         self.stats = SpeculativeStats()
         self._tails: dict[int, str | None] = {}   # id(writer) -> end of its last patch (writers without line_text)
         self._q_cache: dict[tuple, np.ndarray | None] = {}
@@ -188,8 +179,9 @@ class Speculator:
     # -- internals ------------------------------------------------------------------------------
     def _history(self, writer) -> str:
         """The text before the patch the n-gram conditions on: the writer's current line so far, its
-        patches' eos included (notabridge.engine.writer.BarWriter), or the end of the previous line (a newline, then eos) at a line's
-        start; for other writers the end of the patch this speculator wrote for it last."""
+        patches' eos included (notabridge.engine.writer.BarWriter), or the end of the previous line
+        (a newline, then eos) at a line's start; for other writers the end of the patch this
+        speculator wrote for it last."""
         patches = getattr(writer, "line_patches", None)   # with their eos, as the table's training text
         line = "".join(patches) if patches is not None else None
         if line is None:
@@ -206,7 +198,7 @@ class Speculator:
         text = row.text
         writer_probe = probe(row.writer, text)
         constraints = [constraint_at(writer_probe, text)]
-        sampled, chain = 0, 1.0
+        sampled = 0
         while len(text) < PATCH_SIZE:
             forced, ban, weak = constraints[-1]
             if forced is not None:
@@ -224,10 +216,8 @@ class Speculator:
             text += chr(c)
             writer_probe.advance(chr(c))
             constraints.append(constraint_at(writer_probe, text))
-            if q is not None:
-                chain *= q[c]
-                if q[c] < self.min_draft_probability or chain < self.min_chain:
-                    break
+            if q is not None and q[c] < MIN_DRAFT_PROBABILITY:
+                break
         return chars, qs, constraints
 
     def _verify(self, row: _Row, logits: np.ndarray, chars: list[int], qs: list[np.ndarray | None],
