@@ -25,7 +25,10 @@ Prints, per context length: ms per new patch of each, against the fp32 memory-ba
 (fp32 weight bytes one patch must read / bandwidth measured here) and the reference; the
 speculation statistics; the per-patch time at the end of the context against the start; 4
 variants in one batch against 1; and the seconds of "continue 4 bars" of a 4-voice chorale
-through the daemon with the int8 bundle (speculation on) and the fp32 one (off).
+through the daemon with the int8 bundle (speculation on and off) and the fp32 one (off).
+First, "continue 4 bars" of BWV 66.6 in this process with the real bar writer (its masks,
+forced runs and bar check), plain against speculative, for the int8 small-shaped bundle and the
+embedded model: ms and char-decoder calls per patch (`--jobs-only` stops after these).
 """
 from __future__ import annotations
 
