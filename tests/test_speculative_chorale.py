@@ -64,3 +64,26 @@ def test_accompany_writes_the_lower_voices_with_speculation(chorale, engines):
             assert check_bar(bar, ctx, pickup_ok=True).valid, bar
             assert parse_line(bar)[1][0].content == s.content          # the given soprano is kept
             assert voices_with_notes(bar, ctx) == ["1", "2", "3", "4"], bar
+
+
+def test_the_continue_command_writes_every_voice_of_a_real_chorale(tmp_path, capsys):
+    """`notabridge continue` with the embedded model (speculation on by default)."""
+    from music21 import corpus
+
+    from notabridge.cli.main import main
+    from notabridge.notation import read_excerpt
+
+    src = tmp_path / "bwv66.6.mxl"
+    src.write_bytes(corpus.getWork("bach/bwv66.6").read_bytes())
+    out = tmp_path / "more.musicxml"
+    assert main(["continue", str(src), "--measures", "1-4", "--bars", "2", "--seed", "1", "--device", "cpu",
+                 "--quiet", "-o", str(out)]) == 0
+    given = read_excerpt(src)["measures"]
+    measures = read_excerpt(out)["measures"]
+    assert len(measures) == len(given) + 2
+    after = next(i for i, m in enumerate(given) if m["number"] == 4)   # the new bars follow measure 4
+    for m in measures[after + 1:after + 3]:
+        sounding = {s["staff"] for s in m["staves"]
+                    if any(e["type"] == "chord" for v in s["voices"] for e in v["events"])}
+        assert sounding == {0, 1, 2, 3}, m["index"]
+    assert "valid on the first try" in capsys.readouterr().out
