@@ -11,9 +11,10 @@ if TYPE_CHECKING:
     from notabridge.engine import Engine
 
 
-def load_engine(model: str | None, device: str, speculative: bool = False) -> "Engine":
+def load_engine(model: str | None, device: str, speculative: bool | None = None) -> "Engine":
     """The Engine on bundle folder `model` (None: the embedded default model); `speculative`: draft
-    characters with the bundle's n-gram table (serve --speculative)."""
+    characters with the bundle's n-gram table (serve --speculative / --no-speculative; None: the
+    Engine's default)."""
     from notabridge.engine import Engine
 
     if model is None:
@@ -25,6 +26,7 @@ def load_engine(model: str | None, device: str, speculative: bool = False) -> "E
     elif not Path(model).is_dir():
         raise UserError(f"--model {model}: no such bundle folder")
     try:
-        return Engine(model, device=device, speculative=speculative)
+        options = {} if speculative is None else {"speculative": speculative}
+        return Engine(model, device=device, **options)
     except (OSError, ValueError) as exc:   # BundleError is a ValueError: the bundle is incomplete or corrupt
         raise UserError(f"cannot load the model: {exc}") from None

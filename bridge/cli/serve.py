@@ -34,9 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi-lookahead", type=_lookahead, default="auto", metavar="N",
                         help="live mode: sixteenths before a bar's end at which the bar is read and the next one "
                              "written (default auto: as few as the engine's recent speed allows)")
-    parser.add_argument("--speculative", action="store_true",
+    parser.add_argument("--speculative", action=argparse.BooleanOptionalAction, default=None,
                         help="draft characters with the bundle's n-gram table and verify them in one char-decoder "
-                             "call (faster; experimental: the bar writer's fallback masks are not applied yet)")
+                             "call: the same distribution of music, fewer char-decoder calls (default: the "
+                             "engine's, on; docs/engine_speed.md)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--log-file", metavar="FILE",

@@ -33,6 +33,8 @@ class RowWriter(Protocol):
     def context(self, limit: int, at_most: int | None = None) -> list[str]: ...
     def forced_patch(self) -> str | None: ...
     def constraint(self, patch_text: str) -> tuple[str | None, "str | np.ndarray"]: ...
+    # optional: probe(patch_text) -> an object with constraint() and advance(c) that answers
+    # without changing the writer (speculative decoding; needed when constraint() keeps state)
     def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None: ...
 
 
@@ -196,9 +198,8 @@ class Decoder:
                 eos[i] = len(forced) < PATCH_SIZE
         if all(done):
             return texts, eos, surprise
-        if self.speculative is not None:  # same distribution, fewer char-decoder calls (bits/char not measured)
-            texts, eos = self.speculative.decode_patches(self, rows, texts, eos, done)
-            return texts, eos, surprise
+        if self.speculative is not None:  # the same distribution, fewer char-decoder calls
+            return self.speculative.decode_patches(self, rows, texts, eos, done, surprise)
         hidden = np.stack([self.hiddens[r][-1] for r in rows])
         cache = self.runner.empty("char", n)
         chars = np.ones((n, 1), dtype=np.int64)

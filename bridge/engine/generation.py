@@ -51,12 +51,12 @@ class RunInfo:
 
 class Engine:
     def __init__(self, bundle: str | Path | Bundle | None = None, device: str = "auto", threads: int | None = None,
-                 runner=None, speculative: bool = False):
+                 runner=None, speculative: bool = True):
         """`runner`: something that steps the model (notabridge.engine.runtime.Runner's interface) to use
         instead of the bundle's ONNX graphs (tests drive the writer with a stand-in model).
         `speculative`: draft characters with the bundle's n-gram table, when it ships one
-        (notabridge.engine.speculative: the same distribution, fewer char-decoder calls). Off by
-        default: it does not yet apply the bar writer's fallback masks."""
+        (notabridge.engine.speculative: the same distribution, fewer char-decoder calls;
+        docs/engine_speed.md has the measures)."""
         if runner is not None:
             self.bundle, self.runner, self.provider, self.config, self.info = None, runner, "stand-in", {}, {}
         else:

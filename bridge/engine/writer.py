@@ -416,7 +416,9 @@ class BarWriter:
         return run
 
     def constraint(self, patch_text: str):
-        """(forced character or None, banned characters: a string or a 128-entry bool mask)."""
+        """(forced character or None, banned characters: a string or 128 ban levels, ban_mask).
+        Reads the patch incrementally: `patch_text` must extend the text of the previous call
+        in this patch (plain decoding); `probe` answers for any text without side effects."""
         if self.phase == "header":
             text = self.line_text + patch_text
             if not text.startswith("["):
@@ -424,10 +426,12 @@ class BarWriter:
             self._start_body()   # the model opened the first bar: the body plan drives it from here
         self.line.feed(patch_text[self._fed:])
         self._fed = len(patch_text)
-        forced, allowed, fallback = self.line.next()
-        if forced is not None:
-            return forced, ""
-        return None, ban_mask(allowed, fallback)
+        return _line_constraint(self.line)
+
+    def probe(self, patch_text: str) -> "Probe":
+        """The constraints after `patch_text` and along any characters after it, on a copy of
+        this writer's state (speculative decoding tries drafts that may be thrown away)."""
+        return Probe(self, patch_text)
 
     def forced_run(self, patch_text: str) -> str:
         """The characters forced from here on in this patch (up to an eos, a line end or the
@@ -497,6 +501,8 @@ class BarWriter:
         return starts
 
     def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None:
+        if self.phase == "header" and not self.line_text and patch_text.startswith("["):
+            self._start_body()   # the first bar, decoded on probes (speculation) without constraint()
         self.line_patches.append(patch_text + (EOS if ended_by_eos else ""))
         self.line_text += patch_text
         if self.phase == "header":
@@ -593,6 +599,49 @@ class BarWriter:
         """Bits per sampled character of the kept bars: how surprising the model found its own
         choices (low: it wrote what it expected; high: hot sampling or a prompt it fights)."""
         return self.sampled_nats / self.sampled_chars / math.log(2) if self.sampled_chars else None
+
+
+def _line_constraint(line: Line):
+    forced, allowed, fallback = line.next()
+    if forced is not None:
+        return forced, ""
+    return None, ban_mask(allowed, fallback)
+
+
+class Probe:
+    """BarWriter.constraint after a text that is not written yet, without touching the writer:
+    a copy of its line state (or of the writer itself where the text opens the first bar after
+    a model-written header) fed one character at a time. Cost: one Line clone per probe."""
+
+    def __init__(self, writer: BarWriter, patch_text: str):
+        self.w = writer
+        self.text = ""
+        self.line: Line | None = None
+        if writer.phase == "body":
+            if len(patch_text) < writer._fed:
+                raise ValueError("a probe starts at or after the text the writer has read")
+            self.line = writer.line.clone()
+            self.line.feed(patch_text[writer._fed:])
+            self.text = patch_text
+        else:
+            for c in patch_text:
+                self.advance(c)
+
+    def advance(self, c: str) -> None:
+        self.text += c
+        if self.line is not None:
+            self.line.feed(c)
+        elif (self.w.line_text + self.text).startswith("["):   # the first bar opens: its plan, on a copy
+            body = copy.copy(self.w)
+            body._start_body()
+            self.line = body.line
+            self.line.feed(self.text)
+
+    def constraint(self):
+        """What BarWriter.constraint(patch_text + the advanced characters) would answer."""
+        if self.line is None:
+            return self.w._header_constraint(self.w.line_text + self.text)
+        return _line_constraint(self.line)
 
 
 def _score_voices(header: list[str]) -> int | None:
