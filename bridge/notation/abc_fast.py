@@ -400,24 +400,31 @@ def barline_fields(text: str) -> tuple[dict, dict]:
     a volta number after it (`|1`, `:|2`)."""
     this: dict = {}
     following: dict = {}
-    stripped = re.sub(r'"[^"]*"|![^!]*!|\[[A-Za-z]:[^\]]*\]', "", text).strip()
-    lead = re.match(r"(\[\d[\d,.\-]*|:*\|+[\]:]*\d*|::\d*)", stripped)
-    if lead and (lead.group(0).rstrip("0123456789").endswith(":") or lead.group(0).startswith("[")):
-        if lead.group(0).rstrip("0123456789").endswith(":"):
-            this["repeat_start"] = True
-        number = re.search(r"\d[\d,.\-]*$", lead.group(0))
-        if number:
-            this["volta"] = number.group(0)
-    tail = re.search(r"(:*\|+[\]:]*|::)(\d[\d,.\-]*)?\s*$", stripped)
-    if tail and tail.start() > 0:
-        bar, number = tail.group(1), tail.group(2)
+    items = [m for m in _tokens(text) if m.lastgroup not in ("annot", "deco", "field")]
+    while items and items[0].lastgroup == "space":
+        items.pop(0)
+    while items and items[-1].lastgroup == "space":
+        items.pop()
+    if items and items[0].lastgroup == "volta":
+        this["volta"] = items[0]["vnum"]
+    elif items and items[0].lastgroup == "bar" and _bar_text(items[0]).endswith(":"):
+        this["repeat_start"] = True
+        if items[0]["bnum"]:
+            this["volta"] = items[0]["bnum"]
+    if len(items) > 1 and items[-1].lastgroup == "bar":
+        bar, number = _bar_text(items[-1]), items[-1]["bnum"]
         if bar in ABC_BARLINES:
             this["barline"] = ABC_BARLINES[bar]
-        if bar.endswith(":") and bar != ":":
+        if bar.endswith(":"):
             following["repeat_start"] = True
         if number:
             following["volta"] = number
     return this, following
+
+
+def _bar_text(match) -> str:
+    """A barline token without its volta number (`:|2` -> `:|`)."""
+    return match.group(0)[:match.start("bnum") - match.start()] if match["bnum"] else match.group(0)
 
 
 def score_layout(header: list[str]) -> list[list[list[int]]]:
