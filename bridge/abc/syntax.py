@@ -117,6 +117,11 @@ def parse_meter(text: str) -> Fraction | None:
     return Fraction(sum(int(n) for n in num.split("+")), int(den))
 
 
+def default_unit(bar: Fraction | None) -> Fraction:
+    """ABC's unit length when a header has no L: it follows the meter (1/16 below 3/4, else 1/8)."""
+    return Fraction(1, 16) if bar is not None and bar < Fraction(3, 4) else Fraction(1, 8)
+
+
 def parse_unit(text: str) -> Fraction:
     num, _, den = text.strip().partition("/")
     return Fraction(int(num), int(den or 1))

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from notabridge.abc.syntax import ACCIDENTALS, INNER_NOTE, default_q, is_compound, multiplier, read_tokens
+from notabridge.abc.syntax import ACCIDENTALS, INNER_NOTE, default_q, default_unit, is_compound, multiplier, read_tokens
 from notabridge.cancel import checkpoint
 
 from .durations import TYPE_NAMES, default_tuplet, fraction_text, notated_value
-from .excerpt_base import add_warning, new_excerpt, rest_event
+from .excerpt_base import add_warning, new_excerpt, rest_event, time_length
 from .spelling import midi_from_spelling, tpc_from_step
 from .keys import abc_mode
 from .marks import ABC_BARLINES, ABC_MARKS, ABC_WEDGES, DYNAMICS, MARKS
@@ -487,7 +487,7 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
     fifths = key_fifths(fields.get("K", "C"))
     mode = key_mode(fields.get("K", "C"))
     meter = meter_text(fields.get("M", "4/4")) or "4/4"
-    unit = _unit(fields.get("L", "1/8"))
+    unit = _unit(fields["L"]) if "L" in fields else default_unit(time_length(meter))
     layout = score_layout(header)
     names = {}
     clefs = {}
@@ -583,8 +583,8 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         if "Q" in bar_fields:
             tempo = _tempo(bar_fields["Q"])
         totals = [sum(Fraction(e["duration"]) for e in evs) for evs in per_voice.values()]
-        length = max(totals) if totals else Fraction(sum(int(b) for b in current_meter.split("/")[0].split("+")), int(current_meter.split("/")[1]))
-        nominal = Fraction(sum(int(b) for b in current_meter.split("/")[0].split("+")), int(current_meter.split("/")[1]))
+        nominal = time_length(current_meter)
+        length = max(totals) if totals else nominal
         measure = {"index": i, "number": i + 1, "time": current_meter, "key": current_key}
         if current_mode:
             measure["mode"] = current_mode
