@@ -165,7 +165,7 @@ class Decoder:
             context = writer.context(self.patch_length - len(suffix))
             hidden, cache = self.runner.patch(patches_to_ids(context)[None], self.runner.empty("patch", 1))
             last = hidden[0, -1]
-        writer.suffix_nats, writer.suffix_chars = self.score_after(cache, last, suffix)
+        writer.suffix_nats = self.score_after(cache, last, suffix)[0]
 
     def score_after(self, cache: Cache, last_hidden: np.ndarray, patches: list[str]) -> tuple[float, int]:
         """Nats (NotaGen's loss, summed) of `patches` following a cached context, teacher forced."""
