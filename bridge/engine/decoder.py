@@ -48,7 +48,6 @@ class DecodeStats:
     patch_steps: int = 0
     char_steps: int = 0
     slides: int = 0
-    rollbacks: int = 0
     patches_per_row: list[int] = field(default_factory=list)
     failures: dict[int, Exception] = field(default_factory=dict)  # row -> why it gave up
 
@@ -142,7 +141,6 @@ class Decoder:
             elif action == DONE:
                 self._finish(row, group, i)
             else:  # roll this row back by `action` patches; it continues on its own until it catches up
-                self.stats.rollbacks += 1
                 length = group.length - action
                 del self.hiddens[row][length:]
                 out.append(_Group([row], self.runner.take(group.cache, [i], length), length))
