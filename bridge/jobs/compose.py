@@ -262,7 +262,8 @@ def _source_lines(job: ComposeJob, header: str, body: list[str], first: int, end
     else the excerpt's ABC as given."""
     if job.source_text is None:
         return header, body
-    from notabridge.notation.abc_export import in_force, prompt_lines
+    from notabridge.abc.prompt import prompt_lines
+    from notabridge.notation.abc_export import in_force
     from notabridge.notation.abc_fast import score_layout
 
     source_header, lines = job.source_text
