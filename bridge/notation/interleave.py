@@ -5,12 +5,12 @@ The forward chain (xml2abc output -> NotaGen's text) is notabridge.notation.nota
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 from collections import Counter
 from fractions import Fraction
 
-from notabridge.abc.syntax import INLINE_FIELD, default_unit, parse_meter, parse_unit
+from notabridge.abc.syntax import (BARLINE_SPLIT, INLINE_FIELD, default_unit, is_compound, measure, parse_meter,
+                                   parse_unit)
 
 from .errors import NotationError
 
@@ -87,15 +87,13 @@ def unreduce(abc_text: str) -> str:
     The bar length is the most common length among the voices present; a line with no voice at
     all gets the meter in force.
     """
-    from abctoolkit.duration import calculate_bartext_duration
-    from abctoolkit.utils import Barline_regexPattern
-
     header, body = split_header_body(abc_text)
     rests = voice_rest_symbols(header)
     if not rests:
         raise NotationError("the ABC header declares no voices (V: lines)")
     meter = _meter_length(header)
     unit = _unit_length(header, meter)
+    compound = any(line.startswith("M:") and is_compound(line[2:]) for line in header)
     out = list(header)
     for i, line in enumerate(body):
         line = _LINE_PREFIX.sub("", line.rstrip("\n"))
@@ -103,23 +101,19 @@ def unreduce(abc_text: str) -> str:
         for name, value in INLINE_FIELD.findall(line):
             if name == "M":
                 with contextlib.suppress(ValueError, ZeroDivisionError, IndexError):
-                    meter = parse_meter(value)
+                    meter, compound = parse_meter(value), is_compound(value)
         lengths: Counter = Counter()
         right_barline = "|"
         for text in segments.values():
-            pieces = re.split(Barline_regexPattern, text)
+            pieces = BARLINE_SPLIT.split(text)
             if len(pieces) >= 3:
                 right_barline = "".join(pieces[-2:])
                 bar = text[: len(text) - len(right_barline)]
             else:
                 bar = text
-            try:
-                with contextlib.redirect_stdout(io.StringIO()):  # it prints what it cannot read
-                    length = calculate_bartext_duration(bar)
-            except Exception:
-                length = None
+            length = measure(bar, Fraction(1), compound=compound).complete_value()   # in units of L
             if length is not None:
-                lengths[Fraction(length)] += 1
+                lengths[length] += 1
         if lengths:
             units = lengths.most_common(1)[0][0]
         elif meter is not None:
