@@ -6,6 +6,7 @@ that `convert`, `continue` on a .mid file and a melody sent from a DAW read time
 music21 then builds the score from notes already on its grid."""
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -35,8 +36,10 @@ def excerpt_from_midi(source: Any) -> dict:
             data = path.read_bytes()
         if data[:4] != b"MThd":
             raise NotationError("not a standard MIDI file (no MThd header)")
+        with contextlib.suppress(NotationError):   # what mido cannot read goes to music21 as it is
+            data = on_grid(data)
         midi_file = m21midi.MidiFile()
-        midi_file.readstr(on_grid(data))
+        midi_file.readstr(data)
         score = m21midi.translate.midiFileToStream(midi_file, quantizePost=True, quarterLengthDivisors=QUANTIZE_DIVISORS)
     except NotationError:
         raise
