@@ -143,3 +143,17 @@ def toy_excerpt(measures: int = 2) -> dict:
             "parts": [{"id": "P1", "name": "Upper", "staves": [0]}, {"id": "P2", "name": "Lower", "staves": [1]}],
             "staves": [{"index": 0, "part": "P1", "clef": "treble"}, {"index": 1, "part": "P2", "clef": "bass"}],
             "measures": out_measures, "selection": {"start": 0, "end": measures, "staves": [0, 1]}, "warnings": []}
+
+
+def health_within_one_second(daemon: Any) -> None:
+    """Both doors answer /health (HTTP and OSC over UDP) within one second, together."""
+    start = time.monotonic()
+    status, body = http_request(daemon, "GET", "/health", timeout=1)
+    assert status == 200 and body["ok"] is True
+    client = OscUdpClient(daemon.osc_udp.server_address[1])
+    try:
+        client.send("/notabridge/health")
+        assert json.loads(client.receive("/notabridge/health", timeout=1)[1][0])["ok"] is True
+    finally:
+        client.close()
+    assert time.monotonic() - start < 1.0, "the daemon took more than 1 s to answer /health"

@@ -81,3 +81,16 @@ def daemon_settings(daemon) -> dict:
     status, body = http_request(daemon, "GET", "/settings")
     assert status == 200
     return body
+
+
+def continue_job_on_toy_score(window, daemon, qtbot, tmp_path, variants: int, bars: int = 2) -> None:
+    """The toy score open, a continue job from its first four measures set up with `variants`
+    variants of `bars` bars, and the daemon's shared settings showing them."""
+    open_toy_score(window, tmp_path)
+    window.mode.setCurrentText("continue")
+    window.first.setValue(window.first.minimum())
+    window.last.setValue(window.first.minimum() + 3)
+    window.variant_count.spin.setValue(variants)
+    window.bars.spin.setValue(bars)
+    qtbot.waitUntil(lambda: daemon_settings(daemon)["variants"] == variants and daemon_settings(daemon)["bars"] == bars,
+                    timeout=5000)

@@ -166,6 +166,12 @@ def test_a_variant_that_gives_up_does_not_sink_the_others(engine):
     assert len(fine.new_bars) == 2 and fine.stopped is None
     _assert_all_valid(fine.new_bars)
 
+    # through the engine: the variant that gave up is left out and its reason comes back with the others
+    impossible, fine = writer(PIECE.replace("M:3/4", "M:1/256")), writer(PIECE)
+    variants = engine._run([impossible, fine], Sampling(seed=1), None)
+    assert len(variants) == 1 and len(variants[0].bars) == 2
+    assert len(variants.gave_up) == 1 and "no valid bar 1 in 2 tries" in variants.gave_up[0]
+
 
 def test_bars_are_steered_to_fill_the_meter(engine):
     # the toy model only ever saw 3/4; in 5/4 the barline is held back until a voice fills the bar

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -114,6 +115,11 @@ def parse_meter(text: str) -> Fraction | None:
         return None
     num, _, den = text.partition("/")
     return Fraction(sum(int(n) for n in num.split("+")), int(den))
+
+
+def default_unit(bar: Fraction | None) -> Fraction:
+    """ABC's unit length when a header has no L: it follows the meter (1/16 below 3/4, else 1/8)."""
+    return Fraction(1, 16) if bar is not None and bar < Fraction(3, 4) else Fraction(1, 8)
 
 
 def parse_unit(text: str) -> Fraction:
@@ -221,11 +227,7 @@ class Scanner:
         m = self.tail
         if m is None:
             return False
-        kind = m.lastgroup
-        return ((kind == "deco" and not m["dclose"]) or (kind == "pdeco" and not m["pclose"])
-                or (kind == "annot" and not m["aclose"]) or (kind == "grace" and not m["gclose"])
-                or (kind == "field" and not m["fclose"]) or (kind == "chord" and not m["cclose"])
-                or kind in ("accopen", "tuplet", "broken", "slur", "volta"))
+        return unclosed(m) or m.lastgroup in ("tuplet", "broken", "slur", "volta")
 
     def _commit(self, m: re.Match) -> None:
         kind = m.lastgroup
@@ -483,6 +485,32 @@ class Scanner:
             if not lo <= p <= hi:   # not there yet: only the octave mark that goes towards the range
                 return "'" if up and p < lo else "," if not up and p > hi else ""
         return _without(chars, "".join(bad)) if bad else chars
+
+
+def unclosed(m: re.Match) -> bool:
+    """A token cut before its closing character (`!trill`, `"text`, `{g`, `[K:G`, `[ce`, a lone `^`)."""
+    kind = m.lastgroup
+    return ((kind == "deco" and not m["dclose"]) or (kind == "pdeco" and not m["pclose"])
+            or (kind == "annot" and not m["aclose"]) or (kind == "grace" and not m["gclose"])
+            or (kind == "field" and not m["fclose"]) or (kind == "chord" and not m["cclose"])
+            or kind == "accopen")
+
+
+def read_tokens(text: str) -> Iterator[re.Match]:
+    """The tokens of a finished text (a bar of a file, a grace group's inside), in order; any
+    whitespace separates as a space does. Raises ValueError where the text stops being ABC
+    (a character no token starts with, or a token left unclosed)."""
+    text = text.translate(_WHITESPACE)
+    pos = 0
+    while pos < len(text):
+        m = TOKENS.match(text, pos)
+        if m is None or m.end() == pos or unclosed(m):
+            raise ValueError(f"not ABC at {text[pos:pos + 12]!r}")
+        yield m
+        pos = m.end()
+
+
+_WHITESPACE = {ord(c): " " for c in "\r\n\f\v"}
 
 
 def _reachable(p: int, up: bool, lo: int, hi: int) -> bool:

@@ -6,7 +6,6 @@ what it cannot hold."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from notabridge.cli.main import UserError
 from notabridge.cli.generate import add_range_argument, add_sampling_arguments
@@ -21,38 +20,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_sampling_arguments(parser)
 
 
-def parse_measures(text: str) -> tuple[int, int]:
-    first, sep, last = text.partition("-")
-    try:
-        a, b = int(first), int(last if sep else first)
-    except ValueError:
-        raise UserError(f"--measures {text!r}: use two printed measure numbers like 1-8") from None
-    if b < a:
-        raise UserError(f"--measures {text}: the range runs backwards")
-    return a, b
-
-
 def run(args: argparse.Namespace) -> int:
     from notabridge.cli.accompany import parse_prompt
     from notabridge.cli.generate import check_output, run_job, sampling_from, write_variants
     from notabridge.jobs.compose import ComposeJob
-    from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
+    from notabridge.cli.score_range import read_score_range
     from notabridge.notation.files import FORMAT_LIMITS, SCORE_FILES, file_format
 
     prompt = parse_prompt(args.prompt)
     check_output(args.output)
-    if not Path(args.score).is_file():
-        raise UserError(f"{args.score}: no such file")
-    try:
-        score = read_excerpt(args.score)
-        if not score["measures"]:
-            raise UserError(f"{args.score} has no measures")
-        if args.measures:
-            start, end = indices_for_numbers(score, *parse_measures(args.measures))
-        else:
-            start, end = score["measures"][0]["index"], score["measures"][-1]["index"] + 1
-    except NotationError as exc:
-        raise UserError(f"{args.score}: {exc}") from None
+    score, start, end = read_score_range(args.score, args.measures)
     score["selection"] = {"start": start, "end": end, "staves": [s["index"] for s in score["staves"]]}
     job = ComposeJob(mode="continue", excerpt=score, bars=args.bars, prompt=prompt, sampling=sampling_from(args),
                      variants=args.variants, range_rule=not args.no_range_rule)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 from notabridge.cli.main import UserError
 
@@ -25,26 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from notabridge.cli.continue_ import parse_measures
     from notabridge.cli.load_engine import load_engine
+    from notabridge.cli.score_range import read_score_range
     from notabridge.errors import JobError
-    from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
     from notabridge.jobs.suggest import suggest
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
-    if not Path(args.score).is_file():
-        raise UserError(f"{args.score}: no such file")
-    try:
-        score = read_excerpt(args.score)
-        if not score["measures"]:
-            raise UserError(f"{args.score} has no measures")
-        if args.measures:
-            start, end = indices_for_numbers(score, *parse_measures(args.measures))
-        else:
-            start, end = score["measures"][0]["index"], score["measures"][-1]["index"] + 1
-    except NotationError as exc:
-        raise UserError(f"{args.score}: {exc}") from None
+    score, start, end = read_score_range(args.score, args.measures)
     staves = [s["index"] for s in score["staves"]] if args.staves is None else _staves(args.staves, score)
     score["selection"] = {"start": start, "end": end, "staves": staves}
     engine = load_engine(args.model, args.device)

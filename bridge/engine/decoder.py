@@ -50,7 +50,6 @@ class DecodeStats:
     patch_steps: int = 0
     char_steps: int = 0
     slides: int = 0
-    rollbacks: int = 0
     patches_per_row: list[int] = field(default_factory=list)
     failures: dict[int, Exception] = field(default_factory=dict)  # row -> why it gave up
 
@@ -144,7 +143,6 @@ class Decoder:
             elif action == DONE:
                 self._finish(row, group, i)
             else:  # roll this row back by `action` patches; it continues on its own until it catches up
-                self.stats.rollbacks += 1
                 length = group.length - action
                 del self.hiddens[row][length:]
                 out.append(_Group([row], self.runner.take(group.cache, [i], length), length))
@@ -167,7 +165,7 @@ class Decoder:
             context = writer.context(self.patch_length - len(suffix))
             hidden, cache = self.runner.patch(patches_to_ids(context)[None], self.runner.empty("patch", 1))
             last = hidden[0, -1]
-        writer.suffix_nats, writer.suffix_chars = self.score_after(cache, last, suffix)
+        writer.suffix_nats = self.score_after(cache, last, suffix)[0]
 
     def score_after(self, cache: Cache, last_hidden: np.ndarray, patches: list[str]) -> tuple[float, int]:
         """Nats (NotaGen's loss, summed) of `patches` following a cached context, teacher forced."""

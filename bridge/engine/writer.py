@@ -301,7 +301,6 @@ class BarWriter:
         self.suffix_patches = [p for i, line in enumerate(suffix_body or [])
                                for p in line_patches(self._prefixed(self.n_prefix + bars + i, line), True)]
         self.suffix_nats: float | None = None
-        self.suffix_chars = 0
         self.max_line_patches = max_line_patches
         self.new_bars: list[str] = []
         self.first_try: list[bool] = []
@@ -309,7 +308,6 @@ class BarWriter:
         self.rejects = 0
         self.sampled_nats = 0.0     # the model's surprise at the characters it sampled in the kept bars
         self.sampled_chars = 0
-        self.last_reasons: list[str] = []
         self.header_patches = 0
         self.writes_header = header is None
         self.header_restarts = 0
@@ -556,7 +554,6 @@ class BarWriter:
         stops with the bars it has (it fails only when it has none)."""
         self.tries += 1
         self.rejects += 1
-        self.last_reasons = reasons
         back = len(self.line_patches)
         if (self.tries > self.max_tries and self.writes_header and not whole_header and not self.new_bars
                 and self.header_restarts < MAX_HEADER_RESTARTS):

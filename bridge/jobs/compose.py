@@ -96,7 +96,7 @@ def compose(job: ComposeJob, engine: Engine, progress: ProgressFn | None = None,
         warnings.append(f"the model was not trained on the prompt {' / '.join(job.prompt)}; it may ignore it")
     try:
         with cancel_scope(cancel):   # the notation conversions check it once per measure
-            variants = _run_mode(job, engine, warnings, _progress_adapter(job, progress), cancel)
+            variants, gave_up = _run_mode(job, engine, warnings, _progress_adapter(job, progress), cancel)
     except NotationError as exc:
         raise JobError(str(exc)) from None
     _add_originality(job, engine, variants, warnings)
@@ -104,8 +104,7 @@ def compose(job: ComposeJob, engine: Engine, progress: ProgressFn | None = None,
         for variant in variants:
             variant["midi"] = melody.accompanied(variant["excerpt"])
     if len(variants) < job.variants:
-        failures = engine.last_run.stats.failures
-        reason = f": {next(iter(failures.values()))}" if failures else ""
+        reason = f": {gave_up[0]}" if gave_up else ""
         warnings.append(f"{job.variants - len(variants)} of {job.variants} variants gave up{reason}; "
                         f"here are the other {len(variants)}")
     return ComposeResult(variants=variants, provider=engine.provider, seconds=time.perf_counter() - start,
@@ -201,7 +200,8 @@ def _context_range(excerpt: dict, start: int) -> int:
 
 
 def _run_mode(job: ComposeJob, engine: Engine, warnings: list[str], on_bar: _ProgressAdapter | None,
-              cancel: threading.Event | None) -> list[dict]:
+              cancel: threading.Event | None) -> tuple[list[dict], list[str]]:
+    """The variants as excerpts, and why the variants the engine left out gave up."""
     kw = dict(sampling=job.sampling, variants=job.variants, progress=on_bar, cancel=cancel)
     if job.mode == "generate":
         from notabridge.abc.prompt import prompt_lines
@@ -211,7 +211,7 @@ def _run_mode(job: ComposeJob, engine: Engine, warnings: list[str], on_bar: _Pro
         key = KEY_NAMES[job.key] if job.key is not None else None
         results = engine.generate(lines, job.bars, meter=meter, key=key, **kw)
         return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), first_index=0), warnings)
-                for r in results]
+                for r in results], results.gave_up
 
     excerpt = job.excerpt
     assert excerpt is not None   # _check: every mode but generate has one
@@ -225,7 +225,7 @@ def _run_mode(job: ComposeJob, engine: Engine, warnings: list[str], on_bar: _Pro
         header, body = _source_lines(job, header, body, first, end, warnings)
         results = engine.continue_(header + "".join(body), job.bars, **kw)
         return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=context, first_index=end),
-                         warnings) for r in results]
+                         warnings) for r in results], results.gave_up
 
     last = excerpt["measures"][-1]["index"] + 1
     suffix_end = min(last, end + SUFFIX_MEASURES) if job.mode == "infill" else end
@@ -247,7 +247,7 @@ def _run_mode(job: ComposeJob, engine: Engine, warnings: list[str], on_bar: _Pro
     else:
         results = engine.infill(header + "".join(before), n_gap, after, given_bars=given, **kw)
     return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=window, first_index=start),
-                     warnings) for r in results]
+                     warnings) for r in results], results.gave_up
 
 
 def _abc(excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
@@ -262,7 +262,8 @@ def _source_lines(job: ComposeJob, header: str, body: list[str], first: int, end
     else the excerpt's ABC as given."""
     if job.source_text is None:
         return header, body
-    from notabridge.notation.abc_export import in_force, prompt_lines
+    from notabridge.abc.prompt import prompt_lines
+    from notabridge.notation.abc_export import in_force
     from notabridge.notation.abc_fast import score_layout
 
     source_header, lines = job.source_text
