@@ -1,0 +1,122 @@
+// What excerpt v2 adds to the notes (docs/excerpt.md, "Version 2"), read the way MuseScore 3.2.3's
+// plugin API allows: its Note has no tieFor/tieBack and its Chord no beam or articulation list,
+// but a range selection of the whole score (cmd("select-all")) lists every tie, slur, hairpin,
+// articulation, fermata, flag (Hook), dynamic and text, each with its track and its tick (a
+// spanner's spannerTick/spannerTicks, else its parent segment's tick). Collected once per read,
+// keyed "track:tick"; notabridge.js puts them on the events it reads with the Cursor.
+.pragma library
+
+function key(track, tick) { return track + ":" + tick; }
+
+function ticksOf(f) { return f && f.ticks !== undefined ? f.ticks : -1; }
+
+// the tick of an element hanging off a chord (parent Chord -> Segment) or a segment
+function tickOf(el) {
+    var up = el.parent;
+    for (var i = 0; i < 3 && up; i++) {
+        if (up.tick !== undefined && up.name === "Segment") return up.tick;
+        up = up.parent;
+    }
+    return -1;
+}
+
+// MuseScore's articulation names (Articulation.userName()) -> MusicXML's, as excerpt marks
+var ARTICULATIONS = [
+    [/staccatissimo|wedge/i, "staccatissimo"], [/staccato/i, "staccato"], [/marcato/i, "strong-accent"],
+    [/accent/i, "accent"], [/tenuto/i, "tenuto"], [/short trill|prall/i, "inverted-mordent"],
+    [/trill/i, "trill-mark"], [/inverted mordent/i, "inverted-mordent"], [/mordent/i, "mordent"],
+    [/inverted turn/i, "inverted-turn"], [/turn/i, "turn"], [/up ?bow/i, "up-bow"], [/down ?bow/i, "down-bow"],
+    [/open/i, "open-string"], [/stopped|left-hand pizz/i, "stopped"], [/snap pizz/i, "snap-pizzicato"],
+    [/thumb/i, "thumb-position"], [/breath/i, "breath-mark"]];
+
+function articulationName(el) {
+    var text = el.userName ? String(el.userName()) : "";
+    for (var i = 0; i < ARTICULATIONS.length; i++) if (ARTICULATIONS[i][0].test(text)) return ARTICULATIONS[i][1];
+    return null;
+}
+
+// "<sym>dynamicForte</sym><sym>dynamicForte</sym>" -> "ff"; null for what excerpt v2 has no name for
+var DYNAMIC_LETTERS = { dynamicPiano: "p", dynamicForte: "f", dynamicMezzo: "m", dynamicSforzando: "s", dynamicZ: "z",
+                        dynamicRinforzando: "r", dynamicNiente: "n" };
+var DYNAMICS = ["p", "pp", "ppp", "pppp", "f", "ff", "fff", "ffff", "mp", "mf", "sfz"];
+
+function dynamicName(text) {
+    var name = String(text || "").replace(/<sym>(\w+)<\/sym>/g, function (m, sym) { return DYNAMIC_LETTERS[sym] || "?"; })
+                                  .replace(/<[^>]*>/g, "").trim();
+    return DYNAMICS.indexOf(name) >= 0 ? name : null;
+}
+
+// Text as it prints: tags and symbols out, a metronome mark ("<sym>metNoteQuarterUp</sym> = 96") out
+// (its number is the measure's tempo); "" when nothing is left.
+function plainText(text, isTempo) {
+    var t = String(text || "");
+    if (isTempo) t = t.replace(/\(?\s*(<sym>met\w*<\/sym>\s*)+=\s*[\d.]+\s*\)?/g, "");
+    return t.replace(/<sym>\w+<\/sym>/g, "").replace(/<[^>]*>/g, "").replace(/\s+/g, " ").trim();
+}
+
+// Selects the whole score, reads the marks, and leaves nothing selected (the caller selects again
+// what it needs). `firstElement`/`select-all` end an open undo command: call this outside one.
+function collect(ms) {
+    var out = { tieStart: {}, tieStop: {}, slurStart: {}, slurStop: {}, marks: {}, hooks: {}, directions: [] };
+    ms.cmd("select-all");
+    var els = ms.curScore.selection.elements;
+    function add(map, k, value) { (map[k] = map[k] || []).push(value); }
+    for (var i = 0; i < els.length; i++) {
+        var el = els[i], name = el.name;
+        if (name === "Tie") {
+            var t0 = ticksOf(el.spannerTick), len = ticksOf(el.spannerTicks), pitch = el.parent ? el.parent.pitch : undefined;
+            if (t0 < 0 || pitch === undefined) continue;
+            add(out.tieStart, key(el.track, t0), pitch);
+            if (len > 0) add(out.tieStop, key(el.spannerTrack2 !== undefined ? el.spannerTrack2 : el.track, t0 + len), pitch);
+        } else if (name === "Slur") {
+            var s0 = ticksOf(el.spannerTick), sl = ticksOf(el.spannerTicks);
+            // xml2abc keeps a slur only when it starts and ends in one voice
+            if (s0 < 0 || sl <= 0 || el.spannerTrack2 !== el.track) continue;
+            out.slurStart[key(el.track, s0)] = (out.slurStart[key(el.track, s0)] || 0) + 1;
+            out.slurStop[key(el.track, s0 + sl)] = (out.slurStop[key(el.track, s0 + sl)] || 0) + 1;
+        } else if (name === "Articulation") {
+            var mark = articulationName(el);
+            if (mark) add(out.marks, key(el.track, tickOf(el)), mark);
+        } else if (name === "Fermata") {
+            add(out.marks, key(el.track, tickOf(el)), "fermata");
+        } else if (name === "Arpeggio") {
+            add(out.marks, key(el.track, tickOf(el)), "arpeggiate");
+        } else if (name === "Hook") {
+            out.hooks[key(el.track, tickOf(el))] = true;
+        } else if (name === "Dynamic") {
+            var dyn = dynamicName(el.text);
+            if (dyn) out.directions.push({ track: el.track, tick: tickOf(el), item: { dynamics: dyn } });
+        } else if (name === "HairPin") {
+            var h0 = ticksOf(el.spannerTick), hl = ticksOf(el.spannerTicks);
+            if (h0 < 0 || el.hairpinType === undefined) continue;
+            // hairpinType: 0 crescendo hairpin, 1 decrescendo hairpin (2, 3: the dashed-line kinds)
+            out.directions.push({ track: el.track, tick: h0, item: { wedge: el.hairpinType % 2 ? "diminuendo" : "crescendo" } });
+            if (hl > 0) out.directions.push({ track: el.track, tick: h0 + hl, item: { wedge: "stop" }, end: true });
+        } else if (name === "StaffText" || name === "SystemText" || name === "Tempo") {
+            var words = plainText(el.text, name === "Tempo");
+            // placement: 0 above, 1 below
+            if (words) out.directions.push({ track: el.track, tick: tickOf(el), item: { words: words, placement: el.placement === 1 ? "below" : "above" } });
+        }
+    }
+    ms.cmd("escape");
+    return out;
+}
+
+// The right barline and repeat start of a measure as excerpt v2 fields (BarLine.barlineType:
+// 2 double, 4 start repeat, 8 end repeat, 32 final, 64 end and start repeat).
+function measureBarlines(m) {
+    var out = {}, seg = m.firstSegment, start = seg ? seg.tick : -1;
+    for (var i = 0; i < 8 && seg && seg.tick === start; i++) {
+        var first = seg.elementAt ? seg.elementAt(0) : null;
+        if (first && first.name === "BarLine" && (first.barlineType === 4 || first.barlineType === 64)) out.repeat_start = true;
+        seg = seg.next;
+    }
+    var last = m.lastSegment, bl = last && last.elementAt ? last.elementAt(0) : null;
+    if (bl && bl.name === "BarLine") {
+        var type = bl.barlineType;
+        if (type === 8 || type === 64) out.barline = "repeat-end";
+        else if (type === 2) out.barline = "double";
+        else if (type === 32) out.barline = "final";
+    }
+    return out;
+}
