@@ -439,7 +439,8 @@ function graceGroups(ms, chord, warn) {
 // shorter notes by quarter) -- a split that would leave a chord alone under a beam is not made.
 function markBeams(ms, events, beamed, row) {
     var chordEvents = events.filter(function (e) { return e.type === "chord" || e.type === "rest"; });
-    var meter = parseFraction(row.time), q = ms.division, groupE, groupS = q;
+    var parts = String(row.time).split("/"), q = ms.division, groupE, groupS = q;
+    var meter = { n: parseInt(parts[0], 10), d: parseInt(parts[1], 10) };      // not reduced: 4/4 is not 1/1
     if (meter.d === 8 && meter.n % 3 === 0) groupE = groupS = 3 * q / 2;
     else if (meter.d === 4 && (meter.n === 2 || meter.n === 3)) groupE = meter.n * q;
     else if (meter.d === 4 && meter.n === 4) groupE = 2 * q;

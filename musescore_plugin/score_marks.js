@@ -50,8 +50,23 @@ function dynamicName(text) {
 // (its number is the measure's tempo); "" when nothing is left.
 function plainText(text, isTempo) {
     var t = String(text || "");
-    if (isTempo) t = t.replace(/\(?\s*(<sym>met\w*<\/sym>\s*)+=\s*[\d.]+\s*\)?/g, "");
-    return t.replace(/<sym>\w+<\/sym>/g, "").replace(/<[^>]*>/g, "").replace(/\s+/g, " ").trim();
+    // a metronome mark is symbols (<sym>metNoteQuarterUp</sym>, or their private-use glyphs) "= 96"
+    t = t.replace(/<sym>\w+<\/sym>/g, "\ue000").replace(/<[^>]*>/g, "");
+    if (isTempo) t = t.replace(/\(?\s*[\ue000-\uf8ff][\ue000-\uf8ff\s.]*=\s*[\d.]+\s*\)?/g, "");
+    return t.replace(/[\ue000-\uf8ff]/g, "").replace(/\s+/g, " ").trim();
+}
+
+// A chord symbol as MuseScore prints it ("Fmi7b5", "Ebma7", "C7susb9") -> as xml2abc spells the
+// MusicXML MuseScore exports for it ("Fm7b5", "Ebmaj7", "C7b9sus4"): notabridge/notation/marks.py.
+function chordSymbol(text) {
+    var t = plainText(text, false).replace(/[()]/g, "").replace(/\u00f8/g, "m7b5").replace(/[\u00b0o](?=\d|$)/g, "dim")
+                                   .replace(/\u0394/g, "maj");
+    var m = /^([A-G][#b]?)(.*?)(\/[A-G][#b]?)?$/.exec(t);
+    if (!m) return t || null;
+    var kind = m[2].replace(/^(mi|min|-)(?!\w*maj)/, "m").replace(/ma(?!j)|Maj|M(?=7|9|13)/, "maj");
+    var sus = /sus([24]?)/.exec(kind);
+    if (sus) kind = kind.replace(sus[0], "") + "sus" + (sus[1] || "4");
+    return m[1] + kind + (m[3] || "");
 }
 
 // Selects the whole score, reads the marks, and leaves nothing selected (the caller selects again
@@ -65,9 +80,10 @@ function collect(ms) {
         var el = els[i], name = el.name;
         if (name === "Tie") {
             var t0 = ticksOf(el.spannerTick), len = ticksOf(el.spannerTicks), pitch = el.parent ? el.parent.pitch : undefined;
-            if (t0 < 0 || pitch === undefined) continue;
+            // a tie into another voice is left out, as xml2abc and the MusicXML reader leave it out
+            if (t0 < 0 || len <= 0 || pitch === undefined || el.spannerTrack2 !== el.track) continue;
             add(out.tieStart, key(el.track, t0), pitch);
-            if (len > 0) add(out.tieStop, key(el.spannerTrack2 !== undefined ? el.spannerTrack2 : el.track, t0 + len), pitch);
+            add(out.tieStop, key(el.track, t0 + len), pitch);
         } else if (name === "Slur") {
             var s0 = ticksOf(el.spannerTick), sl = ticksOf(el.spannerTicks);
             // xml2abc keeps a slur only when it starts and ends in one voice
@@ -92,6 +108,9 @@ function collect(ms) {
             // hairpinType: 0 crescendo hairpin, 1 decrescendo hairpin (2, 3: the dashed-line kinds)
             out.directions.push({ track: el.track, tick: h0, item: { wedge: el.hairpinType % 2 ? "diminuendo" : "crescendo" } });
             if (hl > 0) out.directions.push({ track: el.track, tick: h0 + hl, item: { wedge: "stop" }, end: true });
+        } else if (name === "Harmony") {
+            var chord = chordSymbol(el.text);
+            if (chord) out.directions.push({ track: el.track, tick: tickOf(el), item: { chord: chord } });
         } else if (name === "StaffText" || name === "SystemText" || name === "Tempo") {
             var words = plainText(el.text, name === "Tempo");
             // placement: 0 above, 1 below
@@ -108,12 +127,13 @@ function measureBarlines(m) {
     var out = {}, seg = m.firstSegment, start = seg ? seg.tick : -1;
     for (var i = 0; i < 8 && seg && seg.tick === start; i++) {
         var first = seg.elementAt ? seg.elementAt(0) : null;
-        if (first && first.name === "BarLine" && (first.barlineType === 4 || first.barlineType === 64)) out.repeat_start = true;
+        var kind = first && first.name === "BarLine" ? Number(first.barlineType) : 0;
+        if (kind === 4 || kind === 64) out.repeat_start = true;
         seg = seg.next;
     }
     var last = m.lastSegment, bl = last && last.elementAt ? last.elementAt(0) : null;
     if (bl && bl.name === "BarLine") {
-        var type = bl.barlineType;
+        var type = Number(bl.barlineType);        // an enum value, not a plain number
         if (type === 8 || type === 64) out.barline = "repeat-end";
         else if (type === 2) out.barline = "double";
         else if (type === 32) out.barline = "final";
