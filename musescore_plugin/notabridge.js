@@ -236,10 +236,10 @@ function readExcerpt(ms, table, from, to, sel, marks) {
         for (var bk in bars) mj[bk] = bars[bk];
         measures.push(mj);
     }
-    var staffPitches = [], keys = [], shifts = [], clefVotes = [];
+    var staffPitches = [], keys = [], shifts = [], clefNotes = [];
     for (var s = 0; s < score.nstaves; s++) {
         staffPitches.push([]);
-        clefVotes.push({});
+        clefNotes.push([]);
         keys.push([]);
         shifts.push(null);
         for (var mi = 0; mi < measures.length; mi++) measures[mi].staves.push({ staff: s, voices: [] });
@@ -264,7 +264,7 @@ function readExcerpt(ms, table, from, to, sel, marks) {
             });
             for (var m = 0; m < measures.length; m++) {
                 var events = voiceEvents(ms, perMeasure[m], table[from + m], E, warn, staffPitches[s],
-                                         { track: s * VOICES + v, marks: marks, clefVotes: clefVotes[s] });
+                                         { track: s * VOICES + v, marks: marks, clefNotes: clefNotes[s] });
                 if (v === 0 || events.some(function (e) { return e.type === "chord"; }))
                     measures[m].staves[s].voices.push({ voice: v, events: events });
             }
@@ -288,7 +288,7 @@ function readExcerpt(ms, table, from, to, sel, marks) {
                      midi_program: part.midiProgram >= 0 && part.midiProgram <= 127 ? part.midiProgram : 0 });
         for (var q = 0; q < ids.length; q++)
             staves.push({ index: ids[q], part: "P" + (p + 1),
-                          clef: clefOfLines(clefVotes[ids[q]]) || clefFor(staffPitches[ids[q]] || []) });
+                          clef: staffClefs(ms, table, from, measures, ids[q], clefNotes[ids[q]], marks) || clefFor(staffPitches[ids[q]] || []) });
     }
     if (marks) addDirections(ms, table, from, measures, marks.directions);
     var excerpt = { format: "notabridge-excerpt", version: 2, title: score.title || score.scoreName || "",
@@ -317,8 +317,17 @@ function addDirections(ms, table, from, measures, directions) {
     }
     for (var m = 0; m < measures.length; m++) {
         var list = measures[m].directions;
-        if (list) list.sort(function (a, b) { return a.staff - b.staff || parseFraction(a.at).n * parseFraction(b.at).d - parseFraction(b.at).n * parseFraction(a.at).d; });
+        if (list) list.sort(function (a, b) {
+            return a.staff - b.staff || parseFraction(a.at).n * parseFraction(b.at).d - parseFraction(b.at).n * parseFraction(a.at).d ||
+                   directionRank(a) - directionRank(b);
+        });
     }
+}
+
+// At one time MuseScore's MusicXML export (the order xml2abc writes them in) has a hairpin's end
+// first, then dynamics, text, a hairpin's start, chord symbols.
+function directionRank(d) {
+    return d.wedge === "stop" ? 0 : d.dynamics ? 1 : d.words !== undefined ? 2 : d.wedge ? 3 : 4;
 }
 
 // The clef a staff starts with, from where its notes sit: a note's diatonic step (from pitch and
@@ -333,10 +342,37 @@ function diatonicStep(pitch, tpc) {
     return octave * 7 + step;
 }
 
-function clefOfLines(votes) {
-    var best = null;
-    for (var sum in votes) if (CLEF_SUMS[sum] && (!best || votes[sum] > votes[best])) best = sum;
-    return best ? CLEF_SUMS[best] : null;
+// The clef a staff starts the excerpt with; clef changes inside it are added to the measures
+// (`clefs`). notes: [[tick, line sum]] of the staff's notes read; the changes' ticks come from the
+// score's Clef elements (marks.clefChanges), their types from the notes after them.
+function staffClefs(ms, table, from, measures, staff, notes, marks) {
+    var ticks = [];
+    if (marks) for (var i = 0; i < marks.clefChanges.length; i++)
+        if (marks.clefChanges[i].staff === staff && ticks.indexOf(marks.clefChanges[i].tick) < 0) ticks.push(marks.clefChanges[i].tick);
+    ticks.sort(function (a, b) { return a - b; });
+    var regions = [];                 // per stretch between changes: votes of line sums
+    for (var r = 0; r <= ticks.length; r++) regions.push({});
+    for (var n = 0; n < notes.length; n++) {
+        var k = 0;
+        while (k < ticks.length && notes[n][0] >= ticks[k]) k++;
+        regions[k][notes[n][1]] = (regions[k][notes[n][1]] || 0) + 1;
+    }
+    function clefOf(votes) {
+        var best = null;
+        for (var sum in votes) if (CLEF_SUMS[sum] && (!best || votes[sum] > votes[best])) best = sum;
+        return best ? CLEF_SUMS[best] : null;
+    }
+    var lo = table[from].start, first = 0;
+    while (first < ticks.length && ticks[first] <= lo) first++;
+    var current = clefOf(regions[first]);
+    for (var c = first; c < ticks.length; c++) {
+        var idx = measureAtTick(table, ticks[c]) - from, clef = clefOf(regions[c + 1]);
+        if (idx < 0 || idx >= measures.length || !clef || clef === current) continue;
+        var at = ticks[c] - table[from + idx].start;
+        (measures[idx].clefs = measures[idx].clefs || []).push({ staff: staff, at: at ? ticksToFraction(ms, at) : "0", clef: clef });
+        current = clef;
+    }
+    return clefOf(regions[first]);
 }
 
 // The chords and rests of one voice in one measure as excerpt events; gaps become rests.
@@ -354,7 +390,9 @@ function voiceEvents(ms, items, row, E, warn, pitches, where) {
         if (actual <= 0) continue;
         var ev = { type: el.type === E.CHORD ? "chord" : "rest", duration: ticksToFraction(ms, actual) };
         var nf = parseFraction(fraction(nominal, wholeTicks(ms)));
-        if (dotsOf(nf)) ev.dots = dotsOf(nf);
+        // a whole-measure rest lasts the measure but shows no dots
+        var measureRest = el.type !== E.CHORD && tick === row.start && actual === row.end - row.start;
+        if (dotsOf(nf) && !measureRest) ev.dots = dotsOf(nf);
         if (actual < nominal) {
             var g = gcd(actual, nominal);
             ev.tuplet = { actual: nominal / g, normal: actual / g };
@@ -373,8 +411,7 @@ function voiceEvents(ms, items, row, E, warn, pitches, where) {
                 ev.notes.push({ pitch: note.pitch, tpc: tpc, tie: tie });
                 pitches.push(note.pitch);
                 if (note.line !== undefined && (note.tpc2 === undefined || note.tpc2 === tpc)) {
-                    var sum = diatonicStep(note.pitch, tpc) + note.line;
-                    where.clefVotes[sum] = (where.clefVotes[sum] || 0) + 1;
+                    where.clefNotes.push([tick, diatonicStep(note.pitch, tpc) + note.line]);
                 }
             }
             ev.notes.sort(function (a, b) { return a.pitch - b.pitch; });
@@ -398,7 +435,36 @@ function voiceEvents(ms, items, row, E, warn, pitches, where) {
     }
     if (pos < row.end) events.push({ type: "rest", duration: ticksToFraction(ms, row.end - pos) });
     if (marks) markBeams(ms, events, beamed, row);
+    markTupletGroups(ms, events);
     return events;
+}
+
+// Where each tuplet group starts and stops (excerpt v2 tuplet.start/.stop; 3.2 does not show
+// plugins a chord's Tuplet): a group of n:m holds m of its first note's undotted value, so it ends
+// once the time that much takes has passed, or before an event outside it.
+function markTupletGroups(ms, events) {
+    var open = -1, took = null, length = null;
+    for (var i = 0; i < events.length; i++) {
+        var t = events[i].tuplet;
+        if (open >= 0 && (!t || t.actual !== events[open].tuplet.actual || t.normal !== events[open].tuplet.normal)) {
+            events[i - 1].tuplet.stop = true;
+            open = -1;
+        }
+        if (!t) continue;
+        var d = parseFraction(events[i].duration);
+        if (open < 0) {
+            open = i;
+            t.start = true;
+            // its first note's written value (duration x actual / normal), undotted: 1/p; the group lasts normal/p
+            var written = { n: d.n * t.actual, d: d.d * t.normal }, p = 1;
+            while (written.n * p < written.d) p *= 2;
+            length = { n: t.normal, d: p };
+            took = { n: 0, d: 1 };
+        }
+        took = { n: took.n * d.d + d.n * took.d, d: took.d * d.d };
+        if (took.n * length.d >= length.n * took.d) { t.stop = true; open = -1; }
+    }
+    if (open >= 0) events[events.length - 1].tuplet.stop = true;
 }
 
 function nominalTicks(ms, el) {

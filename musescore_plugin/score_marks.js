@@ -10,14 +10,12 @@ function key(track, tick) { return track + ":" + tick; }
 
 function ticksOf(f) { return f && f.ticks !== undefined ? f.ticks : -1; }
 
-// the tick of an element hanging off a chord (parent Chord -> Segment) or a segment
+// The tick of an element on a segment (parent Segment) or on a chord or rest (parent Chord/Rest,
+// whose parent is the Segment); -1 for one on a grace chord (whose parent is its main chord).
 function tickOf(el) {
     var up = el.parent;
-    for (var i = 0; i < 3 && up; i++) {
-        if (up.tick !== undefined && up.name === "Segment") return up.tick;
-        up = up.parent;
-    }
-    return -1;
+    if (up && up.name !== "Segment") up = up.parent;
+    return up && up.name === "Segment" ? up.tick : -1;
 }
 
 // MuseScore's articulation names (Articulation.userName()) -> MusicXML's, as excerpt marks
@@ -72,7 +70,7 @@ function chordSymbol(text) {
 // Selects the whole score, reads the marks, and leaves nothing selected (the caller selects again
 // what it needs). `firstElement`/`select-all` end an open undo command: call this outside one.
 function collect(ms) {
-    var out = { tieStart: {}, tieStop: {}, slurStart: {}, slurStop: {}, marks: {}, hooks: {}, directions: [] };
+    var out = { tieStart: {}, tieStop: {}, slurStart: {}, slurStop: {}, marks: {}, hooks: {}, directions: [], clefChanges: [] };
     ms.cmd("select-all");
     var els = ms.curScore.selection.elements;
     function add(map, k, value) { (map[k] = map[k] || []).push(value); }
@@ -97,6 +95,10 @@ function collect(ms) {
             add(out.marks, key(el.track, tickOf(el)), "fermata");
         } else if (name === "Arpeggio") {
             add(out.marks, key(el.track, tickOf(el)), "arpeggiate");
+        } else if (name === "Clef") {
+            // a clef change inside the score (the type is not shown to plugins: notabridge.js reads it
+            // from where the notes after it sit); generated clefs are the courtesy ones
+            if (!el.generated && tickOf(el) > 0) out.clefChanges.push({ staff: Math.floor(el.track / 4), tick: tickOf(el) });
         } else if (name === "Hook") {
             out.hooks[key(el.track, tickOf(el))] = true;
         } else if (name === "Dynamic") {
