@@ -265,7 +265,8 @@ function readExcerpt(ms, table, from, to, sel, marks) {
             for (var m = 0; m < measures.length; m++) {
                 var events = voiceEvents(ms, perMeasure[m], table[from + m], E, warn, staffPitches[s],
                                          { track: s * VOICES + v, marks: marks, clefNotes: clefNotes[s] });
-                if (v === 0 || events.some(function (e) { return e.type === "chord"; }))
+                // voices 1-3 where they hold something (v2: rests too, as MusicXML has them)
+                if (v === 0 || (marks ? perMeasure[m].length > 0 : events.some(function (e) { return e.type === "chord"; })))
                     measures[m].staves[s].voices.push({ voice: v, events: events });
             }
         }
@@ -286,6 +287,10 @@ function readExcerpt(ms, table, from, to, sel, marks) {
         parts.push({ id: "P" + (p + 1), name: part.longName || part.partName || ("Part " + (p + 1)),
                      abbreviation: part.shortName || "", staves: ids,
                      midi_program: part.midiProgram >= 0 && part.midiProgram <= 127 ? part.midiProgram : 0 });
+        if (marks) {
+            var order = voiceOrder(measures, ids);
+            if (order) parts[parts.length - 1].voice_order = order;
+        }
         for (var q = 0; q < ids.length; q++)
             staves.push({ index: ids[q], part: "P" + (p + 1),
                           clef: staffClefs(ms, table, from, measures, ids[q], clefNotes[ids[q]], marks) || clefFor(staffPitches[ids[q]] || []) });
@@ -322,6 +327,25 @@ function addDirections(ms, table, from, measures, directions) {
                    directionRank(a) - directionRank(b);
         });
     }
+}
+
+// The order a part's voices first appear in, measure after measure, staff then voice within one
+// (the order MuseScore's MusicXML export has them in, which xml2abc numbers ABC voices by); null
+// when that is staff then voice order.
+function voiceOrder(measures, staffIds) {
+    var seen = [], flat = {};
+    for (var m = 0; m < measures.length; m++)
+        for (var s = 0; s < measures[m].staves.length; s++) {
+            var entry = measures[m].staves[s];
+            if (staffIds.indexOf(entry.staff) < 0) continue;
+            for (var v = 0; v < entry.voices.length; v++) {
+                var k = entry.staff + ":" + entry.voices[v].voice;
+                if (!flat[k]) { flat[k] = true; seen.push([entry.staff, entry.voices[v].voice]); }
+            }
+        }
+    var sorted = seen.slice().sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
+    for (var i = 0; i < seen.length; i++) if (seen[i][0] !== sorted[i][0] || seen[i][1] !== sorted[i][1]) return seen;
+    return null;
 }
 
 // At one time MuseScore's MusicXML export (the order xml2abc writes them in) has a hairpin's end
@@ -364,6 +388,11 @@ function staffClefs(ms, table, from, measures, staff, notes, marks) {
     }
     var lo = table[from].start, first = 0;
     while (first < ticks.length && ticks[first] <= lo) first++;
+    // no note before the first change: the staff starts with the other of treble and bass
+    if (!clefOf(regions[first]) && first < ticks.length) {
+        var next = clefOf(regions[first + 1]);
+        if (next === "treble" || next === "bass") regions[first][next === "treble" ? 26 : 38] = 1;
+    }
     var current = clefOf(regions[first]);
     for (var c = first; c < ticks.length; c++) {
         var idx = measureAtTick(table, ticks[c]) - from, clef = clefOf(regions[c + 1]);
@@ -381,7 +410,8 @@ function voiceEvents(ms, items, row, E, warn, pitches, where) {
     var events = [], pos = row.start, marks = where.marks, beamed = [];
     for (var i = 0; i < items.length; i++) {
         var el = items[i].el, tick = items[i].tick;
-        if (tick > pos) events.push({ type: "rest", duration: ticksToFraction(ms, tick - pos) });
+        // a gap in a voice is filled with a rest that is not printed (MusicXML readers and xml2abc do the same)
+        if (tick > pos) events.push(gapRest(ms, tick - pos, marks));
         // `duration` is the written value before 3.5 and the sounding one after; `globalDuration` (3.5+) is written.
         var written = el.globalDuration || el.duration;
         var nominal = ticksOf(ms, { n: written.numerator, d: written.denominator });
@@ -433,7 +463,7 @@ function voiceEvents(ms, items, row, E, warn, pitches, where) {
         events.push(ev);
         pos = tick + actual;
     }
-    if (pos < row.end) events.push({ type: "rest", duration: ticksToFraction(ms, row.end - pos) });
+    if (pos < row.end) events.push(gapRest(ms, row.end - pos, marks && items.length));
     if (marks) markBeams(ms, events, beamed, row);
     markTupletGroups(ms, events);
     return events;
@@ -465,6 +495,12 @@ function markTupletGroups(ms, events) {
         if (took.n * length.d >= length.n * took.d) { t.stop = true; open = -1; }
     }
     if (open >= 0) events[events.length - 1].tuplet.stop = true;
+}
+
+function gapRest(ms, ticks, invisible) {
+    var rest = { type: "rest", duration: ticksToFraction(ms, ticks) };
+    if (invisible) rest.invisible = true;
+    return rest;
 }
 
 function nominalTicks(ms, el) {

@@ -133,8 +133,14 @@ function measureBarlines(m) {
         if (kind === 4 || kind === 64) out.repeat_start = true;
         seg = seg.next;
     }
-    var last = m.lastSegment, bl = last && last.elementAt ? last.elementAt(0) : null;
-    if (bl && bl.name === "BarLine") {
+    // the end barline is the last segment, or before a courtesy key or time signature at the end
+    var last = m.lastSegment, bl = null;
+    for (var j = 0; j < 4 && last && !bl; j++) {
+        var el = last.elementAt ? last.elementAt(0) : null;
+        if (el && el.name === "BarLine") bl = el;
+        last = last.prev;
+    }
+    if (bl) {
         var type = Number(bl.barlineType);        // an enum value, not a plain number
         if (type === 8 || type === 64) out.barline = "repeat-end";
         else if (type === 2) out.barline = "double";
