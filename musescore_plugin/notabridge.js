@@ -236,10 +236,11 @@ function readExcerpt(ms, table, from, to, sel, marks) {
         for (var bk in bars) mj[bk] = bars[bk];
         measures.push(mj);
     }
-    var staffPitches = [], keys = [], shifts = [], clefNotes = [];
+    var staffPitches = [], keys = [], shifts = [], clefNotes = [], writtenNotes = [];
     for (var s = 0; s < score.nstaves; s++) {
         staffPitches.push([]);
         clefNotes.push([]);
+        writtenNotes.push([]);
         keys.push([]);
         shifts.push(null);
         for (var mi = 0; mi < measures.length; mi++) measures[mi].staves.push({ staff: s, voices: [] });
@@ -264,7 +265,7 @@ function readExcerpt(ms, table, from, to, sel, marks) {
             });
             for (var m = 0; m < measures.length; m++) {
                 var events = voiceEvents(ms, perMeasure[m], table[from + m], E, warn, staffPitches[s],
-                                         { track: s * VOICES + v, marks: marks, clefNotes: clefNotes[s] });
+                                         { track: s * VOICES + v, marks: marks, clefNotes: clefNotes[s], writtenNotes: writtenNotes[s] });
                 // voices 1-3 where they hold something (v2: rests too, as MusicXML has them)
                 if (v === 0 || (marks ? perMeasure[m].length > 0 : events.some(function (e) { return e.type === "chord"; })))
                     measures[m].staves[s].voices.push({ voice: v, events: events });
@@ -287,6 +288,14 @@ function readExcerpt(ms, table, from, to, sel, marks) {
         parts.push({ id: "P" + (p + 1), name: part.longName || part.partName || ("Part " + (p + 1)),
                      abbreviation: part.shortName || "", staves: ids,
                      midi_program: part.midiProgram >= 0 && part.midiProgram <= 127 ? part.midiProgram : 0 });
+        var transposed = transposition(writtenNotes[ids[0]]);
+        if (transposed) {
+            parts[parts.length - 1].transpose = transposed.transpose;
+            for (var w = 0; w < ids.length; w++) {
+                var lines = transposition(writtenNotes[ids[w]]);
+                if (lines) clefNotes[ids[w]] = clefNotes[ids[w]].concat(lines.clefNotes);
+            }
+        }
         if (marks) {
             var order = voiceOrder(measures, ids);
             if (order) parts[parts.length - 1].voice_order = order;
@@ -327,6 +336,28 @@ function addDirections(ms, table, from, measures, directions) {
                    directionRank(a) - directionRank(b);
         });
     }
+}
+
+// A transposing staff's transposition (MusicXML <transpose>: written -> sounding) from its notes:
+// tpc2 - tpc1 (written - concert on the line of fifths) gives the interval up to octaves, and the
+// octave is the one that puts the written notes on their staff lines under a clef (clefOfLines'
+// sums). notes: [[tick, pitch, tpc1, tpc2, line]]; null when there are none or nothing fits.
+function transposition(notes) {
+    if (!notes.length) return null;
+    var k = notes[0][3] - notes[0][2];
+    var dia = ((4 * k) % 7 + 7) % 7, semis = ((7 * k) % 12 + 12) % 12;
+    var best = null;
+    var octaves = [0, -1, 1, -2];          // on a tie, the transposition within an octave
+    for (var oi = 0; oi < octaves.length; oi++) {
+        var o = octaves[oi], hits = 0;
+        for (var i = 0; i < notes.length; i++)
+            if (CLEF_SUMS[diatonicStep(notes[i][1], notes[i][2]) + dia + 7 * o + notes[i][4]]) hits++;
+        if (!best || hits > best.hits) best = { o: o, hits: hits };
+    }
+    if (!best.hits) return null;
+    var t = -(semis + 12 * best.o), d = -(dia + 7 * best.o), oc = t < 0 ? Math.ceil(t / 12) : Math.floor(t / 12);
+    var clefNotes = notes.map(function (n) { return [n[0], diatonicStep(n[1], n[2]) + dia + 7 * best.o + n[4]]; });
+    return { transpose: { diatonic: d - 7 * oc, chromatic: t - 12 * oc, octave_change: oc }, clefNotes: clefNotes };
 }
 
 // The order a part's voices first appear in, measure after measure, staff then voice within one
@@ -442,6 +473,8 @@ function voiceEvents(ms, items, row, E, warn, pitches, where) {
                 pitches.push(note.pitch);
                 if (note.line !== undefined && (note.tpc2 === undefined || note.tpc2 === tpc)) {
                     where.clefNotes.push([tick, diatonicStep(note.pitch, tpc) + note.line]);
+                } else if (note.line !== undefined) {      // a transposing staff: the line shows the written note
+                    where.writtenNotes.push([tick, note.pitch, tpc, note.tpc2, note.line]);
                 }
             }
             ev.notes.sort(function (a, b) { return a.pitch - b.pitch; });
