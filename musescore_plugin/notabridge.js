@@ -630,7 +630,9 @@ function readSelection(ms, options) {
     var marks = null;
     if (options.marks !== false) {
         marks = SM.collect(ms);
-        selectMeasures(ms, sel.start, sel.end, userStaves[userStaves.length - 1], userStaves[0]);
+        // (where MuseScore cannot select the range exactly, e.g. under multi-measure rests, writing
+        // says so when it selects the range itself; reading goes on)
+        try { selectMeasures(ms, sel.start, sel.end, userStaves[userStaves.length - 1], userStaves[0]); } catch (e) { }
     }
     return readExcerpt(ms, table, from, to, sel, marks);
 }
