@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
         args.score, args.variants, args.quiet = args.melody, 1, False
         return run_on_score(args, "accompany", args.staves)
+    if args.staves or args.measures:
+        raise UserError("--staves and --measures are for a score; a MIDI melody is accompanied whole, by --voices new tracks")
     prompt = parse_prompt(args.prompt)
     output = Path(args.output)
     if output.suffix.lower() not in (".mid", ".midi"):
