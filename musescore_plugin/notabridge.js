@@ -30,6 +30,9 @@ function parseFraction(text) {
     return { n: n / g, d: d / g };
 }
 
+// FileIO for reading the score's own file (score_marks.js scoreFile); set by the entry point
+function setFileIO(fio) { SM.setFileIO(fio); }
+
 function wholeTicks(ms) { return ms.division * 4; }
 
 function ticksOf(ms, f) { return Math.round(wholeTicks(ms) * f.n / f.d); }
@@ -305,11 +308,35 @@ function readExcerpt(ms, table, from, to, sel, marks) {
                           clef: staffClefs(ms, table, from, measures, ids[q], clefNotes[ids[q]], marks) || clefFor(staffPitches[ids[q]] || []) });
     }
     if (marks) addDirections(ms, table, from, measures, marks.directions);
+    var groups = marks && marks.file ? addFileMarks(measures, from, parts, marks.file) : [];
     var excerpt = { format: "notabridge-excerpt", version: 2, title: score.title || score.scoreName || "",
                     parts: parts, staves: staves, measures: measures,
                     selection: { start: sel.start, end: sel.end, staves: sel.staves }, warnings: warnings };
     if (marks) excerpt.beaming = "written";
+    if (groups.length) excerpt.groups = groups;
     return excerpt;
+}
+
+// Key modes and voltas on the measures, and the brackets over parts as excerpt groups, from the
+// score's file (SM.scoreFile). MuseScore's mode words are MusicXML's; "major" and "none" are left out.
+function addFileMarks(measures, from, parts, file) {
+    var mode = null;
+    for (var i = 0; i <= from + measures.length - 1; i++) {
+        if (file.modes[i] !== undefined) mode = file.modes[i];
+        if (i < from) continue;
+        var mj = measures[i - from];
+        if (mode && mode !== "major" && mode !== "none") mj.mode = mode;
+        var v = file.voltas[i];
+        if (v) for (var k in v) mj[k] = v[k];
+    }
+    var partOf = {}, groups = [];
+    for (var p = 0; p < parts.length; p++) for (var s = 0; s < parts[p].staves.length; s++) partOf[parts[p].staves[s]] = parts[p].id;
+    for (var b = 0; b < file.brackets.length; b++) {
+        var br = file.brackets[b], first = partOf[br.first], last = partOf[br.last];
+        if (!first || !last || first === last) continue;          // a brace of one part's staves is the part's own
+        groups.push({ first: first, last: last, symbol: br.symbol, barline: br.barline });
+    }
+    return groups;
 }
 
 // Dynamics, hairpins and text as measure directions, on the voice of the element's track (voice 0
@@ -630,6 +657,7 @@ function readSelection(ms, options) {
     var marks = null;
     if (options.marks !== false) {
         marks = SM.collect(ms);
+        marks.file = SM.scoreFile(ms);
         // (where MuseScore cannot select the range exactly, e.g. under multi-measure rests, writing
         // says so when it selects the range itself; reading goes on)
         try { selectMeasures(ms, sel.start, sel.end, userStaves[userStaves.length - 1], userStaves[0]); } catch (e) { }

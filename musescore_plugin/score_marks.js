@@ -148,3 +148,56 @@ function measureBarlines(m) {
     }
     return out;
 }
+
+// ---------------------------------------------------------------- from the score's own file
+
+// What the 3.2 plugin API does not show at all, read from the score as MuseScore saves it (.mscx,
+// written to a temporary file with writeScore and read with FileIO): key modes, brackets over
+// parts, voltas. {modes: {measure index: mode}, brackets: [{first, last (staff indices), symbol,
+// barline}], voltas: {measure index: {volta | volta_end}}}; null where the host cannot write files
+// (MuseScore 4 has no writeScore).
+var fileIO = null;
+
+function setFileIO(fio) { fileIO = fio; }
+
+var BRACKETS = { 0: "bracket", 1: "brace", 2: "square", 3: "line" };
+
+function scoreFile(ms) {
+    if (!fileIO || !ms.writeScore || !fileIO.tempPath) return null;
+    var base = fileIO.tempPath() + "/notabridge-read-" + Date.now();
+    if (!ms.writeScore(ms.curScore, base, "mscx")) return null;
+    fileIO.source = base + ".mscx";
+    var text = fileIO.read();
+    fileIO.remove();
+    var main = (text.split("<Score>")[1] || text).split("<Excerpt")[0];      // parts follow the main score
+    var out = { modes: {}, brackets: [], voltas: {} };
+    // staff definitions inside <Part>: brackets (type, span in staves)
+    var definitions = [], music = null, re = /<Staff id="(\d+)">([\s\S]*?)<\/Staff>/g, m;
+    while ((m = re.exec(main)) !== null) {
+        if (m[2].indexOf("<Measure") >= 0) { if (m[1] === "1" && !music) music = m[2]; }
+        else definitions[parseInt(m[1], 10) - 1] = m[2];
+    }
+    for (var s = 0; s < definitions.length; s++) {
+        var def = definitions[s] || "", b = /<bracket type="(\d+)" span="(\d+)"/.exec(def);
+        if (!b || !BRACKETS[b[1]] || parseInt(b[2], 10) < 2) continue;
+        // barline: false as MuseScore 3.2's own MusicXML export writes it (no <group-barline>, whatever
+        // the staves' barLineSpan), which is the text NotaGen would get from the user's export
+        out.brackets.push({ first: s, last: s + parseInt(b[2], 10) - 1, symbol: BRACKETS[b[1]], barline: false });
+    }
+    if (!music) return out;
+    var measures = music.split(/<Measure[ >]/).slice(1);
+    for (var i = 0; i < measures.length; i++) {
+        var body = measures[i], mode = /<KeySig>[\s\S]*?<\/KeySig>/.exec(body);
+        if (mode) out.modes[i] = (/<mode>(\w+)<\/mode>/.exec(mode[0]) || [null, "none"])[1];
+        var volta = /<Spanner type="Volta">\s*<Volta>([\s\S]*?)<\/Volta>([\s\S]*?)<\/Spanner>/.exec(body);
+        if (volta) {
+            var endings = (/<endings>([^<]*)<\/endings>/.exec(volta[1]) || [null, "1"])[1].replace(/\s+/g, "");
+            var span = parseInt((/<measures>(\d+)<\/measures>/.exec(volta[2]) || [null, "1"])[1], 10);
+            (out.voltas[i] = out.voltas[i] || {}).volta = endings;
+            // endHookType 1: a hook at the end (MusicXML "stop"), else "discontinue"
+            var end = Math.max(i, i + span - 1);
+            (out.voltas[end] = out.voltas[end] || {}).volta_end = /<endHookType>1</.test(volta[1]) ? "stop" : "discontinue";
+        }
+    }
+    return out;
+}

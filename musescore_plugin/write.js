@@ -16,7 +16,7 @@ var TUPLET_COMMAND = { 2: "duplet", 3: "triplet", 4: "quadruplet", 5: "quintuple
                        7: "septuplet", 8: "octuplet", 9: "nonuplet" };
 var io = null;                 // a FileIO item, for the scratch file (set by setFileIO)
 
-function setFileIO(fio) { io = fio; }
+function setFileIO(fio) { io = fio; NB.setFileIO(fio); }
 
 function frac(text) { return NB.parseFraction(text); }
 

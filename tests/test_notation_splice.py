@@ -262,3 +262,9 @@ def test_accompany_on_a_score_names_what_is_missing(toy_bundle, duo, tmp_path, c
     assert main(["infill", str(duo), "--measures", "3-4", "--staves", "5", "--model", str(toy_bundle), "-o", str(out)]) == 1
     assert "the score has staves [0, 1]" in capsys.readouterr().err
     assert not out.exists()
+    from tests.daw_helpers import write_melody
+
+    waltz = [(i, 1, p) for i, p in enumerate([67, 69, 71, 74, 74, 74, 71, 69, 67, 72, 72, 71])]
+    melody = write_melody(tmp_path / "melody.mid", waltz, meter=(3, 4), bpm=96, key="G")
+    assert main(["accompany", str(melody), "--staves", "1", "--model", str(toy_bundle), "-o", str(tmp_path / "a.mid")]) == 1
+    assert "for a score" in capsys.readouterr().err
