@@ -45,7 +45,8 @@ def test_accompany_checks_the_output_before_running_the_model(tmp_path, toy_bund
     assert done.returncode == 0 and good.is_file(), done.stderr
 
 
-@pytest.mark.parametrize("command", [["generate", "--bars", "2"], ["continue", "SCORE", "--bars", "1"]])
+@pytest.mark.parametrize("command", [["generate", "--bars", "2"], ["continue", "SCORE", "--bars", "1"],
+                                     ["infill", "SCORE", "--measures", "1-1"], ["accompany", "SCORE", "--staves", "1"]])
 def test_generate_and_continue_check_the_output_first(tmp_path, toy_bundle, command):
     from tests.daemon_helpers import toy_excerpt
     import json

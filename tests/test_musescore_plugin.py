@@ -58,7 +58,7 @@ def apply(plugin_dir, score, home, tmp_path, mode, measures, result, staves=None
 @pytest.mark.parametrize("name,start,end", [("chorale", 3, 5), ("rag", 4, 7), ("demo", 2, 4)])
 def test_export_reads_every_staff_of_the_selected_measures(plugin_dir, scores, originals, ms_home, name, start, end):
     excerpt = export(plugin_dir, scores[name], ms_home, start, end, context_before=2)
-    assert excerpt["format"] == "notabridge-excerpt" and excerpt["version"] == 1
+    assert excerpt["format"] == "notabridge-excerpt" and excerpt["version"] == 2
     from notabridge.notation import validate_excerpt
     assert validate_excerpt(excerpt) == []
     assert excerpt["selection"]["start"] == start and excerpt["selection"]["end"] == end

@@ -1,9 +1,13 @@
 """`notabridge accompany melody.mid -o out.mid`: an accompaniment for a melody clip from a DAW.
+`notabridge accompany score.musicxml --staves 1,2,3 [--measures A-B] -o out.musicxml`: new music on
+some staves of a score around the others.
 
-The same MIDI accompany job the daemon runs for DAWs (notabridge.jobs.midi_melody), run in this
-process: the melody is quantised and read in its key and meter, the engine writes the
+For MIDI, the same accompany job the daemon runs for DAWs (notabridge.jobs.midi_melody), run in
+this process: the melody is quantised and read in its key and meter, the engine writes the
 accompaniment voices bar by bar around it; the output is the input file plus one new track per
-voice, on the same bars, tempo and length.
+voice, on the same bars, tempo and length. For a score, the staves named are written around the
+given ones, and from MusicXML to MusicXML into a copy of the user's own file, where nothing else
+changes (notabridge.cli.score_job).
 """
 from __future__ import annotations
 
@@ -18,12 +22,16 @@ DEFAULT_VOICES = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("melody", help="the melody as a Standard MIDI File (.mid), e.g. a clip exported from a DAW")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.mid", help="where to write melody + accompaniment")
+    parser.add_argument("melody", help="the melody as a Standard MIDI File (.mid), e.g. a clip exported from a DAW; "
+                                       "or a score (.musicxml/.xml/.mxl, .abc, excerpt .json) with --staves")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="where to write melody + accompaniment (.mid for a MIDI melody; for a score, its extension picks the format)")
+    parser.add_argument("--staves", metavar="I,J", help="score: the 0-based staves to write (the others are given)")
+    parser.add_argument("--measures", metavar="A-B", help="score: printed measure numbers to accompany (default: the whole score)")
     parser.add_argument("--prompt", metavar="PERIOD|COMPOSER|INSTRUMENTATION",
                         help='style prompt, e.g. "Baroque|Bach, Johann Sebastian|Choral" (default: a choral prompt of the model)')
     parser.add_argument("--voices", type=int, default=DEFAULT_VOICES, metavar="N",
-                        help=f"accompaniment voices under the melody (default {DEFAULT_VOICES}: alto, tenor, bass)")
+                        help=f"MIDI: accompaniment voices under the melody (default {DEFAULT_VOICES}: alto, tenor, bass)")
     parser.add_argument("--model", metavar="BUNDLE", help="model bundle folder (default: the embedded model)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="execution provider")
     parser.add_argument("--seed", type=int, help="random seed: the same seed gives the same accompaniment")
@@ -49,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
     from notabridge.notation import midi_clip
     from notabridge.notation.errors import NotationError
 
+    if Path(args.melody).suffix.lower() not in (".mid", ".midi"):       # a score
+        from notabridge.cli.score_job import run_on_score
+
+        args.score, args.variants, args.quiet = args.melody, 1, False
+        return run_on_score(args, "accompany", args.staves)
+    if args.staves or args.measures:
+        raise UserError("--staves and --measures are for a score; a MIDI melody is accompanied whole, by --voices new tracks")
     prompt = parse_prompt(args.prompt)
     output = Path(args.output)
     if output.suffix.lower() not in (".mid", ".midi"):

@@ -1,4 +1,4 @@
-"""A score file and a measure range from the command line: what `continue` and `suggest-prompt` read."""
+"""Reading a score file and the measure range and staves a command works on (--measures, --staves)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ from notabridge.cli.main import UserError
 
 
 def parse_measures(text: str) -> tuple[int, int]:
-    """`--measures A-B` (or `A`) -> printed measure numbers (A, B)."""
+    """'5-12' (printed measure numbers, inclusive) -> (5, 12); '7' -> (7, 7)."""
     first, sep, last = text.partition("-")
     try:
         a, b = int(first), int(last if sep else first)
@@ -18,9 +18,22 @@ def parse_measures(text: str) -> tuple[int, int]:
     return a, b
 
 
+def parse_staves(text: str, score: dict) -> list[int]:
+    """'0,2' -> [0, 2]: 0-based staff indices the score has."""
+    known = {s["index"] for s in score["staves"]}
+    try:
+        staves = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--staves {text!r}: give staff indices like 0,1") from None
+    unknown = [s for s in staves if s not in known]
+    if not staves or unknown:
+        raise UserError(f"--staves {text}: the score has staves {sorted(known)}")
+    return staves
+
+
 def read_score_range(path: str, measures: str | None) -> tuple[dict, int, int]:
-    """The score as an excerpt and the measure indices [start, end) of `--measures` (default: all
-    of it); a missing, unreadable or empty file or a range it lacks is a UserError that says so."""
+    """(the score's excerpt, first measure index, end index) for printed measures A-B (default:
+    the whole score); every problem is a UserError naming the file."""
     from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
 
     if not Path(path).is_file():
