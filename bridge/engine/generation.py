@@ -18,7 +18,7 @@ from .bundle import Bundle, load_bundle
 from .decoder import Decoder, DecodeStats
 from notabridge.errors import JobError
 from notabridge.engine.memory import release_free_memory
-from notabridge.abc.patching import split_piece
+from notabridge.abc.patching import SplitPiece, split_piece
 from .runtime import Runner
 from .sampling import Sampler, Sampling
 from notabridge.engine.speculative import SpeculativeStats, Speculator
@@ -95,7 +95,7 @@ class Engine:
                    for v in range(variants)]
         return self._run(writers, sampling, cancel)
 
-    def continue_(self, abc: str, bars: int, sampling: Sampling = Sampling(), variants: int = 1,
+    def continue_(self, abc: str | SplitPiece, bars: int, sampling: Sampling = Sampling(), variants: int = 1,
                   progress: BarCallback | None = None, cancel: threading.Event | None = None,
                   max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> Variants:
         """`bars` new bars after interleaved ABC `abc`, keeping its voices, key and meter.
@@ -110,7 +110,7 @@ class Engine:
                    for v in range(variants)]
         return self._run(writers, sampling, cancel)
 
-    def infill(self, abc: str, gap_bars: int, after: list[str], sampling: Sampling = Sampling(), variants: int = 1,
+    def infill(self, abc: str | SplitPiece, gap_bars: int, after: list[str], sampling: Sampling = Sampling(), variants: int = 1,
                candidates: int | None = None, given_bars: list[str] | None = None,
                progress: BarCallback | None = None, cancel: threading.Event | None = None,
                max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> Variants:
@@ -136,7 +136,7 @@ class Engine:
                         reverse=True)
         return Variants(ranked[:variants], results.gave_up)
 
-    def accompany(self, abc: str, given_bars: list[str], sampling: Sampling = Sampling(), variants: int = 1,
+    def accompany(self, abc: str | SplitPiece, given_bars: list[str], sampling: Sampling = Sampling(), variants: int = 1,
                   progress: BarCallback | None = None, cancel: threading.Event | None = None,
                   max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> Variants:
         """New bars for the voices missing from `given_bars` (body lines holding only the given
@@ -154,13 +154,16 @@ class Engine:
 
     # -- internals ----------------------------------------------------------------------------
     @staticmethod
-    def _split(abc: str) -> tuple[list[str], list[str]]:
+    def _split(abc: str | SplitPiece) -> tuple[list[str], list[str]]:
+        """Header and body lines of the context (text, or already split by the caller: compose
+        hands its lines over as they are, so the text is never joined only to be cut again)."""
+        text = abc if isinstance(abc, str) else "".join(abc.header + abc.body)
         try:
-            abc.encode("ascii")
+            text.encode("ascii")
         except UnicodeEncodeError:
-            bad = next(c for c in abc if ord(c) > 127)
+            bad = next(c for c in text if ord(c) > 127)
             raise JobError(f"the ABC holds {bad!r}, which is not ASCII: NotaGen models read 7-bit ABC only") from None
-        piece = split_piece(abc)
+        piece = split_piece(abc) if isinstance(abc, str) else abc
         problems = header_problems(piece.header)
         if problems:
             raise JobError("the given ABC cannot be continued: " + "; ".join(problems))

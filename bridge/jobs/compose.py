@@ -14,6 +14,7 @@ from typing import Callable
 
 from notabridge import notation
 from notabridge.cancel import cancel_scope
+from notabridge.abc.patching import SplitPiece
 from notabridge.engine.generation import Engine, Variant
 from notabridge.engine.sampling import Sampling
 from notabridge.errors import JobError
@@ -223,7 +224,7 @@ def _run_mode(job: ComposeJob, engine: Engine, warnings: list[str], on_bar: _Pro
         context = notation.cut_measures(excerpt, first, end)
         header, body = _abc(context, job, warnings)
         header, body = _source_lines(job, header, body, first, end, warnings)
-        results = engine.continue_(header + "".join(body), job.bars, **kw)
+        results = engine.continue_(_piece(header, body), job.bars, **kw)
         return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=context, first_index=end),
                          warnings) for r in results], results.gave_up
 
@@ -243,11 +244,17 @@ def _run_mode(job: ComposeJob, engine: Engine, warnings: list[str], on_bar: _Pro
     if job.mode == "accompany":
         if given is None:
             raise JobError("accompany needs at least one staff that is given (not written): choose fewer staves")
-        results = engine.accompany(header + "".join(before), given, **kw)
+        results = engine.accompany(_piece(header, before), given, **kw)
     else:
-        results = engine.infill(header + "".join(before), n_gap, after, given_bars=given, **kw)
+        results = engine.infill(_piece(header, before), n_gap, after, given_bars=given, **kw)
     return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=window, first_index=start),
                      warnings) for r in results], results.gave_up
+
+
+def _piece(header: str, body: list[str]) -> SplitPiece:
+    """The context as the engine reads it: header lines (blank lines dropped, as the text splitter
+    drops them) and the body lines as they are."""
+    return SplitPiece([line for line in header.splitlines(True) if line != "\n"], list(body))
 
 
 def _abc(excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
