@@ -25,7 +25,10 @@ Prints, per context length: ms per new patch of each, against the fp32 memory-ba
 (fp32 weight bytes one patch must read / bandwidth measured here) and the reference; the
 speculation statistics; the per-patch time at the end of the context against the start; 4
 variants in one batch against 1; and the seconds of "continue 4 bars" of a 4-voice chorale
-through the daemon with the int8 bundle (speculation on) and the fp32 one (off).
+through the daemon with the int8 bundle (speculation on and off) and the fp32 one (off).
+First, "continue 4 bars" of BWV 66.6 in this process with the real bar writer (its masks,
+forced runs and bar check), plain against speculative, for the int8 small-shaped bundle and the
+embedded model: ms and char-decoder calls per patch (`--jobs-only` stops after these).
 """
 from __future__ import annotations
 
@@ -259,7 +262,7 @@ def chorale_seconds(model: Path, runs: int, speculative: bool) -> list[float]:
     from latency import chorale_excerpt, free_port, start_daemon, via_http
 
     ports = {"http": free_port(), "udp": free_port(socket.SOCK_DGRAM), "tcp": free_port()}
-    daemon = start_daemon(str(model), ports, extra=["--speculative"] if speculative else [], quiet=True)
+    daemon = start_daemon(str(model), ports, extra=["--speculative" if speculative else "--no-speculative"], quiet=True)
     excerpt = chorale_excerpt()
     try:
         times = []
@@ -272,6 +275,43 @@ def chorale_seconds(model: Path, runs: int, speculative: bool) -> list[float]:
     finally:
         daemon.terminate()
         daemon.wait(30)
+
+
+def continue_job(engine, seeds: range) -> tuple[float, float]:
+    """(seconds per patch, char-decoder calls per patch) of "continue 4 bars" after 4 measures of
+    BWV 66.6 in this process: the real bar writer (its masks, forced runs, bar check), one job
+    per seed, prefill included."""
+    from music21 import corpus
+
+    from notabridge.abc.patching import split_piece
+    from notabridge.engine.sampling import Sampling
+    from notabridge.notation import to_abc
+
+    piece = split_piece(to_abc(corpus.parse("bach/bwv66.6"), prompt=("Baroque", "Bach, Johann Sebastian", "Choral")))
+    abc = "".join(piece.header + piece.body[:5])
+    seconds = patches = calls = 0
+    for seed in seeds:
+        t = time.perf_counter()
+        engine.continue_(abc, 4, Sampling(seed=seed))
+        seconds += time.perf_counter() - t
+        patches += engine.last_run.stats.patch_steps
+        calls += engine.last_run.stats.char_steps
+    return seconds / patches, calls / patches
+
+
+def continue_jobs(engines: dict, rounds: int, seeds: range) -> None:
+    """continue_job for each engine in interleaved rounds; prints each one's best round."""
+    best: dict = {}
+    for _ in range(rounds):
+        for name, e in engines.items():
+            per_patch, calls = continue_job(e, seeds)
+            best[name] = min(best.get(name, (per_patch, calls)), (per_patch, calls))
+    print(f"\ncontinue 4 bars of BWV 66.6 in this process (the bar writer; {len(seeds)} seeds, best of {rounds} rounds)")
+    for name, (per_patch, calls) in best.items():
+        print(f"  {name:>22}: {per_patch * 1000:6.1f} ms/patch, {calls:5.2f} char-decoder calls/patch", flush=True)
+    names = list(best)
+    for plain, spec in zip(names[0::2], names[1::2]):
+        print(f"  {spec} against {plain}: {best[plain][0] / best[spec][0]:.2f}x faster", flush=True)
 
 
 def spec_summary(stats: list) -> str:
@@ -300,6 +340,9 @@ def main() -> int:
     ap.add_argument("--no-chorale", action="store_true", help="skip the daemon's continue-4-bars timing")
     ap.add_argument("--chorale-runs", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--jobs-only", action="store_true",
+                    help="only the in-process continue jobs (plain against speculative, small shape int8 and embedded)")
+    ap.add_argument("--job-rounds", type=int, default=3, help="interleaved rounds of the in-process continue jobs")
     args = ap.parse_args()
 
     import torch
@@ -319,10 +362,17 @@ def main() -> int:
     int8_bundle = variant_bundles(args.work, bundle)
     engines = {"fp32": Engine(bundle, device="cpu", threads=threads, speculative=False),
                "int8": Engine(int8_bundle, device="cpu", threads=threads, speculative=False),
-               "int8+spec": Engine(int8_bundle, device="cpu", threads=threads)}
+               "int8+spec": Engine(int8_bundle, device="cpu", threads=threads, speculative=True)}
     if not engines["int8+spec"].speculative:
         del engines["int8+spec"]
         print("no draft table for this model: speculation not measured", flush=True)
+    embedded = Engine(DEFAULT_MODEL, device="cpu", threads=threads, speculative=False)
+    continue_jobs({"small int8": engines["int8"], "small int8 + speculation": engines.get("int8+spec"),
+                   "embedded": embedded, "embedded + speculation": Engine(embedded.bundle, speculative=True)},
+                  args.job_rounds, range(4))
+    del embedded
+    if args.jobs_only:
+        return 0
     engine = engines["fp32"]
     model = load_model(checkpoint, torch.float32).eval() if not args.no_reference else None
     cfg = engine.config
@@ -403,12 +453,13 @@ def main() -> int:
     if not args.no_chorale:
         del engines, engine   # free their memory before the daemons load theirs
         fast = chorale_seconds(int8_bundle, args.chorale_runs, speculative=True)
+        int8_plain = chorale_seconds(int8_bundle, args.chorale_runs, speculative=False)
         slow = chorale_seconds(bundle, args.chorale_runs, speculative=False)
         median = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
         print(f"\ncontinue 4 bars of BWV 66.6 (4 voices) through the daemon (HTTP), median of {args.chorale_runs}: "
-              f"int8 + speculation {median(fast):.2f} s (target < 3 s), fp32 {median(slow):.2f} s "
-              f"({median(slow) / median(fast):.2f}x)", flush=True)
-        result |= {"chorale_int8_spec_s": fast, "chorale_fp32_s": slow}
+              f"int8 + speculation {median(fast):.2f} s (target < 3 s), int8 {median(int8_plain):.2f} s, "
+              f"fp32 {median(slow):.2f} s ({median(slow) / median(fast):.2f}x)", flush=True)
+        result |= {"chorale_int8_spec_s": fast, "chorale_int8_s": int8_plain, "chorale_fp32_s": slow}
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0

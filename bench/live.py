@@ -3,6 +3,7 @@ accompaniment fits the melody, against offline `accompany` on the same melody in
 
     nice -n 5 python bench/live.py [--tempos 60 120 180] [--mode forward] [--lookahead 4]
                                    [--melodies chorale folk] [--seeds 3] [--small] [--bars 48]
+    nice -n 10 python bench/live.py --skip-live --small --int8 --carried-only --bars 24 --rounds 2
 
 1. Embedded model (models/default): the live door (notabridge.daemon.live) is fed in real time
    by a DAW thread playing a real melody with MIDI clock (a Bach chorale soprano in 4/4, an Essen
@@ -20,7 +21,10 @@ accompaniment fits the melody, against offline `accompany` on the same melody in
    bundle (d 768, 12 patch layers, context 2048; built once under --work as bench/engine_speed.py
    does). A random model writes no valid bars, so its bars are the embedded model's bars decoded
    character by character (every character through the char decoder, as when sampled); the
-   margin it would have at each tempo is the lookahead minus that time.
+   margin it would have at each tempo is the lookahead minus that time (every bar of every
+   round, the lookahead chosen as the door chooses it from the bars before). With --int8 the same
+   for the int8 copy of that bundle (`notabridge quantize`, built once under --work, or the
+   int8 bundle named), next to the fp32 one in the same run.
 """
 from __future__ import annotations
 
@@ -229,11 +233,10 @@ def replay(engine, header: str, lines: list[str], carry: bool) -> list[tuple[flo
 
 
 def run_carry(args, engine) -> None:
-    from notabridge.daemon.live import auto_lookahead
     from notabridge.engine import Engine
 
     print(f"\n== carried KV cache vs re-prefill per bar: {args.bars} bars of a take, {args.rounds} interleaved "
-          f"rounds, each bar's fastest round ==")
+          f"rounds; times per bar: each bar's fastest round; margins: every bar of every round ==")
     header, lines = take_lines(engine, args.bars)
     bundles = [("embedded (5.4 M parameters, fp32)", engine)]
     if args.small:
@@ -242,16 +245,23 @@ def run_carry(args, engine) -> None:
 
         _, bundle = make_bundle(args.work, None)
         bundles.append(("NotaGen-small-shaped (random, 110 M parameters, fp32)", Engine(bundle, device="cpu")))
-    for name, model in bundles:
+        if args.int8 is not None:
+            bundles.append(("NotaGen-small-shaped (random, 110 M parameters, int8)",
+                            Engine(int8_bundle(bundle, args.int8), device="cpu")))
+    ways = (True,) if args.carried_only else (False, True)
+    runs: dict[str, dict[bool, list]] = {name: {False: [], True: []} for name, _ in bundles}
+    for _, model in bundles:
         replay(model, header, lines[:2], carry=True)   # warm the sessions
-        runs: dict[bool, list] = {False: [], True: []}
-        for _ in range(args.rounds):
-            for carry in (False, True):
-                runs[carry].append(replay(model, header, lines, carry))
+    for _ in range(args.rounds):   # rounds interleaved across the models: a change of the machine's load hits all
+        for name, model in bundles:
+            for carry in ways:
+                runs[name][carry].append(replay(model, header, lines, carry))
+    medians: dict[str, float] = {}
+    for name, model in bundles:
         print(f"{name}:")
         best = {}
-        for carry in (False, True):
-            best[carry] = [min(r[i] for r in runs[carry]) for i in range(len(lines))]
+        for carry in ways:
+            best[carry] = [min(r[i] for r in runs[name][carry]) for i in range(len(lines))]
             total, prefill = [t for t, _ in best[carry]], [p for _, p in best[carry]]
             half = len(lines) // 2
             print(f"  {'carried cache' if carry else 're-prefill   '}: per bar p50 {1000 * statistics.median(total):6.0f} ms "
@@ -259,17 +269,53 @@ def run_carry(args, engine) -> None:
                   f"last {len(lines) - half} bars p50 {1000 * statistics.median(total[half:]):6.0f} ms "
                   f"(prefill {1000 * statistics.median(prefill[half:]):5.0f} ms)")
         half = len(lines) // 2
-        ratio = (statistics.median([t for t, _ in best[False][half:]]) /
-                 statistics.median([t for t, _ in best[True][half:]]))
-        print(f"  re-prefill / carried, last {len(lines) - half} bars: {ratio:.2f}x")
+        if not args.carried_only:
+            ratio = (statistics.median([t for t, _ in best[False][half:]]) /
+                     statistics.median([t for t, _ in best[True][half:]]))
+            print(f"  re-prefill / carried, last {len(lines) - half} bars: {ratio:.2f}x")
+        medians[name] = statistics.median([t for t, _ in best[True]])
+        for other in medians:   # per bar against the models before it, measured in the same rounds
+            if other != name:
+                print(f"  per bar: {medians[name] / medians[other]:.2f}x the {other.split(' (')[0]} "
+                      f"({other.split(', ')[-1].rstrip(')')})")
         for bpm in args.tempos:   # the margins the door would have with these times (4/4)
             sixteenth = 60.0 / bpm / 4
-            times = [t for t, _ in best[True]]
-            look = args.lookahead if args.lookahead != "auto" else auto_lookahead(times, sixteenth, 14)
-            margins = [look * sixteenth - t for t in times]
-            print(f"  at {bpm:g} bpm, lookahead {look} sixteenths ({1000 * look * sixteenth:.0f} ms): margin p50 "
+            margins, looks = [], []
+            for run in runs[name][True]:   # every bar of every round, as it came (not the fastest)
+                for m, look in door_margins([t for t, _ in run], sixteenth, args.lookahead):
+                    margins.append(m)
+                    looks.append(look)
+            print(f"  at {bpm:g} bpm, lookahead {min(looks)}-{max(looks)} sixteenths (median "
+                  f"{1000 * statistics.median(looks) * sixteenth:.0f} ms): margin p50 "
                   f"{1000 * statistics.median(margins):.0f} ms, p99 {1000 * percentile(margins, 0.01):.0f} ms, "
-                  f"late {sum(m <= 0 for m in margins)}/{len(margins)}", flush=True)
+                  f"least {1000 * min(margins):.0f} ms, late {sum(m <= 0 for m in margins)}/{len(margins)}", flush=True)
+
+
+def door_margins(times: list[float], sixteenth: float, lookahead) -> list[tuple[float, int]]:
+    """(margin, lookahead) per bar of a take whose bars took `times`, with the door's policy: a
+    fixed lookahead, or "auto" from the slowest of the last 8 bars (the first bar: its own
+    time, as the door's warm-up bar stands in for it)."""
+    from notabridge.daemon.live import auto_lookahead
+
+    out = []
+    for i, t in enumerate(times):
+        look = lookahead if lookahead != "auto" else auto_lookahead(times[max(0, i - 8):i] or [t], sixteenth, 14)
+        out.append((look * sixteenth - t, look))
+    return out
+
+
+def int8_bundle(fp32: Path, named: str) -> Path:
+    """The int8 bundle named, or ("build") the one `notabridge quantize` writes beside `fp32` once."""
+    import subprocess
+
+    if named != "build":
+        return Path(named)
+    out = fp32.with_name(fp32.name + "_int8")
+    if not (out / "config.json").exists():
+        started = time.perf_counter()
+        subprocess.run([str(Path(sys.executable).with_name("notabridge")), "quantize", str(fp32), str(out)], check=True)
+        print(f"quantized {out} in {time.perf_counter() - started:.0f} s", flush=True)
+    return out
 
 
 def main() -> None:
@@ -285,10 +331,16 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of that comparison")
     ap.add_argument("--small", action="store_true", help="also time a NotaGen-small-shaped random bundle")
     ap.add_argument("--skip-live", action="store_true", help="only the carried-cache comparison")
+    ap.add_argument("--int8", nargs="?", const="build", metavar="BUNDLE",
+                    help="with --small, also its int8 copy: this bundle, or one built by `notabridge quantize`")
+    ap.add_argument("--carried-only", action="store_true",
+                    help="time the carried cache only (no re-prefill rounds): the margins need no more")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "notabridge_bench")
     args = ap.parse_args()
     if args.lookahead != "auto":
         args.lookahead = int(args.lookahead)
+    if args.int8 is not None and not args.small:
+        ap.error("--int8 times the int8 copy of the NotaGen-small-shaped bundle: add --small")
 
     from notabridge.engine import Engine
     from notabridge.engine.bundle import DEFAULT_BUNDLE

@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     from notabridge.engine.bundle import load_bundle
     from notabridge.engine.runtime import Runner
     from notabridge.engine.scoring import score_abc
-    from notabridge.jobs.suggest import rank_prompts, prompt_text
+    from notabridge.abc.prompt import prompt_text
+    from notabridge.jobs.suggest import rank_prompts
     from training.heldout import validation_pieces
 
     bundle = load_bundle(args.model, device="cpu", threads=args.threads)

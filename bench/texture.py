@@ -113,6 +113,42 @@ def collect(seeds: int) -> list[dict]:
     return records
 
 
+def timing(seeds: int) -> list[float]:
+    """Seconds per patch of each continue job (first 3 pieces), for interleaved speed rounds."""
+    from notabridge.engine import Engine
+    from notabridge.engine.sampling import Sampling
+
+    engine = Engine(Path.cwd() / "models" / "default", device="cpu")
+    out = []
+    for kind, name in PIECES[:3]:
+        header, body = piece_lines(name)
+        abc = "".join(header + body[START:START + GIVEN])
+        for seed in range(seeds):
+            engine.continue_(abc, NEW, Sampling(seed=seed))
+            out.append(engine.last_run.seconds / sum(engine.last_run.stats.patches_per_row))
+    return out
+
+
+def python_of(checkout: Path) -> str:
+    """The checkout's own venv Python when it has one: `notabridge` is an installed package, so
+    only that interpreter imports the checkout's code (sys.path alone reaches old `bridge.*` trees)."""
+    own = checkout / ".venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
+
+
+def speed_rounds(checkouts: dict[str, Path], rounds: int, seeds: int) -> dict[str, float]:
+    """ms per patch of each checkout: its jobs run in turn with the others' (a subprocess each,
+    `rounds` times), each job's least disturbed (minimum) time kept, then averaged."""
+    best: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for label, path in checkouts.items():
+            out = subprocess.run([python_of(path), __file__, "--seeds", str(seeds), "--checkout", str(path), "--timing"],
+                                 capture_output=True, text=True, check=True).stdout
+            times = json.loads(out.strip().splitlines()[-1])
+            best[label] = [min(a, b) for a, b in zip(best[label], times)] if label in best else times
+    return {label: 1000 * sum(t) / len(t) for label, t in best.items()}
+
+
 def analyse(records: list[dict]) -> dict:
     """The table's numbers from the raw records (read with this checkout's ABC reader)."""
     cells = sounding = bars = 0
@@ -167,7 +203,7 @@ ROWS = [("continue/infill: new part-bars with notes (voices sounding in the give
         ("leaps of 10+ semitones into a bar's last note", "leap_last", "{:.3f}"),
         ("leaps of 10+ semitones elsewhere", "leap_other", "{:.3f}"),
         ("generate (choral prompt): bars with all four voices sounding", "generate_four_voices", "{:.2f}"),
-        ("continue: ms per patch", "ms_per_patch", "{:.1f}")]
+        ("continue: ms per patch (with --compare: interleaved rounds, least disturbed)", "ms_per_patch", "{:.1f}")]
 
 
 def table(columns: dict[str, dict]) -> str:
@@ -186,17 +222,19 @@ def main() -> int:
     ap.add_argument("--checkout", type=Path, help="collect the raw records with this checkout's engine (JSON out)")
     ap.add_argument("--compare", type=Path, help="also run another checkout (in a subprocess) and print both")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--timing", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--speed-rounds", type=int, default=3, help="interleaved speed rounds with --compare")
     args = ap.parse_args()
     import os
 
     if args.checkout:   # a subprocess of --compare: that checkout's engine, raw records only
         os.chdir(args.checkout)
         sys.path.insert(0, str(args.checkout.resolve()))
-        print(json.dumps(collect(args.seeds)))
+        print(json.dumps(timing(args.seeds) if args.timing else collect(args.seeds)))
         return 0
     columns = {}
     if args.compare:
-        out = subprocess.run([sys.executable, __file__, "--seeds", str(args.seeds), "--checkout", str(args.compare)],
+        out = subprocess.run([python_of(args.compare), __file__, "--seeds", str(args.seeds), "--checkout", str(args.compare)],
                              capture_output=True, text=True, check=True).stdout
         records = json.loads(out.strip().splitlines()[-1])
         sys.path.insert(0, str(HERE))
@@ -205,6 +243,10 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     os.chdir(HERE)
     columns["this checkout"] = analyse(collect(args.seeds))
+    if args.compare:   # speed: both checkouts' continue jobs, interleaved, least disturbed time
+        speeds = speed_rounds({str(args.compare): args.compare, "this checkout": HERE}, args.speed_rounds, 2)
+        for label, ms in speeds.items():
+            columns[label]["ms_per_patch"] = ms
     print(table(columns))
     for name, col in columns.items():
         for error in col["errors"]:

@@ -62,6 +62,7 @@ BOUNDS: dict[str, Bound] = {
     "temperature": Bound(0.05, 5.0, integer=False),
     "seed": Bound(0, 2**31 - 1),
     "key": Bound(-7, 7),                     # fifths
+    "voices": Bound(1, 8),                   # accompaniment voices written under a MIDI melody
     # excerpt JSON v1 (see docs/excerpt.md)
     "measures": Bound(1, 512),               # measures in one excerpt
     "measure_index": Bound(0, 100_000),      # index, selection start/end

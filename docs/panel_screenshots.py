@@ -1,7 +1,10 @@
 """Redraw the panel screenshots of docs/panel.md: the embedded default model continues bars
-of a Bach chorale from music21's corpus with three variants, at two window sizes.
+of a Bach chorale from music21's corpus with three variants, at two window sizes; with --live,
+the Live tab while the daemon plays along with a DAW (the chorale's soprano, MIDI clock at
+120 bpm, in real time, through the in-memory MIDI ports of the tests: this machine has none).
 
     .venv/bin/python docs/panel_screenshots.py            # writes docs/panel*.png
+    .venv/bin/python docs/panel_screenshots.py --live     # writes docs/panel-live.png
 """
 from __future__ import annotations
 
@@ -73,5 +76,53 @@ def main(out_dir: Path = REPO / "docs") -> int:
     return 0
 
 
+def live(out_dir: Path = REPO / "docs") -> int:
+    """The Live tab mid-take: armed from the panel, the DAW playing bar 6 or so of BWV 66.6."""
+    import threading
+
+    from PyQt6.QtCore import QEventLoop, QSettings
+    from PyQt6.QtWidgets import QApplication
+
+    from notabridge.engine.bundle import DEFAULT_BUNDLE
+    from notabridge.ui.main_window import MainWindow
+    from tests import daemon_midi_backend as fake_os
+    from tests.daemon_helpers import running_daemon
+    from tests.live_helpers import chorale_soprano, performance, play_real_time
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+
+    def wait(condition, timeout_s: float = 60) -> None:
+        import time
+
+        end = time.monotonic() + timeout_s
+        while not condition() and time.monotonic() < end:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+    notes, upbeat, meter, key = chorale_soprano("bach/bwv66.6")
+    with tempfile.TemporaryDirectory() as tmp, running_daemon(
+            DEFAULT_BUNDLE, midi_in="DAW out", midi_out="Synth in", midi_backend="tests.daemon_midi_backend",
+            midi_key=key, initial_settings={"seed": 7}) as daemon:
+        store = QSettings(str(Path(tmp) / "panel.ini"), QSettings.Format.IniFormat)
+        window = MainWindow("127.0.0.1", daemon.osc_udp.server_address[1], store=store, heartbeat_ms=200,
+                            sink_factory=lambda rate, channels: None)
+        window.show()
+        window.resize(1280, 800)
+        wait(lambda: window.live.state is not None, 10)
+        window.live.arm_button.click()
+        wait(lambda: daemon.midi.live.armed, 10)
+        daemon.midi.live.wait_idle(120)
+        daw = threading.Thread(target=play_real_time, args=(performance(notes, upbeat, meter, 120),
+                                                            lambda m: fake_os.daw_sends("DAW out", m)))
+        daw.start()
+        wait(lambda: window.live.position.text().startswith("Bar 6") and "bar 7 ready" in window.live.answer.text())
+        window.grab().save(str(out_dir / "panel-live.png"), "PNG")
+        print(f"wrote {out_dir / 'panel-live.png'}: {window.live.position.text()}, {window.live.answer.text()}")
+        daw.join()
+        window.close()
+    return 0
+
+
 if __name__ == "__main__":
-    raise SystemExit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs"))
+    args = [a for a in sys.argv[1:] if a != "--live"]
+    out = Path(args[0]) if args else REPO / "docs"
+    raise SystemExit(live(out) if "--live" in sys.argv[1:] else main(out))

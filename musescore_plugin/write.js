@@ -16,7 +16,7 @@ var TUPLET_COMMAND = { 2: "duplet", 3: "triplet", 4: "quadruplet", 5: "quintuple
                        7: "septuplet", 8: "octuplet", 9: "nonuplet" };
 var io = null;                 // a FileIO item, for the scratch file (set by setFileIO)
 
-function setFileIO(fio) { io = fio; }
+function setFileIO(fio) { io = fio; NB.setFileIO(fio); }
 
 function frac(text) { return NB.parseFraction(text); }
 
@@ -355,6 +355,27 @@ function writeTargets(ms, plan, cmds) {
     return { written: written, placed: ctx.placed };
 }
 
+// The chords of a track between ticks lo and hi: [{tick, ticks (as they sound), pitches (sorted)}].
+function readChords(ms, track, lo, hi) {
+    var items = [], got = [];
+    NB.walkTrack(ms, track, function (c) {
+        if (c.tick >= hi) return false;
+        if (c.tick >= lo) items.push({ tick: c.tick, el: c.element });
+        return true;
+    });
+    for (var i = 0; i < items.length; i++) {
+        var el = items[i].el;
+        if (el.type !== ms.Element.CHORD) continue;
+        var nominal = NB.ticksOf(ms, { n: el.duration.numerator, d: el.duration.denominator });
+        var nextTick = i + 1 < items.length ? items[i + 1].tick : hi;
+        var pitches = [];
+        for (var n = 0; n < el.notes.length; n++) pitches.push(el.notes[n].pitch);
+        got.push({ tick: items[i].tick, ticks: Math.min(nominal, nextTick - items[i].tick),
+                   pitches: pitches.sort(function (a, b) { return a - b; }) });
+    }
+    return got;
+}
+
 // Reads back the written tracks and compares them with what was placed: chords at the same ticks
 // with the same pitches and lengths, and nothing else (rests may be split or merged). Returns the
 // first difference as text, or "".
@@ -375,22 +396,7 @@ function checkWritten(ms, plan, placed) {
         }
     }
     for (var track in placed) {
-        var want = placed[track].filter(function (x) { return x.pitches; }), got = [], items = [];
-        NB.walkTrack(ms, parseInt(track, 10), function (c) {
-            if (c.tick >= hi) return false;
-            if (c.tick >= lo) items.push({ tick: c.tick, el: c.element });
-            return true;
-        });
-        for (var i = 0; i < items.length; i++) {
-            var el = items[i].el;
-            if (el.type !== ms.Element.CHORD) continue;
-            var nominal = NB.ticksOf(ms, { n: el.duration.numerator, d: el.duration.denominator });
-            var nextTick = i + 1 < items.length ? items[i + 1].tick : hi;
-            var pitches = [];
-            for (var n = 0; n < el.notes.length; n++) pitches.push(el.notes[n].pitch);
-            got.push({ tick: items[i].tick, ticks: Math.min(nominal, nextTick - items[i].tick),
-                       pitches: pitches.sort(function (a, b) { return a - b; }) });
-        }
+        var want = placed[track].filter(function (x) { return x.pitches; }), got = readChords(ms, parseInt(track, 10), lo, hi);
         var staff = Math.floor(track / VOICES) + 1, voice = track % VOICES + 1;
         for (var k = 0; k < Math.max(want.length, got.length); k++) {
             var a = want[k], b = got[k];
@@ -456,6 +462,10 @@ function writeViaScratch(ms, plan, warnings) {
                             " empty measure(s) there yourself (select measure " + table[plan.insertAt].number +
                             ", Insert > Measures) and Generate again: empty measures after the selection are filled. Nothing was changed.");
     }
+    // MuseScore 3.2 refuses to paste ("Cannot paste into tuplet") when the first chord or rest it
+    // pastes over is in a tuplet: the paste then starts at a staff above whose first one is not,
+    // carrying that staff's own music from the scratch copy (checked unchanged afterwards)
+    var pasteLow = plan.make === 0 ? pasteStart(ms, table, first, low) : low;
     var base = io.tempPath() + "/notabridge-scratch-" + Date.now();
     if (!ms.writeScore(ms.curScore, base, "mscx")) throw new Error("Could not write a scratch copy of the score in " + io.tempPath() + "; nothing was changed.");
     var scratch = ms.readScore(base + ".mscx");
@@ -484,7 +494,7 @@ function writeViaScratch(ms, plan, warnings) {
         ms.closeScore(scratch);
         scratch = ms.readScore(base + ".mscx");
         if (!scratch) throw new Error("MuseScore could not reopen its scratch copy");
-        NB.selectMeasures(ms, first, end, high, low);
+        NB.selectMeasures(ms, first, end, high, pasteLow);
         ms.cmd("copy");
     } catch (err) {
         closeScratch(ms, scratch, base);
@@ -492,6 +502,7 @@ function writeViaScratch(ms, plan, warnings) {
     }
     closeScratch(ms, scratch, base);
     var score = ms.curScore;
+    var kept = pasteLow < low ? keptTracks(ms, pasteLow, low, first, end) : null;
     if (plan.make === 0) NB.anchorSelection(ms);        // (first-element ends a command: before it)
     score.startCmd();
     try {
@@ -500,7 +511,7 @@ function writeViaScratch(ms, plan, warnings) {
             moveEndBarline(ms, total - 1, total + plan.make - 1);
         }
         clearUpperVoices(ms, first, end, low, high);
-        if (plan.make === 0) NB.selectFromAnchor(ms, first, end, low, high);
+        if (plan.make === 0) NB.selectFromAnchor(ms, first, end, pasteLow, high);
         else NB.selectMeasures(ms, first, end, high, low, true);
         ms.cmd("paste");                  // ends the undo step, which holds the appended measures too
     } catch (err) {
@@ -509,12 +520,47 @@ function writeViaScratch(ms, plan, warnings) {
         throw new Error("Pasting the result failed, the score was restored: " + (err.message || err));
     }
     score.endCmd();                       // (already ended by the paste; MuseScore logs a warning)
-    var check = checkWritten(ms, plan, out.placed);
+    var check = checkWritten(ms, plan, out.placed) || (kept && keptChanged(ms, kept, first, end));
     if (check) {
         undo(ms, 1);
         throw new Error("The pasted result differs from what was sent (" + check + "); the score was restored.");
     }
     return out.written;
+}
+
+// The highest staff at or above `low` whose first chord or rest in measure `first` (voice 1) is
+// not in a tuplet; throws a user message when there is none.
+function pasteStart(ms, table, first, low) {
+    var tick = table[first].start;
+    for (var staff = low; staff >= 0; staff--) {
+        var found = null, next = table[first].end;
+        NB.walkTrack(ms, staff * VOICES, function (c) {
+            if (found) { next = c.tick; return false; }
+            if (c.tick === tick) found = c.element;
+            return c.tick <= tick;
+        });
+        if (!found) continue;
+        var nominal = NB.ticksOf(ms, { n: found.duration.numerator, d: found.duration.denominator });
+        if (nominal <= next - tick) return staff;       // a tuplet member lasts less than it is written
+    }
+    throw new Error("MuseScore 3.2 cannot paste over the tuplet at the start of measure " + table[first].number +
+                    " of staff " + (low + 1) + " (\"Cannot paste into tuplet\"), and no staff above starts that measure " +
+                    "outside a tuplet. Nothing was changed; select from the measure before or after it and Generate again.");
+}
+
+// Staves the paste carries without writing them (pasteStart): their chords in the range, per track.
+function keptTracks(ms, from, to, first, end) {
+    var table = NB.measureTable(ms), lo = table[first].start, hi = table[end - 1].end, kept = {};
+    for (var track = from * VOICES; track < to * VOICES; track++) kept[track] = readChords(ms, track, lo, hi);
+    return kept;
+}
+
+function keptChanged(ms, kept, first, end) {
+    var table = NB.measureTable(ms), lo = table[first].start, hi = table[end - 1].end;
+    for (var track in kept)
+        if (JSON.stringify(readChords(ms, parseInt(track, 10), lo, hi)) !== JSON.stringify(kept[track]))
+            return "staff " + (Math.floor(track / VOICES) + 1) + " changed, which was not to be written";
+    return "";
 }
 
 // Removes the chords and rests of voices 2-4 in measures [first, end) of staves low..high: a paste

@@ -11,17 +11,9 @@ import struct
 import time
 from typing import Any, Iterator
 
-import pytest
 from pythonosc import slip
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
-
-
-@pytest.fixture(scope="session")
-def daemon_bundle(tmp_path_factory) -> Any:
-    """The engine tests' toy bundle: one build per session, shared with every module."""
-    from tests.engine_helpers import shared_toy_bundle
-    return shared_toy_bundle(tmp_path_factory)
 
 
 @contextlib.contextmanager
@@ -151,3 +143,17 @@ def toy_excerpt(measures: int = 2) -> dict:
             "parts": [{"id": "P1", "name": "Upper", "staves": [0]}, {"id": "P2", "name": "Lower", "staves": [1]}],
             "staves": [{"index": 0, "part": "P1", "clef": "treble"}, {"index": 1, "part": "P2", "clef": "bass"}],
             "measures": out_measures, "selection": {"start": 0, "end": measures, "staves": [0, 1]}, "warnings": []}
+
+
+def health_within_one_second(daemon: Any) -> None:
+    """Both doors answer /health (HTTP and OSC over UDP) within one second, together."""
+    start = time.monotonic()
+    status, body = http_request(daemon, "GET", "/health", timeout=1)
+    assert status == 200 and body["ok"] is True
+    client = OscUdpClient(daemon.osc_udp.server_address[1])
+    try:
+        client.send("/notabridge/health")
+        assert json.loads(client.receive("/notabridge/health", timeout=1)[1][0])["ok"] is True
+    finally:
+        client.close()
+    assert time.monotonic() - start < 1.0, "the daemon took more than 1 s to answer /health"

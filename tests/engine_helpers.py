@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import pytest
 
 PROMPT = "%Baroque\n%Bach, Johann Sebastian\n%Choral\n"
 HEADER = "%%score [ 1 | 2 ]\nL:1/8\nM:3/4\nK:G\nV:1 treble nm=\"Upper\"\nV:2 bass nm=\"Lower\"\n"
@@ -76,19 +75,3 @@ def write_toy_bundle(out: Path, make_piece=None, name: str = "toy-two-voices") -
     torch.save({"model": model.state_dict()}, ckpt)
     export_bundle(ckpt, out, prompts=[("Baroque", "Bach, Johann Sebastian", "Choral")], name=name)
     return out
-
-
-_BUILT: dict[str, Path] = {}
-
-
-def shared_toy_bundle(tmp_path_factory) -> Path:
-    """The toy bundle, built once per test session for every fixture and module that asks."""
-    if "toy" not in _BUILT:
-        _BUILT["toy"] = write_toy_bundle(tmp_path_factory.mktemp("toy") / "bundle")
-    return _BUILT["toy"]
-
-
-@pytest.fixture(scope="session")
-def toy_bundle(tmp_path_factory) -> Path:
-    """Built once per test session, even though each test module imports this fixture."""
-    return shared_toy_bundle(tmp_path_factory)

@@ -317,18 +317,3 @@ def run_gui_batch(plugin_dir: Path, score: Path, batch: dict[str, Any], home: Pa
         (plugin_dir / "notabridge-batch.json").unlink(missing_ok=True)
     assert report.is_file(), f"the dialog wrote no report; MuseScore said:\n{(home / 'mscore_gui.log').read_text()[-3000:]}"
     return json.loads(report.read_text())
-
-
-
-
-
-@pytest.fixture(scope="session")
-def toy_daemon(tmp_path_factory):
-    """A daemon on the engine's toy test model (tests/engine_helpers.py: trained in the fixture to
-    write 3/4 bars of two voices), for the end-to-end runs on the two-staff chorale `duo`."""
-    from tests.daemon_helpers import running_daemon
-    from tests.engine_helpers import shared_toy_bundle
-
-    with running_daemon(shared_toy_bundle(tmp_path_factory)) as d:      # one build for the whole session
-        host, port = d.http.server_address[:2]
-        yield f"http://{host}:{port}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 
-import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -28,20 +27,16 @@ def make_window(qtbot, osc_port: int, settings_file, heartbeat_ms: int = 200, si
     return window
 
 
+def on_screen(widget) -> bool:
+    """Whether some of the widget can be seen (a dock in a tab behind another stays "visible" to Qt)."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
 def osc_port_of(daemon) -> int:
     return daemon.osc_udp.server_address[1]
 
 
 PROMPT = {"period": "Baroque", "composer": "Bach, Johann Sebastian", "instrumentation": "Choral"}
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    """A daemon on the toy model for a whole test module (import daemon_bundle too)."""
-    from tests.daemon_helpers import running_daemon
-
-    with running_daemon(daemon_bundle) as d:
-        yield d
 
 
 class RecordingSink:
@@ -65,19 +60,6 @@ class RecordingSink:
         return self.usecs
 
 
-@pytest.fixture
-def window(qtbot, daemon, tmp_path):
-    from tests.daemon_helpers import http_request
-
-    http_request(daemon, "POST", "/settings", {"temperature": 1.2, "top_k": 9, "seed": None, "variants": 1,
-                                               "bars": 4, "prompt": None})
-    RecordingSink.made.clear()
-    win = make_window(qtbot, osc_port_of(daemon), tmp_path / "panel.ini", sink_factory=RecordingSink)
-    qtbot.waitUntil(lambda: bool(win.link.connected and win.link.capabilities), timeout=10000)
-    yield win
-    win.close()
-
-
 def open_toy_score(window, tmp_path, bars: int = 4) -> None:
     """Write the toy two-staff excerpt as MusicXML and open it in the panel, as a user would."""
     from notabridge.notation import write_excerpt
@@ -99,3 +81,16 @@ def daemon_settings(daemon) -> dict:
     status, body = http_request(daemon, "GET", "/settings")
     assert status == 200
     return body
+
+
+def continue_job_on_toy_score(window, daemon, qtbot, tmp_path, variants: int, bars: int = 2) -> None:
+    """The toy score open, a continue job from its first four measures set up with `variants`
+    variants of `bars` bars, and the daemon's shared settings showing them."""
+    open_toy_score(window, tmp_path)
+    window.mode.setCurrentText("continue")
+    window.first.setValue(window.first.minimum())
+    window.last.setValue(window.first.minimum() + 3)
+    window.variant_count.spin.setValue(variants)
+    window.bars.spin.setValue(bars)
+    qtbot.waitUntil(lambda: daemon_settings(daemon)["variants"] == variants and daemon_settings(daemon)["bars"] == bars,
+                    timeout=5000)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_helpers import daemon_bundle  # noqa: F401 (fixture)
 from tests.daw_helpers import write_melody
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,23 +30,24 @@ def _bad_places(tmp_path: Path) -> list[tuple[Path, str]]:
             (folder, "that is a folder")]
 
 
-def test_accompany_checks_the_output_before_running_the_model(tmp_path, daemon_bundle):
+def test_accompany_checks_the_output_before_running_the_model(tmp_path, toy_bundle):
     melody = write_melody(tmp_path / "melody.mid", WALTZ, meter=(3, 4), bpm=96, key="G")
     for output, message in _bad_places(tmp_path):
         start = time.monotonic()
-        done = _cli("accompany", str(melody), "-o", str(output), "--model", str(daemon_bundle))
+        done = _cli("accompany", str(melody), "-o", str(output), "--model", str(toy_bundle))
         assert done.returncode == 1, done
         assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
         assert "melody:" not in done.stdout and "bar " not in done.stdout   # nothing was read or composed
         assert time.monotonic() - start < 60
     good = tmp_path / "new" / "folder" / "out.mid"   # missing folders are made
-    done = _cli("accompany", str(melody), "-o", str(good), "--model", str(daemon_bundle), "--voices", "1", "--seed", "5",
+    done = _cli("accompany", str(melody), "-o", str(good), "--model", str(toy_bundle), "--voices", "1", "--seed", "5",
                 "--prompt", "Baroque|Bach, Johann Sebastian|Choral")
     assert done.returncode == 0 and good.is_file(), done.stderr
 
 
-@pytest.mark.parametrize("command", [["generate", "--bars", "2"], ["continue", "SCORE", "--bars", "1"]])
-def test_generate_and_continue_check_the_output_first(tmp_path, daemon_bundle, command):
+@pytest.mark.parametrize("command", [["generate", "--bars", "2"], ["continue", "SCORE", "--bars", "1"],
+                                     ["infill", "SCORE", "--measures", "1-1"], ["accompany", "SCORE", "--staves", "1"]])
+def test_generate_and_continue_check_the_output_first(tmp_path, toy_bundle, command):
     from tests.daemon_helpers import toy_excerpt
     import json
 
@@ -56,7 +56,7 @@ def test_generate_and_continue_check_the_output_first(tmp_path, daemon_bundle, c
     args = [str(score) if a == "SCORE" else a for a in command]
     a_file = tmp_path / "some-file"
     a_file.write_text("x")
-    done = _cli(*args, "-o", str(a_file / "out.musicxml"), "--model", str(daemon_bundle))
+    done = _cli(*args, "-o", str(a_file / "out.musicxml"), "--model", str(toy_bundle))
     assert done.returncode == 1 and "is a file, not a folder" in done.stderr and "Traceback" not in done.stderr
     assert "variant" not in done.stdout
 

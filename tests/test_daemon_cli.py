@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-from tests.daemon_helpers import daemon_bundle  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,9 +40,9 @@ def _http(port: int, method: str, path: str, body: dict | None = None) -> dict:
     return data
 
 
-def test_serve_prints_where_it_listens_and_sigterm_cancels_the_running_job(daemon_bundle):
+def test_serve_prints_where_it_listens_and_sigterm_cancels_the_running_job(toy_bundle):
     http_port, udp_port, tcp_port = _free_port(), _free_port(socket.SOCK_DGRAM), _free_port()
-    proc, lines = _serve("--model", str(daemon_bundle), "--http-port", str(http_port),
+    proc, lines = _serve("--model", str(toy_bundle), "--http-port", str(http_port),
                          "--osc-port", str(udp_port), "--osc-tcp-port", str(tcp_port))
     try:
         text = "\n".join(lines)
@@ -63,8 +62,8 @@ def test_serve_prints_where_it_listens_and_sigterm_cancels_the_running_job(daemo
     assert f"cancelled job {job_id}" in rest and rest.rstrip().endswith("stopped")
 
 
-def test_listening_beyond_loopback_warns_and_sigint_stops(daemon_bundle):
-    proc, lines = _serve("--model", str(daemon_bundle), "--listen", "0.0.0.0", "--http-port", str(_free_port()),
+def test_listening_beyond_loopback_warns_and_sigint_stops(toy_bundle):
+    proc, lines = _serve("--model", str(toy_bundle), "--listen", "0.0.0.0", "--http-port", str(_free_port()),
                          "--osc-port", "0", "--osc-tcp-port", "0")
     try:
         assert any(line.startswith("WARNING: listening on 0.0.0.0") for line in lines), lines
@@ -82,12 +81,12 @@ def test_a_missing_model_is_explained_without_a_traceback(tmp_path):
     assert "no such bundle folder" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_a_flood_of_bad_input_leaves_a_short_log(daemon_bundle, tmp_path):
+def test_a_flood_of_bad_input_leaves_a_short_log(toy_bundle, tmp_path):
     """Thousands of malformed datagrams, python-osc-hang bundles and bad jobs: a few lines of log
     on stderr and in --log-file, each kind rate-limited, and the daemon still answers at once."""
     http_port, udp_port = _free_port(), _free_port(socket.SOCK_DGRAM)
     log_file = tmp_path / "logs" / "daemon.log"
-    proc = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(daemon_bundle),
+    proc = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(toy_bundle),
                              "--http-port", str(http_port), "--osc-port", str(udp_port), "--osc-tcp-port", "0",
                              "--log-file", str(log_file)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -15,15 +15,15 @@ import threading
 import time
 from collections import Counter
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pythonosc import slip
 from pythonosc.osc_message_builder import build_msg
 
-from tests.daemon_helpers import daemon_bundle, OscUdpClient, http_request, running_daemon, toy_excerpt  # noqa: F401 (fixture)
+from tests.daemon_helpers import OscUdpClient, health_within_one_second, http_request, toy_excerpt
 
 P = "/notabridge/"
+DAEMON_OPTIONS = {"max_queued": 64}   # conftest.daemon: room for the many jobs below
 SEEDS = 5                # inputs hypothesis draws per batch ...
 MUTANTS = 4              # ... each sent as drawn and as this many byte-level mutants
 BATCH = SEEDS * (1 + MUTANTS)
@@ -117,12 +117,6 @@ def osc_packets(own_ports: list[int]):
     )
 
 
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle, max_queued=64) as d:
-        yield d
-
-
 class OwnPortWatch:
     """UDP sockets on the port numbers of the daemon's HTTP and TCP doors (a separate port space
     from TCP): any datagram arriving there is a reply sent to one of the daemon's own ports. The
@@ -161,18 +155,6 @@ def _rss_mb() -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
 
 
-def _health_within_one_second(daemon) -> None:
-    start = time.monotonic()
-    assert http_request(daemon, "GET", "/health", timeout=1)[1]["ok"] is True
-    client = OscUdpClient(daemon.osc_udp.server_address[1])
-    try:
-        client.send(P + "health")
-        assert json.loads(client.receive(P + "health", timeout=1)[1][0])["ok"] is True
-    finally:
-        client.close()
-    assert time.monotonic() - start < 1.0, "the daemon took more than 1 s to answer /health"
-
-
 def _idle_and_small(daemon, rss_before: float) -> None:
     deadline = time.monotonic() + 2.0
     while True:   # idle within 2 s: under 0.3 s of CPU in a 0.5 s window (the worker and every door)
@@ -186,6 +168,19 @@ def _idle_and_small(daemon, rss_before: float) -> None:
     assert _rss_mb() - rss_before < 150
     assert daemon.router.counts["from_own_port"] == 0
     assert http_request(daemon, "GET", "/health")[1]["queue"] == 0   # no fuzzed job was accepted
+
+
+def _run_osc_fuzz(daemon, send, watch: "OwnPortWatch", rss: float, sent: Counter, replies: list[bytes]) -> None:
+    """Run an OSC fuzz loop, then what every OSC door must show after it: no reply sent to one of
+    the daemon's own ports, 5000 inputs at least, no internal error, idle and small again."""
+    try:
+        send()
+        assert watch.received() == 0, "a reply went to one of the daemon's own ports"
+    finally:
+        watch.close()
+    assert sent["inputs"] >= 5000
+    assert not [r for r in replies if b"internal error" in r]
+    _idle_and_small(daemon, rss)
 
 
 def _own_ports(daemon) -> list[int]:
@@ -203,23 +198,26 @@ def test_osc_udp_fuzz(daemon):
         for packet in batch:
             client.send_raw(packet)
         sent["inputs"] += len(batch)
-        _health_within_one_second(daemon)
-        client.sock.settimeout(0)
-        try:
-            while True:
-                answers.append(client.sock.recv(65536))
-        except OSError:
-            pass
+        health_within_one_second(daemon)
+        # every answer to the batch, late ones included: the daemon answers one peer's packets in
+        # order, so they all come before its answer to a last request from the same socket (an
+        # error naming a job id no fuzzed packet holds)
+        marker = f"end-of-batch-{sent['inputs']}"
+        client.send(P + "job/status", marker)
+        deadline = time.monotonic() + 5
+        while True:
+            assert time.monotonic() < deadline, "the batch's sender got no answer to its last request"
+            client.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = client.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if marker.encode() in data:
+                break
+            answers.append(data)
         client.close()
 
-    try:
-        send()
-        assert watch.received() == 0, "a reply went to one of the daemon's own ports"
-    finally:
-        watch.close()
-    assert sent["inputs"] >= 5000
-    assert not [a for a in answers if b"internal error" in a]
-    _idle_and_small(daemon, rss)
+    _run_osc_fuzz(daemon, send, watch, rss, sent, answers)
 
 
 def test_osc_tcp_fuzz(daemon):
@@ -248,16 +246,9 @@ def test_osc_tcp_fuzz(daemon):
             except (BrokenPipeError, ConnectionResetError, socket.timeout):
                 pass   # a stream it cannot frame is hung up on; a subscriber's connection stays open
         sent["inputs"] += len(packets)
-        _health_within_one_second(daemon)
+        health_within_one_second(daemon)
 
-    try:
-        send()
-        assert watch.received() == 0, "a reply went to one of the daemon's own ports"
-    finally:
-        watch.close()
-    assert sent["inputs"] >= 5000
-    assert not [r for r in replies if b"internal error" in r]
-    _idle_and_small(daemon, rss)
+    _run_osc_fuzz(daemon, send, watch, rss, sent, replies)
 
 
 http_methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH", "GE T", ""])
@@ -319,14 +310,15 @@ def test_http_fuzz(daemon):
             except BaseException as exc:   # re-raised below: an assertion in a thread would vanish
                 failures.append(exc)
 
-        threads = [threading.Thread(target=guarded, args=(r,)) for r in batch]   # a batch arrives at once
+        threads = [threading.Thread(target=guarded, args=(r,), daemon=True) for r in batch]   # a batch arrives at once
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(30)
+        assert not [t for t in threads if t.is_alive()], "an HTTP request got no answer within 30 s"
         if failures:
             raise failures[0]
-        _health_within_one_second(daemon)
+        health_within_one_second(daemon)
 
     try:
         send()

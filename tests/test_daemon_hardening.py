@@ -13,30 +13,11 @@ import time
 import pytest
 from pythonosc import slip
 
-from tests.daemon_helpers import daemon_bundle, OscTcpClient, OscUdpClient, http_request, running_daemon  # noqa: F401 (fixture)
+from tests.daemon_helpers import OscTcpClient, OscUdpClient, health_within_one_second, http_request, running_daemon
 
 P = "/notabridge/"
 # an OSC bundle whose element size is -8: python-osc's parser loops on it for ever (docs/osc.md)
 NEGATIVE_BUNDLE = b"#bundle\x00" + bytes(8) + b"\xff\xff\xff\xf8" + b"/notabridge/nope\x00\x00\x00\x00" + b",\x00\x00\x00"
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle) as d:
-        yield d
-
-
-def _health_within_one_second(daemon) -> None:
-    start = time.monotonic()
-    status, body = http_request(daemon, "GET", "/health", timeout=1)
-    assert status == 200 and body["ok"] is True
-    client = OscUdpClient(daemon.osc_udp.server_address[1])
-    try:
-        client.send(P + "health")
-        assert json.loads(client.receive(P + "health", timeout=1)[1][0])["ok"] is True
-    finally:
-        client.close()
-    assert time.monotonic() - start < 1.0
 
 
 def _cpu_seconds_while_idle(seconds: float = 1.0) -> float:
@@ -55,7 +36,7 @@ def test_the_python_osc_hang_datagram_is_dropped_over_udp(daemon):
     with pytest.raises(socket.timeout):   # dropped: no answer
         client.sock.recv(65536)
     client.close()
-    _health_within_one_second(daemon)
+    health_within_one_second(daemon)
     assert _cpu_seconds_while_idle() < 0.5   # nothing spins
 
 
@@ -67,7 +48,7 @@ def test_the_python_osc_hang_datagram_is_dropped_over_tcp(daemon, framing):
     client.send(P + "health")   # the same connection keeps working after the dropped packet
     assert json.loads(client.receive(P + "health", timeout=1)[1][0])["ok"] is True
     client.close()
-    _health_within_one_second(daemon)
+    health_within_one_second(daemon)
     assert _cpu_seconds_while_idle() < 0.5
 
 
@@ -104,12 +85,12 @@ def test_a_reply_port_that_is_the_daemons_own_is_refused(daemon):
         address, args, _ = client.receive(timeout=2)
         assert address == P + "error" and f"reply port {own} is one of this daemon's own ports" in args[1]
     client.close()
-    _health_within_one_second(daemon)
+    health_within_one_second(daemon)
     assert _cpu_seconds_while_idle() < 0.5
 
 
-def test_two_daemons_pointed_at_each_other_stop_after_one_error(daemon, daemon_bundle):
-    with running_daemon(daemon_bundle) as other:
+def test_two_daemons_pointed_at_each_other_stop_after_one_error(daemon, toy_bundle):
+    with running_daemon(toy_bundle) as other:
         other_port = other.osc_udp.server_address[1]
         client = OscUdpClient(daemon.osc_udp.server_address[1])
         # the first daemon answers /health to the second's port; the second must not answer with a reply
@@ -118,8 +99,8 @@ def test_two_daemons_pointed_at_each_other_stop_after_one_error(daemon, daemon_b
         client.close()
         time.sleep(0.3)
         assert _cpu_seconds_while_idle() < 0.5
-        _health_within_one_second(daemon)
-        _health_within_one_second(other)
+        health_within_one_second(daemon)
+        health_within_one_second(other)
 
 
 def test_one_peer_gets_at_most_the_reply_rate(daemon):
@@ -141,7 +122,7 @@ def test_one_peer_gets_at_most_the_reply_rate(daemon):
     client.close()
     budget = LIMITS["reply_burst_per_peer"] + LIMITS["replies_per_second_per_peer"] * (elapsed + 0.5)
     assert LIMITS["reply_burst_per_peer"] <= answers <= budget < sent, (answers, budget, elapsed)
-    _health_within_one_second(daemon)   # another peer is answered at once
+    health_within_one_second(daemon)   # another peer is answered at once
 
 
 def _drain(sock: socket.socket) -> int:
@@ -198,17 +179,17 @@ def test_every_excerpt_number_out_of_bounds_answers_400_naming_it(daemon, field,
     assert f".{target[1]}" in body["error"], body["error"]
 
 
-def test_the_watchdog_ends_a_job_past_its_budget_with_a_reason(daemon_bundle):
+def test_the_watchdog_ends_a_job_past_its_budget_with_a_reason(toy_bundle):
     from tests.daemon_helpers import toy_excerpt, wait_for_job
 
-    with running_daemon(daemon_bundle, job_budget=lambda request: 0.0) as short:
+    with running_daemon(toy_bundle, job_budget=lambda request: 0.0) as short:
         status, body = http_request(short, "POST", "/jobs", {"mode": "continue", "excerpt": toy_excerpt(), "bars": 4})
         assert status == 202
         ended = wait_for_job(short, body["id"], timeout=10)
         assert ended["status"] == "error" and "time budget of 0.0 s" in ended["error"]
         assert ended["progress"]["bars_done"] < 4
-        _health_within_one_second(short)
-    with running_daemon(daemon_bundle) as normal:   # the default budget, from the job's size, lets it finish
+        health_within_one_second(short)
+    with running_daemon(toy_bundle) as normal:   # the default budget, from the job's size, lets it finish
         status, body = http_request(normal, "POST", "/jobs", {"mode": "continue", "excerpt": toy_excerpt(), "bars": 4})
         assert wait_for_job(normal, body["id"])["status"] == "done"
 
@@ -273,7 +254,7 @@ def test_deep_nesting_answers_400(daemon):
                            ("/jobs", _toy_job_text(tag=nested).decode())):
             status, answer = _raw_post(daemon, path, body.encode())
             assert status == 400, (depth, path, status, answer)
-    _health_within_one_second(daemon)
+    health_within_one_second(daemon)
 
 
 WRONG_TYPES = ["[]", '""', "0", "false", "null", '"x"', "1.5", "{}", "[[]]", '{"a": 1}']
@@ -313,7 +294,7 @@ def test_wrong_types_at_every_level_answer_400_naming_the_field(daemon):
                 continue
             assert status == 400, (path, raw, status, body)
             assert str(path[-1]) in body["error"] or "excerpt" in body["error"], (path, raw, body)
-    _health_within_one_second(daemon)
+    health_within_one_second(daemon)
 
 
 def test_osc_answers_a_clear_error_for_the_same_inputs(daemon):
@@ -338,7 +319,7 @@ def test_osc_answers_a_clear_error_for_the_same_inputs(daemon):
         assert address == P + "error" and "internal" not in args[1], args
     finally:
         client.close()
-    _health_within_one_second(daemon)
+    health_within_one_second(daemon)
 
 
 @pytest.mark.parametrize("request_line", [b"PATCH /jobs HTTP/1.1", b"BREW /health HTTP/1.1", b"GET /health HTTP/2.0"])
@@ -390,7 +371,7 @@ def test_osc_tcp_connections_beyond_the_limit_are_closed_and_a_freed_place_is_re
         with pytest.raises((ConnectionError, OSError)):
             extra.receive(P + "health", timeout=2)
         extra.close()
-        _health_within_one_second(daemon)   # UDP and HTTP are not affected
+        health_within_one_second(daemon)   # UDP and HTTP are not affected
         held.pop().close()
         time.sleep(0.3)
         again = OscTcpClient(port)

@@ -1,17 +1,13 @@
 """The daemon's HTTP JSON door, on the real engine with the toy bundle (a tiny model trained on a two-voice 3/4 style)."""
 from __future__ import annotations
 
+import base64
+import io
 import time
 
 import pytest
 
-from tests.daemon_helpers import daemon_bundle, http_request, running_daemon, toy_excerpt, wait_for_job  # noqa: F401 (fixture)
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle) as d:
-        yield d
+from tests.daemon_helpers import http_request, running_daemon, toy_excerpt, wait_for_job
 
 
 def test_health_and_capabilities_describe_the_loaded_model(daemon):
@@ -80,6 +76,43 @@ def test_bad_jobs_are_refused_with_a_reason(daemon, job, fragment):
     assert status == 400 and fragment in body["error"]
 
 
+def _smf(notes: list[tuple[int, int, int]] = ()) -> str:
+    """A one-track Standard MIDI File in base64 (480 ticks a quarter), notes as (start, end, pitch) ticks."""
+    import mido
+
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    events = sorted([(s, 1, p) for s, _, p in notes] + [(e, 0, p) for _, e, p in notes])
+    now = 0
+    for tick, on, pitch in events:
+        track.append(mido.Message("note_on", note=pitch, velocity=80 if on else 0, time=tick - now))
+        now = tick
+    out = io.BytesIO()
+    midi.save(file=out)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+@pytest.mark.parametrize("job, fragment", [
+    ({"mode": "accompany", "midi": "not a MIDI file"}, "Standard MIDI File"),
+    ({"mode": "accompany", "midi": base64.b64encode(b"RIFF....").decode()}, "Standard MIDI File"),
+    ({"mode": "continue", "midi": _smf()}, '"mode": "accompany"'),
+    ({"mode": "accompany", "voices": 2}, '"midi"'),
+    ({"mode": "accompany", "midi": _smf(), "voices": 9}, "voices must be from 1 to 8"),
+    ({"mode": "accompany", "midi": _smf(), "excerpt": toy_excerpt(), "staves": [1]}, "not both"),
+])
+def test_a_melody_sent_as_midi_is_checked_at_the_door(daemon, job, fragment):
+    status, body = http_request(daemon, "POST", "/jobs", job)
+    assert status == 400 and fragment in body["error"], body
+
+
+def test_a_midi_melody_without_notes_ends_the_job_with_what_to_do(daemon):
+    status, queued = http_request(daemon, "POST", "/jobs", {"mode": "accompany", "midi": _smf(), "voices": 1})
+    assert status == 202
+    final = wait_for_job(daemon, queued["id"])
+    assert final["status"] == "error" and "no notes" in final["error"] and "record or draw" in final["error"]
+
+
 def test_bodies_are_bounded_and_must_be_json(daemon):
     status, body = http_request(daemon, "POST", "/jobs", raw=b"x" * 10, headers={"Content-Length": "3000000"})
     assert status == 413
@@ -89,8 +122,8 @@ def test_bodies_are_bounded_and_must_be_json(daemon):
     assert http_request(daemon, "GET", "/health")[0] == 200
 
 
-def test_cancel_mid_job_and_full_queue_answers_busy(daemon_bundle):
-    with running_daemon(daemon_bundle, max_queued=2) as daemon:
+def test_cancel_mid_job_and_full_queue_answers_busy(toy_bundle):
+    with running_daemon(toy_bundle, max_queued=2) as daemon:
         job = {"mode": "generate", "bars": 32, "settings": {"seed": 1}}
         ids, busy = [], []
         for _ in range(6):

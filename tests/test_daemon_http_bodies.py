@@ -7,17 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 
-import pytest
-
-from tests.daemon_helpers import daemon_bundle, running_daemon  # noqa: F401 (fixture)
-
 JOB = {"mode": "generate", "bars": 1, "settings": {"seed": 1}}
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle) as d:
-        yield d
 
 
 def send(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None) -> tuple[int, dict, bool]:

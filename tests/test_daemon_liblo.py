@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.daemon_helpers import daemon_bundle, http_request, running_daemon, toy_excerpt  # noqa: F401 (fixture)
+from tests.daemon_helpers import http_request, toy_excerpt
 
 pytestmark = pytest.mark.skipif(not (shutil.which("oscsend") and shutil.which("oscdump")),
                                 reason="liblo's oscsend/oscdump are not installed (Debian package liblo-tools)")
@@ -68,12 +68,6 @@ def _strings(text: str, count: int) -> list[str]:
 def oscsend(target: str, address: str, types: str = "", *values: object) -> None:
     args = ["oscsend", *target.split(), address] + ([types, *map(str, values)] if types else [])
     subprocess.run(args, check=True, timeout=10)
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle) as d:
-        yield d
 
 
 @pytest.fixture

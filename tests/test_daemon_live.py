@@ -343,3 +343,33 @@ def test_bad_live_options_are_one_line_errors(args, message):
 
     done = run_notabridge("serve", "--http-port", "0", "--osc-port", "0", "--osc-tcp-port", "0", *args)
     assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_subscribers_hear_arming_start_each_bar_stop_and_the_saved_take(daemon, virtual, tmp_path):
+    """What the panel's Live tab is fed: a state pushed on each change, in the order it happened."""
+    from notabridge.daemon.live import LiveDoor, LiveOptions
+
+    notes, upbeat, meter, key = chorale_soprano("bach/bwv66.6")
+    out = mido.Backend("tests.daemon_midi_backend", load=True).open_output("Synth in")
+    door = LiveDoor(daemon, out, tmp_path, clock=virtual, options=LiveOptions(key=key, lookahead=4))
+    heard = []
+    door.add_listener(heard.append)
+    door.arm()
+    assert door.wait_idle(120) and heard[-1]["armed"] and not heard[-1]["running"]
+    door.set("voices", 2)
+    assert door.wait_idle(120) and heard[-1]["voices"] == 2
+    perf = performance(notes[:10], upbeat, meter, BPM, end_bars=1)
+    play_virtual(perf, door.on_message, virtual, before=_patient(door))
+    assert door.wait_idle(120)
+    started = next(i for i, s in enumerate(heard) if s["running"])
+    assert heard[started]["take"] == {"from_bar": 1, "first_bar": None, "meter": "4/4", "voices": 2}
+    bars = [s for s in heard[started:] if s["running"] and s["ready_bar"] is not None]
+    # after each answer is ready: the DAW plays the bar before it, nothing is being written
+    assert [s["ready_bar"] for s in bars] == list(range(3, 3 + len(bars))) and len(bars) >= 2
+    assert all(s["bar"] == s["ready_bar"] - 1 and s["writing_bar"] is None for s in bars)
+    assert bars[-1]["take"]["first_bar"] == 1
+    stopped = next(i for i, s in enumerate(heard) if i > started and not s["running"])
+    assert heard[stopped]["last_take"] is None and heard[-1]["last_take"]["midi"].startswith(str(tmp_path))
+    door.disarm()
+    assert door.wait_idle(120) and heard[-1]["armed"] is False
+    door.close()

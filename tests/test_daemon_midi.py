@@ -9,7 +9,7 @@ import time
 import mido
 
 from tests import daemon_midi_backend as fake_os
-from tests.daemon_helpers import daemon_bundle, OscUdpClient, http_request, running_daemon  # noqa: F401 (fixture)
+from tests.daemon_helpers import OscUdpClient, http_request, running_daemon
 
 BPM = 300           # a fast tempo keeps the take short; the daemon reads it from the MIDI clock
 BEAT = 60 / BPM
@@ -32,9 +32,9 @@ def _play_take(port: str) -> None:
     fake_os.daw_sends(port, mido.Message("stop"))
 
 
-def test_recorded_take_gets_an_accompaniment_played_and_saved(daemon_bundle, tmp_path):
+def test_recorded_take_gets_an_accompaniment_played_and_saved(toy_bundle, tmp_path):
     fake_os.received["Synth in"].clear()
-    with running_daemon(daemon_bundle, midi_in="DAW out", midi_out="Synth in", midi_save_dir=str(tmp_path),
+    with running_daemon(toy_bundle, midi_in="DAW out", midi_out="Synth in", midi_save_dir=str(tmp_path),
                         midi_backend="tests.daemon_midi_backend", midi_voices=1, midi_meter="3/4") as daemon:
         assert daemon.midi is not None
         _play_take("DAW out")
@@ -61,8 +61,8 @@ def test_recorded_take_gets_an_accompaniment_played_and_saved(daemon_bundle, tmp
         assert [m.note for m in sent] == [m.note for m in accompaniment_notes]
 
 
-def test_osc_triggers_and_an_empty_take(daemon_bundle):
-    with running_daemon(daemon_bundle, midi_in="DAW out", midi_backend="tests.daemon_midi_backend") as daemon:
+def test_osc_triggers_and_an_empty_take(toy_bundle):
+    with running_daemon(toy_bundle, midi_in="DAW out", midi_backend="tests.daemon_midi_backend") as daemon:
         client = OscUdpClient(daemon.osc_udp.server_address[1])
         client.send("/notabridge/midi/record/start")
         assert client.receive("/notabridge/midi/status")[1] == ["recording"]
@@ -71,13 +71,13 @@ def test_osc_triggers_and_an_empty_take(daemon_bundle):
         client.close()
 
 
-def test_without_a_midi_service_the_daemon_says_so_once_and_keeps_serving(daemon_bundle, capsys):
+def test_without_a_midi_service_the_daemon_says_so_once_and_keeps_serving(toy_bundle, capsys):
     said: list[str] = []
     from notabridge.daemon.app import Daemon, ServeOptions
     from notabridge.engine import Engine
 
     # mido's default backend (rtmidi) on a machine without an OS MIDI service or the port
-    daemon = Daemon(Engine(daemon_bundle, device="cpu"),
+    daemon = Daemon(Engine(toy_bundle, device="cpu"),
                     ServeOptions(http_port=0, osc_port=None, osc_tcp_port=None, midi_in="No Such Port"), say=said.append)
     daemon.start()
     try:

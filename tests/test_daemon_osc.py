@@ -2,18 +2,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from tests.daemon_helpers import daemon_bundle, OscTcpClient, OscUdpClient, http_request, running_daemon, toy_excerpt  # noqa: F401 (fixture)
+from tests.daemon_helpers import OscTcpClient, OscUdpClient, http_request, running_daemon, toy_excerpt
 
 P = "/notabridge/"
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle) as d:
-        yield d
 
 
 @pytest.fixture
@@ -76,8 +71,10 @@ def test_job_over_udp_reports_progress_and_a_small_result(daemon, udp):
     _, (job_id, tag), _ = udp.receive(P + "job/queued")
     assert tag == "t1"
     seen_progress, end = [], None
+    deadline = time.monotonic() + 120
     while end is None:
-        address, args, size = udp.receive()
+        assert time.monotonic() < deadline, f"no job/result after {len(seen_progress)} progress messages"
+        address, args, size = udp.receive(timeout=max(0.1, deadline - time.monotonic()))
         assert size < 8192
         if address == P + "job/progress":
             assert args[0] == job_id
@@ -121,8 +118,8 @@ def test_requests_that_cannot_work_get_errors(udp):
     assert json.loads(udp.receive(P + "health")[1][0])["ok"] is True
 
 
-def test_stopping_the_daemon_cancels_running_and_waiting_jobs_and_tells_their_clients(daemon_bundle):
-    with running_daemon(daemon_bundle) as stopping:
+def test_stopping_the_daemon_cancels_running_and_waiting_jobs_and_tells_their_clients(toy_bundle):
+    with running_daemon(toy_bundle) as stopping:
         tcp = OscTcpClient(stopping.osc_tcp.server_address[1])
         for _ in range(2):
             tcp.send(P + "job/submit", json.dumps({"mode": "generate", "bars": 32}))

@@ -8,17 +8,11 @@ import threading
 import time
 from collections import Counter
 
-import pytest
 
-from tests.daemon_helpers import daemon_bundle, OscTcpClient, OscUdpClient, http_request, running_daemon, toy_excerpt  # noqa: F401 (fixture)
+from tests.daemon_helpers import OscTcpClient, OscUdpClient, http_request, toy_excerpt
 
 P = "/notabridge/"
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_bundle):
-    with running_daemon(daemon_bundle, max_queued=64) as d:
-        yield d
+DAEMON_OPTIONS = {"max_queued": 64}   # conftest.daemon: room for the many jobs below
 
 
 def _reset_settings(daemon) -> None:
@@ -40,6 +34,10 @@ def test_fifty_jobs_from_five_concurrent_clients_each_end_once(daemon):
     job = {"mode": "continue", "excerpt": toy_excerpt(), "bars": 1}
     ends: dict[str, Counter] = {}
     failures: list[str] = []
+    deadline = time.monotonic() + 170   # every client gives up (and the test fails) rather than hang
+
+    def in_time(what: str) -> None:
+        assert time.monotonic() < deadline, f"{what}: the daemon did not end the jobs in time"
 
     def http_client(name: str) -> None:
         ids = []
@@ -50,6 +48,7 @@ def test_fifty_jobs_from_five_concurrent_clients_each_end_once(daemon):
         counts = Counter()
         for job_id in ids:
             while (state := http_request(daemon, "GET", f"/jobs/{job_id}")[1]["status"]) not in ("done", "error", "cancelled"):
+                in_time(name)
                 time.sleep(0.05)
             counts[(job_id, state)] += 1
         ends[name] = counts
@@ -60,6 +59,7 @@ def test_fifty_jobs_from_five_concurrent_clients_each_end_once(daemon):
             client.send(P + "job/submit", json.dumps({**job, "tag": str(n)}))
         ids, counts = set(), Counter()
         while len(ids) < 10 or sum(counts.values()) < 10:
+            in_time(name)
             address, args = client.receive(timeout=60)[:2]
             if address == P + "job/queued":
                 ids.add(args[0])
@@ -84,15 +84,16 @@ def test_fifty_jobs_from_five_concurrent_clients_each_end_once(daemon):
             failures.append(f"{args[0]}: {exc!r}")
 
     udp_port, tcp_port = daemon.osc_udp.server_address[1], daemon.osc_tcp.server_address[1]
-    threads = [threading.Thread(target=guarded, args=(http_client, "http-1")),
-               threading.Thread(target=guarded, args=(http_client, "http-2")),
-               threading.Thread(target=guarded, args=(osc_client, "osc-udp", lambda: OscUdpClient(udp_port))),
-               threading.Thread(target=guarded, args=(osc_client, "osc-tcp-slip", lambda: OscTcpClient(tcp_port, True))),
-               threading.Thread(target=guarded, args=(osc_client, "osc-tcp-1.0", lambda: OscTcpClient(tcp_port, False)))]
+    clients = [(http_client, "http-1"), (http_client, "http-2"),
+               (osc_client, "osc-udp", lambda: OscUdpClient(udp_port)),
+               (osc_client, "osc-tcp-slip", lambda: OscTcpClient(tcp_port, True)),
+               (osc_client, "osc-tcp-1.0", lambda: OscTcpClient(tcp_port, False))]
+    threads = [threading.Thread(target=guarded, args=args, daemon=True) for args in clients]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(180)
+        thread.join(max(1.0, deadline + 10 - time.monotonic()))
+    assert not [t for t in threads if t.is_alive()], "a client is still waiting for its jobs"
     assert not failures, failures
     assert len(ends) == 5
     all_ends = Counter()

@@ -12,7 +12,7 @@ from notabridge.jobs.settings import SettingsError, SharedSettings, default_sett
     ("temperature", math.nan), ("temperature", 0), ("temperature", True), ("temperature", "hot"),
     ("top_k", 2.5), ("top_k", -1), ("top_p", 1.5), ("seed", -3), ("variants", 9), ("bars", 0),
     ("order", "random"), ("prompt", {"period": "Baroque"}), ("prompt", ["a", "b"]), ("volume", 3),
-    ("range_rule", "yes"), ("range_rule", 2),
+    ("range_rule", "yes"), ("range_rule", 2), ("seed", math.inf), ("bars", -math.inf),
 ])
 def test_out_of_range_values_are_refused_with_the_setting_named(name, value):
     with pytest.raises(SettingsError, match=name if name != "volume" else "unknown setting"):

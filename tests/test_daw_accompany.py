@@ -9,7 +9,6 @@ import mido
 import pytest
 
 from tests.daw_helpers import absolute_notes, track_length, write_melody
-from tests.daemon_helpers import daemon_bundle  # noqa: F401  (the engine's toy model, built once per session)
 
 ROOT = Path(__file__).resolve().parents[1]
 # a 6/8 tune with an eighth-note upbeat, played with human timing
@@ -42,10 +41,10 @@ def _check_accompanied(melody_path: Path, out_path: Path, voices: int, bar_ticks
     return added
 
 
-def test_humanised_jig_in_six_eight_with_an_upbeat_gets_accompanied_on_its_bars(tmp_path, daemon_bundle):
+def test_humanised_jig_in_six_eight_with_an_upbeat_gets_accompanied_on_its_bars(tmp_path, toy_bundle):
     melody = write_melody(tmp_path / "jig.mid", JIG, meter=(6, 8), bpm=132, jitter=30, seed=4)
     out = tmp_path / "jig-accompanied.mid"
-    done = _accompany(str(melody), "-o", str(out), "--model", str(daemon_bundle), "--voices", "1", "--seed", "3")
+    done = _accompany(str(melody), "-o", str(out), "--model", str(toy_bundle), "--voices", "1", "--seed", "3")
     assert done.returncode == 0, done.stderr
     assert "6/8" in done.stdout and "pickup" in done.stdout
     # the upbeat is the last eighth of the file's first 6/8 bar (ticks 1200..1440); three full bars follow
@@ -53,22 +52,22 @@ def test_humanised_jig_in_six_eight_with_an_upbeat_gets_accompanied_on_its_bars(
     assert {m.tempo for t in mido.MidiFile(str(out)).tracks for m in t if m.type == "set_tempo"} == {mido.bpm2tempo(132)}
     # the same seed gives the same accompaniment
     again = tmp_path / "again.mid"
-    assert _accompany(str(melody), "-o", str(again), "--model", str(daemon_bundle), "--voices", "1", "--seed", "3").returncode == 0
+    assert _accompany(str(melody), "-o", str(again), "--model", str(toy_bundle), "--voices", "1", "--seed", "3").returncode == 0
     assert [absolute_notes(t) for t in mido.MidiFile(str(again)).tracks] == [absolute_notes(t) for t in mido.MidiFile(str(out)).tracks]
 
 
-def test_quantised_three_four_melody_without_upbeat(tmp_path, daemon_bundle):
+def test_quantised_three_four_melody_without_upbeat(tmp_path, toy_bundle):
     tune = [(i, 1, p) for i, p in enumerate([67, 69, 71, 74, 74, 74, 71, 69, 67, 72, 72, 71])] + [(12, 3, 67)]
     melody = write_melody(tmp_path / "waltz.mid", tune, meter=(3, 4), bpm=96, key="G")
     out = tmp_path / "waltz-accompanied.mid"
-    done = _accompany(str(melody), "-o", str(out), "--model", str(daemon_bundle), "--voices", "1", "--seed", "5",
+    done = _accompany(str(melody), "-o", str(out), "--model", str(toy_bundle), "--voices", "1", "--seed", "5",
                       "--prompt", "Baroque|Bach, Johann Sebastian|Choral")
     assert done.returncode == 0, done.stderr
     assert "key +1 fifths major" in done.stdout and "estimated" not in done.stdout
     _check_accompanied(melody, out, voices=1, bar_ticks=1440, first_bar=0, bars=5)
 
 
-def test_an_essen_folk_tune_in_three_four(tmp_path, daemon_bundle):
+def test_an_essen_folk_tune_in_three_four(tmp_path, toy_bundle):
     """A real tune from music21's corpus, written to MIDI by music21 (no DAW grid: upbeat at 0)."""
     from music21 import corpus
 
@@ -78,7 +77,7 @@ def test_an_essen_folk_tune_in_three_four(tmp_path, daemon_bundle):
     measures = list(tune.parts[0].getElementsByClass("Measure"))
     upbeat = measures[0].duration.quarterLength
     out = tmp_path / "out.mid"
-    done = _accompany(str(melody), "-o", str(out), "--model", str(daemon_bundle), "--voices", "1",
+    done = _accompany(str(melody), "-o", str(out), "--model", str(toy_bundle), "--voices", "1",
                       "--pickup", str(upbeat), "--seed", "1")
     assert done.returncode == 0, done.stderr
     tpb = mido.MidiFile(str(melody)).ticks_per_beat

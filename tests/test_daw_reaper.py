@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from tests.daw_helpers import PPQ, FakeItem, FakeReaper, FakeTake
-from tests.daemon_helpers import daemon_bundle  # noqa: F401  (the engine's toy model, built once per session)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "plugins" / "reaper" / "NotaBridge_Accompany.py"
@@ -46,9 +45,9 @@ def _http(url: str, method: str = "GET", body=None):
 
 
 @pytest.fixture(scope="module")
-def daemon(daemon_bundle):
+def daemon(toy_bundle):
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(daemon_bundle),
+    process = subprocess.Popen([sys.executable, "-m", "notabridge.cli.main", "serve", "--model", str(toy_bundle),
                                 "--http-port", str(port), "--osc-port", "0", "--osc-tcp-port", "0"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -172,3 +171,37 @@ def test_an_item_that_starts_mid_bar_is_read_on_the_project_bars(daemon):
     item = reaper.tracks[1].items[0]
     assert (item.position_qn, item.length_qn) == (ITEM_START_QN + 2.0, 10.0)
     assert min(n["start"] for n in item.take.notes) >= PPQ   # from the project's bar line at QN 9
+
+
+# Runs in a fresh Python where NotaBridge and music21 cannot be imported, as in a REAPER whose
+# Python has only mido: the script must still accompany (the daemon reads and writes the music).
+_WITHOUT_NOTABRIDGE = """
+import importlib.abc, json, sys
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("notabridge", "music21"):
+            raise ImportError(f"No module named {name!r} (not in REAPER's Python)")
+        return None
+
+sys.meta_path.insert(0, NotInstalled())
+sys.path.insert(0, sys.argv[2])
+from tests.test_daw_reaper import _project, _run_script
+
+reaper = _project()
+_run_script(reaper, sys.argv[1])
+print(json.dumps({"messages": reaper.messages, "tracks": [t.name for t in reaper.tracks],
+                  "notes": len(reaper.tracks[2].items[0].take.notes) if reaper.tracks[2].items else 0,
+                  "loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("notabridge", "music21"))}))
+"""
+
+
+def test_reapers_python_needs_no_notabridge_and_no_music21(daemon, tmp_path):
+    runner = tmp_path / "in_reaper.py"
+    runner.write_text(_WITHOUT_NOTABRIDGE)
+    done = subprocess.run([sys.executable, str(runner), daemon, str(ROOT)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    outcome = json.loads(done.stdout.splitlines()[-1])
+    assert outcome["messages"] == [] and outcome["loaded"] == []
+    assert outcome["tracks"] == ["Piano", "Lead", "NotaBridge accompaniment", "Drums"] and outcome["notes"] > 0

@@ -10,7 +10,7 @@ from notabridge.jobs.compose import ComposeJob, compose
 from notabridge.engine import Engine
 from notabridge.errors import JobError
 from notabridge.engine.sampling import Sampling
-from tests.engine_helpers import HEADER, toy_bundle  # noqa: F401  (fixture)
+from tests.engine_helpers import HEADER
 
 BARS = ["[V:1]G2 A2 B2|[V:2]G,6|\n", "[V:1]d6|[V:2]D,6|\n", "[V:1]B2 A2 G2|[V:2]C,6|\n",
         "[V:1]A6|[V:2]D,6|\n", "[V:1]G6|[V:2]G,6|\n", "[V:1]c4 B2|[V:2]C,6|\n"]

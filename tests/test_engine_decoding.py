@@ -9,7 +9,7 @@ from notabridge.abc.bar_check import check_bar, header_context, parse_line
 from notabridge.engine import Engine
 from notabridge.errors import Cancelled, JobError
 from notabridge.engine.sampling import Sampling
-from tests.engine_helpers import HEADER, PROMPT, toy_bundle  # noqa: F401  (fixture)
+from tests.engine_helpers import HEADER, PROMPT
 
 PIECE = PROMPT + HEADER + "[V:1]G2 A2 B2|[V:2]G,6|\n[V:1]d6|[V:2]D,6|\n"
 
@@ -165,6 +165,12 @@ def test_a_variant_that_gives_up_does_not_sink_the_others(engine):
     assert list(stats.failures) == [0] and "no valid bar 1 in 2 tries" in str(stats.failures[0])
     assert len(fine.new_bars) == 2 and fine.stopped is None
     _assert_all_valid(fine.new_bars)
+
+    # through the engine: the variant that gave up is left out and its reason comes back with the others
+    impossible, fine = writer(PIECE.replace("M:3/4", "M:1/256")), writer(PIECE)
+    variants = engine._run([impossible, fine], Sampling(seed=1), None)
+    assert len(variants) == 1 and len(variants[0].bars) == 2
+    assert len(variants.gave_up) == 1 and "no valid bar 1 in 2 tries" in variants.gave_up[0]
 
 
 def test_bars_are_steered_to_fill_the_meter(engine):

@@ -11,7 +11,6 @@ import pytest
 
 from tests.daemon_helpers import running_daemon
 from tests.musescore_helpers import content, needs_mscore, parse_with_music21, run_batch, staff_measures, voices_complete
-from tests.musescore_helpers import ms_home, originals, plugin_dir, scores, toy_daemon  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 EMBEDDED = REPO / "models" / "default"

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.musescore_helpers import (content, display, ms_home, needs_gui, originals, parse_with_music21,  # noqa: F401
-                                     real_scores,
-                                     plugin_dir, run_batch, run_gui_batch, scores, staff_measures, toy_daemon, voices_complete)
+from tests.musescore_helpers import (content, needs_gui, parse_with_music21, run_batch, run_gui_batch, staff_measures,
+                                     voices_complete)
 
 
 def closed_port() -> int:
@@ -51,19 +50,18 @@ def test_dialog_continue_keeps_the_chosen_variant(plugin_dir, scores, originals,
 
 
 @pytest.fixture
-def held_daemon(tmp_path_factory):
+def held_daemon(toy_bundle):
     """A daemon on the toy model whose jobs run only once they are cancelled (the real compose then
     stops at its first bar): a job that is certain to be under way when the dialog's Cancel lands."""
     from notabridge.jobs.compose import compose
     from notabridge.daemon.app import Daemon, ServeOptions
     from notabridge.engine import Engine
-    from tests.engine_helpers import shared_toy_bundle
 
     def held(job, engine, progress, cancel):
         cancel.wait(120)
         return compose(job, engine, progress, cancel)
 
-    daemon = Daemon(Engine(shared_toy_bundle(tmp_path_factory), device="cpu"),
+    daemon = Daemon(Engine(toy_bundle, device="cpu"),
                     ServeOptions(http_port=0, osc_port=None, osc_tcp_port=None), compose=held, say=lambda line: None)
     daemon.start()
     try:

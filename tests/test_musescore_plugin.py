@@ -15,8 +15,6 @@ import pytest
 from notabridge.cli.main import main as cli_main
 from tests.musescore_helpers import (content, needs_mscore, parse_with_music21, run_batch, staff_measures,
                                      voices_complete)
-from tests.daemon_helpers import daemon_bundle  # noqa: F401  (fixture)
-from tests.musescore_helpers import ms_home, originals, plugin_dir, scores  # noqa: F401  (fixtures)
 
 
 def free_port() -> int:
@@ -60,7 +58,7 @@ def apply(plugin_dir, score, home, tmp_path, mode, measures, result, staves=None
 @pytest.mark.parametrize("name,start,end", [("chorale", 3, 5), ("rag", 4, 7), ("demo", 2, 4)])
 def test_export_reads_every_staff_of_the_selected_measures(plugin_dir, scores, originals, ms_home, name, start, end):
     excerpt = export(plugin_dir, scores[name], ms_home, start, end, context_before=2)
-    assert excerpt["format"] == "notabridge-excerpt" and excerpt["version"] == 1
+    assert excerpt["format"] == "notabridge-excerpt" and excerpt["version"] == 2
     from notabridge.notation import validate_excerpt
     assert validate_excerpt(excerpt) == []
     assert excerpt["selection"]["start"] == start and excerpt["selection"]["end"] == end
@@ -276,24 +274,24 @@ def _serve_banner(home: Path, bundle: Path, port: int) -> str:
     return "\n".join(lines)
 
 
-def test_serve_says_where_the_installed_plugin_looks(tmp_path, monkeypatch, daemon_bundle, capsys):
+def test_serve_says_where_the_installed_plugin_looks(tmp_path, monkeypatch, toy_bundle, capsys):
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
     port = free_port()
-    banner = _serve_banner(home, daemon_bundle, port)
+    banner = _serve_banner(home, toy_bundle, port)
     assert f"HTTP JSON: http://127.0.0.1:{port}/" in banner
     assert "not installed" in banner and f"type http://127.0.0.1:{port} there" in banner
     # installed for MuseScore 3 with the default address: serve says the plugin asks elsewhere, and how to fix it
     assert cli_main(["install-musescore-plugin", "--musescore", "3"]) == 0
     assert "asks the daemon at http://127.0.0.1:7878" in capsys.readouterr().out
-    banner = _serve_banner(home, daemon_bundle, port)
+    banner = _serve_banner(home, toy_bundle, port)
     assert "asks http://127.0.0.1:7878, NOT this daemon" in banner
     assert f"install-musescore-plugin --daemon http://127.0.0.1:{port}" in banner
     # the fix it names works: the plugin's saved address is this daemon
     assert cli_main(["install-musescore-plugin", "--musescore", "3", "--daemon", str(port)]) == 0
     folder = home / "Documents/MuseScore3/Plugins/NotaBridge"
     assert json.loads((folder / "notabridge-settings.json").read_text()) == {"daemon": f"http://127.0.0.1:{port}"}
-    assert f"asks http://127.0.0.1:{port}, this daemon" in _serve_banner(home, daemon_bundle, port)
+    assert f"asks http://127.0.0.1:{port}, this daemon" in _serve_banner(home, toy_bundle, port)
 
 
 def test_install_refuses_a_daemon_that_is_not_an_address(tmp_path, capsys):

@@ -9,7 +9,6 @@ import random
 import pytest
 
 from tests.musescore_helpers import REAL_SCORES, needs_mscore, run_probe
-from tests.musescore_helpers import ms_home, plugin_dir, real_scores  # noqa: F401  (fixtures)
 
 
 def random_ranges(measures: int, staves: int, count: int, seed: int) -> list[list[int]]:

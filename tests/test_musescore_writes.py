@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from tests.musescore_helpers import REAL_SCORES, needs_mscore, parse_with_music21, run_batch, staff_measures
-from tests.musescore_helpers import ms_home, plugin_dir, real_scores  # noqa: F401  (fixtures)
 
 MODES = ["infill", "accompany", "continue-middle", "continue-end"]
 TABLE: dict[tuple[str, str], str] = {}
@@ -185,10 +184,10 @@ def check_written(before, after, moves: dict[int, int], written_staves: list[int
                 assert notes_of(before[s][old]) == notes_of(measure), f"staff {s} measure {i}: ties changed"
 
 
-# MuseScore 3.2's own paste fails on this piano accompaniment (it shows an error dialog, which
-# aborts the headless `mscore3 -p`; in the GUI the dialog shows and the plugin's check after the
-# paste undoes it). Not understood yet; see docs/musescore.md.
-KNOWN_FAILURES = {("lindenbaum", "accompany")}
+# MuseScore 3.2's paste refuses ("Cannot paste into tuplet") when the first chord or rest it pastes
+# over is in a tuplet (Der Lindenbaum's piano triplets); the plugin then pastes from a staff above
+# (write.js pasteStart). No known failures left.
+KNOWN_FAILURES: set[tuple[str, str]] = set()
 
 
 CASES = [pytest.param(name, mode, marks=pytest.mark.xfail(strict=True, reason="MuseScore 3.2's paste fails here"))

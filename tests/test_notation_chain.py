@@ -154,8 +154,8 @@ def _continue_input(path, start: int, end: int, prompt=None):
     chain = notagen_chain(path)
     job = ComposeJob(mode="continue", excerpt=excerpt, prompt=prompt, source_text=(chain.header, chain.bar_lines()))
     warnings: list[str] = []
-    header, body = _abc(notation, notation.cut_measures(excerpt, start, end), job, warnings)
-    return _source_lines(notation, job, header, body, start, end, warnings), chain, warnings
+    header, body = _abc(notation.cut_measures(excerpt, start, end), job, warnings)
+    return _source_lines(job, header, body, start, end, warnings), chain, warnings
 
 
 def test_continue_on_a_file_feeds_the_model_notagens_text_of_it():

@@ -16,7 +16,7 @@ from notabridge.cli.main import main
 from notabridge.notation import excerpt_from_musicxml, read_excerpt, write_excerpt
 from notabridge.notation.excerpt_base import copy_excerpt, note_signature
 from notabridge.notation.musicxml_splice import splice_continue
-from tests.engine_helpers import toy_bundle  # noqa: F401  (fixture)
+
 from tests.musescore_helpers import MSCORE, convert as mscore_convert
 
 DEMOS = Path("/usr/share/mscore3-3.2/demos")
@@ -164,23 +164,18 @@ def _timed_elements(measure: ET.Element, scale: int = 1) -> tuple[list, dict]:
     return sorted((o.onset * scale, _text(o.element)) for o in others), voices
 
 
-@pytest.mark.parametrize("name,staff", [("Reunion.mscz", 0), ("Brassed_Up.mscx", 1), ("Reunion.mscz", None)])
-def test_infill_replaces_only_the_chosen_staves_notes(demos, name, staff):
-    from notabridge.notation.musicxml_splice import splice_infill
-
-    path = demos[name]
-    excerpt = read_excerpt(path)
-    bars = _new_bars(excerpt, range(10, 12), 5)
-    staves = None if staff is None else [staff]
-    before = path.read_bytes()
-    after = splice_infill(path, excerpt, bars, staves)
+def assert_only_staves_rewritten(before: bytes, after: bytes, excerpt: dict, indices: set[int],
+                                 written: set[int]) -> None:
+    """`after` is `before` with only the notes of staves `written` in measures `indices` changed:
+    every other measure is identical (the measure after finer new notes may restate the file's
+    <divisions>), and in the rewritten measures every direction, chord symbol, barline ... and
+    every note of the other staves (with its lyrics) is there at the same time."""
     old, new = _tree(before), _tree(after)
-    written = set(staves if staves is not None else [s["index"] for s in excerpt["staves"]])
     for a, b, part in zip(old.findall("part"), new.findall("part"), excerpt["parts"]):
         local = {k + 1 for k, s in enumerate(part["staves"]) if s in written}
         for i, (x, y) in enumerate(zip(a.findall("measure"), b.findall("measure"))):
-            if i not in (5, 6) or not local:
-                if i == 7 and y.findtext("attributes/divisions") and not x.findtext("attributes/divisions"):
+            if i not in indices or not local:
+                if i - 1 in indices and y.findtext("attributes/divisions") and not x.findtext("attributes/divisions"):
                     y = copy.deepcopy(y)
                     y.remove(y.find("attributes"))  # the file's own divisions restated after finer new notes
                 assert _text(x) == _text(y), f"part {part['id']} measure {i} changed"
@@ -193,6 +188,20 @@ def test_infill_replaces_only_the_chosen_staves_notes(demos, name, staff):
                 assert old_others == new_others
             kept = {k: v for k, v in old_voices.items() if k[0] not in local}
             assert {k: v for k, v in new_voices.items() if k[0] not in local} == kept or scale != 1
+
+
+@pytest.mark.parametrize("name,staff", [("Reunion.mscz", 0), ("Brassed_Up.mscx", 1), ("Reunion.mscz", None)])
+def test_infill_replaces_only_the_chosen_staves_notes(demos, name, staff):
+    from notabridge.notation.musicxml_splice import splice_infill
+
+    path = demos[name]
+    excerpt = read_excerpt(path)
+    bars = _new_bars(excerpt, range(10, 12), 5)
+    staves = None if staff is None else [staff]
+    before = path.read_bytes()
+    after = splice_infill(path, excerpt, bars, staves)
+    written = set(staves if staves is not None else [s["index"] for s in excerpt["staves"]])
+    assert_only_staves_rewritten(before, after, excerpt, {5, 6}, written)
     back = excerpt_from_musicxml(after)["measures"]
     original = excerpt["measures"]
     for k, index in enumerate((5, 6)):
@@ -201,3 +210,61 @@ def test_infill_replaces_only_the_chosen_staves_notes(demos, name, staff):
             expected = next(s for s in source["staves"] if s["staff"] == entry["staff"])
             assert note_signature({"measures": [{"index": 0, "staves": [expected]}]}) == \
                    note_signature({"measures": [{"index": 0, "staves": [entry]}]})
+
+
+@pytest.fixture(scope="module")
+def duo(tmp_path_factory) -> Path:
+    """Soprano (with its lyrics) and bass of a Bach chorale in 3/4, as music21 writes it."""
+    from music21 import stream
+
+    chorale = corpus.parse("bach/bwv122.6")
+    path = tmp_path_factory.mktemp("duo") / "duo.musicxml"
+    stream.Score([chorale.parts[0], chorale.parts[-1]]).write("musicxml", str(path))
+    return path
+
+
+def _range_indices(path: Path, measures: str) -> set[int]:
+    from notabridge.cli.score_range import parse_measures
+    from notabridge.notation import indices_for_numbers
+
+    start, end = indices_for_numbers(read_excerpt(path), *parse_measures(measures))
+    return set(range(start, end))
+
+
+@pytest.mark.parametrize("source,command,written", [
+    ("duo", ["infill", "--measures", "3-4"], {0, 1}),
+    ("duo", ["infill", "--measures", "3-4", "--staves", "1"], {1}),
+    ("duo", ["accompany", "--measures", "2-5", "--staves", "1"], {1}),      # the soprano and its lyrics stay
+    ("Reunion.mscz", ["accompany", "--measures", "3-4", "--staves", "1"], {1}),
+    ("Brassed_Up.mscx", ["infill", "--measures", "5-6", "--staves", "0"], {0}),   # a B-flat trumpet
+])
+def test_infill_and_accompany_commands_write_into_the_users_file(toy_bundle, duo, demos, tmp_path, source, command, written):
+    """From a real MusicXML file to MusicXML: only the notes of the written staves in the range
+    change; every other measure, staff, lyric, direction and barline is the file's own."""
+    path = duo if source == "duo" else demos[source]
+    out = tmp_path / "out.musicxml"
+    assert main([command[0], str(path), *command[1:], "--seed", "3", "--model", str(toy_bundle), "-o", str(out)]) == 0
+    excerpt = read_excerpt(path)
+    indices = _range_indices(path, command[command.index("--measures") + 1])
+    assert_only_staves_rewritten(path.read_bytes(), out.read_bytes(), excerpt, indices, written)
+    back = read_excerpt(out)            # a valid score, every voice filling its measures
+    changed = [(m["index"], s["staff"]) for m, n in zip(excerpt["measures"], back["measures"]) for s, t in zip(m["staves"], n["staves"])
+               if note_signature({"measures": [dict(m, staves=[s])]}) != note_signature({"measures": [dict(n, staves=[t])]})]
+    assert changed and all(index in indices and staff in written for index, staff in changed)
+
+
+def test_accompany_on_a_score_names_what_is_missing(toy_bundle, duo, tmp_path, capsys):
+    out = tmp_path / "out.musicxml"
+    assert main(["accompany", str(duo), "--model", str(toy_bundle), "-o", str(out)]) == 1
+    assert "--staves" in capsys.readouterr().err
+    assert main(["accompany", str(duo), "--staves", "0,1", "--model", str(toy_bundle), "-o", str(out)]) == 1
+    assert "leave at least one staff out" in capsys.readouterr().err
+    assert main(["infill", str(duo), "--measures", "3-4", "--staves", "5", "--model", str(toy_bundle), "-o", str(out)]) == 1
+    assert "the score has staves [0, 1]" in capsys.readouterr().err
+    assert not out.exists()
+    from tests.daw_helpers import write_melody
+
+    waltz = [(i, 1, p) for i, p in enumerate([67, 69, 71, 74, 74, 74, 71, 69, 67, 72, 72, 71])]
+    melody = write_melody(tmp_path / "melody.mid", waltz, meter=(3, 4), bpm=96, key="G")
+    assert main(["accompany", str(melody), "--staves", "1", "--model", str(toy_bundle), "-o", str(tmp_path / "a.mid")]) == 1
+    assert "for a score" in capsys.readouterr().err

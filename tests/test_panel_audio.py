@@ -13,9 +13,8 @@ pytest.importorskip("midirenderer")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from tests.daemon_helpers import daemon_bundle  # noqa: F401,E402 (fixture)
-from tests.panel_helpers import (RecordingSink, daemon, daemon_settings, free_udp_port, make_window,  # noqa: F401,E402
-                                 open_toy_score, wait_for_variants, window)
+from tests.panel_helpers import (RecordingSink, daemon_settings, free_udp_port, make_window,  # noqa: E402
+                                 open_toy_score, wait_for_variants)
 
 
 def one_staff(bars: list[list[tuple[str, int | None]]], time: str = "4/4", tempo: float = 120) -> dict:

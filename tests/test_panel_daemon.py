@@ -9,9 +9,9 @@ pytest.importorskip("verovio")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from tests.daemon_helpers import daemon_bundle, http_request  # noqa: F401,E402 (fixture)
-from tests.panel_helpers import (PROMPT, daemon, daemon_settings, open_toy_score, wait_for_variants,  # noqa: F401,E402
-                                 window)
+from tests.daemon_helpers import http_request  # noqa: E402
+from tests.panel_helpers import PROMPT, daemon_settings, open_toy_score, wait_for_variants  # noqa: E402
+
 
 def test_panel_shows_model_provider_and_queue(window, daemon):
     text = window.connection_label.text()
@@ -151,3 +151,18 @@ def test_infill_rewrites_the_range_in_place(window, daemon, qtbot, tmp_path):
     assert [m["index"] for m in applied.excerpt["measures"]] == [0, 1, 2, 3]   # nothing added or lost
     assert applied.excerpt["measures"][0] == window.score["measures"][0]       # bars outside the range kept
     assert applied.excerpt["measures"][3] == window.score["measures"][3]
+
+
+def test_live_tab_says_how_to_get_live_mode_when_the_daemon_has_no_midi_ports(window, qtbot):
+    live = window.live
+    from tests.panel_helpers import on_screen
+
+    assert on_screen(window.history) and not on_screen(live)   # the history stays in front
+    qtbot.keyClick(window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: on_screen(live) and not on_screen(window.history), timeout=2000)
+    assert live.headline.text() == "Live: off"
+    assert "notabridge serve --midi-in NAME --midi-out NAME" in live.error.text() and on_screen(live.error)
+    assert not live.arm_button.isEnabled() and not live.key.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.wait(300)
+    assert live.headline.text() == "Live: off" and "daemon:" not in window.message.text()

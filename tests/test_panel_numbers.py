@@ -11,19 +11,12 @@ pytest.importorskip("verovio")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from tests.daemon_helpers import daemon_bundle, toy_excerpt  # noqa: F401,E402 (fixture)
-from tests.panel_helpers import daemon, daemon_settings, open_toy_score, wait_for_variants, window  # noqa: F401,E402
+from tests.daemon_helpers import toy_excerpt  # noqa: E402
+from tests.panel_helpers import continue_job_on_toy_score, daemon_settings, wait_for_variants  # noqa: E402
 
 
 def test_each_variant_shows_its_numbers_and_runs_again_with_one_knob_changed(window, daemon, qtbot, tmp_path):
-    open_toy_score(window, tmp_path)
-    window.mode.setCurrentText("continue")
-    window.first.setValue(window.first.minimum())
-    window.last.setValue(window.first.minimum() + 3)
-    window.variant_count.spin.setValue(2)
-    window.bars.spin.setValue(2)
-    qtbot.waitUntil(lambda: daemon_settings(daemon)["variants"] == 2 and daemon_settings(daemon)["bars"] == 2,
-                    timeout=5000)
+    continue_job_on_toy_score(window, daemon, qtbot, tmp_path, variants=2)
     assert window.seed.value() is None   # a free seed
     window.run_job()
     wait_for_variants(window, qtbot, 2, 90000)

@@ -10,8 +10,7 @@ pytest.importorskip("verovio")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from tests.daemon_helpers import daemon_bundle  # noqa: F401,E402 (fixture)
-from tests.panel_helpers import daemon, daemon_settings, open_toy_score, wait_for_variants, window  # noqa: F401,E402
+from tests.panel_helpers import continue_job_on_toy_score, wait_for_variants  # noqa: E402
 
 READABLE_STAFF_SPACE_PX = 6.0   # about the size of printed music at arm's length on a laptop screen
 
@@ -23,15 +22,8 @@ def marked_bars(view) -> int:
 
 
 def test_variants_one_at_a_time_readable_with_keys_zoom_and_side_by_side(window, daemon, qtbot, tmp_path):
-    open_toy_score(window, tmp_path)
+    continue_job_on_toy_score(window, daemon, qtbot, tmp_path, variants=3)
     window.resize(window.minimumSize())
-    window.mode.setCurrentText("continue")
-    window.first.setValue(window.first.minimum())
-    window.last.setValue(window.first.minimum() + 3)
-    window.variant_count.spin.setValue(3)
-    window.bars.spin.setValue(2)
-    qtbot.waitUntil(lambda: daemon_settings(daemon)["variants"] == 3 and daemon_settings(daemon)["bars"] == 2,
-                    timeout=5000)
     window.run_job()
     wait_for_variants(window, qtbot, 3, 90000)
     browser, view = window.browser, window.browser.view

@@ -13,13 +13,13 @@ import pytest
 pytest.importorskip("PyQt6.QtWidgets")
 pytest.importorskip("verovio")
 
-from tests.daemon_helpers import daemon_bundle, running_daemon  # noqa: F401,E402 (fixture)
+from tests.daemon_helpers import running_daemon  # noqa: E402
 from tests.panel_helpers import free_udp_port, make_window, osc_port_of  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_without_daemon_then_connects_when_it_starts_and_again_after_a_restart(qtbot, daemon_bundle, tmp_path):
+def test_without_daemon_then_connects_when_it_starts_and_again_after_a_restart(qtbot, toy_bundle, tmp_path):
     from notabridge.ui.main_window import NOT_RUNNING
 
     port = free_udp_port()
@@ -29,7 +29,7 @@ def test_without_daemon_then_connects_when_it_starts_and_again_after_a_restart(q
     assert window.connection_label.text() == NOT_RUNNING
     assert not window.run_button.isEnabled() and "notabridge serve" in window.run_button.toolTip()
     for round_ in range(2):
-        with running_daemon(daemon_bundle, osc_port=port) as daemon:
+        with running_daemon(toy_bundle, osc_port=port) as daemon:
             qtbot.waitUntil(lambda: window.link.connected, timeout=5000)
             assert "toy-two-voices" in window.connection_label.text()
             # the subscription is renewed after the restart: a change over HTTP still shows up
@@ -55,7 +55,7 @@ def test_window_and_choices_are_remembered(qtbot, tmp_path):
     again.close()
 
 
-def test_screenshot_command_writes_a_png_of_the_window(qtbot, daemon_bundle, tmp_path):
+def test_screenshot_command_writes_a_png_of_the_window(qtbot, toy_bundle, tmp_path):
     from PyQt6.QtGui import QImage
 
     from notabridge.notation import write_excerpt
@@ -69,7 +69,7 @@ def test_screenshot_command_writes_a_png_of_the_window(qtbot, daemon_bundle, tmp
     write_excerpt(toy_excerpt(4), score)
     shot = tmp_path / "panel.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    with running_daemon(daemon_bundle) as daemon:
+    with running_daemon(toy_bundle) as daemon:
         done = subprocess.run([sys.executable, "-m", "notabridge.cli.main", "panel", "--screenshot", str(shot),
                                "--settings-file", str(ini), "--osc-port", str(osc_port_of(daemon)), str(score)],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=60)

@@ -14,7 +14,7 @@ from notabridge.engine.bundle import load_bundle
 from notabridge.engine import Engine
 from notabridge.engine.sampling import Sampling
 from notabridge.engine.scoring import score_abc
-from tests.engine_helpers import HEADER, PROMPT, toy_bundle, toy_piece  # noqa: F401  (fixture)
+from tests.engine_helpers import HEADER, PROMPT, toy_piece
 from tests.model_helpers import run_notabridge
 
 PIECE = PROMPT + HEADER + "[V:1]G2 A2 B2|[V:2]G,6|\n[V:1]d6|[V:2]D,6|\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.musescore_helpers import ms_home, needs_mscore, plugin_dir, run_batch, scores  # noqa: F401 (fixtures)
+from tests.musescore_helpers import needs_mscore, run_batch
 
 
 @pytest.fixture(scope="module")

@@ -102,17 +102,16 @@ def test_accompaniment_copied_from_the_training_piece_is_named(copying_bundle):
     assert any("memorised.abc" in w for w in result["warnings"])
 
 
-def test_without_an_index_only_the_own_score_is_checked(tmp_path_factory):
+def test_without_an_index_only_the_own_score_is_checked(toy_bundle):
     from notabridge.jobs.compose import ComposeJob, compose
     from notabridge.engine import Engine
     from notabridge.notation import abc_to_excerpt
     from notabridge.engine.sampling import Sampling
-    from tests.engine_helpers import shared_toy_bundle
 
     score = abc_to_excerpt(memorised_piece(8), first_index=0)
     score["selection"] = {"start": 0, "end": 8, "staves": [0, 1]}
     result = compose(ComposeJob(mode="continue", excerpt=score, bars=2, sampling=Sampling(seed=1)),
-                     Engine(shared_toy_bundle(tmp_path_factory), device="cpu"))
+                     Engine(toy_bundle, device="cpu"))
     found = result.variants[0]["originality"]
     assert found["index"] is False and found["training"] is None
     assert found["own_score"] is not None and isinstance(found["own_score"]["bars"], int)

@@ -67,7 +67,8 @@ def test_batched_ranking_equals_scoring_each_prompt_on_its_own():
     from notabridge.abc.patching import encode
     from notabridge.engine.runtime import Runner
     from notabridge.engine.scoring import bundle_logits_fn, patch_nats
-    from notabridge.jobs.suggest import _prompt_patches, prompt_text, rank_prompts, selection_abc
+    from notabridge.abc.prompt import prompt_text
+    from notabridge.jobs.suggest import _prompt_patches, rank_prompts, selection_abc
 
     bundle = load_bundle(None, device="cpu")
     prompts = [tuple(p) for p in bundle.prompts]

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from notabridge.abc.prompt import prompt_text
+
 from .windows import EncodedPiece, encode_piece, evaluation_windows, training_window
 
 PHASES = ("pretrain", "finetune")
@@ -31,15 +33,11 @@ class Piece:
     variants: dict[str, list[str]] = field(default_factory=dict)
 
 
-def prompt_lines(prompt: tuple[str, str, str]) -> str:
-    return "".join(f"%{part}\n" for part in prompt)
-
-
 def piece_text(piece: Piece, phase: str, variant: int = 0) -> str:
     """Text of one version of a piece as the phase trains on it (variant 0 = original key)."""
     texts = [piece.abc] + piece.variants.get(phase, [])
     text = texts[variant % len(texts)]
-    return prompt_lines(piece.prompt) + text if phase == "finetune" else text
+    return prompt_text(piece.prompt) + text if phase == "finetune" else text
 
 
 def read_jsonl(path: str | Path) -> list[Piece]:

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Piece, piece_text, prompt_lines, read_jsonl
+from notabridge.abc.prompt import prompt_lines, prompt_text
+
+from .data import Piece, piece_text, read_jsonl
 from .ngram import CharNgram, bits_per_char, scored_stream
 
 DURATIONS = ["1/16", "1/8", "3/16", "1/4", "3/8", "1/2", "3/4", "1"]   # + "other"
@@ -130,7 +132,7 @@ def opening(pieces: list[Piece], prompt: tuple, given_bars: int) -> str | None:
         if p.prompt == prompt:
             piece = split_piece(p.abc)
             if len(piece.body) > given_bars:
-                return prompt_lines(prompt) + "".join(piece.header + piece.body[:given_bars])
+                return prompt_text(prompt) + "".join(piece.header + piece.body[:given_bars])
     return None
 
 
@@ -143,7 +145,7 @@ def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: in
     out = {}
     for i, prompt in enumerate(prompts):
         started = time.monotonic()
-        lines = [f"%{x}\n" for x in prompt]
+        lines = prompt_lines(prompt)
         variants, errors = [], []
         if mode == "continue" and (openings or {}).get(prompt) is None:
             continue

@@ -24,6 +24,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from notabridge.abc.prompt import prompt_text
 from notabridge.jobs.corpus_index import SCORE_TYPES, score_files
 from notabridge.jobs.originality import INDEX_FILE, BarIndex
 
@@ -108,7 +109,7 @@ def held_out_bits(bundle_dir: Path, records: list[dict], prompt: tuple[str, str,
     bundle = load_bundle(bundle_dir, device="cpu")
     nats = chars = 0.0
     for r in records:
-        text = ("".join(f"%{p}\n" for p in prompt) if prompt else "") + r["abc"]
+        text = prompt_text(prompt) + r["abc"]
         s = score_abc(bundle, text)
         nats, chars = nats + s.nats, chars + s.chars
     return nats / chars / math.log(2) if chars else float("nan")

@@ -19,6 +19,7 @@ from .history import HistoryList
 from .audio import AudioError, render
 from .jobs import JobRunner
 from .listening import ListenBar
+from .live_view import LivePanel
 from .osc_link import OscLink
 from .player import Player, SinkFactory
 from .prompt_choices import normalise
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self._build_controls()
         self._build_centre()
         self._build_history()
+        self._build_live()
         self._build_actions()
         self._wire()
         self._restore_state()
@@ -186,6 +188,31 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
+    def _build_live(self) -> None:
+        """The live accompanist (docs/daw.md), a tab beside the history; raised when the daemon has it."""
+        self.live = LivePanel(self.link)
+        dock = self.live_dock = QDockWidget("Live", self)
+        dock.setObjectName("live_dock")
+        dock.setWidget(self.live)
+        # on stage it may be wanted large, apart from the window: it can float
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.tabifyDockWidget(self.history_dock, dock)
+        self.history_dock.raise_()
+        self._live_raised = False
+
+    def _live_state(self, state: dict) -> None:
+        """Once per connection, the first live state brings the Live tab to the front."""
+        if not self._live_raised:
+            self._live_raised = True
+            self.live_dock.raise_()
+
+    def _request_error(self, address: str, message: str) -> None:
+        if "/live/" in address:
+            self.live.show_error(address, message)
+        else:
+            self._say(f"daemon: {message}")
+
     def _build_actions(self) -> None:
         def action(menu, text: str, keys, slot) -> QAction:
             act = QAction(text, self)
@@ -222,6 +249,9 @@ class MainWindow(QMainWindow):
         action(knobs, "Temperature down", "Ctrl+Down", lambda: self._nudge(self.temperature, -1))
         action(knobs, "Next mode", "Ctrl+M", lambda: self.mode.setCurrentIndex((self.mode.currentIndex() + 1) % len(MODES)))
         action(knobs, "Toggle seed lock", "Ctrl+L", self.seed.lock.toggle)
+        live = self.menuBar().addMenu("Li&ve")
+        action(live, "Arm / disarm the live accompanist", "Ctrl+Shift+L", self.live.toggle_arm)
+        action(live, "Show the live section", "Ctrl+Shift+V", self.live_dock.raise_)
 
     def _wire(self) -> None:
         link, s = self.link, self.settings
@@ -229,7 +259,9 @@ class MainWindow(QMainWindow):
         link.capabilities_received.connect(self._show_capabilities)
         link.settings_received.connect(s.apply_remote)
         link.queue_changed.connect(lambda n: self.queue_label.setText(f"queue: {n}"))
-        link.request_error.connect(lambda address, msg: self._say(f"daemon: {msg}"))
+        link.request_error.connect(self._request_error)
+        link.live_state.connect(self._live_state)
+        link.connection_changed.connect(lambda up: None if up else setattr(self, "_live_raised", False))
         s.changed.connect(self._show_settings)
         self.temperature.edited.connect(lambda v: s.set("temperature", v))
         self.top_k.edited.connect(lambda v: s.set("top_k", v))

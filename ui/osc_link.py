@@ -33,6 +33,7 @@ class OscLink(QObject):
     job_failed = pyqtSignal(str, str, str)         # id, "error" | "cancelled", message
     job_status = pyqtSignal(dict)                  # as GET /jobs/<id>
     request_error = pyqtSignal(str, str)           # address, message
+    live_state = pyqtSignal(dict)                  # the live accompanist's state (notabridge.daemon.live)
     _arrived = pyqtSignal(str, list)               # listener thread -> GUI thread
 
     def __init__(self, host: str = "127.0.0.1", port: int = 7879, heartbeat_ms: int = 2000,
@@ -159,6 +160,8 @@ class OscLink(QObject):
             self.job_failed.emit(str(args[0]), name.split("/")[1], str(args[1]) if len(args) > 1 else "")
         elif name == "job/status":
             self.job_status.emit(json.loads(args[0]))
+        elif name == "live/state":
+            self.live_state.emit(json.loads(args[0]))
         elif name == "error":
             self.request_error.emit(str(args[0]), str(args[1]))
 

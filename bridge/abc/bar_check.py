@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .syntax import (INLINE_FIELD, LINE_PREFIX, VOICE_MARK, Scanner, is_compound, measure,  # noqa: F401
-                         parse_meter, parse_unit, pitch_number, unreadable)
+from .syntax import (INLINE_FIELD, LINE_PREFIX, VOICE_MARK, Scanner, default_unit, is_compound, measure,  # noqa: F401
+                     parse_meter, parse_unit, pitch_number, unreadable)
 
 BARLINE_END = re.compile(r"(\|\]|\|\||:\|\]?|\|:|::|\[\||\|)(\[?\d[\d,.-]*)?\s*$")  # volta numbers after it
 LOWEST, HIGHEST = 21, 108   # A0 .. C8: what orchestral instruments play (MIDI numbers)
@@ -126,8 +126,8 @@ def header_context(header: list[str] | str) -> BarContext:
             voice = line[2:].split()[0] if line[2:].split() else ""
             if voice and voice not in voices:
                 voices.append(voice)
-    if unit is None:  # ABC's default unit length follows the meter
-        unit = Fraction(1, 16) if meter is not None and meter < Fraction(3, 4) else Fraction(1, 8)
+    if unit is None:
+        unit = default_unit(meter)
     return BarContext(voices=voices, default=VoiceState(unit, meter, compound), key=key)
 
 

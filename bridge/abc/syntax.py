@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -75,9 +76,9 @@ diminuendo( diminuendo) >( >) segno coda D.S. D.C. dacoda dacapo fine shortphras
 ped ped-up 8va( 8va) 8vb( 8vb) editorial courtesy staccato marcato""".split())
 MAX_ANNOTATION = 40         # NotaGen's cleaning drops longer annotations
 # durations a writer may give a note, in units of L: numerators up to 16 (and 24, 32), divisions
-# by powers of two; `G22` or `G3/7` read as ABC but no score holds them
+# by 2, 4 and 8 (`G22`, `G3/7` or `G4/16` read as ABC, but no score writes them)
 NUMERATORS = tuple(str(n) for n in list(range(1, 17)) + [24, 32])
-DENOMINATORS = ("2", "4", "8", "16")
+DENOMINATORS = ("2", "4", "8")
 MAX_GRACE = 16
 MAX_CHORD_NOTES = 8
 _ANNOT_CHARS = "".join(chr(c) for c in range(32, 127) if chr(c) not in '"|[]')
@@ -114,6 +115,11 @@ def parse_meter(text: str) -> Fraction | None:
         return None
     num, _, den = text.partition("/")
     return Fraction(sum(int(n) for n in num.split("+")), int(den))
+
+
+def default_unit(bar: Fraction | None) -> Fraction:
+    """ABC's unit length when a header has no L: it follows the meter (1/16 below 3/4, else 1/8)."""
+    return Fraction(1, 16) if bar is not None and bar < Fraction(3, 4) else Fraction(1, 8)
 
 
 def parse_unit(text: str) -> Fraction:
@@ -221,11 +227,7 @@ class Scanner:
         m = self.tail
         if m is None:
             return False
-        kind = m.lastgroup
-        return ((kind == "deco" and not m["dclose"]) or (kind == "pdeco" and not m["pclose"])
-                or (kind == "annot" and not m["aclose"]) or (kind == "grace" and not m["gclose"])
-                or (kind == "field" and not m["fclose"]) or (kind == "chord" and not m["cclose"])
-                or kind in ("accopen", "tuplet", "broken", "slur", "volta"))
+        return unclosed(m) or m.lastgroup in ("tuplet", "broken", "slur", "volta")
 
     def _commit(self, m: re.Match) -> None:
         kind = m.lastgroup
@@ -386,7 +388,8 @@ class Scanner:
         return "start"
 
     def choices(self, target: Fraction | None, *, need: str | None = None, pitch_range: tuple[int, int] | None = None,
-                fields: str = FIELD_LETTERS, end_below: bool = False) -> tuple[str, bool]:
+                fields: str = FIELD_LETTERS, end_below: bool = False,
+                end_at: frozenset = frozenset()) -> tuple[str, bool]:
         """(characters that may continue the bar, whether it may end here).
 
         `target`: the bar's length in whole notes (None: any length). While the bar is shorter
@@ -398,7 +401,7 @@ class Scanner:
         letter but z and x; any other letter, a decoration's too, keeps it) or "note" (rests
         may not fill the bar before a note). `pitch_range` (lowest, highest MIDI): notes
         outside it cannot be written. `fields`: inline field letters allowed. `end_below`: the
-        bar may end before `target` (a pickup), not after."""
+        bar may end before `target` (a pickup), not after; `end_at`: shorter lengths it may end at."""
         if self.error is not None:
             return "", False
         stage = self.stage()
@@ -425,7 +428,7 @@ class Scanner:
         if pitch_range is not None and stage not in ("deco", "annot", "fbody", "fname", "grace"):
             chars = self._in_range(stage, chars, pitch_range)
         settled = ends_event and not self.is_open() and stage not in ("acc", "bracket", "cacc", "fname", "fbody")
-        can_end = settled and (value > 0 if end_below or target is None else value == target) \
+        can_end = settled and (value > 0 if end_below or target is None else value == target or value in end_at) \
             and (target is None or value <= target) \
             and (need is None or (self.has_note() if need == "note" else self.lettered))
         return chars, can_end
@@ -482,6 +485,32 @@ class Scanner:
             if not lo <= p <= hi:   # not there yet: only the octave mark that goes towards the range
                 return "'" if up and p < lo else "," if not up and p > hi else ""
         return _without(chars, "".join(bad)) if bad else chars
+
+
+def unclosed(m: re.Match) -> bool:
+    """A token cut before its closing character (`!trill`, `"text`, `{g`, `[K:G`, `[ce`, a lone `^`)."""
+    kind = m.lastgroup
+    return ((kind == "deco" and not m["dclose"]) or (kind == "pdeco" and not m["pclose"])
+            or (kind == "annot" and not m["aclose"]) or (kind == "grace" and not m["gclose"])
+            or (kind == "field" and not m["fclose"]) or (kind == "chord" and not m["cclose"])
+            or kind == "accopen")
+
+
+def read_tokens(text: str) -> Iterator[re.Match]:
+    """The tokens of a finished text (a bar of a file, a grace group's inside), in order; any
+    whitespace separates as a space does. Raises ValueError where the text stops being ABC
+    (a character no token starts with, or a token left unclosed)."""
+    text = text.translate(_WHITESPACE)
+    pos = 0
+    while pos < len(text):
+        m = TOKENS.match(text, pos)
+        if m is None or m.end() == pos or unclosed(m):
+            raise ValueError(f"not ABC at {text[pos:pos + 12]!r}")
+        yield m
+        pos = m.end()
+
+
+_WHITESPACE = {ord(c): " " for c in "\r\n\f\v"}
 
 
 def _reachable(p: int, up: bool, lo: int, hi: int) -> bool:
@@ -601,9 +630,9 @@ def _least(dur: str) -> Fraction | None:
     """The smallest multiplier a duration text can still become (None: it cannot become one)."""
     slashes = dur.count("/")
     num = dur.split("/")[0]
-    if slashes == 0:
+    if slashes == 0:   # an odd numerator may still be divided (`3/2`, `7/4`); an even one stands as it is
         nums = [int(n) for n in NUMERATORS if n.startswith(num)]
-        return Fraction(min(nums), 16) if nums else None
+        return min(Fraction(n, int(DENOMINATORS[-1])) if n % 2 else Fraction(n) for n in nums) if nums else None
     if num and num not in NUMERATORS:
         return None
     n = int(num) if num else 1

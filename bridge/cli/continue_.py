@@ -6,9 +6,7 @@ what it cannot hold."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from notabridge.cli.main import UserError
 from notabridge.cli.generate import add_range_argument, add_sampling_arguments
 
 
@@ -21,47 +19,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_sampling_arguments(parser)
 
 
-def parse_measures(text: str) -> tuple[int, int]:
-    first, sep, last = text.partition("-")
-    try:
-        a, b = int(first), int(last if sep else first)
-    except ValueError:
-        raise UserError(f"--measures {text!r}: use two printed measure numbers like 1-8") from None
-    if b < a:
-        raise UserError(f"--measures {text}: the range runs backwards")
-    return a, b
-
-
 def run(args: argparse.Namespace) -> int:
     from notabridge.cli.accompany import parse_prompt
     from notabridge.cli.generate import check_output, run_job, sampling_from, write_variants
+    from notabridge.cli.score_range import read_score_range
+    from notabridge.cli.write_back import write_into_file
     from notabridge.jobs.compose import ComposeJob
-    from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
     from notabridge.notation.files import FORMAT_LIMITS, SCORE_FILES, file_format
+    from notabridge.notation.musicxml_splice import splice_continue
 
     prompt = parse_prompt(args.prompt)
     check_output(args.output)
-    if not Path(args.score).is_file():
-        raise UserError(f"{args.score}: no such file")
-    try:
-        score = read_excerpt(args.score)
-        if not score["measures"]:
-            raise UserError(f"{args.score} has no measures")
-        if args.measures:
-            start, end = indices_for_numbers(score, *parse_measures(args.measures))
-        else:
-            start, end = score["measures"][0]["index"], score["measures"][-1]["index"] + 1
-    except NotationError as exc:
-        raise UserError(f"{args.score}: {exc}") from None
+    score, start, end = read_score_range(args.score, args.measures)
     score["selection"] = {"start": start, "end": end, "staves": [s["index"] for s in score["staves"]]}
     job = ComposeJob(mode="continue", excerpt=score, bars=args.bars, prompt=prompt, sampling=sampling_from(args),
                      variants=args.variants, range_rule=not args.no_range_rule)
     source_kind, output_kind = file_format(args.score), file_format(args.output)
     if source_kind in SCORE_FILES:  # the model reads NotaGen's own text of the file
-        job.source_text = _score_text(args.score)
+        job.source_text = score_text(args.score)
     if source_kind in ("musicxml", "mxl") and output_kind in ("musicxml", "mxl"):
         result = run_job(job, args)
-        write_into_file(result, args.score, args.output, score, end)
+        write_into_file(result, args.output, lambda measures: splice_continue(args.score, score, measures, end))
         return 0
     if source_kind in ("musicxml", "mxl") and output_kind in FORMAT_LIMITS:
         print(f"warning: {FORMAT_LIMITS[output_kind]} (write a .musicxml file to keep them)")
@@ -70,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score_text(path: str) -> tuple[list[str], list[str]] | None:
+def score_text(path: str) -> tuple[list[str], list[str]] | None:
     """NotaGen's text of the score file (header lines, one line per measure), or None when
     NotaGen's chain cannot make it (the excerpt's ABC is used then)."""
     from notabridge.notation import NotationError
@@ -81,20 +59,3 @@ def _score_text(path: str) -> tuple[list[str], list[str]] | None:
     except NotationError:
         return None
     return chain.header, chain.bar_lines()
-
-
-def write_into_file(result, source: str, output: str, score: dict, at: int) -> None:
-    """Each variant's new bars put into a copy of the user's own MusicXML file (nothing else changes)."""
-    from notabridge.cli.generate import variant_paths
-    from notabridge.notation import NotationError
-    from notabridge.notation.files import file_format, mxl_bytes
-    from notabridge.notation.musicxml_splice import splice_continue
-
-    for path, variant in zip(variant_paths(output, len(result.variants)), result.variants):
-        try:
-            data = splice_continue(source, score, variant["excerpt"]["measures"], at)
-        except NotationError as exc:
-            raise UserError(f"cannot write {path}: {exc}") from None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(mxl_bytes(data) if file_format(path) == "mxl" else data)
-        print(f"wrote {path}")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from notabridge.cli.main import UserError
+from notabridge.cli.torch_side import require_torch
 from notabridge.cli.quantize import add_quantize_options, quantize_into, summary
 
 
@@ -83,11 +84,9 @@ def run(args: argparse.Namespace) -> int:
         prompts = read_prompts(args.prompts) if args.prompts else []
     except PromptsError as exc:
         raise UserError(str(exc)) from None
-    try:
-        from notabridge.onnx_export.checkpoint import CheckpointError
-        from notabridge.onnx_export.export import export_bundle
-    except ImportError as exc:
-        raise UserError(f"export needs torch and onnx ({exc.name} is missing): pip install 'notabridge[export]'") from None
+    require_torch("export", module="notabridge.onnx_export.export", needs="torch and onnx")
+    from notabridge.onnx_export.checkpoint import CheckpointError
+    from notabridge.onnx_export.export import export_bundle
     if args.int8 and args.fp16:
         raise UserError("--int8 and --fp16 exclude each other: int8 is for CPUs, fp16 for GPUs")
     started = time.perf_counter()

@@ -27,10 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from training.finetune import FinetuneError, finetune
-    except ImportError as exc:
-        raise UserError(f"finetune needs torch ({exc.name} is missing): pip install 'notabridge[train]'") from None
+    from notabridge.cli.torch_side import require_torch
+
+    require_torch("finetune", module="training.finetune", extra="train")
+    from training.finetune import FinetuneError, finetune
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UserError(f"-o {out} is a file: give a folder for the new bundle")

@@ -9,11 +9,13 @@ from notabridge.cli.main import UserError
 OUTPUT_TYPES = (".musicxml", ".xml", ".mxl", ".mid", ".midi", ".abc", ".json")
 
 
-def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by the one-shot generation commands (generate, continue)."""
+def add_sampling_arguments(parser: argparse.ArgumentParser, bars: bool = True) -> None:
+    """Options shared by the one-shot generation commands (generate, continue, infill); bars=False
+    for those that rewrite a given range (no --bars)."""
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output file; its extension picks the format: " + ", ".join(OUTPUT_TYPES))
-    parser.add_argument("--bars", type=int, default=8, metavar="N", help="how many new bars (default 8)")
+    if bars:
+        parser.add_argument("--bars", type=int, default=8, metavar="N", help="how many new bars (default 8)")
     parser.add_argument("--temperature", type=float, default=1.2, help="sampling temperature, 0.05-5 (default 1.2; low = nearly greedy)")
     parser.add_argument("--top-k", type=int, default=9, help="keep the k likeliest characters (default 9; 0 = no limit)")
     parser.add_argument("--top-p", type=float, default=0.9, help="keep the likeliest characters up to this mass (default 0.9)")
@@ -65,29 +67,20 @@ def check_output(output: str) -> None:
 def sampling_from(args: argparse.Namespace):
     from notabridge.engine.sampling import Sampling
 
-    return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed, order=args.order)
-
-
-def load_engine(args: argparse.Namespace):
-    from notabridge.engine.bundle import BundleError
-    from notabridge.engine import Engine
-
-    if args.model is not None and not Path(args.model).is_dir():
-        raise UserError(f"--model {args.model}: no such bundle folder")
-    try:
-        return Engine(args.model, device=args.device)
-    except BundleError as exc:
-        raise UserError(str(exc)) from None
+    # commands without some of these options (accompany has only --seed and --temperature) get the defaults
+    chosen = {name: getattr(args, name, None) for name in ("temperature", "top_k", "top_p", "seed", "order")}
+    return Sampling(**{name: value for name, value in chosen.items() if value is not None})
 
 
 def run_job(job, args: argparse.Namespace):
     """Load the model, run the job with a progress bar, turn job errors into user errors."""
     from tqdm import tqdm
 
+    from notabridge.cli.load_engine import load_engine
     from notabridge.jobs.compose import compose
     from notabridge.errors import JobError
 
-    engine = load_engine(args)
+    engine = load_engine(args.model, args.device)
     bar = None if args.quiet else tqdm(total=None, unit="bar", desc=job.mode, leave=False)
 
     def progress(p) -> None:
@@ -118,14 +111,16 @@ def variant_paths(output: str, n: int) -> list[Path]:
     return [path.with_name(f"{path.stem}-{i + 1}{path.suffix}") for i in range(n)]
 
 
-def write_variants(result, output: str, prompt=None, score: dict | None = None, splice_at: int | None = None) -> None:
-    """Write each variant (spliced into `score` after measure index `splice_at` when given)."""
+def write_variants(result, output: str, prompt=None, score: dict | None = None, splice_at: int | None = None,
+                   splice_mode: str = "continue") -> None:
+    """Write each variant, spliced into `score` when given: after measure index `splice_at`
+    (continue), or over the measures with its indices (splice_mode "infill")."""
     from notabridge.notation import NotationError, splice_measures, write_excerpt
 
     for path, variant in zip(variant_paths(output, len(result.variants)), result.variants):
         excerpt = variant["excerpt"]
         if score is not None:
-            excerpt = splice_measures(score, excerpt, mode="continue", at=splice_at)
+            excerpt = splice_measures(score, excerpt, mode=splice_mode, at=splice_at)
             excerpt.pop("selection", None)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from notabridge.cli.main import UserError
 
 PLUGIN_FOLDER_NAME = "NotaBridge"
-SHARED_FILES = ["notabridge.js", "write.js", "batch.js", "notabridge.png", "ui/NotaBridgePanel.qml", "ui/NbButton.qml",
+SHARED_FILES = ["notabridge.js", "score_marks.js", "write.js", "batch.js", "notabridge.png", "ui/NotaBridgePanel.qml", "ui/NbButton.qml",
                 "ui/NbField.qml", "ui/NbChoice.qml"]
 # the header file MuseScore loads, per major version (MuseScore 4 needs Qt 6 imports)
 HEADER = {3: "NotaBridge3.qml", 4: "NotaBridge.qml"}

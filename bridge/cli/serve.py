@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from pathlib import Path
 
 from notabridge.cli.main import UserError
 
@@ -35,9 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi-lookahead", type=_lookahead, default="auto", metavar="N",
                         help="live mode: sixteenths before a bar's end at which the bar is read and the next one "
                              "written (default auto: as few as the engine's recent speed allows)")
-    parser.add_argument("--speculative", action="store_true",
+    parser.add_argument("--speculative", action=argparse.BooleanOptionalAction, default=None,
                         help="draft characters with the bundle's n-gram table and verify them in one char-decoder "
-                             "call (faster; experimental: the bar writer's fallback masks are not applied yet)")
+                             "call: the same distribution of music, fewer char-decoder calls (default: the "
+                             "engine's, on; docs/engine_speed.md)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--log-file", metavar="FILE",
@@ -64,6 +64,7 @@ def _port(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from notabridge.cli.load_engine import load_engine
     from notabridge.daemon.app import Daemon, ServeOptions, _is_loopback
 
     from notabridge.daemon.midi_ports import parse_meter
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         logs.configure(args.log_file)
     except OSError as exc:
         raise UserError(f"--log-file {args.log_file}: cannot write there ({exc.strerror or exc})") from None
-    engine = _load_engine(args.model, args.device, speculative=args.speculative)
+    engine = load_engine(args.model, args.device, speculative=args.speculative)
     if not _is_loopback(args.listen):
         print(f"WARNING: listening on {args.listen}: other machines on that network can use this daemon "
               "and read the music sent to it. Use the default 127.0.0.1 unless you mean it.", flush=True)
@@ -142,22 +143,3 @@ def plugin_lines(http_url: str | None) -> list[str]:
             lines.append(f"MuseScore {version} plugin ({folder}): asks {asks}, NOT this daemon: type {here} in its "
                          f"Daemon field, or run `notabridge install-musescore-plugin --daemon {here}`")
     return lines
-
-
-def _load_engine(model: str | None, device: str, speculative: bool = False):
-    from notabridge.engine import Engine
-
-    if model is None:
-        from notabridge.engine.bundle import DEFAULT_BUNDLE as default
-
-        if not (default / "config.json").is_file():
-            raise UserError(f"no model named and the embedded default model is missing ({default}); "
-                            "pass --model BUNDLE (a folder written by `notabridge export`)")
-    elif not Path(model).is_dir():
-        raise UserError(f"--model {model}: no such bundle folder")
-    try:
-        return Engine(model, device=device, speculative=speculative)
-    except UserError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot load the model: {exc}") from None

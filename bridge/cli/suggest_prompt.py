@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 from notabridge.cli.main import UserError
 
@@ -25,29 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from notabridge.cli.continue_ import parse_measures
-    from notabridge.cli.generate import load_engine
+    from notabridge.cli.load_engine import load_engine
+    from notabridge.cli.score_range import parse_staves, read_score_range
     from notabridge.errors import JobError
-    from notabridge.notation import NotationError, indices_for_numbers, read_excerpt
     from notabridge.jobs.suggest import suggest
 
     if args.top < 1:
         raise UserError("--top must be at least 1")
-    if not Path(args.score).is_file():
-        raise UserError(f"{args.score}: no such file")
-    try:
-        score = read_excerpt(args.score)
-        if not score["measures"]:
-            raise UserError(f"{args.score} has no measures")
-        if args.measures:
-            start, end = indices_for_numbers(score, *parse_measures(args.measures))
-        else:
-            start, end = score["measures"][0]["index"], score["measures"][-1]["index"] + 1
-    except NotationError as exc:
-        raise UserError(f"{args.score}: {exc}") from None
-    staves = [s["index"] for s in score["staves"]] if args.staves is None else _staves(args.staves, score)
+    score, start, end = read_score_range(args.score, args.measures)
+    staves = [s["index"] for s in score["staves"]] if args.staves is None else parse_staves(args.staves, score)
     score["selection"] = {"start": start, "end": end, "staves": staves}
-    engine = load_engine(args)
+    engine = load_engine(args.model, args.device)
     began = time.perf_counter()
     try:
         result = suggest(engine, score, top=args.top)
@@ -66,15 +53,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"{rank}. {item['period']}|{item['composer']}|{item['instrumentation']}  "
               f"log-likelihood {item['log_likelihood']:.1f} nats ({item['bits_per_char']:.3f} bits/char)")
     return 0
-
-
-def _staves(text: str, score: dict) -> list[int]:
-    known = {s["index"] for s in score["staves"]}
-    try:
-        staves = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UserError(f"--staves {text!r}: give staff indices like 0,1") from None
-    unknown = [s for s in staves if s not in known]
-    if not staves or unknown:
-        raise UserError(f"--staves {text}: the score has staves {sorted(known)}")
-    return staves

@@ -1,16 +1,20 @@
-"""Reaching onnx_export (which needs torch) from a command, with one message when it is missing."""
+"""Reaching torch-side code (onnx_export, training) from a command, with one message when it is missing."""
 from __future__ import annotations
+
+import importlib
 
 from notabridge.cli.main import UserError
 
 
-def require_torch(task: str, instead: str) -> None:
-    """Fail with the extra to install when torch (the 'export' extra) is absent.
+def require_torch(task: str, instead: str | None = None, *, module: str = "notabridge.onnx_export.checkpoint",
+                  extra: str = "export", needs: str = "torch") -> None:
+    """Fail with the extra to install when `module` (which imports torch) cannot be imported.
 
-    `task` says what needed it ("reading a .pth checkpoint"); `instead` the torch-free way.
+    `task` says what needed it ("reading a .pth checkpoint"); `instead` the torch-free way, if any;
+    `extra` the install extra that brings it; `needs` what to name as missing ("torch and onnx").
     """
     try:
-        import notabridge.onnx_export.checkpoint  # noqa: F401  (imports torch)
+        importlib.import_module(module)
     except ImportError as exc:
-        raise UserError(f"{task} needs torch ({exc.name} is missing): "
-                        f"pip install 'notabridge[export]', or {instead}") from None
+        raise UserError(f"{task} needs {needs} ({exc.name} is missing): pip install 'notabridge[{extra}]'"
+                        + (f", or {instead}" if instead else "")) from None

@@ -4,12 +4,20 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+from notabridge.daemon.queue import BudgetFn, ComposeFn, Job, JobQueue
 from notabridge.jobs.request import LIMITS, MODES, parse_job_request
-from notabridge.daemon.queue import Job, JobQueue
 from notabridge.jobs.settings import SETTING_RANGES, SharedSettings
+
+if TYPE_CHECKING:   # the doors are imported when the daemon starts; the engine by whoever loads the model
+    from notabridge.daemon.http_server import DaemonHTTPServer
+    from notabridge.daemon.midi_ports import MidiBridge
+    from notabridge.daemon.osc_server import OscRouter
+    from notabridge.daemon.osc_transport import OscTcpServer, OscUdpServer
+    from notabridge.engine.generation import Engine
 
 log = logging.getLogger("notabridge.daemon")
 LOOPBACK = "127.0.0.1"
@@ -31,26 +39,31 @@ class ServeOptions:
     midi_key: str = "auto"              # the live accompanist's key ("auto": estimated from the first bars)
     midi_lookahead: int | str = "auto"  # sixteenths before a bar's end at which the live door reads it
     max_queued: int = LIMITS["max_queued_jobs"]
-    job_budget: Callable[[Any], float] | None = None   # None: notabridge.daemon.queue.job_budget (from the job's size)
+    job_budget: BudgetFn | None = None  # None: notabridge.daemon.queue.job_budget (from the job's size)
     initial_settings: dict = field(default_factory=dict)
 
 
 class Daemon:
     """Everything `notabridge serve` runs. Front doors receive this object and call its methods."""
 
-    def __init__(self, engine: Any, options: ServeOptions | None = None,
-                 compose: Callable[..., Any] | None = None, say: Callable[[str], None] = print) -> None:
+    def __init__(self, engine: Engine, options: ServeOptions | None = None,
+                 compose: ComposeFn | None = None, say: Callable[[str], None] = print) -> None:
         self.engine = engine
         self.options = options or ServeOptions()
         self.say = say
         self.settings = SharedSettings(self.options.initial_settings)
         self.queue = JobQueue(engine, compose=compose, max_queued=self.options.max_queued,
                               budget=self.options.job_budget)
-        self.http = self.osc_udp = self.osc_tcp = self.router = self.midi = None
-        self._threads: list[Any] = []
+        self.http: DaemonHTTPServer | None = None
+        self.osc_udp: OscUdpServer | None = None
+        self.osc_tcp: OscTcpServer | None = None
+        self.router: OscRouter | None = None
+        self.midi: MidiBridge | None = None
+        self._threads: list[threading.Thread] = []
 
     # ---- what the front doors call ------------------------------------------------------------
     def submit(self, request: Any, source: str, listener: Callable[[Job, str], None] | None = None) -> Job:
+        """Check a client's job JSON (anything may arrive) and queue it; RequestError / QueueFull say why not."""
         return self.queue.submit(parse_job_request(request, self.settings.snapshot()), source, listener)
 
     def health(self) -> dict:
@@ -58,11 +71,10 @@ class Daemon:
 
     @property
     def model_name(self) -> str:
-        info = getattr(self.engine, "info", {}) or {}
-        return str(info.get("name") or "unnamed model")
+        return str(self.engine.info.get("name") or "unnamed model")
 
     def capabilities(self) -> dict:
-        info = dict(getattr(self.engine, "info", {}) or {})
+        info = dict(self.engine.info)
         prompts = info.pop("prompts", []) or []
         model = {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool)) or v is None}
         model["name"] = self.model_name

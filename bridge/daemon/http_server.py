@@ -14,13 +14,16 @@ import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from notabridge.jobs.request import LIMITS, RequestError
 from notabridge.daemon.queue import DONE, QueueFull
 from notabridge.daemon.results import FORMATS, result_json
 from notabridge.jobs.settings import SettingsError
+
+if TYPE_CHECKING:
+    from notabridge.daemon.app import Daemon
 
 log = logging.getLogger("notabridge.http")
 _JOB_PATH = re.compile(r"^/jobs/([A-Za-z0-9-]{1,64})(/result|/cancel)?$")
@@ -254,7 +257,7 @@ class DaemonHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], daemon: Any, extra_hosts: set[str] | None = None) -> None:
+    def __init__(self, address: tuple[str, int], daemon: Daemon, extra_hosts: set[str] | None = None) -> None:
         self.daemon = daemon
         self.extra_hosts = {h.lower() for h in (extra_hosts or set())}
         self.address_family = address_family(address[0])

@@ -192,6 +192,7 @@ class LiveDoor:
         self._cut_tick: int | None = None
         self._lookahead_used: int | None = None
         self._warm_seconds: float | None = None
+        self._ready_downbeat: int | None = None   # the tick the last answer made ready sounds from
 
     # ---- control (OSC, CLI) -----------------------------------------------------------------
     def arm(self, mode: str | None = None) -> dict:
@@ -210,6 +211,7 @@ class LiveDoor:
                     self._worker = threading.Thread(target=self._work, name="notabridge-live", daemon=True)
                     self._worker.start()
                 self._submit("warm")
+            self._announce()
         return self.state()
 
     def disarm(self) -> dict:
@@ -220,6 +222,7 @@ class LiveDoor:
             if self._switch_interval is not None:
                 sys.setswitchinterval(self._switch_interval)
                 self._switch_interval = None
+            self._announce()
         return self.state()
 
     def close(self) -> None:
@@ -236,6 +239,7 @@ class LiveDoor:
             if self.take is not None and name in ("meter", "key", "voices", "take_bars"):
                 note = f"{name} applies from the next take (a take keeps its bars and voices)"
                 self.error = note
+            self._announce()
         return self.state()
 
     def add_listener(self, listener: Callable[[dict], None]) -> None:
@@ -249,6 +253,8 @@ class LiveDoor:
         with self._lock:
             s = self.stats
             margins = sorted(s.margins)
+            ticks = self._bar_ticks()
+            pending, take = self._pending, self.take
             return {
                 "armed": self.armed, "running": self.take is not None and self._clock.running,
                 **asdict(self.options),
@@ -262,6 +268,13 @@ class LiveDoor:
                 "margin_min_ms": round(margins[0] * 1000, 1) if margins else None,
                 "engine_ms_last": round(s.engine_seconds[-1] * 1000, 1) if s.engine_seconds else None,
                 "lookahead_used": self._lookahead_used,
+                # the DAW bars the answers sound in: the one being written now, the last one ready
+                "writing_bar": pending.downbeat // ticks + 1 if pending is not None and not pending.delivered else None,
+                "ready_bar": self._ready_downbeat // ticks + 1 if self._ready_downbeat is not None else None,
+                "take": None if take is None else {
+                    "from_bar": take.start_tick // take.bar_ticks + 1,
+                    "first_bar": take.first_bar + 1 if take.first_bar is not None else None,
+                    "meter": take.meter, "voices": take.voices},
                 "folder": str(self.folder) if self.folder else None,
                 "folder_is_temporary": not self.folder_chosen,
                 "last_take": self.last_take, "error": self.error,
@@ -368,6 +381,8 @@ class LiveDoor:
         self.stats = LiveStats()
         self.error = None
         self._tied = {}
+        self._ready_downbeat = None
+        self._notify_later()
 
     def _end_take(self) -> None:
         """Silence at once; the worker saves the take after the writing in progress stops."""
@@ -389,6 +404,7 @@ class LiveDoor:
                 take.sent.append((self._clock.tick if self._clock.tick is not None else take.start_tick, message))
         self._sounding.clear()
         if take is not None:
+            self._notify_later()   # stopped at once; the saved take is announced once written
             self._submit(_Save(take, self._clock.position(self.clock())))
 
     def _bar_ticks(self) -> int:
@@ -409,6 +425,11 @@ class LiveDoor:
     def _notify_later(self) -> None:
         """Listeners hear the state from the worker, never from the clock thread."""
         self._submit("notify")
+
+    def _announce(self) -> None:
+        """Listeners hear a change of the controls (arm, disarm, set) too, once the worker runs."""
+        if self._worker is not None and self._listeners:
+            self._notify_later()
 
     # ---- the worker thread ------------------------------------------------------------------
     def _work(self) -> None:
@@ -558,6 +579,7 @@ class LiveDoor:
             margin = self._clock.seconds_until(cut.downbeat, now)
             cut.delivered = True
             self._pending = None
+            self._ready_downbeat = cut.downbeat
             self.stats.bars_ready += 1
             self.stats.margins.append(margin)
             self.stats.engine_seconds.append(result.seconds)

@@ -98,6 +98,7 @@ class Take:
     def line(self, bar: int, until: float) -> str:
         """Bar `bar` as the model reads it: the melody as known at tick `until`, then the
         accompaniment that sounded with it. The upbeat bar holds only the upbeat's notes."""
+        from notabridge.notation.excerpt_base import time_parts
         from notabridge.notation.live_bars import melody_bar
 
         notes = self.bar_melody(bar, until)
@@ -108,7 +109,7 @@ class Take:
                 n.start, n.end = max(Fraction(0), n.start - shift), n.end - shift
             notes = [n for n in notes if n.end > 0]
             length = self.pickup
-        numerator, denominator = (int(x) for x in self.meter.split("/"))
+        numerator, denominator = time_parts(self.meter)
         beat = Fraction(3, 2) if denominator == 8 and numerator % 3 == 0 else Fraction(4, denominator)
         melody = melody_bar(notes, length, self.key[0], beat)
         accompaniment = self.accompaniment.get(bar, "")

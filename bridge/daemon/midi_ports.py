@@ -4,18 +4,23 @@ write it as a .mid file in the folder named on the command line. Armed for live 
 (notabridge.daemon.live), the door instead answers bar by bar while the DAW plays.
 
 The recording becomes a standard MIDI file (tempo from the DAW's MIDI clock when it sends one),
-and from there the same path as a clip file: notabridge.notation.midi_clip quantises it and builds the
-accompany job, and adds the accompaniment tracks to it afterwards.
+and from there the same path as a clip a DAW sends: a MIDI accompany job through the daemon's own
+door (notabridge.jobs.midi_melody), whose result is that file with the accompaniment tracks added.
 """
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from notabridge.daemon.app import Daemon
+    from notabridge.daemon.queue import Job
 
 log = logging.getLogger("notabridge.midi")
 TICKS_PER_BEAT = 480
@@ -89,20 +94,21 @@ def take_to_midi(events: list[tuple[float, Any]], bpm: float, time_signature: tu
 
 
 def parse_meter(text: str) -> tuple[int, int]:
-    """"3/4" -> (3, 4); raises ValueError with a readable message."""
-    try:
-        numerator, denominator = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"meter {text!r} is not like 4/4 or 6/8") from None
-    if not 1 <= numerator <= 32 or denominator not in (1, 2, 4, 8, 16, 32):
-        raise ValueError(f"meter {text!r} is not like 4/4 or 6/8")
-    return numerator, denominator
+    """"3/4" -> (3, 4), "2+3/8" -> (5, 8): the MIDI time signature of a meter an excerpt may have
+    (notabridge.notation.bounds); raises ValueError with a readable message."""
+    from notabridge.notation.bounds import time_signature_problem
+    from notabridge.notation.excerpt_base import time_parts
+
+    problem = time_signature_problem(text, "meter", sep=" ")
+    if problem:
+        raise ValueError(problem)
+    return time_parts(text)
 
 
 class MidiBridge:
     """Owns the ports; turns a take into an accompany job and its result into MIDI."""
 
-    def __init__(self, daemon: Any, in_name: str | None, out_name: str | None, save_dir: str | None = None,
+    def __init__(self, daemon: Daemon, in_name: str | None, out_name: str | None, save_dir: str | None = None,
                  backend: Any = None, voices: int = 3, meter: str = "4/4", live: str | None = None,
                  live_options: dict | None = None) -> None:
         import mido
@@ -198,27 +204,25 @@ class MidiBridge:
         return f"generating accompaniment (job {self.last_job_id})"
 
     def _submit(self, midi: Any) -> None:
-        from notabridge.notation import midi_clip
-
         data = io.BytesIO()
         midi.save(file=data)
-        clip = midi_clip.read_clip(data.getvalue())
-        excerpt = midi_clip.accompaniment_excerpt(clip, self.voices)
-        staves = list(range(1, len(excerpt["staves"])))
-        request = {"mode": "accompany", "excerpt": excerpt, "staves": staves}
-        job = self.daemon.submit(request, source="midi",
-                                 listener=lambda job, event: self._on_job(job, event, midi, clip, staves))
+        request = {"mode": "accompany", "midi": base64.b64encode(data.getvalue()).decode("ascii"), "voices": self.voices}
+        job = self.daemon.submit(request, source="midi", listener=lambda job, event: self._on_job(job, event, midi))
         self.last_job_id = job.id
 
-    def _on_job(self, job: Any, event: str, midi: Any, clip: Any, staves: list[int]) -> None:
+    def _on_job(self, job: Job, event: str, midi: Any) -> None:
         if event in ("error", "cancelled"):
             self.last_error = job.error
             log.warning("MIDI accompaniment job %s: %s", job.id, job.error)
-        if event != "done":
+        if event != "done" or job.result is None:
             return
-        from notabridge.notation import midi_clip
+        if not job.result.variants:
+            self.last_error = "; ".join(job.result.warnings) or "the model wrote no accompaniment"
+            log.warning("MIDI accompaniment job %s: %s", job.id, self.last_error)
+            return
+        import mido
 
-        result = midi_clip.add_accompaniment(midi, clip, job.result.variants[0]["excerpt"], staves)
+        result = mido.MidiFile(file=io.BytesIO(job.result.variants[0]["midi"]))   # the take + the accompaniment
         if self.save_dir is not None:
             # the daemon names the file; no client ever supplies a path
             path = self.save_dir / f"accompaniment-{datetime.now():%Y%m%d-%H%M%S}-{job.id}.mid"

@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from notabridge.jobs.request import LIMITS, RequestError
 from notabridge.daemon.queue import CANCELLED, DONE, ERROR, Job, QueueFull
@@ -23,6 +23,10 @@ from notabridge.daemon.osc_transport import PREFIX, Peer
 from notabridge.daemon.results import compact_result_json, result_json
 from notabridge.jobs.settings import SETTING_NAMES, SettingsError
 from notabridge.limits import LIMITS as ALL_LIMITS
+
+if TYPE_CHECKING:
+    from notabridge.daemon.app import Daemon
+    from notabridge.daemon.midi_ports import MidiBridge
 
 log = logging.getLogger("notabridge.osc")
 _limited_log = RateLimitedLog(log)
@@ -36,7 +40,7 @@ REPLY_ONLY = {"error", "capabilities", "prompts", "settings", "queue", "unsubscr
 class OscRouter:
     """Handles decoded packets from any transport; knows the daemon and the settings subscribers."""
 
-    def __init__(self, daemon: Any) -> None:
+    def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         self._subscribers: dict[Any, Peer] = {}
         self._lock = threading.Lock()
@@ -262,8 +266,8 @@ class OscRouter:
     def _midi_stop(self, peer: Peer, args: list) -> None:
         peer.send(PREFIX + "midi/status", self._midi().stop_recording())
 
-    def _midi(self) -> Any:
-        midi = getattr(self.daemon, "midi", None)
+    def _midi(self) -> MidiBridge:
+        midi = self.daemon.midi
         if midi is None:
             raise RequestError("MIDI is not enabled: start the daemon with --midi-in NAME")
         return midi

@@ -9,12 +9,15 @@ import socket
 import socketserver
 import struct
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pythonosc import slip
 from pythonosc.osc_message_builder import build_msg
 
 from notabridge.limits import LIMITS
+
+if TYPE_CHECKING:
+    from notabridge.daemon.osc_server import OscRouter
 
 log = logging.getLogger("notabridge.osc")
 PREFIX = "/notabridge/"
@@ -104,7 +107,7 @@ class OscUdpServer(socketserver.UDPServer):
 
     max_packet_size = 65536
 
-    def __init__(self, address: tuple[str, int], router: Any) -> None:
+    def __init__(self, address: tuple[str, int], router: OscRouter) -> None:
         self.router = router
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _UdpHandler)
@@ -189,7 +192,7 @@ class OscTcpServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], router: Any, udp_socket: socket.socket | None = None) -> None:
+    def __init__(self, address: tuple[str, int], router: OscRouter, udp_socket: socket.socket | None = None) -> None:
         self.router = router
         self.udp_socket = udp_socket   # replies to a named reply port leave from the UDP server's socket
         self.slots = threading.BoundedSemaphore(int(LIMITS["osc_tcp_connections"]))   # one thread each

@@ -18,10 +18,14 @@ import time
 import traceback
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:   # compose and the engine are imported when the worker first runs a job
+    from notabridge.engine.generation import Engine
+    from notabridge.jobs.compose import ComposeJob, ComposeResult, Progress
 
 log = logging.getLogger("notabridge.daemon")
-BudgetFn = Callable[[Any], float]   # the job's request -> seconds it may run
+BudgetFn = Callable[["ComposeJob"], float]   # the job's request -> seconds it may run
 
 QUEUED, RUNNING, DONE, ERROR, CANCELLED = "queued", "running", "done", "error", "cancelled"
 FINISHED = (DONE, ERROR, CANCELLED)
@@ -34,7 +38,7 @@ class QueueFull(RuntimeError):
 @dataclass
 class Job:
     id: str
-    request: Any                      # notabridge.jobs.compose.ComposeJob
+    request: ComposeJob
     source: str                       # "http", "osc", "midi": who submitted it (for logs)
     status: str = QUEUED
     bars_done: int = 0
@@ -42,7 +46,7 @@ class Job:
     variant: int | None = None
     partial_abc: str | None = None
     error: str | None = None
-    result: Any = None                # notabridge.jobs.compose.ComposeResult once done
+    result: ComposeResult | None = None   # once done
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
@@ -62,13 +66,15 @@ class Job:
         return out
 
 
-ComposeFn = Callable[..., Any]   # compose(job, engine, progress, cancel) -> ComposeResult
+# notabridge.jobs.compose.compose(job, engine, progress, cancel)
+ComposeFn = Callable[["ComposeJob", "Engine", Callable[["Progress"], None] | None, threading.Event | None],
+                     "ComposeResult"]
 
 
 class JobQueue:
     """A bounded FIFO of jobs and the single worker thread that runs them with `compose`."""
 
-    def __init__(self, engine: Any, compose: ComposeFn | None = None, max_queued: int = 16,
+    def __init__(self, engine: Engine, compose: ComposeFn | None = None, max_queued: int = 16,
                  keep_finished: int = 256, budget: BudgetFn | None = None) -> None:
         self.engine = engine
         self._compose = compose
@@ -82,12 +88,11 @@ class JobQueue:
         self._stopping = False
         self._queue_listeners: list[Callable[[int], None]] = []
         self._counter = itertools.count(1)
-        self.engine_seconds_total = 0.0
         self._worker = threading.Thread(target=self._work, name="notabridge-worker", daemon=True)
         self._worker.start()
 
     # ---- front-door API -------------------------------------------------------------------
-    def submit(self, request: Any, source: str, listener: Callable[[Job, str], None] | None = None) -> Job:
+    def submit(self, request: ComposeJob, source: str, listener: Callable[[Job, str], None] | None = None) -> Job:
         with self._lock:
             if self._stopping:
                 raise QueueFull("the daemon is shutting down")
@@ -189,13 +194,13 @@ class JobQueue:
             from notabridge.jobs.compose import compose
             self._compose = compose
 
-        def progress(p: Any) -> None:
+        def progress(p: Progress) -> None:
             job.bars_done, job.bars_total = p.bars_done, p.bars_total
             job.variant, job.partial_abc = p.variant, p.partial_abc
             self._emit(job, "progress")
 
         # compose counts bars over all variants; its first progress report confirms the total
-        job.bars_total = (getattr(job.request, "bars", 0) or 0) * (getattr(job.request, "variants", 1) or 1)
+        job.bars_total = job.request.bars * job.request.variants
         outcome, error, result = DONE, None, None
         budget = self._budget(job.request)
         watchdog = threading.Timer(budget, self._overrun, args=(job, budget))
@@ -217,7 +222,6 @@ class JobQueue:
         if outcome == CANCELLED and job.overrun:
             outcome, error = ERROR, job.overrun
         with self._lock:
-            self.engine_seconds_total += time.monotonic() - job.started
             self._finish(job, outcome, error=error, result=result)
         self._emit(job, outcome)
 
@@ -229,7 +233,7 @@ class JobQueue:
         log.warning("job %s: %s", job.id, job.overrun)
         job.cancel_event.set()
 
-    def _finish(self, job: Job, status: str, error: str | None = None, result: Any = None) -> None:
+    def _finish(self, job: Job, status: str, error: str | None = None, result: ComposeResult | None = None) -> None:
         # caller holds the lock
         job.status, job.error, job.result, job.finished = status, error, result, time.monotonic()
         if status == DONE:
@@ -260,17 +264,28 @@ class JobQueue:
                 pass
 
 
-def job_budget(request: Any) -> float:
+def job_budget(request: ComposeJob) -> float:
     """Seconds a job may run: LIMITS job_budget_* applied to its bars, variants and excerpt events."""
     from notabridge.limits import LIMITS
 
-    bars = getattr(request, "bars", 0) or 0
-    variants = getattr(request, "variants", 1) or 1
-    return (LIMITS["job_budget_base_s"] + LIMITS["job_budget_per_bar_s"] * bars * variants
-            + LIMITS["job_budget_per_event_s"] * _events(getattr(request, "excerpt", None)))
+    events = _events(request.excerpt) if request.midi is None else _midi_notes(request.midi)
+    return (LIMITS["job_budget_base_s"] + LIMITS["job_budget_per_bar_s"] * request.bars * request.variants
+            + LIMITS["job_budget_per_event_s"] * events)
 
 
-def _events(excerpt: Any) -> int:
+def _midi_notes(data: bytes) -> int:
+    """Notes of a MIDI melody (the events its excerpt will hold); 0 when unreadable (compose says why)."""
+    import io
+
+    import mido
+
+    try:
+        return sum(m.type == "note_on" for track in mido.MidiFile(file=io.BytesIO(data)).tracks for m in track)
+    except Exception:   # mido raises OSError, EOFError, ValueError, KeyError on bad files
+        return 0
+
+
+def _events(excerpt: dict | None) -> int:
     if not isinstance(excerpt, dict):
         return 0
     return sum(len(voice.get("events", [])) for measure in excerpt.get("measures", [])

@@ -2,13 +2,14 @@
 fits one UDP datagram (the whole score is then fetched by job id over HTTP or TCP)."""
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from typing import Any
 
 from notabridge.daemon.queue import Job
 
-FORMATS = ("excerpt", "abc", "musicxml")
+FORMATS = ("excerpt", "abc", "musicxml", "midi")   # midi: jobs sent as MIDI only (the melody's file + accompaniment)
 _musicxml_lock = threading.Lock()   # music21 conversion is not known to be thread-safe
 
 
@@ -28,12 +29,16 @@ def result_json(job: Job, formats: tuple[str, ...] = FORMATS) -> dict[str, Any]:
             item["abc"] = variant.get("abc")
         if "musicxml" in formats:
             item["musicxml"] = _musicxml(job, index, variant)
+        if "midi" in formats and variant.get("midi") is not None:
+            item["midi"] = base64.b64encode(variant["midi"]).decode("ascii")
         variants.append(item)
     out = {"id": job.id, "status": job.status, "variants": variants, "provider": result.provider,
            "seconds": result.seconds, "warnings": list(result.warnings),
            "complete": getattr(result, "complete", True)}
     if getattr(result, "suggestions", None) is not None:   # mode suggest: the prompts ranked
         out["suggestions"] = result.suggestions
+    if result.melody is not None:        # a MIDI job: how the melody was read, where the accompaniment lies
+        out["melody"] = result.melody
     return out
 
 

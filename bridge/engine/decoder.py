@@ -33,6 +33,8 @@ class RowWriter(Protocol):
     def context(self, limit: int, at_most: int | None = None) -> list[str]: ...
     def forced_patch(self) -> str | None: ...
     def constraint(self, patch_text: str) -> tuple[str | None, "str | np.ndarray"]: ...
+    # optional: probe(patch_text) -> an object with constraint() and advance(c) that answers
+    # without changing the writer (speculative decoding; needed when constraint() keeps state)
     def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None: ...
 
 
@@ -48,7 +50,6 @@ class DecodeStats:
     patch_steps: int = 0
     char_steps: int = 0
     slides: int = 0
-    rollbacks: int = 0
     patches_per_row: list[int] = field(default_factory=list)
     failures: dict[int, Exception] = field(default_factory=dict)  # row -> why it gave up
 
@@ -88,7 +89,8 @@ class Decoder:
     def _prefill(self, rows: list[int], slide: bool = False) -> list[_Group]:
         """Run the patch decoder over each row's context; rows with the same context share one run."""
         limit = self.patch_length - 1
-        contexts = [self.writers[r].context(limit if not slide else self.patch_length // 2, limit) for r in rows]
+        contexts = [self.writers[r].context(self.patch_length // 2, at_most=limit) if slide else
+                    self.writers[r].context(limit) for r in rows]
         groups = []
         by_text: dict[tuple, list[int]] = {}
         for row, ctx in zip(rows, contexts):
@@ -141,7 +143,6 @@ class Decoder:
             elif action == DONE:
                 self._finish(row, group, i)
             else:  # roll this row back by `action` patches; it continues on its own until it catches up
-                self.stats.rollbacks += 1
                 length = group.length - action
                 del self.hiddens[row][length:]
                 out.append(_Group([row], self.runner.take(group.cache, [i], length), length))
@@ -164,7 +165,7 @@ class Decoder:
             context = writer.context(self.patch_length - len(suffix))
             hidden, cache = self.runner.patch(patches_to_ids(context)[None], self.runner.empty("patch", 1))
             last = hidden[0, -1]
-        writer.suffix_nats, writer.suffix_chars = self.score_after(cache, last, suffix)
+        writer.suffix_nats = self.score_after(cache, last, suffix)[0]
 
     def score_after(self, cache: Cache, last_hidden: np.ndarray, patches: list[str]) -> tuple[float, int]:
         """Nats (NotaGen's loss, summed) of `patches` following a cached context, teacher forced."""
@@ -195,9 +196,8 @@ class Decoder:
                 eos[i] = len(forced) < PATCH_SIZE
         if all(done):
             return texts, eos, surprise
-        if self.speculative is not None:  # same distribution, fewer char-decoder calls (bits/char not measured)
-            texts, eos = self.speculative.decode_patches(self, rows, texts, eos, done)
-            return texts, eos, surprise
+        if self.speculative is not None:  # the same distribution, fewer char-decoder calls
+            return self.speculative.decode_patches(self, rows, texts, eos, done, surprise)
         hidden = np.stack([self.hiddens[r][-1] for r in rows])
         cache = self.runner.empty("char", n)
         chars = np.ones((n, 1), dtype=np.int64)

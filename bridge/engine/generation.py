@@ -11,14 +11,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from notabridge.abc.bar_check import header_context, parse_line
 from .bundle import Bundle, load_bundle
 from .decoder import Decoder, DecodeStats
 from notabridge.errors import JobError
 from notabridge.engine.memory import release_free_memory
-from notabridge.abc.patching import split_piece
+from notabridge.abc.patching import SplitPiece, split_piece
 from .runtime import Runner
 from .sampling import Sampler, Sampling
 from notabridge.engine.speculative import SpeculativeStats, Speculator
@@ -42,6 +42,15 @@ class Variant:
     bits_per_char: float | None = None   # the model's surprise at the characters it sampled in the new bars
 
 
+class Variants(list):
+    """What a mode returns: the variants written (a list of Variant), and `gave_up`, why each
+    variant that wrote no bar gave up (those are left out; the run raised if all did)."""
+
+    def __init__(self, variants: Iterable[Variant] = (), gave_up: Iterable[str] = ()):
+        super().__init__(variants)
+        self.gave_up = list(gave_up)
+
+
 @dataclass
 class RunInfo:
     seconds: float = 0.0
@@ -51,12 +60,12 @@ class RunInfo:
 
 class Engine:
     def __init__(self, bundle: str | Path | Bundle | None = None, device: str = "auto", threads: int | None = None,
-                 runner=None, speculative: bool = False):
+                 runner=None, speculative: bool = True):
         """`runner`: something that steps the model (notabridge.engine.runtime.Runner's interface) to use
         instead of the bundle's ONNX graphs (tests drive the writer with a stand-in model).
         `speculative`: draft characters with the bundle's n-gram table, when it ships one
-        (notabridge.engine.speculative: the same distribution, fewer char-decoder calls). Off by
-        default: it does not yet apply the bar writer's fallback masks."""
+        (notabridge.engine.speculative: the same distribution, fewer char-decoder calls;
+        docs/engine_speed.md has the measures)."""
         if runner is not None:
             self.bundle, self.runner, self.provider, self.config, self.info = None, runner, "stand-in", {}, {}
         else:
@@ -70,24 +79,25 @@ class Engine:
     # -- modes --------------------------------------------------------------------------------
     def generate(self, prompt_lines: list[str], bars: int, sampling: Sampling = Sampling(), variants: int = 1,
                  meter: str | None = None, key: str | None = None, progress: BarCallback | None = None,
-                 cancel: threading.Event | None = None, max_tries: int = 8, every_voice: bool = True) -> list[Variant]:
+                 cancel: threading.Event | None = None, max_tries: int = 8, every_voice: bool = True) -> Variants:
         """A new piece from NotaGen's `%` prompt lines: the model writes the header, then `bars` bars
         (the first may be a pickup). `meter` ("3/4") and `key` ("G", "Bbm") force the M:/K: lines.
-        `every_voice`: the voices that sound in the first bar are written in every later bar."""
+        `every_voice`: every voice the header declares is written in every bar (else the model
+        leaves out the voices it rests, as in training)."""
         forced = {}
         if meter:
             forced["M:"] = f"M:{meter}\n"
         if key:
             forced["K:"] = f"K:{key}\n"
         writers = [BarWriter(prompt=list(prompt_lines), header=None, prefix_body=[], bars=bars, forced_header=forced,
-                             pickup_ok=True, max_tries=max_tries, voices_from_first_bar=every_voice,
+                             pickup_ok=True, max_tries=max_tries, header_voices=every_voice,
                              on_bar=self._bar_callback(progress, v))
                    for v in range(variants)]
         return self._run(writers, sampling, cancel)
 
-    def continue_(self, abc: str, bars: int, sampling: Sampling = Sampling(), variants: int = 1,
+    def continue_(self, abc: str | SplitPiece, bars: int, sampling: Sampling = Sampling(), variants: int = 1,
                   progress: BarCallback | None = None, cancel: threading.Event | None = None,
-                  max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> list[Variant]:
+                  max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> Variants:
         """`bars` new bars after interleaved ABC `abc`, keeping its voices, key and meter.
         `every_voice`: every voice that sounds in `abc` is written in every new bar (else the model
         leaves out the voices it rests, as in training). `range_rule`: no note outside each
@@ -100,10 +110,10 @@ class Engine:
                    for v in range(variants)]
         return self._run(writers, sampling, cancel)
 
-    def infill(self, abc: str, gap_bars: int, after: list[str], sampling: Sampling = Sampling(), variants: int = 1,
+    def infill(self, abc: str | SplitPiece, gap_bars: int, after: list[str], sampling: Sampling = Sampling(), variants: int = 1,
                candidates: int | None = None, given_bars: list[str] | None = None,
                progress: BarCallback | None = None, cancel: threading.Event | None = None,
-               max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> list[Variant]:
+               max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> Variants:
         """New bars for a gap of `gap_bars` after `abc`, leading into the body lines `after`.
 
         `candidates` (default 2 x variants) are generated from the prefix and ranked by the
@@ -122,12 +132,13 @@ class Engine:
                              on_bar=self._bar_callback(progress, v))
                    for v in range(n)]
         results = self._run(writers, sampling, cancel)
-        results.sort(key=lambda r: r.log_likelihood if r.log_likelihood is not None else float("-inf"), reverse=True)
-        return results[:variants]
+        ranked = sorted(results, key=lambda r: r.log_likelihood if r.log_likelihood is not None else float("-inf"),
+                        reverse=True)
+        return Variants(ranked[:variants], results.gave_up)
 
-    def accompany(self, abc: str, given_bars: list[str], sampling: Sampling = Sampling(), variants: int = 1,
+    def accompany(self, abc: str | SplitPiece, given_bars: list[str], sampling: Sampling = Sampling(), variants: int = 1,
                   progress: BarCallback | None = None, cancel: threading.Event | None = None,
-                  max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> list[Variant]:
+                  max_tries: int = 8, range_rule: bool = True, every_voice: bool = True) -> Variants:
         """New bars for the voices missing from `given_bars` (body lines holding only the given
         voices, e.g. `[V:1]abc|`), after the context `abc`: given voices are forced character
         by character, the others sampled, bar by bar. `every_voice`: each voice to write is
@@ -143,13 +154,16 @@ class Engine:
 
     # -- internals ----------------------------------------------------------------------------
     @staticmethod
-    def _split(abc: str) -> tuple[list[str], list[str]]:
+    def _split(abc: str | SplitPiece) -> tuple[list[str], list[str]]:
+        """Header and body lines of the context (text, or already split by the caller: compose
+        hands its lines over as they are, so the text is never joined only to be cut again)."""
+        text = abc if isinstance(abc, str) else "".join(abc.header + abc.body)
         try:
-            abc.encode("ascii")
+            text.encode("ascii")
         except UnicodeEncodeError:
-            bad = next(c for c in abc if ord(c) > 127)
+            bad = next(c for c in text if ord(c) > 127)
             raise JobError(f"the ABC holds {bad!r}, which is not ASCII: NotaGen models read 7-bit ABC only") from None
-        piece = split_piece(abc)
+        piece = split_piece(abc) if isinstance(abc, str) else abc
         problems = header_problems(piece.header)
         if problems:
             raise JobError("the given ABC cannot be continued: " + "; ".join(problems))
@@ -183,7 +197,7 @@ class Engine:
             return None
         return lambda done, partial: progress(variant, done, partial)
 
-    def _run(self, writers: list[BarWriter], sampling: Sampling, cancel: threading.Event | None) -> list[Variant]:
+    def _run(self, writers: list[BarWriter], sampling: Sampling, cancel: threading.Event | None) -> Variants:
         if not writers:
             raise JobError("ask for at least one variant")
         if any(w.bars < 1 for w in writers):
@@ -201,12 +215,13 @@ class Engine:
             del decoder        # its caches; then hand the freed pages back (a daemon idles between jobs)
             release_free_memory()
         self.last_run = RunInfo(time.perf_counter() - start, stats, speculator.stats if speculator else None)
-        # variants that wrote no bar are left out (the run raised if all did); last_run.stats.failures
-        # says why; a variant that stopped early keeps its bars and says why in `warning`
-        return [Variant(header=w.header_text(), bars=list(w.new_bars), abc=w.abc(), valid_first_try=w.valid_first_try,
-                        rejected_bars=w.rejects, complete=w.stopped is None,
-                        warning=None if w.stopped is None else
-                        f"stopped after {len(w.new_bars)} of {w.bars} bars: {w.stopped}",
-                        log_likelihood=None if w.suffix_nats is None else -w.suffix_nats,
-                        bits_per_char=w.bits_per_char)
-                for row, w in enumerate(writers) if row not in stats.failures]
+        # variants that wrote no bar are left out (the run raised if all did), `gave_up` says why;
+        # a variant that stopped early keeps its bars and says why in `warning`
+        written = [Variant(header=w.header_text(), bars=list(w.new_bars), abc=w.abc(), valid_first_try=w.valid_first_try,
+                           rejected_bars=w.rejects, complete=w.stopped is None,
+                           warning=None if w.stopped is None else
+                           f"stopped after {len(w.new_bars)} of {w.bars} bars: {w.stopped}",
+                           log_likelihood=None if w.suffix_nats is None else -w.suffix_nats,
+                           bits_per_char=w.bits_per_char)
+                   for row, w in enumerate(writers) if row not in stats.failures]
+        return Variants(written, gave_up=[str(exc) for exc in stats.failures.values()])

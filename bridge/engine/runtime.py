@@ -75,10 +75,6 @@ class Runner:
     def _host(self, cache: PatchCache) -> tuple[np.ndarray, ...]:
         return tuple(b.numpy() for b in cache.buffers) if self.cuda else cache.buffers
 
-    @staticmethod
-    def length(cache: PatchCache) -> int:
-        return cache.length
-
     # Copies write only the cached positions into fresh zeroed buffers (`zeros`): the OS maps a
     # zeroed page when it is first written, so a buffer of the whole context costs memory only
     # for the patches held so far (full copies made 4 variants of NotaGen-small hold 600 MB at once).

@@ -102,12 +102,6 @@ def windows(n_patches: int, context: int) -> list[tuple[int, int]]:
         start += stride
 
 
-def piece_log_likelihood(model: Bundle | LogitsFn, ids: np.ndarray, context: int | None = None) -> tuple[float, int]:
-    """(total nats, characters scored) of patches `ids` [N, 16], bos patch first."""
-    score = score_ids(model, ids, context)
-    return score.nats, score.chars
-
-
 def score_ids(model: Bundle | LogitsFn, ids: np.ndarray, context: int | None = None) -> PieceScore:
     """Score patches `ids` [N, 16]; pieces longer than the context are scored in windows."""
     if isinstance(model, Bundle):

@@ -1,18 +1,20 @@
 """Exact speculative decoding of a patch's characters: an n-gram drafts, one char-decoder call verifies.
 
 Per call, each row feeds its characters not yet in the char cache followed by up to
-`max_draft` drafted ones (the char graph takes several new positions per call); the logits at
-every position give the model's distribution p there (the same top-k / top-p / temperature
-and the writer's bans and forced characters as plain decoding, bridge/engine/decoder.py). Draft
-character d, drawn from the draft distribution q (the n-gram's, bridge/draft.py, through the
-same sampling settings and bans), is kept with probability min(1, p(d) / q(d)); at the first
-rejection a character is drawn from max(0, p - q) renormalised and the row's round ends; when
-all are kept, one more is drawn from p at the next position. Every character so produced is
-distributed exactly as plain sampling would draw it (Leviathan et al. 2023, "Fast Inference
-from Transformers via Speculative Decoding"), whatever the draft; forced characters are
-drafted with certainty and always kept. Random draws come from the decoder's seeded Sampler,
-so a seed still gives the same music (other music than without speculation, the same
-distribution).
+`max_draft` drafted ones, plus any forced characters among them (free: a forced run goes in
+one call, as plain decoding feeds it); the logits at every position give the model's
+distribution p there, exactly the one plain decoding samples from (bridge/engine/decoder.py:
+top-k / top-p / temperature, then the writer's ban levels and its fallback, through
+notabridge.engine.sampling.distribution). Draft character d, drawn from the draft distribution
+q (the n-gram's, bridge/engine/draft.py, on the allowed characters), is kept with probability
+min(1, p(d) / q(d)); at the first rejection a character is drawn from max(0, p - q)
+renormalised and the row's round ends; when all are kept, one more is drawn from p at the next
+position. Every character so produced is distributed exactly as plain sampling would draw it
+(Leviathan et al. 2023, "Fast Inference from Transformers via Speculative Decoding"), whatever
+the draft. The writer's constraints along a draft come from `writer.probe(text)`, which leaves
+the writer untouched (the bar writer's `constraint()` reads a patch incrementally); the writer
+sees only confirmed patches. Random draws come from the decoder's seeded Sampler, so a seed
+still gives the same music (other music than without speculation, the same distribution).
 
 Rows of a batch share the char cache's length (the graph has no attention mask): after a call
 the cache keeps the positions every row has confirmed, and a row that confirmed more feeds the
@@ -26,7 +28,7 @@ import numpy as np
 
 from .draft import DraftTable
 from notabridge.abc.patching import EOS_ID, PATCH_SIZE
-from notabridge.engine.sampling import Sampling, distribution
+from notabridge.engine.sampling import GREEDY_TEMPERATURE, Sampling, distribution
 
 VOCAB = 128
 # never sampled: pad, bos, control characters other than newline, DEL (as bridge/engine/decoder.py)
@@ -65,31 +67,50 @@ class _Row:
     next: int = 0           # the last character produced, fed next call
     done: bool = False
     eos: bool = False
+    nats: float = 0.0       # the model's surprise at the sampled characters (decoder.py's measure)
+    sampled: int = 0
 
 
-def constraint_at(writer, text: str) -> tuple[int | None, np.ndarray]:
-    """(forced id or None, banned [128]) for the character after `text` in the patch."""
-    forced, banned = writer.constraint(text)
+class _StatelessProbe:
+    """A probe for writers whose `constraint(text)` has no state (test writers): asked directly."""
+
+    def __init__(self, writer, text: str):
+        self.writer, self.text = writer, text
+
+    def advance(self, c: str) -> None:
+        self.text += c
+
+    def constraint(self):
+        return self.writer.constraint(self.text)
+
+
+def probe(writer, text: str):
+    """The writer's constraints after `text` and along drafted characters, without side effects
+    (notabridge.engine.writer.BarWriter.probe: its `constraint` reads the patch incrementally)."""
+    make = getattr(writer, "probe", None)
+    return make(text) if make is not None else _StatelessProbe(writer, text)
+
+
+Constraint = tuple  # (forced id or None, banned [128] bool or None, fallback-banned [128] bool or None)
+
+
+def constraint_at(probe_, text: str) -> Constraint:
+    """The probe's constraint as the decoder's plain loop turns it into masks
+    (bridge/engine/decoder.py): `text` is the patch so far (a patch holds at least one character)."""
+    forced, banned = probe_.constraint()
     if forced is not None:
-        return ord(forced), None
-    if isinstance(banned, np.ndarray):
-        # the bar writer's ban levels (2 banned, 1 allowed but not as a fallback): taken as hard bans,
-        # so the writer's fallback (its likeliest allowed character when the model's plausible ones
-        # are all banned) is not applied here: why speculation is off by default until it is
+        return ord(forced), None, None
+    if isinstance(banned, np.ndarray):   # ban levels: 2 banned, 1 allowed but not as a fallback
         ban = (banned >= 2) | BASE_BANNED
+        weak = banned >= 1
     else:
         ban = BASE_BANNED.copy()
         for c in banned:
             ban[ord(c)] = True
+        weak = None
     if not text:
-        ban[EOS_ID] = True  # a patch holds at least one character
-    return None, ban
-
-
-def _one_hot(i: int) -> np.ndarray:
-    p = np.zeros(VOCAB)
-    p[i] = 1.0
-    return p
+        ban[EOS_ID] = True
+    return None, ban, ban if weak is None else (weak | ban)
 
 
 class Speculator:
@@ -101,10 +122,11 @@ class Speculator:
         self._q_cache: dict[tuple, np.ndarray | None] = {}
 
     # -- the decoder's hook ---------------------------------------------------------------------
-    def decode_patches(self, decoder, rows: list[int], texts: list[str], eos: list[bool],
-                       done: list[bool]) -> tuple[list[str], list[bool]]:
+    def decode_patches(self, decoder, rows: list[int], texts: list[str], eos: list[bool], done: list[bool],
+                       surprise: list[tuple[float, int]]) -> tuple[list[str], list[bool], list[tuple[float, int]]]:
         """One new patch for each row not `done` (bridge/engine/decoder.py's _decode_patches); fills
-        `texts` and `eos` in place and returns them."""
+        `texts`, `eos` and `surprise` (nats of the sampled characters, how many) in place and
+        returns them."""
         base = decoder.sampler.settings
         active = []
         for i, r in enumerate(rows):
@@ -136,6 +158,7 @@ class Speculator:
             for row in active:
                 if row.done:
                     texts[row.index], eos[row.index] = row.text, row.eos
+                    surprise[row.index] = (row.nats, row.sampled)
                     self.stats.patches += 1
                     self._tails[id(row.writer)] = (row.history + row.text + (chr(EOS_ID) if row.eos else ""))[-16:]
             live = [k for k, row in enumerate(active) if not row.done]
@@ -151,67 +174,83 @@ class Speculator:
             cache = tuple(c[live, :, :cached] for c in cache)
             hidden = hidden[live]
             active = [active[k] for k in live]
-        return texts, eos
+        return texts, eos, surprise
 
     # -- internals ------------------------------------------------------------------------------
     def _history(self, writer) -> str:
-        """The text before the patch the n-gram conditions on: the writer's current line so far
-        (notabridge.engine.writer.BarWriter), or the end of the previous line (a newline, then eos) at a line's
-        start; for other writers the end of the patch this speculator wrote for it last."""
-        line = getattr(writer, "line_text", None)
+        """The text before the patch the n-gram conditions on: the writer's current line so far, its
+        patches' eos included (notabridge.engine.writer.BarWriter), or the end of the previous line
+        (a newline, then eos) at a line's start; for other writers the end of the patch this
+        speculator wrote for it last."""
+        patches = getattr(writer, "line_patches", None)   # with their eos, as the table's training text
+        line = "".join(patches) if patches is not None else None
         if line is None:
             line = self._tails.get(id(writer)) or ""
         return line if line else "\n" + chr(EOS_ID)
 
-    def _draft(self, row: _Row, rng) -> tuple[list[int], list[np.ndarray], list[tuple]]:
+    def _draft(self, row: _Row, rng) -> tuple[list[int], list[np.ndarray | None], list[Constraint]]:
         """Drafted ids after the row's confirmed text (at most to the end of the patch), their draft
-        distributions q, and the constraint at every position from the first drafted character to
-        the one after the last."""
+        distributions q (None for a forced character: drafted with certainty), and the constraint
+        at every position from the first drafted character to the one after the last. Forced
+        characters do not count against max_draft: a forced run goes to the model in one call,
+        as in plain decoding."""
         chars, qs = [], []
         text = row.text
-        constraints = [constraint_at(row.writer, text)]
-        while len(chars) < min(self.max_draft, PATCH_SIZE - len(row.text)):
-            forced, ban = constraints[-1]
+        writer_probe = probe(row.writer, text)
+        constraints = [constraint_at(writer_probe, text)]
+        sampled = 0
+        while len(text) < PATCH_SIZE:
+            forced, ban, weak = constraints[-1]
             if forced is not None:
-                q, c = _one_hot(forced), forced
+                q, c = None, forced
             else:
-                q = self._q(row.history + text, ban, row.settings)
+                q = self._q(row.history + text, ban, row.settings) if sampled < self.max_draft else None
                 if q is None:
-                    break                       # nothing allowed to offer: the model goes on alone
+                    break                       # budget spent, or nothing to offer: the model goes on alone
                 c = _draw(q, rng)
+                sampled += 1
             chars.append(c)
             qs.append(q)
             if c in (EOS_ID, 10) or len(text) + 1 == PATCH_SIZE:
                 break                           # this character ends the patch
             text += chr(c)
-            constraints.append(constraint_at(row.writer, text))
-            if forced is None and q[c] < MIN_DRAFT_PROBABILITY:
+            writer_probe.advance(chr(c))
+            constraints.append(constraint_at(writer_probe, text))
+            if q is not None and q[c] < MIN_DRAFT_PROBABILITY:
                 break
         return chars, qs, constraints
 
-    def _verify(self, row: _Row, logits: np.ndarray, chars: list[int], qs: list[np.ndarray],
-                constraints: list[tuple], rng) -> tuple[int, int]:
+    def _verify(self, row: _Row, logits: np.ndarray, chars: list[int], qs: list[np.ndarray | None],
+                constraints: list[Constraint], rng) -> tuple[int, int]:
         """Keep or replace the drafts by the model's logits (row j predicts draft j; one row more
-        for the character after them). Updates the row's text / done / eos / next (the last
-        character produced, fed next call). Returns (characters produced, fed positions confirmed:
-        the pending ones and the kept drafts)."""
+        for the character after them). The model's distribution at a position is exactly the one
+        plain decoding samples from there (notabridge.engine.sampling.distribution with the same
+        settings, bans and fallback). Updates the row's text / done / eos / next (the last
+        character produced, fed next call) and its surprise. Returns (characters produced, fed
+        positions confirmed: the pending ones and the kept drafts)."""
         produced: list[int] = []
+        sampled_at: list[int] = []              # positions whose character was sampled (not forced)
         kept = 0
         ended = False
-        # the model's distribution at every sampled position, in one call
-        sampled = [j for j, (forced, _) in enumerate(constraints) if forced is None]
-        ps = dict(zip(sampled, distribution(logits[sampled], row.settings, np.stack([constraints[j][1] for j in sampled]))
-                      if sampled else []))
+        sampled = [j for j, (forced, _, _) in enumerate(constraints) if forced is None]
+        ps = {}
+        if sampled:
+            dist = distribution(logits[sampled], row.settings, np.stack([constraints[j][1] for j in sampled]),
+                                np.stack([constraints[j][2] for j in sampled]))
+            ps = dict(zip(sampled, dist))
         for j in range(len(chars) + 1):
-            forced, ban = constraints[j] if j < len(constraints) else (None, None)   # none after an ending draft
             if j == len(chars):                 # every draft kept: one more from the model
                 if ended:
                     break
+                forced = constraints[j][0]
+                if forced is None:
+                    sampled_at.append(j)
                 produced.append(forced if forced is not None else _draw(ps[j], rng))
                 break
             c, q = chars[j], qs[j]
-            if forced is None:
+            if q is not None:
                 self.stats.drafted += 1
+                sampled_at.append(j)
                 p = ps[j]
                 if rng.random() * q[c] >= p[c]:    # rejected (kept with probability min(1, p/q))
                     residual = np.maximum(p - q, 0.0)
@@ -223,6 +262,13 @@ class Speculator:
             kept += 1
             ended = c in (EOS_ID, 10) or len(row.text) + len(produced) == PATCH_SIZE
         self.stats.chars += len(produced)
+        if sampled_at:   # the model's surprise at what was sampled, before sampling's changes (as plain decoding)
+            last = logits[sampled_at].astype(np.float64)
+            top = last.max(axis=-1)
+            log_norm = top + np.log(np.exp(last - top[:, None]).sum(axis=-1))
+            picked = last[np.arange(len(sampled_at)), [produced[j] for j in sampled_at]]
+            row.nats += float((log_norm - picked).sum())
+            row.sampled += len(sampled_at)
         row.next = produced[-1]
         for c in produced:
             if c == EOS_ID:
@@ -235,19 +281,33 @@ class Speculator:
         return len(produced), len(row.pending) + kept
 
     def _q(self, history: str, ban: np.ndarray, settings: Sampling) -> np.ndarray | None:
-        """The draft distribution after `history`: the table's, through the sampling settings and
-        bans; None when it allows nothing. Cached: contexts and bans repeat all the time."""
+        """The draft distribution after `history`: the table's on the allowed characters, shaped
+        like the model's (top-k, top-p, temperature) so that its drafts are kept more often; None
+        when the table gives no allowed character a chance. Any q keeps the sampling exact (only
+        p decides), so this one is cheap: the table's few characters, no full softmax. Cached:
+        contexts and bans repeat all the time."""
         context = history[len(history) - self.table.order + 1:]
-        key = (context, ban.tobytes(), settings.temperature, settings.top_k, settings.top_p, settings.order)
+        key = (context, ban.tobytes(), settings.temperature)
         if key not in self._q_cache:
             if len(self._q_cache) > 50_000:
                 self._q_cache.clear()
-            p_draft = self.table.probs(context)
-            if not (p_draft[~ban] > 0).any():
-                self._q_cache[key] = None
-            else:
-                with np.errstate(divide="ignore"):
-                    self._q_cache[key] = distribution(np.log(p_draft)[None], settings, ban[None])[0]
+            p_draft = np.where(ban, 0.0, self.table.probs(context))
+            ids = np.flatnonzero(p_draft)
+            q = None
+            if len(ids):
+                v = p_draft[ids]
+                order = np.argsort(-v, kind="stable")
+                ids, v = ids[order], v[order]
+                if settings.temperature < GREEDY_TEMPERATURE or settings.top_k == 1:
+                    ids, v = ids[:1], v[:1]
+                else:
+                    if settings.top_k > 0:
+                        ids, v = ids[:settings.top_k], v[:settings.top_k]
+                    keep = max(1, int(((np.cumsum(v) - v) < settings.top_p * v.sum()).sum()))
+                    ids, v = ids[:keep], v[:keep] ** (1.0 / settings.temperature)
+                q = np.zeros(VOCAB)
+                q[ids] = v / v.sum()
+            self._q_cache[key] = q
         return self._q_cache[key]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -79,13 +80,14 @@ class Line:
     """One body line being written: the bar prefix, then voice after voice by the plan."""
 
     def __init__(self, writer: "BarWriter", prefix: str, plan: list[Slot], target: Fraction | None,
-                 barline: str | None, short: bool):
+                 barline: str | None, pickup: bool, short_lengths: frozenset):
         self.w = writer
         self.prefix = prefix
         self.plan = plan
         self.target = target         # the bar's length when known (given voices), else each voice's meter
         self.barline = barline       # the line's barline once one voice wrote (or was given) it
-        self.short = short           # the first voice may end short of its meter; the others follow it
+        self.pickup = pickup         # the first voice may end anywhere short of its meter
+        self.short_lengths = short_lengths   # or at these lengths; the other voices follow it
         self.text = ""
         self.phase = "prefix"
         self.slot = -1               # index in plan of the voice being written
@@ -115,12 +117,12 @@ class Line:
                 break
         return out
 
-    def _slot_target(self) -> tuple[Fraction | None, bool]:
+    def _slot_target(self) -> tuple[Fraction | None, bool, frozenset]:
         if self.length is not None:
-            return self.length, False
+            return self.length, False, frozenset()
         if self.target is not None:
-            return self.target, False
-        return self.scanner.bar, self.short
+            return self.target, False, frozenset()
+        return self.scanner.bar, self.pickup, self.short_lengths
 
     # -- reading what was written -------------------------------------------------------------
     def feed(self, text: str) -> None:
@@ -212,14 +214,15 @@ class Line:
                 return slot.given[written], "", None
             can_end, chars = True, ""
         else:
-            target, below = self._slot_target()
+            target, below, end_at = self._slot_target()
             # a voice the plan requires is written with notes; one the model chose holds a letter
             # as in training, where a voice that only rests is left out, except the first voice
             # of a bar where every voice rests (it stands alone, with rests only)
             alone = self.length is None and slot.voice == self.w.ctx.voices[0] and not must
             need = "note" if slot.role == REQUIRED else None if alone else "letter"
             chars, can_end = self.scanner.choices(
-                target, need=need, pitch_range=self.w.ranges.get(slot.voice), fields=self.w.fields, end_below=below)
+                target, need=need, pitch_range=self.w.ranges.get(slot.voice), fields=self.w.fields, end_below=below,
+                end_at=end_at)
             if alone and can_end and not self.scanner.lettered:
                 may = False   # rests only: the bar ends with this voice
         if can_end:
@@ -265,11 +268,11 @@ class BarWriter:
                  forced_header: dict[str, str] | None = None, pickup_ok: bool = False,
                  keep_meter_and_key: bool = False, max_tries: int = 8, max_line_patches: int | None = None,
                  write_voices: list[str] | None = None, ranges: dict[str, tuple[int, int]] | None = None,
-                 voices_from_first_bar: bool = False, on_bar: Callable[[int, str], None] | None = None):
+                 header_voices: bool = False, on_bar: Callable[[int, str], None] | None = None):
         """`write_voices`: voices that must be written in every new bar (the others may be left
         out, as training leaves out resting voices); `ranges`: voice -> (lowest, highest) MIDI
-        pitch a voice is written in. `voices_from_first_bar` (generate): the voices that sound in
-        the first bar the model writes are written in every later bar."""
+        pitch a voice is written in. `header_voices` (generate): every voice the header the model
+        wrote declares is written in every bar."""
         self.prompt = prompt
         self.header = list(header or [])
         self.phase = "header" if header is None else "body"
@@ -279,15 +282,16 @@ class BarWriter:
         self.bars = bars
         self.given = given
         self.write_voices = write_voices
-        self.voices_from_first_bar = voices_from_first_bar
+        self.header_voices = header_voices
         self.ranges = dict(ranges or {})
         self.forced_header = forced_header or {}
         self.pickup_ok = pickup_ok
         self.keep_meter_and_key = keep_meter_and_key
         self.fields = _fields_in(prefix_body, given) if keep_meter_and_key else FIELD_LETTERS
-        # a bar may be shorter than its meter when all voices agree: in a new piece, or where
-        # the user's bars have such bars (pickups, bars before repeats, chorale phrase ends)
-        self.short_bars = header is None or _has_short_bar(self.ctx, prefix_body)
+        # a bar may be shorter than its meter (all voices agreeing) by the length of a short bar
+        # of the user's or its complement (pickups, bars before repeats, chorale phrase ends);
+        # in a new piece by the model's own pickup's
+        self.short_lengths = _short_lengths(self.ctx, prefix_body) if self.ctx else set()
         self.max_tries = max_tries
         self.on_bar = on_bar
         self.n_prefix = len(prefix_body)
@@ -297,7 +301,6 @@ class BarWriter:
         self.suffix_patches = [p for i, line in enumerate(suffix_body or [])
                                for p in line_patches(self._prefixed(self.n_prefix + bars + i, line), True)]
         self.suffix_nats: float | None = None
-        self.suffix_chars = 0
         self.max_line_patches = max_line_patches
         self.new_bars: list[str] = []
         self.first_try: list[bool] = []
@@ -305,7 +308,6 @@ class BarWriter:
         self.rejects = 0
         self.sampled_nats = 0.0     # the model's surprise at the characters it sampled in the kept bars
         self.sampled_chars = 0
-        self.last_reasons: list[str] = []
         self.header_patches = 0
         self.writes_header = header is None
         self.header_restarts = 0
@@ -351,8 +353,10 @@ class BarWriter:
         else:
             required = set(self.write_voices or [])
             plan = [Slot(v, REQUIRED if v in required else OPTIONAL) for v in voices]
-        short = self.short_bars or (self.pickup_ok and self.n_prefix == 0 and not self.new_bars)
-        return Line(self, self._line_prefix(self.n_prefix + bar), plan, target, barline, short)
+        # a new piece may start with a pickup and end with a short final bar
+        pickup = self.pickup_ok and ((self.n_prefix == 0 and not self.new_bars) or bar == self.bars - 1)
+        return Line(self, self._line_prefix(self.n_prefix + bar), plan, target, barline, pickup,
+                    frozenset(self.short_lengths))
 
     def expected_length(self) -> Fraction | None:
         """Accompany: the given voices' length (a pickup in the score stays a pickup)."""
@@ -410,7 +414,9 @@ class BarWriter:
         return run
 
     def constraint(self, patch_text: str):
-        """(forced character or None, banned characters: a string or a 128-entry bool mask)."""
+        """(forced character or None, banned characters: a string or 128 ban levels, ban_mask).
+        Reads the patch incrementally: `patch_text` must extend the text of the previous call
+        in this patch (plain decoding); `probe` answers for any text without side effects."""
         if self.phase == "header":
             text = self.line_text + patch_text
             if not text.startswith("["):
@@ -418,10 +424,12 @@ class BarWriter:
             self._start_body()   # the model opened the first bar: the body plan drives it from here
         self.line.feed(patch_text[self._fed:])
         self._fed = len(patch_text)
-        forced, allowed, fallback = self.line.next()
-        if forced is not None:
-            return forced, ""
-        return None, ban_mask(allowed, fallback)
+        return _line_constraint(self.line)
+
+    def probe(self, patch_text: str) -> "Probe":
+        """The constraints after `patch_text` and along any characters after it, on a copy of
+        this writer's state (speculative decoding tries drafts that may be thrown away)."""
+        return Probe(self, patch_text)
 
     def forced_run(self, patch_text: str) -> str:
         """The characters forced from here on in this patch (up to an eos, a line end or the
@@ -443,11 +451,23 @@ class BarWriter:
 
     def _start_body(self) -> None:
         self.phase, self.ctx = "body", header_context(self.header)
+        if self.header_voices:
+            self.write_voices = list(self.ctx.voices)
         self.header_bad = header_problems(self.header)
         self._reset_line()
 
     def _header_constraint(self, text: str):
         starts = self._header_starts()
+        voices = sum(line.startswith("V:") for line in self.header)
+        declared = _score_voices(self.header)
+        if declared is not None:   # as many V: lines as %%score names voices, before the body
+            starts = [s for s in starts if s != "V:" or voices < declared]
+        if text.startswith("V:"):   # voices are numbered 1, 2, 3 ... as xml2abc numbers them
+            number = str(voices + 1)
+            if len(text) < 2 + len(number):
+                return number[len(text) - 2], ""
+            if len(text) == 2 + len(number):
+                return None, ban_mask(" \n")
         for start in starts:
             if text.startswith(start):
                 for head, full in self.forced_header.items():
@@ -455,7 +475,7 @@ class BarWriter:
                         return full[len(text)], ""
                 return None, ""
         allowed = {s[len(text)] for s in starts if s.startswith(text) and len(s) > len(text)}
-        if not text and any(line.startswith("V:") for line in self.header):
+        if not text and voices and (declared is None or voices >= declared):
             allowed.add("[")
         allowed_s = "".join(sorted(allowed))
         if len(allowed_s) == 1:
@@ -479,6 +499,8 @@ class BarWriter:
         return starts
 
     def on_patch(self, patch_text: str, ended_by_eos: bool) -> int | None:
+        if self.phase == "header" and not self.line_text and patch_text.startswith("["):
+            self._start_body()   # the first bar, decoded on probes (speculation) without constraint()
         self.line_patches.append(patch_text + (EOS if ended_by_eos else ""))
         self.line_text += patch_text
         if self.phase == "header":
@@ -506,15 +528,16 @@ class BarWriter:
 
     def _complete_line(self) -> int | None:
         first_body_bar = self.n_prefix == 0 and not self.new_bars
+        last_bar = len(self.new_bars) == self.bars - 1
         check = check_bar(self.line_text, self.ctx, expected=self.expected_length(),
-                          pickup_ok=self.short_bars or (self.pickup_ok and first_body_bar),
+                          pickup_ok=bool(self.short_lengths) or (self.pickup_ok and (first_body_bar or last_bar)),
                           keep_meter_and_key=self.keep_meter_and_key and not {"K", "M"} & set(self.fields))
         if not check.valid:
             return self._reject(False, check.reasons)
         self.body_lines.append(self.line_text)
         self.new_bars.append(check.line)
-        if self.voices_from_first_bar and len(self.new_bars) == 1 and self.n_prefix == 0:
-            self.write_voices = sounding_voices(self.header, [check.line])
+        if first_body_bar and self.pickup_ok:   # the model's pickup: its length and complement may recur
+            self.short_lengths |= _short_lengths(self.ctx, [check.line])
         self.first_try.append(self.tries == 0)
         self.sampled_nats += self.line_nats
         self.sampled_chars += self.line_sampled
@@ -531,7 +554,6 @@ class BarWriter:
         stops with the bars it has (it fails only when it has none)."""
         self.tries += 1
         self.rejects += 1
-        self.last_reasons = reasons
         back = len(self.line_patches)
         if (self.tries > self.max_tries and self.writes_header and not whole_header and not self.new_bars
                 and self.header_restarts < MAX_HEADER_RESTARTS):
@@ -576,6 +598,55 @@ class BarWriter:
         return self.sampled_nats / self.sampled_chars / math.log(2) if self.sampled_chars else None
 
 
+def _line_constraint(line: Line):
+    forced, allowed, fallback = line.next()
+    if forced is not None:
+        return forced, ""
+    return None, ban_mask(allowed, fallback)
+
+
+class Probe:
+    """BarWriter.constraint after a text that is not written yet, without touching the writer:
+    a copy of its line state (or of the writer itself where the text opens the first bar after
+    a model-written header) fed one character at a time. Cost: one Line clone per probe."""
+
+    def __init__(self, writer: BarWriter, patch_text: str):
+        self.w = writer
+        self.text = ""
+        self.line: Line | None = None
+        if writer.phase == "body":
+            if len(patch_text) < writer._fed:
+                raise ValueError("a probe starts at or after the text the writer has read")
+            self.line = writer.line.clone()
+            self.line.feed(patch_text[writer._fed:])
+            self.text = patch_text
+        else:
+            for c in patch_text:
+                self.advance(c)
+
+    def advance(self, c: str) -> None:
+        self.text += c
+        if self.line is not None:
+            self.line.feed(c)
+        elif (self.w.line_text + self.text).startswith("["):   # the first bar opens: its plan, on a copy
+            body = copy.copy(self.w)
+            body._start_body()
+            self.line = body.line
+            self.line.feed(self.text)
+
+    def constraint(self):
+        """What BarWriter.constraint(patch_text + the advanced characters) would answer."""
+        if self.line is None:
+            return self.w._header_constraint(self.w.line_text + self.text)
+        return _line_constraint(self.line)
+
+
+def _score_voices(header: list[str]) -> int | None:
+    """How many voices the `%%score` line names (None without one)."""
+    line = next((h for h in header if h.startswith("%%score")), None)
+    return len(re.findall(r"\d+", line)) or None if line else None
+
+
 def _lettered(content: str) -> bool:
     """NotaGen's rest reduction keeps a voice's bar holding any letter but z and x."""
     return any(c.isalpha() and c not in "zZxX" for c in content)
@@ -595,14 +666,17 @@ def _fields_in(lines: list[str], given: list[list[Segment]] | None) -> str:
     return "ILQ" + ("K" if key_change else "k") + ("M" if "[M:" in text else "")
 
 
-def _has_short_bar(ctx: BarContext, lines: list[str]) -> bool:
-    """Does a bar of the user's (a pickup, a bar before a repeat) last less than its meter?"""
+def _short_lengths(ctx: BarContext, lines: list[str]) -> set[Fraction]:
+    """Lengths of the bars that last less than the meter (every voice agreeing: a pickup, a bar
+    before a repeat) and their complements to the meter."""
+    out: set[Fraction] = set()
+    meter = ctx.default.bar
     for line in lines:
         lengths = {voice_duration(s.content, ctx.state(s.voice))[0] for s in parse_line(line)[1]}
-        meter = ctx.default.bar
         if len(lengths) == 1 and None not in lengths and meter is not None and 0 < next(iter(lengths)) < meter:
-            return True
-    return False
+            length = next(iter(lengths))
+            out |= {length, meter - length}
+    return out
 
 
 def sounding_voices(header: list[str], body: list[str]) -> list[str]:

@@ -9,14 +9,19 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Callable
 
+from notabridge import notation
 from notabridge.cancel import cancel_scope
+from notabridge.abc.patching import SplitPiece
+from notabridge.engine.generation import Engine, Variant
+from notabridge.engine.sampling import Sampling
 from notabridge.errors import JobError
 from notabridge.limits import bound_problem
-from notabridge.engine.sampling import Sampling
+from notabridge.notation import NotationError
+from notabridge.jobs.request import MODES
 
-MODES = ("generate", "continue", "infill", "accompany", "suggest")   # suggest: name the selection's style
 CONTEXT_MEASURES = 32      # measures before the selection the model reads
 SUFFIX_MEASURES = 4        # real measures after an infill gap used to rank candidates
 KEY_NAMES = {f: n for f, n in zip(range(-7, 8), "Cb Gb Db Ab Eb Bb F C G D A E B F# C#".split())}
@@ -33,6 +38,14 @@ class ComposeJob:
     staves: list[int] | None = None
     time: str | None = None
     key: int | None = None
+    # True once the excerpt passed validate_excerpt (parse_job_request does it at the daemon's door):
+    # the schema pass of a large excerpt takes most of a second, so compose does not repeat it
+    excerpt_valid: bool = False
+    # accompany a melody sent as a Standard MIDI File instead of an excerpt (notabridge.jobs.midi_melody):
+    # `voices` staves are written under it; `pickup` (quarter notes) for a file that starts on its upbeat
+    midi: bytes | None = None
+    voices: int = 3
+    pickup: Fraction | None = None
     range_rule: bool = True          # no note outside each part's range (notabridge.abc.voice_ranges)
     # NotaGen's text of the score the excerpt was read from (notation.notagen_chain on the user's
     # file): header lines and one line per measure, index-aligned with the excerpt's measures.
@@ -56,15 +69,22 @@ class ComposeResult:
     warnings: list[str]
     complete: bool = True            # False: a variant stopped before all its bars (warnings say why)
     suggestions: dict | None = None   # mode suggest: notabridge.jobs.suggest.suggest's answer (no variants)
+    melody: dict | None = None        # a MIDI job: how the melody was read (notabridge.jobs.midi_melody)
 
 
-def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None = None,
+ProgressFn = Callable[[Progress], None]
+
+
+def compose(job: ComposeJob, engine: Engine, progress: ProgressFn | None = None,
             cancel: threading.Event | None = None) -> ComposeResult:
     """Run one job; raises JobError (user-facing message) or Cancelled."""
-    from notabridge import notation
-    from notabridge.notation import NotationError
-
     start = time.perf_counter()
+    melody = None
+    if job.midi is not None:
+        from notabridge.jobs.midi_melody import read_melody
+
+        with cancel_scope(cancel):
+            job, melody = read_melody(job)
     _check(job)
     if job.mode == "suggest":
         from notabridge.jobs.suggest import suggest
@@ -72,22 +92,25 @@ def compose(job: ComposeJob, engine, progress: Callable[[Progress], None] | None
         answer = suggest(engine, job.excerpt)
         return ComposeResult(variants=[], provider=engine.provider, seconds=time.perf_counter() - start,
                              warnings=answer.pop("warnings"), suggestions=answer)
-    warnings: list[str] = []
+    warnings: list[str] = [] if melody is None else list(melody.clip.warnings)
     if job.prompt and engine.info.get("prompts") and list(job.prompt) not in [list(p) for p in engine.info["prompts"]]:
         warnings.append(f"the model was not trained on the prompt {' / '.join(job.prompt)}; it may ignore it")
     try:
         with cancel_scope(cancel):   # the notation conversions check it once per measure
-            variants = _run_mode(job, engine, notation, warnings, _progress_adapter(job, progress), cancel)
+            variants, gave_up = _run_mode(job, engine, warnings, _progress_adapter(job, progress), cancel)
     except NotationError as exc:
         raise JobError(str(exc)) from None
     _add_originality(job, engine, variants, warnings)
+    if melody is not None:   # each variant also as the melody's file with the accompaniment added
+        for variant in variants:
+            variant["midi"] = melody.accompanied(variant["excerpt"])
     if len(variants) < job.variants:
-        failures = engine.last_run.stats.failures
-        reason = f": {next(iter(failures.values()))}" if failures else ""
+        reason = f": {gave_up[0]}" if gave_up else ""
         warnings.append(f"{job.variants - len(variants)} of {job.variants} variants gave up{reason}; "
                         f"here are the other {len(variants)}")
     return ComposeResult(variants=variants, provider=engine.provider, seconds=time.perf_counter() - start,
-                         warnings=warnings, complete=all(v.get("complete", True) for v in variants))
+                         warnings=warnings, melody=None if melody is None else melody.info(),
+                         complete=all(v.get("complete", True) for v in variants))
 
 
 def default_prompt(prompts: list) -> tuple[str, str, str] | None:
@@ -98,7 +121,7 @@ def default_prompt(prompts: list) -> tuple[str, str, str] | None:
     return (choral or known or [None])[0]
 
 
-def _add_originality(job: ComposeJob, engine, variants: list[dict], warnings: list[str]) -> None:
+def _add_originality(job: ComposeJob, engine: Engine, variants: list[dict], warnings: list[str]) -> None:
     """Each variant's `originality` (notabridge.jobs.originality): its longest run of bars shared with the
     model's training pieces and with the rest of the user's score; a warning from 2 bars on.
     Only the voices the model wrote are checked (accompany's given voices are the user's)."""
@@ -138,11 +161,12 @@ def _check(job: ComposeJob) -> None:
     if job.mode != "generate":
         if not isinstance(job.excerpt, dict):
             raise JobError(f"mode {job.mode} needs an excerpt (the selected measures and their context)")
-        from notabridge.notation import validate_excerpt
+        if not job.excerpt_valid:
+            from notabridge.notation import validate_excerpt
 
-        errors = validate_excerpt(job.excerpt)
-        if errors:
-            raise JobError("the excerpt is not valid: " + "; ".join(errors[:5]))
+            errors = validate_excerpt(job.excerpt)
+            if errors:
+                raise JobError("the excerpt is not valid: " + "; ".join(errors[:5]))
         if not job.excerpt.get("selection"):
             raise JobError(f"mode {job.mode} needs the excerpt's selection (which measures)")
     if job.time is not None:
@@ -158,15 +182,16 @@ def _check(job: ComposeJob) -> None:
 class _ProgressAdapter:
     """Engine bar callbacks (per variant) -> Progress over all variants of the job."""
 
-    def __init__(self, progress: Callable[[Progress], None], total: int):
-        self.progress, self.total, self.done = progress, total, {}
+    def __init__(self, progress: ProgressFn, total: int):
+        self.progress, self.total = progress, total
+        self.done: dict[int, int] = {}   # variant -> bars written
 
     def __call__(self, variant: int, bars_done: int, partial: str) -> None:
         self.done[variant] = bars_done
         self.progress(Progress(sum(self.done.values()), self.total, variant, partial))
 
 
-def _progress_adapter(job: ComposeJob, progress):
+def _progress_adapter(job: ComposeJob, progress: ProgressFn | None) -> _ProgressAdapter | None:
     return None if progress is None else _ProgressAdapter(progress, job.bars * job.variants)
 
 
@@ -175,34 +200,39 @@ def _context_range(excerpt: dict, start: int) -> int:
     return max(first, start - CONTEXT_MEASURES)
 
 
-def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, cancel) -> list[dict]:
+def _run_mode(job: ComposeJob, engine: Engine, warnings: list[str], on_bar: _ProgressAdapter | None,
+              cancel: threading.Event | None) -> tuple[list[dict], list[str]]:
+    """The variants as excerpts, and why the variants the engine left out gave up."""
     kw = dict(sampling=job.sampling, variants=job.variants, progress=on_bar, cancel=cancel)
     if job.mode == "generate":
-        lines = [f"%{p.strip()}\n" for p in (job.prompt or []) if p and p.strip()]
+        from notabridge.abc.prompt import prompt_lines
+
+        lines = prompt_lines(job.prompt)
         meter = job.time
         key = KEY_NAMES[job.key] if job.key is not None else None
         results = engine.generate(lines, job.bars, meter=meter, key=key, **kw)
         return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), first_index=0), warnings)
-                for r in results]
+                for r in results], results.gave_up
 
     excerpt = job.excerpt
+    assert excerpt is not None   # _check: every mode but generate has one
     sel = excerpt["selection"]
     start, end = sel["start"], sel["end"]
     first = _context_range(excerpt, start)
     kw["range_rule"] = job.range_rule
     if job.mode == "continue":
         context = notation.cut_measures(excerpt, first, end)
-        header, body = _abc(notation, context, job, warnings)
-        header, body = _source_lines(notation, job, header, body, first, end, warnings)
-        results = engine.continue_(header + "".join(body), job.bars, **kw)
+        header, body = _abc(context, job, warnings)
+        header, body = _source_lines(job, header, body, first, end, warnings)
+        results = engine.continue_(_piece(header, body), job.bars, **kw)
         return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=context, first_index=end),
-                         warnings) for r in results]
+                         warnings) for r in results], results.gave_up
 
     last = excerpt["measures"][-1]["index"] + 1
     suffix_end = min(last, end + SUFFIX_MEASURES) if job.mode == "infill" else end
     window = notation.cut_measures(excerpt, first, suffix_end)
     staves = job.staves if job.staves is not None else sel.get("staves")
-    window, header, body = _abc_with_voices_for(notation, window, staves, job, warnings)
+    window, header, body = _abc_with_voices_for(window, staves, job, warnings)
     n_before, n_gap = start - first, end - start
     if len(body) != suffix_end - first:
         raise JobError(f"the excerpt's ABC has {len(body)} bars for {suffix_end - first} measures; "
@@ -210,30 +240,37 @@ def _run_mode(job: ComposeJob, engine, notation, warnings: list[str], on_bar, ca
     before, gap, after = body[:n_before], body[n_before:n_before + n_gap], body[n_before + n_gap:]
     if on_bar is not None:  # these modes write the selection's bars; infill decodes 2 candidates per variant
         on_bar.total = n_gap * job.variants * (2 if job.mode == "infill" else 1)
-    given = _given_voices(notation, header, window, gap, staves) if job.mode == "accompany" or staves else None
+    given = _given_voices(header, window, gap, staves) if job.mode == "accompany" or staves else None
     if job.mode == "accompany":
         if given is None:
             raise JobError("accompany needs at least one staff that is given (not written): choose fewer staves")
-        results = engine.accompany(header + "".join(before), given, **kw)
+        results = engine.accompany(_piece(header, before), given, **kw)
     else:
-        results = engine.infill(header + "".join(before), n_gap, after, given_bars=given, **kw)
+        results = engine.infill(_piece(header, before), n_gap, after, given_bars=given, **kw)
     return [_variant(r, notation.abc_to_excerpt(r.header + "".join(r.bars), template=window, first_index=start),
-                     warnings) for r in results]
+                     warnings) for r in results], results.gave_up
 
 
-def _abc(notation, excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
+def _piece(header: str, body: list[str]) -> SplitPiece:
+    """The context as the engine reads it: header lines (blank lines dropped, as the text splitter
+    drops them) and the body lines as they are."""
+    return SplitPiece([line for line in header.splitlines(True) if line != "\n"], list(body))
+
+
+def _abc(excerpt: dict, job: ComposeJob, warnings: list[str]) -> tuple[str, list[str]]:
     abc = notation.excerpt_to_abc(excerpt, prompt=job.prompt, warnings=warnings)
     return notation.split_abc(abc)
 
 
-def _source_lines(notation, job: ComposeJob, header: str, body: list[str], first: int, end: int,
+def _source_lines(job: ComposeJob, header: str, body: list[str], first: int, end: int,
                   warnings: list[str]) -> tuple[str, list[str]]:
     """The score's own NotaGen text for measures first..end-1 (job.source_text), when its voices
     are laid out as the excerpt's ABC (so that the new bars read back onto the right staves);
     else the excerpt's ABC as given."""
     if job.source_text is None:
         return header, body
-    from notabridge.notation.abc_export import in_force, prompt_lines
+    from notabridge.abc.prompt import prompt_lines
+    from notabridge.notation.abc_export import in_force
     from notabridge.notation.abc_fast import score_layout
 
     source_header, lines = job.source_text
@@ -246,7 +283,7 @@ def _source_lines(notation, job: ComposeJob, header: str, body: list[str], first
     return "".join(text_header), lines[first - offset:end - offset]
 
 
-def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: ComposeJob,
+def _abc_with_voices_for(window: dict, staves: list[int] | None, job: ComposeJob,
                          warnings: list[str]) -> tuple[dict, str, list[str]]:
     """The window's ABC, with an ABC voice for every staff to write even when it is empty.
 
@@ -261,7 +298,7 @@ def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: 
     sounding = {staff for staff, _ in notation.abc_voice_slots(window)}
     empty = [s for s in (staves or []) if s not in sounding]
     if not empty:
-        header, body = _abc(notation, window, job, warnings)
+        header, body = _abc(window, job, warnings)
         return window, header, body
     template = copy_excerpt(window)
     first = template["measures"][0]
@@ -274,7 +311,7 @@ def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: 
         duration = rest["duration"]
         rest.clear()
         rest.update({"type": "chord", "duration": duration, "notes": [{"pitch": 60, "tpc": 14, "tie": None}]})
-    header, body = _abc(notation, template, job, warnings)
+    header, body = _abc(template, job, warnings)
     slots = notation.abc_voice_slots(template)
     stand_ins = {str(n + 1) for n, (staff, voice) in enumerate(slots) if staff in empty and voice == 0}
     lead, segments = parse_line(body[0])
@@ -291,7 +328,7 @@ def _abc_with_voices_for(notation, window: dict, staves: list[int] | None, job: 
     return template, header, body
 
 
-def _given_voices(notation, header: str, window: dict, gap: list[str], staves: list[int] | None) -> list[str] | None:
+def _given_voices(header: str, window: dict, gap: list[str], staves: list[int] | None) -> list[str] | None:
     """The gap's bars with only the voices on staves NOT being written (those are forced);
     given voices the ABC dropped as rest-only come back as rests."""
     from notabridge.abc.bar_check import check_bar, header_context, parse_line
@@ -313,7 +350,7 @@ def _given_voices(notation, header: str, window: dict, gap: list[str], staves: l
     return out
 
 
-def _variant(result, excerpt: dict, warnings: list[str]) -> dict:
+def _variant(result: Variant, excerpt: dict, warnings: list[str]) -> dict:
     complete = getattr(result, "complete", True)
     if not complete:   # the variant stopped early: its excerpt says so too (the plugin shows it)
         excerpt.setdefault("warnings", []).append(result.warning)

@@ -6,13 +6,18 @@ bad request is answered at once with a message saying what to change.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notabridge import limits
 from notabridge.jobs.settings import SettingsError, validate_setting
 
-MODES = ("generate", "continue", "infill", "accompany", "suggest")
+if TYPE_CHECKING:   # compose pulls in the engine: imported when a request is first built
+    from notabridge.jobs.compose import ComposeJob
+
+MODES = ("generate", "continue", "infill", "accompany", "suggest")   # suggest: name the selection's style
 
 
 def _json_number(value: Any) -> Any:
@@ -28,7 +33,7 @@ LIMITS: dict[str, Any] = {
     "max_staves": limits.BOUNDS["staves"].high,
     "bounds": {name: {"min": _json_number(b.low), "max": _json_number(b.high)} for name, b in limits.BOUNDS.items()},
 }
-_JOB_KEYS = {"mode", "excerpt", "bars", "prompt", "settings", "variants", "staves", "time", "key", "tag"}
+_JOB_KEYS = {"mode", "excerpt", "bars", "prompt", "settings", "variants", "staves", "time", "key", "tag", "midi", "voices"}
 _short = limits.short_repr
 
 
@@ -36,8 +41,8 @@ class RequestError(ValueError):
     """A job request that cannot be run as sent; the message says what to change."""
 
 
-def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
-    """Validate a job request against the limits and build a notabridge.jobs.compose.ComposeJob."""
+def parse_job_request(obj: Any, shared: dict[str, Any]) -> ComposeJob:
+    """Validate a client's job JSON (anything may arrive) against the limits and build the ComposeJob."""
     if not isinstance(obj, dict):
         raise RequestError('a job must be a JSON object such as {"mode": "continue", "excerpt": {...}, "bars": 4}')
     deep = json_depth_problem(obj)
@@ -68,8 +73,10 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
     except SettingsError as exc:
         raise RequestError(str(exc)) from None
 
-    excerpt = obj.get("excerpt")
-    if mode == "generate":
+    excerpt, midi, voices = obj.get("excerpt"), obj.get("midi"), obj.get("voices")
+    if midi is not None or voices is not None:
+        midi = _check_midi(obj, mode)
+    elif mode == "generate":
         if excerpt is not None:
             raise RequestError("generate starts from the prompt alone: leave out excerpt")
     else:
@@ -80,7 +87,7 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
                 or any(limits.bound_problem("staff_index", s) or not isinstance(s, int) for s in staves)):
             raise RequestError(f"staves must be a non-empty list of staff indices (integers from {limits.BOUNDS['staff_index'].low} "
                                f"to {limits.BOUNDS['staff_index'].high}), not {_short(staves)}")
-    elif mode == "accompany":
+    elif mode == "accompany" and midi is None:
         raise RequestError("accompany needs staves: the indices of the staves to write (the others are given)")
     time_sig, key = obj.get("time"), obj.get("key")
     if time_sig is not None:
@@ -103,7 +110,32 @@ def parse_job_request(obj: Any, shared: dict[str, Any]) -> Any:
     return ComposeJob(mode=mode, excerpt=excerpt, bars=values["bars"],
                       prompt=None if prompt is None else (prompt["period"], prompt["composer"], prompt["instrumentation"]),
                       sampling=sampling, variants=values["variants"], staves=staves, time=time_sig, key=key,
-                      range_rule=values["range_rule"])
+                      excerpt_valid=excerpt is not None,   # _check_excerpt validated it
+                      midi=midi, range_rule=values["range_rule"],
+                      **({} if voices is None else {"voices": voices}))   # else ComposeJob's default
+
+
+def _check_midi(obj: dict, mode: str) -> bytes:
+    """The melody of a MIDI accompany job: {"mode": "accompany", "midi": base64 SMF, "voices": n}."""
+    if mode != "accompany" or obj.get("midi") is None:
+        raise RequestError('midi and voices make an accompaniment of a melody: {"mode": "accompany", '
+                           '"midi": "<a Standard MIDI File in base64>", "voices": 3}')
+    if obj.get("excerpt") is not None or obj.get("staves") is not None:
+        raise RequestError("send the melody either as midi (the voices to write: voices) or as an excerpt "
+                           "with staves, not both")
+    voices = obj.get("voices")
+    if voices is not None:
+        problem = limits.bound_problem("voices", voices) or (None if isinstance(voices, int) else "voices must be a whole number")
+        if problem:
+            raise RequestError(problem)
+    try:
+        data = base64.b64decode(obj["midi"], validate=True) if isinstance(obj["midi"], str) else b""
+    except (binascii.Error, ValueError):
+        data = b""
+    if not data.startswith(b"MThd"):
+        raise RequestError("midi must be a Standard MIDI File (.mid) in base64, not "
+                           f"{_short(obj['midi'])}: export the melody clip as MIDI and send its bytes")
+    return data
 
 
 def _check_excerpt(excerpt: Any, mode: str) -> None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from notabridge.errors import JobError
-from notabridge.abc.patching import PAD_ID, PATCH_SIZE, line_patches, patches_to_ids, piece_patches
+from notabridge.abc.patching import PAD_ID, line_patches, patches_to_ids, piece_patches
+from notabridge.abc.prompt import prompt_text
 from notabridge.engine.runtime import Runner
 
 Prompt = tuple[str, str, str]
@@ -40,11 +41,6 @@ class Suggestion:
         return {"prompt": list(self.prompt), "period": self.prompt[0], "composer": self.prompt[1],
                 "instrumentation": self.prompt[2], "log_likelihood": -self.nats,
                 "bits_per_char": self.bits_per_char}
-
-
-def prompt_text(prompt: Prompt) -> str:
-    """The prompt lines exactly as training wrote them (training.data.prompt_lines)."""
-    return "".join(f"%{part}\n" for part in prompt)
 
 
 def fit_bars(abc_text: str, room: int) -> tuple[str, int]:

@@ -4,15 +4,10 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
+from notabridge.abc.prompt import prompt_lines
+
 from .errors import NotationError
 from .notagen_chain import notagen_chain
-
-
-def prompt_lines(prompt: Sequence[str] | None) -> list[str]:
-    """(period, composer, instrumentation) -> NotaGen's three `%` prompt lines (empty parts skipped)."""
-    if not prompt:
-        return []
-    return [f"%{value.strip()}\n" for value in prompt if value and value.strip()]
 
 
 def to_abc(source: Any, prompt: Sequence[str] | None = None, reduce_rests: bool = True,

@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from notabridge.abc.syntax import ACCIDENTALS, INNER_NOTE, default_q, default_unit, is_compound, multiplier, read_tokens
 from notabridge.cancel import checkpoint
 
 from .durations import TYPE_NAMES, default_tuplet, fraction_text, notated_value
-from .excerpt_base import add_warning, new_excerpt, rest_event
+from .excerpt_base import add_warning, new_excerpt, rest_event, time_length
 from .spelling import midi_from_spelling, tpc_from_step
 from .keys import abc_mode
 from .marks import ABC_BARLINES, ABC_MARKS, ABC_WEDGES, DYNAMICS, MARKS
@@ -25,40 +26,11 @@ class Unsupported(Exception):
     """ABC this reader does not handle; use abc2xml instead."""
 
 
-_TOKEN = re.compile(r"""
-    (?P<field>\[[A-Za-z]:[^\]]*\])
-  | (?P<deco>![^!]*!|\+[^+\s]*\+)
-  | (?P<annot>"[^"]*")
-  | (?P<grace>\{[^}]*\})
-  | (?P<tuplet>\((?P<tp>\d+)(?::(?P<tq>\d*))?(?::(?P<tr>\d*))?)
-  | (?P<volta>\[\d[\d,.\-]*)
-  | (?P<chord>\[(?P<body>[^\]\[]*[A-Ga-g][^\]\[]*)\](?P<cdur>\d*/*\d*)(?P<ctie>-?))
-  | (?P<note>(?P<acc>\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[',]*)(?P<dur>\d*/*\d*)(?P<tie>-?))
-  | (?P<rest>[zx](?P<rdur>\d*/*\d*))
-  | (?P<broken>[<>]+)
-  | (?P<barline>[|:\[\]]+(?:\d[\d,.\-]*)?)
-  | (?P<skip>[\s().~HLMOPSTuvy`$\\\-])
-""", re.VERBOSE)
-_CHORD_NOTE = re.compile(r"(?P<acc>\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[',]*)(?P<dur>\d*/*\d*)(?P<tie>-?)")
-_ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 _MAJOR_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7, "F": -1, "Bb": -2, "Eb": -3,
                  "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7, "G#": 8, "D#": 9, "A#": 10, "E#": 11, "B#": 12, "Fb": -8}
 _MODE_SHIFT = {"": 0, "maj": 0, "ion": 0, "m": -3, "min": -3, "aeo": -3, "mix": -1, "dor": -2, "phr": -4,
                "lyd": 1, "loc": -5}
 _SHARP_ORDER = "FCGDAEB"
-
-
-def _multiplier(text: str) -> Fraction:
-    if not text:
-        return Fraction(1)
-    if "/" not in text:
-        return Fraction(int(text))
-    num, _, den = text.partition("/")
-    slashes = text.count("/")
-    numerator = int(num) if num else 1
-    if den.strip("/"):
-        return Fraction(numerator, int(den.strip("/")))
-    return Fraction(numerator, 2 ** slashes)
 
 
 def key_fifths(value: str) -> int:
@@ -188,7 +160,7 @@ class _Voice:
         else:
             stop = False
             if acc:
-                alter = _ACCIDENTALS[acc]
+                alter = ACCIDENTALS[acc]
                 bar_alts[(step, octave)] = alter
             elif (step, octave) in bar_alts:
                 alter = bar_alts[(step, octave)]
@@ -199,15 +171,6 @@ class _Voice:
                 "tie": "stop" if stop else None, "_key": (step, octave), "_alter": alter}
 
 
-def _default_q(p: int, meter: str | None) -> int:
-    if p in (2, 4, 8):
-        return 3
-    if p in (3, 6):
-        return 2
-    compound = bool(meter) and meter.endswith("/8") and int(meter.split("/")[0].split("+")[0]) % 3 == 0 and meter != "3/8"
-    return 3 if compound else 2
-
-
 def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions: list | None = None) -> list[dict]:
     """One voice's text of one bar -> events (durations in whole notes, ties marked); dynamics,
     hairpins and text annotations go to `directions` with their time in the bar."""
@@ -216,37 +179,41 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
     tuplets: list[list] = []  # [factor, notes left, p, q]
     pending_broken = Fraction(1)
     opened_ties: dict[tuple[str, int], int] = {}
-    position = 0
     space, marks = True, []  # whitespace before the next event (no beam to it), decorations for it
     slur_starts = 0
     grace: list[dict] = []  # grace notes waiting for the next note
-    for match in _TOKEN.finditer(text):
-        if match.start() != position:
-            raise Unsupported(f"unknown ABC at {text[position:match.start()]!r}")
-        position = match.end()
-        kind = match.lastgroup
-        if directions is not None and kind in ("deco", "annot"):
-            item = _direction(match.group(0))
+    previous = None
+    for match in _tokens(text):
+        kind, token = match.lastgroup, match.group(0)
+        if kind == "broken" and previous == "broken":
+            raise Unsupported(f"broken rhythm {token!r} after another")
+        previous = kind
+        if directions is not None and kind in ("deco", "pdeco", "annot"):
+            item = _direction(token)
             if item:
                 at = sum((e["_length"] for e in events), Fraction(0))
                 directions.append({"at": fraction_text(at) if at else "0", **item})
                 continue
-        if kind in ("skip", "deco"):
-            token = match.group(0)
-            if token.isspace():
-                space = True
-            elif token == "(":
-                slur_starts += 1
-            elif token == ")":
-                if events:
-                    events[-1]["_slur_stop"] = events[-1].get("_slur_stop", 0) + 1
-            elif token in ABC_MARKS and ABC_MARKS[token] not in marks:
+        if kind == "space":
+            space = True
+            continue
+        if kind == "slur":
+            slur_starts += 1
+            continue
+        if kind == "slurend":
+            if events:
+                events[-1]["_slur_stop"] = events[-1].get("_slur_stop", 0) + 1
+            continue
+        if kind in ("deco", "pdeco", "short", "skip"):
+            if token in ABC_MARKS and ABC_MARKS[token] not in marks:
                 marks.append(ABC_MARKS[token])
             continue
-        if kind in ("annot", "barline", "volta"):
+        if kind in ("annot", "bar", "volta"):
             continue
+        if kind == "overlay":
+            raise Unsupported("voice overlay (&)")
         if kind == "field":
-            name, value = match.group(0)[1], match.group(0)[3:-1]
+            name, value = match["fname"], match["fvalue"] or ""
             words = value.split()
             if name == "K" and directions is not None and words and all(clef_octave(w) is not None for w in words):
                 at = sum((e["_length"] for e in events), Fraction(0))
@@ -261,20 +228,19 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
                 fields.setdefault("Q", value)
             continue
         if kind == "grace":
-            grace += _grace_groups(match.group(0)[1:-1], voice, bar_alts)
+            grace += _grace_groups(match["gbody"], voice, bar_alts)
             continue
         if kind == "tuplet":
-            p = int(match.group("tp"))
-            q = int(match.group("tq")) if match.group("tq") else _default_q(p, voice.meter)
-            r = int(match.group("tr")) if match.group("tr") else p
+            p = int(match["tp"])
+            q = int(match["tq"]) if match["tq"] else default_q(p, is_compound(voice.meter))
+            r = int(match["tr"]) if match["tr"] else p
             tuplets.append([Fraction(q, p), r, p, q, True])  # the last item: its first note is still to come
             continue
         if kind == "broken":
             if not events:
                 raise Unsupported("broken rhythm without a note before it")
-            arrows = match.group(0)
-            short = Fraction(1, 2 ** len(arrows))
-            first, second = (2 - short, short) if arrows[0] == ">" else (short, 2 - short)
+            short = Fraction(1, 2 ** len(token))
+            first, second = (2 - short, short) if token[0] == ">" else (short, 2 - short)
             events[-1]["_length"] *= first
             pending_broken = second
             continue
@@ -295,7 +261,7 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
         tuplets = [t for t in tuplets if t[1] > 0]
         joined, space = not space, False
         if kind == "rest":
-            length = voice.unit * _multiplier(match.group("rdur")) * factor
+            length = voice.unit * multiplier(match.group("rdur")) * factor
             events.append({"type": "rest", "_length": length, "_ratio": ratio, "_joined": joined,
                            "_marks": marks, "_invisible": match.group(0)[0] == "x", "_slur_start": slur_starts,
                            "_grace": grace, "_bracket": bracket})
@@ -305,10 +271,10 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
             parts = [match.groupdict()]
             outer, chord_tie = Fraction(1), ""
         else:
-            parts = [m.groupdict() for m in _CHORD_NOTE.finditer(match.group("body"))]
-            if _CHORD_NOTE.sub("", match.group("body")).strip(" ."):
-                raise Unsupported(f"chord {match.group(0)!r}")
-            outer, chord_tie = _multiplier(match.group("cdur")), match.group("ctie")
+            parts = [m.groupdict() for m in INNER_NOTE.finditer(match["cbody"])]
+            if not parts:
+                raise Unsupported(f"chord {token!r}")
+            outer, chord_tie = multiplier(match["cdur"]), match["ctie"]
         notes = []
         for part in parts:
             note = voice.pitch(part["acc"], part["letter"], part["oct"], bar_alts)
@@ -321,40 +287,47 @@ def parse_bar(text: str, voice: _Voice, excerpt: dict, fields: dict, directions:
         voice.ties.clear()
         voice.ties.update(opened_ties)
         opened_ties = {}
-        length = voice.unit * _multiplier(parts[0]["dur"]) * outer * factor
+        length = voice.unit * multiplier(parts[0]["dur"]) * outer * factor
         events.append({"type": "chord", "_length": length, "_ratio": ratio, "notes": notes, "_joined": joined,
                        "_marks": marks, "_slur_start": slur_starts, "_grace": grace, "_bracket": bracket})
         marks, slur_starts, grace = [], 0, []
-    if position != len(text):
-        raise Unsupported(f"unknown ABC at {text[position:]!r}")
     if grace:
         add_warning(excerpt, "grace notes after the last note of a bar were left out")
     _beams(events)
     return events
 
 
-_GRACE_ITEM = re.compile(r"\[(?P<chord>[^\]]*)\]|(?P<note>(?:\^\^|\^|__|_|=)?[A-Ga-g][',]*\d*/*\d*)|(?P<skip>[\s\-])")
+def _tokens(text: str):
+    """abc.syntax's tokens of a finished text; what is not ABC there is not ABC here either."""
+    try:
+        yield from read_tokens(text)
+    except ValueError as exc:
+        raise Unsupported(str(exc)) from None
 
 
 def _grace_groups(body: str, voice: _Voice, bar_alts: dict) -> list[dict]:
     """The inside of `{...}` -> grace groups (a note or a chord each); `/` first: acciaccatura."""
     slash = body.startswith("/")
-    groups, position = [], 1 if slash else 0
-    for match in _GRACE_ITEM.finditer(body, position):
-        if match.start() != position:
-            raise Unsupported(f"grace notes {body!r}")
-        position = match.end()
-        if match.lastgroup == "skip":
+    groups = []
+    for match in _tokens(body[1:] if slash else body):
+        kind = match.lastgroup
+        if kind == "space" or (kind == "skip" and match.group(0) == "-"):
             continue
-        parts = [m.groupdict() for m in _CHORD_NOTE.finditer(match.group("chord") or match.group("note"))]
+        if kind == "note":
+            parts, outer = [match.groupdict()], Fraction(1)
+        elif kind == "chord" and INNER_NOTE.search(match["cbody"]):
+            parts = [m.groupdict() for m in INNER_NOTE.finditer(match["cbody"])]
+            outer = multiplier(match["cdur"])
+        else:
+            raise Unsupported(f"grace notes {body!r}")
         notes = [voice.pitch(part["acc"], part["letter"], part["oct"], bar_alts) for part in parts]
-        shape = notated_value(voice.unit * _multiplier(parts[0]["dur"]))
+        length = voice.unit * multiplier(parts[0]["dur"]) * outer
         group = {"notes": [{"pitch": n["pitch"], "tpc": n["tpc"]} for n in notes],
-                 "type": TYPE_NAMES.get(voice.unit * _multiplier(parts[0]["dur"]), "eighth") if shape else "eighth"}
+                 "type": TYPE_NAMES.get(length, "eighth") if notated_value(length) else "eighth"}
         if slash:
             group["slash"] = True
         groups.append(group)
-    if position != len(body) or not groups:
+    if not groups:
         raise Unsupported(f"grace notes {body!r}")
     return groups
 
@@ -387,16 +360,6 @@ def _beams(events: list[dict]) -> None:
             continue
         for k, event in enumerate(chords):
             event["_beam"] = "begin" if k == 0 else ("end" if k == len(chords) - 1 else "continue")
-
-
-def notes_length(text: str) -> Fraction | None:
-    """Length of one voice's notes in units of L (broken rhythms, tuplets and chords applied),
-    or None when the text is not ABC this reader knows."""
-    try:
-        events = parse_bar(text, _Voice(0, Fraction(1), None), {"warnings": []}, {})
-    except (Unsupported, ValueError, KeyError):
-        return None
-    return sum((e["_length"] for e in events), Fraction(0))
 
 
 def _finish(event: dict) -> dict:
@@ -437,24 +400,31 @@ def barline_fields(text: str) -> tuple[dict, dict]:
     a volta number after it (`|1`, `:|2`)."""
     this: dict = {}
     following: dict = {}
-    stripped = re.sub(r'"[^"]*"|![^!]*!|\[[A-Za-z]:[^\]]*\]', "", text).strip()
-    lead = re.match(r"(\[\d[\d,.\-]*|:*\|+[\]:]*\d*|::\d*)", stripped)
-    if lead and (lead.group(0).rstrip("0123456789").endswith(":") or lead.group(0).startswith("[")):
-        if lead.group(0).rstrip("0123456789").endswith(":"):
-            this["repeat_start"] = True
-        number = re.search(r"\d[\d,.\-]*$", lead.group(0))
-        if number:
-            this["volta"] = number.group(0)
-    tail = re.search(r"(:*\|+[\]:]*|::)(\d[\d,.\-]*)?\s*$", stripped)
-    if tail and tail.start() > 0:
-        bar, number = tail.group(1), tail.group(2)
+    items = [m for m in _tokens(text) if m.lastgroup not in ("annot", "deco", "field")]
+    while items and items[0].lastgroup == "space":
+        items.pop(0)
+    while items and items[-1].lastgroup == "space":
+        items.pop()
+    if items and items[0].lastgroup == "volta":
+        this["volta"] = items[0]["vnum"]
+    elif items and items[0].lastgroup == "bar" and _bar_text(items[0]).endswith(":"):
+        this["repeat_start"] = True
+        if items[0]["bnum"]:
+            this["volta"] = items[0]["bnum"]
+    if len(items) > 1 and items[-1].lastgroup == "bar":
+        bar, number = _bar_text(items[-1]), items[-1]["bnum"]
         if bar in ABC_BARLINES:
             this["barline"] = ABC_BARLINES[bar]
-        if bar.endswith(":") and bar != ":":
+        if bar.endswith(":"):
             following["repeat_start"] = True
         if number:
             following["volta"] = number
     return this, following
+
+
+def _bar_text(match) -> str:
+    """A barline token without its volta number (`:|2` -> `:|`)."""
+    return match.group(0)[:match.start("bnum") - match.start()] if match["bnum"] else match.group(0)
 
 
 def score_layout(header: list[str]) -> list[list[list[int]]]:
@@ -517,7 +487,7 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
     fifths = key_fifths(fields.get("K", "C"))
     mode = key_mode(fields.get("K", "C"))
     meter = meter_text(fields.get("M", "4/4")) or "4/4"
-    unit = _unit(fields.get("L", "1/8"))
+    unit = _unit(fields["L"]) if "L" in fields else default_unit(time_length(meter))
     layout = score_layout(header)
     names = {}
     clefs = {}
@@ -613,8 +583,8 @@ def read_interleaved(header: list[str], body: list[str]) -> dict:
         if "Q" in bar_fields:
             tempo = _tempo(bar_fields["Q"])
         totals = [sum(Fraction(e["duration"]) for e in evs) for evs in per_voice.values()]
-        length = max(totals) if totals else Fraction(sum(int(b) for b in current_meter.split("/")[0].split("+")), int(current_meter.split("/")[1]))
-        nominal = Fraction(sum(int(b) for b in current_meter.split("/")[0].split("+")), int(current_meter.split("/")[1]))
+        nominal = time_length(current_meter)
+        length = max(totals) if totals else nominal
         measure = {"index": i, "number": i + 1, "time": current_meter, "key": current_key}
         if current_mode:
             measure["mode"] = current_mode

@@ -13,6 +13,8 @@ from typing import Any
 
 from notabridge.limits import BOUNDS, LIMITS, bound_problem, short_repr as _short
 
+from .excerpt_base import time_length, time_parts
+
 _FRACTION = re.compile(r"^([1-9][0-9]*)/([1-9][0-9]*)$")
 _TIME = re.compile(r"^([1-9][0-9]*(?:\+[1-9][0-9]*)*)/([1-9][0-9]*)$")
 
@@ -22,12 +24,10 @@ def time_signature_problem(text: Any, where: str, sep: str = ": ") -> str | None
     ("<where><sep>reason": sep ": " for excerpt paths, " " for a job's own field)."""
     if not isinstance(text, str) or len(text) > LIMITS["max_fraction_chars"] or not _TIME.match(text):
         return f'{where}{sep}must be a time signature such as "3/4" or "2+3/8", not {_short(text)}'
-    beats, unit = _TIME.match(text).groups()
-    total = sum(int(b) for b in beats.split("+"))
-    unit_value = int(unit)
+    total, unit = time_parts(text)
     return (bound_problem("time_numerator", total, f"{where}: the number of beats")
-            or bound_problem("time_denominator", unit_value, f"{where}: the beat unit")
-            or (None if unit_value & (unit_value - 1) == 0 else f"{where}: the beat unit must be a power of two, not {unit}"))
+            or bound_problem("time_denominator", unit, f"{where}: the beat unit")
+            or (None if unit & (unit - 1) == 0 else f"{where}: the beat unit must be a power of two, not {unit}"))
 
 
 def fraction_problem(text: Any, name: str, where: str) -> tuple[str | None, Fraction | None]:
@@ -72,8 +72,7 @@ def excerpt_bound_errors(obj: Any) -> list[str]:
             problem = time_signature_problem(measure["time"], f"{where}.time")
             _add(errors, problem)
             if problem is None:
-                beats, unit = measure["time"].split("/")
-                _add(errors, bound_problem("measure_length", Fraction(sum(int(b) for b in beats.split("+")), int(unit)),
+                _add(errors, bound_problem("measure_length", time_length(measure["time"]),
                                            f"{where}.time: the measure's length in whole notes"))
         if "duration" in measure:
             _add(errors, fraction_problem(measure["duration"], "measure_length", f"{where}.duration")[0])

@@ -22,9 +22,16 @@ def measure_length(measure: dict) -> Fraction:
     return time_length(measure["time"])
 
 
-def time_length(time: str) -> Fraction:
+def time_parts(time: str) -> tuple[int, int]:
+    """A time signature's (beats, beat unit), additive beats summed: "3/4" -> (3, 4), "2+3/8" -> (5, 8).
+    The one reader of time signature text (notabridge.notation.bounds says which are allowed)."""
     beats, beat_type = time.split("/")
-    return Fraction(sum(int(b) for b in beats.split("+")), int(beat_type))
+    return sum(int(b) for b in beats.split("+")), int(beat_type)
+
+
+def time_length(time: str) -> Fraction:
+    """A time signature's measure length in whole notes."""
+    return Fraction(*time_parts(time))
 
 
 def rest_event(length: Fraction) -> dict:

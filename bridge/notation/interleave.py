@@ -5,16 +5,17 @@ The forward chain (xml2abc output -> NotaGen's text) is notabridge.notation.nota
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 from collections import Counter
 from fractions import Fraction
+
+from notabridge.abc.syntax import (BARLINE_SPLIT, INLINE_FIELD, default_unit, is_compound, measure, parse_meter,
+                                   parse_unit)
 
 from .errors import NotationError
 
 _VOICE_SEGMENT = re.compile(r"\[V:(\d+)\](.*?)(?=\[V:|$)")
 _LINE_PREFIX = re.compile(r"^\[r:[^\]]*\]")
-_INLINE_METER = re.compile(r"\[M:\s*(\d+)/(\d+)\s*\]")
 
 
 def interleave(lines: list[str], reduce_rests: bool = True) -> list[str]:
@@ -44,23 +45,22 @@ def voice_rest_symbols(header_lines: list[str]) -> dict[str, str]:
 
 
 def _meter_length(header_lines: list[str]) -> Fraction | None:
+    """The header's bar length (abc.syntax reads the meter; None: no meter, free or unreadable)."""
     for line in header_lines:
-        m = re.match(r"M:\s*(\d+)/(\d+)", line)
-        if m:
-            return Fraction(int(m.group(1)), int(m.group(2)))
-        if re.match(r"M:\s*C\|", line):
-            return Fraction(1)
-        if re.match(r"M:\s*C", line):
-            return Fraction(1)
+        if line.startswith("M:"):
+            try:
+                return parse_meter(line[2:])
+            except (ValueError, ZeroDivisionError, IndexError):
+                return None
     return None
 
 
-def _unit_length(header_lines: list[str]) -> Fraction:
+def _unit_length(header_lines: list[str], meter: Fraction | None) -> Fraction:
     for line in header_lines:
-        m = re.match(r"L:\s*(\d+)/(\d+)", line)
-        if m:
-            return Fraction(int(m.group(1)), int(m.group(2)))
-    return Fraction(1, 8)
+        if line.startswith("L:"):
+            with contextlib.suppress(ValueError, ZeroDivisionError):
+                return parse_unit(line[2:])
+    return default_unit(meter)
 
 
 def _rest_text(letter: str, units: Fraction) -> str:
@@ -87,38 +87,33 @@ def unreduce(abc_text: str) -> str:
     The bar length is the most common length among the voices present; a line with no voice at
     all gets the meter in force.
     """
-    from abctoolkit.duration import calculate_bartext_duration
-    from abctoolkit.utils import Barline_regexPattern
-
     header, body = split_header_body(abc_text)
     rests = voice_rest_symbols(header)
     if not rests:
         raise NotationError("the ABC header declares no voices (V: lines)")
-    unit = _unit_length(header)
     meter = _meter_length(header)
+    unit = _unit_length(header, meter)
+    compound = any(line.startswith("M:") and is_compound(line[2:]) for line in header)
     out = list(header)
     for i, line in enumerate(body):
         line = _LINE_PREFIX.sub("", line.rstrip("\n"))
         segments = {f"V:{n}": text for n, text in _VOICE_SEGMENT.findall(line)}
-        inline_meter = _INLINE_METER.search(line)
-        if inline_meter:
-            meter = Fraction(int(inline_meter.group(1)), int(inline_meter.group(2)))
+        for name, value in INLINE_FIELD.findall(line):
+            if name == "M":
+                with contextlib.suppress(ValueError, ZeroDivisionError, IndexError):
+                    meter, compound = parse_meter(value), is_compound(value)
         lengths: Counter = Counter()
         right_barline = "|"
         for text in segments.values():
-            pieces = re.split(Barline_regexPattern, text)
+            pieces = BARLINE_SPLIT.split(text)
             if len(pieces) >= 3:
                 right_barline = "".join(pieces[-2:])
                 bar = text[: len(text) - len(right_barline)]
             else:
                 bar = text
-            try:
-                with contextlib.redirect_stdout(io.StringIO()):  # it prints what it cannot read
-                    length = calculate_bartext_duration(bar)
-            except Exception:
-                length = None
+            length = measure(bar, Fraction(1), compound=compound).complete_value()   # in units of L
             if length is not None:
-                lengths[Fraction(length)] += 1
+                lengths[length] += 1
         if lengths:
             units = lengths.most_common(1)[0][0]
         elif meter is not None:

@@ -1,17 +1,25 @@
-"""MIDI <-> excerpt JSON through music21 (quantised to the notation grid, tempo and meter kept)."""
+"""MIDI <-> excerpt JSON through music21 (quantised to the notation grid, tempo and meter kept).
+
+A file's notes are snapped first as a DAW clip's are (notabridge.notation.midi_clip.quantise_notes:
+sixteenths, eighth triplets in the beats played clearly in triplets), per track and channel, so
+that `convert`, `continue` on a .mid file and a melody sent from a DAW read time the same way;
+music21 then builds the score from notes already on its grid."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 from .errors import NotationError
 from .excerpt_base import add_warning
+from .midi_clip import STRAIGHT_DIVISIONS, TRIPLET_DIVISIONS, quantise_notes, read_midi, track_notes
 from .music21_bridge import excerpt_from_score, excerpt_to_score
 
-# music21 quantises note starts and ends to these subdivisions of a quarter note: sixteenths and
-# eighth-note triplets (and their multiples), the grid NotaGen's ABC (L:1/8) writes comfortably.
-QUANTIZE_DIVISORS = (4, 3)
+# the grid of midi_clip (sixteenths and eighth-note triplets), as music21's quantiser names it: the
+# notes are on it already, so music21 only turns ticks into quarter lengths
+QUANTIZE_DIVISORS = (STRAIGHT_DIVISIONS, TRIPLET_DIVISIONS)
 
 
 def excerpt_from_midi(source: Any) -> dict:
@@ -28,6 +36,8 @@ def excerpt_from_midi(source: Any) -> dict:
             data = path.read_bytes()
         if data[:4] != b"MThd":
             raise NotationError("not a standard MIDI file (no MThd header)")
+        with contextlib.suppress(NotationError):   # what mido cannot read goes to music21 as it is
+            data = on_grid(data)
         midi_file = m21midi.MidiFile()
         midi_file.readstr(data)
         score = m21midi.translate.midiFileToStream(midi_file, quantizePost=True, quarterLengthDivisors=QUANTIZE_DIVISORS)
@@ -41,6 +51,33 @@ def excerpt_from_midi(source: Any) -> dict:
     excerpt = excerpt_from_score(score)
     add_warning(excerpt, "MIDI input: note times were quantised to sixteenths and eighth-note triplets; spelling was guessed")
     return excerpt
+
+
+def on_grid(data: bytes) -> bytes:
+    """The MIDI file with every note snapped to the grid (per track and channel); everything
+    else (tempo, meter, key, programs) stays at its tick."""
+    import mido
+
+    source = read_midi(data)
+    out = mido.MidiFile(type=source.type, ticks_per_beat=source.ticks_per_beat)
+    for track in source.tracks:
+        notes, others = track_notes(track)
+        timed = [(tick, 0, msg) for tick, msg in others if msg.type != "end_of_track"]
+        last = max((tick for tick, msg in others if msg.type == "end_of_track"), default=0)
+        for channel, found in notes.items():
+            for n in quantise_notes(found, source.ticks_per_beat):
+                timed.append((n.end, 1, mido.Message("note_off", channel=channel, note=n.pitch, velocity=0)))
+                timed.append((n.start, 2, mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity)))
+        timed.sort(key=lambda item: (item[0], item[1]))   # at one tick: controls, then ends, then starts
+        rebuilt, now = mido.MidiTrack(), 0
+        for tick, _, msg in timed:
+            rebuilt.append(msg.copy(time=tick - now))
+            now = tick
+        rebuilt.append(mido.MetaMessage("end_of_track", time=max(0, last - now)))
+        out.tracks.append(rebuilt)
+    buffer = io.BytesIO()
+    out.save(file=buffer)
+    return buffer.getvalue()
 
 
 def _pad_parts_to_equal_length(score) -> None:

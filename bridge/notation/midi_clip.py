@@ -20,9 +20,11 @@ import io
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from notabridge.limits import BOUNDS
 from notabridge.notation.errors import NotationError
+from notabridge.notation.excerpt_base import measure_length
 
 STRAIGHT_DIVISIONS = 4   # sixteenths per quarter
 TRIPLET_DIVISIONS = 3    # eighth triplets per quarter
@@ -104,26 +106,37 @@ def _performed_notes(midi: Any) -> tuple[dict[tuple[int, int], list[ClipNote]], 
     groups: dict[tuple[int, int], list[ClipNote]] = {}
     metas: dict[str, list[tuple[int, Any]]] = {"set_tempo": [], "time_signature": [], "key_signature": []}
     for track_index, track in enumerate(midi.tracks):
-        now = 0
-        sounding: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        for msg in track:
-            now += msg.time
-            if msg.is_meta:
-                if msg.type in metas:
-                    metas[msg.type].append((now, msg))
-                continue
-            if msg.type == "note_on" and msg.velocity > 0:
-                sounding.setdefault((msg.channel, msg.note), []).append((now, msg.velocity))
-            elif msg.type in ("note_off", "note_on"):
-                started = sounding.get((msg.channel, msg.note))
-                if started:
-                    start, velocity = started.pop(0)
-                    groups.setdefault((track_index, msg.channel), []).append(
-                        ClipNote(start, now, msg.note, velocity))
-        for (channel, pitch), starts in sounding.items():  # never released: end at the track's end
-            for start, velocity in starts:
-                groups.setdefault((track_index, channel), []).append(ClipNote(start, max(now, start + 1), pitch, velocity))
+        notes, others = track_notes(track)
+        for channel, found in notes.items():
+            groups[(track_index, channel)] = found
+        for now, msg in others:
+            if msg.is_meta and msg.type in metas:
+                metas[msg.type].append((now, msg))
     return groups, metas
+
+
+def track_notes(track: Any) -> tuple[dict[int, list[ClipNote]], list[tuple[int, Any]]]:
+    """One track's notes per channel (absolute ticks; a note never released ends with the track)
+    and every other message with its absolute tick."""
+    notes: dict[int, list[ClipNote]] = {}
+    others: list[tuple[int, Any]] = []
+    now = 0
+    sounding: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for msg in track:
+        now += msg.time
+        if not msg.is_meta and msg.type == "note_on" and msg.velocity > 0:
+            sounding.setdefault((msg.channel, msg.note), []).append((now, msg.velocity))
+        elif not msg.is_meta and msg.type in ("note_off", "note_on"):
+            started = sounding.get((msg.channel, msg.note))
+            if started:
+                start, velocity = started.pop(0)
+                notes.setdefault(msg.channel, []).append(ClipNote(start, now, msg.note, velocity))
+        else:
+            others.append((now, msg))
+    for (channel, pitch), starts in sounding.items():
+        for start, velocity in starts:
+            notes.setdefault(channel, []).append(ClipNote(start, max(now, start + 1), pitch, velocity))
+    return notes, others
 
 
 def _snap(value: float, step: float) -> int:
@@ -145,17 +158,43 @@ def _triplet_beats(onsets: list[int], tpb: int) -> set[int]:
     return {beat for beat, (straight, triplet, off) in errors.items() if off and triplet * 2 < straight}
 
 
-def quantise_line(notes: Iterable[ClipNote], ticks_per_beat: int) -> list[ClipNote]:
-    """Snap a performed melody to the grid and make it one line (see the module docstring)."""
-    notes = sorted(notes, key=lambda n: (n.start, -n.pitch))
-    if not notes:
-        return []
+def grid_step(notes: list[ClipNote], ticks_per_beat: int) -> Callable[[float], float]:
+    """The grid a performance is snapped to, as step length at a tick: sixteenths, or eighth
+    triplets in the beats its onsets play clearly in triplets (one rule for every MIDI reader)."""
     triplets = _triplet_beats([n.start for n in notes], ticks_per_beat)
 
     def step_at(tick: float) -> float:
         beat = int(tick // ticks_per_beat)
         return ticks_per_beat / (TRIPLET_DIVISIONS if beat in triplets else STRAIGHT_DIVISIONS)
 
+    return step_at
+
+
+def quantise_notes(notes: Iterable[ClipNote], ticks_per_beat: int) -> list[ClipNote]:
+    """Snap performed notes (chords and overlaps kept) to the grid of `grid_step`: every note
+    lasts at least one step; a note is cut where the next one of the same pitch starts."""
+    notes = sorted(notes, key=lambda n: (n.start, n.pitch))
+    step_at = grid_step(notes, ticks_per_beat)
+    snapped: dict[tuple[int, int], ClipNote] = {}
+    for note in notes:
+        start = max(0, _snap(note.start, step_at(note.start)))
+        end = max(_snap(note.end, step_at(max(note.end - 1, 0))), start + int(round(step_at(start))))
+        snapped.setdefault((start, note.pitch), ClipNote(start, end, note.pitch, note.velocity))
+    out = sorted(snapped.values(), key=lambda n: (n.start, n.pitch))
+    following: dict[int, int] = {}
+    for note in reversed(out):
+        if note.pitch in following:
+            note.end = min(note.end, following[note.pitch])
+        following[note.pitch] = note.start
+    return out
+
+
+def quantise_line(notes: Iterable[ClipNote], ticks_per_beat: int) -> list[ClipNote]:
+    """Snap a performed melody to the grid and make it one line (see the module docstring)."""
+    notes = sorted(notes, key=lambda n: (n.start, -n.pitch))
+    if not notes:
+        return []
+    step_at = grid_step(notes, ticks_per_beat)
     snapped: list[ClipNote] = []
     for note in notes:
         start = max(0, _snap(note.start, step_at(note.start)))
@@ -353,7 +392,7 @@ def staff_notes(excerpt: dict, staff: int, clip: MelodyClip) -> list[ClipNote]:
     open_ties: dict[int, ClipNote] = {}
     for measure in excerpt.get("measures", []):
         start = clip.measure_start(int(measure["index"]))
-        length = Fraction(measure.get("duration") or measure.get("time") or clip.time)
+        length = measure_length({"time": clip.time, **measure})   # its duration, else its meter's
         measure_end = start + int(length * 4 * tpb)
         for staff_entry in measure.get("staves", []):
             if staff_entry.get("staff") != staff:
@@ -435,7 +474,7 @@ def add_accompaniment(midi: Any, clip: MelodyClip, excerpt: dict, staves: list[i
 # --- the accompaniment job ----------------------------------------------------------------------
 
 VOICE_NAMES = {1: ["Bass"], 2: ["Alto", "Bass"], 3: ["Alto", "Tenor", "Bass"]}
-MAX_VOICES = 8
+MAX_VOICES = int(BOUNDS["voices"].high)
 
 
 def accompaniment_voice_names(voices: int) -> list[str]:

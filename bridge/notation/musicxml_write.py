@@ -16,7 +16,7 @@ from notabridge.cancel import checkpoint
 
 from .durations import default_tuplet, is_plain, notated_value, parse_fraction, split_plain
 from .errors import NotationError
-from .excerpt_base import measure_length, staff_entry
+from .excerpt_base import measure_length, staff_entry, time_parts
 from .marks import barlines_xml, direction_xml, marks_xml
 from .musicxml_read import transpose_shift
 from .spelling import octave_from_midi, step_from_tpc
@@ -167,8 +167,7 @@ _BEAMABLE = {"eighth", "16th", "32nd", "64th", "128th", "256th"}
 
 def beat_length(time: str) -> Fraction:
     """The span one beam group covers: a dotted quarter in compound meters, else a quarter (3/8: the bar)."""
-    beats, beat_type = time.split("/")
-    beats, beat_type = sum(int(b) for b in beats.split("+")), int(beat_type)
+    beats, beat_type = time_parts(time)
     if beat_type == 8 and beats % 3 == 0:
         return Fraction(3, 8)
     return Fraction(1, 4) if beat_type <= 4 else Fraction(1, beat_type) * 2

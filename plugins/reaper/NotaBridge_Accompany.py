@@ -12,8 +12,8 @@ import sys
 # --- settings you may change -------------------------------------------------------------------
 NOTABRIDGE_URL = os.environ.get("NOTABRIDGE_URL", "http://127.0.0.1:7878")   # where `notabridge serve` listens
 VOICES = int(os.environ.get("NOTABRIDGE_VOICES", "3"))    # accompaniment voices under the melody
-# When REAPER's Python does not have NotaBridge installed: the site-packages folder of NotaBridge's
-# virtual environment (same Python version; an editable install's .pth file is read too).
+# When REAPER's Python has no mido (the one package this script needs: pip install mido): a
+# site-packages folder that has it, e.g. NotaBridge's virtual environment's (same Python version).
 NOTABRIDGE_PATH = os.environ.get("NOTABRIDGE_PATH", "")
 # -------------------------------------------------------------------------------------------------
 
@@ -30,7 +30,7 @@ def _script_folder():
 if _script_folder() not in sys.path:
     sys.path.insert(0, _script_folder())
 if NOTABRIDGE_PATH:
-    site.addsitedir(NOTABRIDGE_PATH)   # also reads its .pth files (editable installs)
+    site.addsitedir(NOTABRIDGE_PATH)   # also reads its .pth files
 
 _run = None
 
@@ -44,13 +44,13 @@ def notabridge_tick():
 def notabridge_main():
     global _run
     try:
-        import notabridge.notation.midi_clip  # noqa: F401  (NotaBridge itself: quantising, key and meter)
+        import mido  # noqa: F401  (MIDI files: the melody sent to the daemon, the accompaniment back)
         from notabridge_accompany_logic import AccompanyRun, DaemonClient
         from notabridge_reaper_api import Reaper
     except ImportError as exc:
         reaper_python.RPR_ShowMessageBox(
-            f"NotaBridge is not installed in the Python that REAPER uses ({exc}). "
-            "Install it there, or set NOTABRIDGE_PATH at the top of this script (see README.md).",
+            f"The Python that REAPER uses has no mido ({exc}). Install it there (python -m pip install mido), "
+            "or set NOTABRIDGE_PATH at the top of this script (see README.md).",
             "NotaBridge", 0)
         return
     _run = AccompanyRun(Reaper(reaper_python), DaemonClient(NOTABRIDGE_URL), voices=VOICES)

@@ -1,17 +1,20 @@
 """What the NotaBridge REAPER script does, independent of REAPER (see notabridge_reaper_api.py).
 
 1. Read the selected MIDI item's notes and the meter and tempo where it starts.
-2. Turn them into a melody clip counted from the bar line at or before the item's start, then
-   into an accompany job (notabridge.notation.midi_clip: quantised, key estimated, pickup when the first note
-   comes after that bar line).
-3. Send the job to the NotaBridge daemon over HTTP without any settings of its own, so the
-   daemon's shared settings (temperature, top-k, top-p, seed, prompt: what the Qt panel shows)
-   decide; poll until it is done, without blocking REAPER (REAPER's defer loop calls `poll`).
-4. Insert the accompaniment as one new MIDI item on a new track right below the melody's track,
-   on the melody's bars, as one undo point. Nothing is changed when anything fails.
+2. Write them as a Standard MIDI File counted from the bar line at or before the item's start.
+3. Send it to the NotaBridge daemon over HTTP as an accompany job (`{"mode": "accompany",
+   "midi": ..., "voices": n}`, docs/http.md) without any settings of its own, so the daemon's
+   shared settings (temperature, top-k, top-p, seed, prompt: what the Qt panel shows) decide.
+   The daemon reads the melody (quantised, key and meter, pickup when the first note comes after
+   that bar line); poll until it is done, without blocking REAPER (REAPER's defer loop calls `poll`).
+4. The result is the same file with one track per voice: insert those notes as one new MIDI
+   item on a new track right below the melody's track, on the melody's bars, as one undo point.
+   Nothing is changed when anything fails.
+This needs mido (MIDI files) and the standard library only: no notation library in REAPER's Python.
 """
 from __future__ import annotations
 
+import base64
 import io
 import json
 import time
@@ -90,6 +93,24 @@ def clip_midi_bytes(notes: list[ItemNote], origin_qn: float, numerator: int, den
     return data.getvalue()
 
 
+def added_notes(data: bytes, given_tracks: int) -> list[tuple[int, int, int, int, int]]:
+    """(start tick, end tick, pitch, velocity, channel) of the notes on the tracks after the first
+    `given_tracks` of a MIDI file (the accompaniment the daemon added to the melody's file)."""
+    import mido
+
+    notes = []
+    for track in mido.MidiFile(file=io.BytesIO(data)).tracks[given_tracks:]:
+        now, sounding = 0, {}
+        for message in track:
+            now += message.time
+            if message.type == "note_on" and message.velocity > 0:
+                sounding.setdefault((message.channel, message.note), []).append((now, message.velocity))
+            elif message.type in ("note_on", "note_off") and sounding.get((message.channel, message.note)):
+                start, velocity = sounding[(message.channel, message.note)].pop(0)
+                notes.append((start, now, message.note, velocity, message.channel))
+    return sorted(notes)
+
+
 class AccompanyRun:
     """One press of the script: `start`, then `poll` until it returns True."""
 
@@ -97,7 +118,6 @@ class AccompanyRun:
         self.reaper, self.client, self.voices, self.timeout_s = reaper, client, voices, timeout_s
         self.job_id: str | None = None
         self.item: SelectedItem | None = None
-        self.clip: Any = None
         self.origin_qn = 0.0
         self.started = self.last_check = 0.0
         self.inserted_item: Any = None
@@ -105,9 +125,6 @@ class AccompanyRun:
 
     def start(self) -> bool:
         """Read the item and submit the job; False (after telling the user) when that fails."""
-        from notabridge.notation import midi_clip
-        from notabridge.notation.errors import NotationError
-
         try:
             self.item = self.reaper.selected_midi_item()
             notes = [n for n in self.reaper.notes(self.item.take)
@@ -116,18 +133,15 @@ class AccompanyRun:
                 raise ReaperError("The selected MIDI item has no notes: record or draw the melody first.")
             numerator, denominator, bpm, self.origin_qn = self.reaper.meter_at(self.item.start_qn)
             data = clip_midi_bytes(notes, self.origin_qn, numerator, denominator, bpm)
-            self.clip = midi_clip.read_clip(data)
-            excerpt = midi_clip.accompaniment_excerpt(self.clip, self.voices)
             settings = self.client.call("GET", "/settings")
-            job = self.client.call("POST", "/jobs", {"mode": "accompany", "excerpt": excerpt,
-                                                     "staves": list(range(1, self.voices + 1))})
+            job = self.client.call("POST", "/jobs", {"mode": "accompany", "voices": self.voices,
+                                                     "midi": base64.b64encode(data).decode("ascii")})
             self.job_id = job["id"]
-        except (ReaperError, DaemonError, NotationError) as exc:
+        except (ReaperError, DaemonError) as exc:
             self._fail(str(exc))
             return False
         self.started = self.last_check = time.monotonic()
-        self.reaper.status(f"NotaBridge: accompanying {self.clip.measures} bars "
-                           f"({self.clip.time}, key {self.clip.key_fifths:+d} fifths {self.clip.key_mode}) "
+        self.reaper.status(f"NotaBridge: accompanying the melody ({numerator}/{denominator}) "
                            f"with the daemon's settings: {describe_settings(settings)}...")
         return True
 
@@ -147,35 +161,38 @@ class AccompanyRun:
                 return False
             if state != "done":
                 return self._fail(f"The accompaniment was not made ({state}): {status.get('error') or 'no reason given'}")
-            result = self.client.call("GET", f"/jobs/{self.job_id}/result")
+            result = self.client.call("GET", f"/jobs/{self.job_id}/result?formats=midi")
         except DaemonError as exc:
             return self._fail(str(exc))
+        if not result.get("variants"):
+            return self._fail("The model wrote no accompaniment: " + ("; ".join(result.get("warnings") or [])
+                                                                      or "try again (with another seed)."))
         try:
-            self.insert(result["variants"][0]["excerpt"])
+            self.insert(base64.b64decode(result["variants"][0]["midi"]), result["melody"])
         except Exception as exc:   # never leave REAPER's defer loop with a traceback and no word
             return self._fail(f"The accompaniment could not be inserted ({type(exc).__name__}: {exc}).")
         return True
 
-    def insert(self, excerpt: dict) -> None:
-        """The accompaniment as one new item on a new track below the melody: one undo point."""
-        from notabridge.notation import midi_clip
-
-        staves = list(range(1, self.voices + 1))
-        notes = []
-        for _name, channel, _program, staff_notes in midi_clip.accompaniment_tracks(self.clip, excerpt, staves):
-            notes += [ItemNote(self._qn(n.start), self._qn(n.end), n.pitch, n.velocity, channel) for n in staff_notes]
+    def insert(self, accompanied: bytes, melody: dict) -> None:
+        """The accompaniment (the tracks the daemon added to the melody's file) as one new item on
+        a new track below the melody, from the melody's first (partial) bar to its end: one undo point."""
+        tpb = melody["ticks_per_beat"]
+        notes = [ItemNote(self._qn(start, tpb), self._qn(end, tpb), pitch, velocity, channel)
+                 for start, end, pitch, velocity, channel in added_notes(accompanied, melody["tracks"])]
         self.reaper.begin_undo()
         try:
             track = self.reaper.insert_track_below(self.item.track_index, TRACK_NAME)
             self.inserted_item = self.reaper.insert_midi_item(
-                track, self._qn(self.clip.start_tick), self._qn(self.clip.end_tick), notes)
+                track, self._qn(melody["start_tick"], tpb), self._qn(melody["end_tick"], tpb), notes)
         finally:
             self.reaper.end_undo(UNDO_TEXT)
         self.reaper.refresh()
-        self.reaper.status(f"NotaBridge: inserted {len(notes)} notes on a new track below the melody.")
+        key = f"key {melody['key_fifths']:+d} fifths {melody['key_mode']}" + (" (estimated)" if melody["key_estimated"] else "")
+        self.reaper.status(f"NotaBridge: read {melody['bars']} bars of {melody['time']}, {key}; inserted "
+                           f"{len(notes)} notes on a new track below the melody.")
 
-    def _qn(self, tick: int) -> float:
-        return self.origin_qn + tick / self.clip.ticks_per_beat
+    def _qn(self, tick: int, ticks_per_beat: int) -> float:
+        return self.origin_qn + tick / ticks_per_beat
 
     def _fail(self, message: str) -> bool:
         self.error = message
