@@ -159,6 +159,7 @@ def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: in
                                            variants=per_prompt)
         except Exception as exc:  # noqa: BLE001 - a prompt the model could not serve is counted
             produced, errors = [], [str(exc)] * per_prompt
+        errors += list(getattr(produced, "gave_up", []))   # variants that wrote no bar are left out
         for v in produced:
             if v.complete:
                 variants.append(v)
