@@ -30,7 +30,8 @@ and, for what this model was trained on:
   electronic formats reserved. Refer to licensing agreement for further details."
 - Bach chorales, Monteverdi, trecento pieces, string quartets, piano pieces and songs: MusicXML
   encodings distributed with music21 under the corpus licence above (some carry their own
-  rights notes); O'Neill's, Ryan's and Aird's collections: ABC transcriptions contributed by
+  rights notes); O'Neill's, Ryan's and Aird's collections, the Nottingham Music Database tunes
+  and the American fife and Northumbrian minstrelsy books: ABC transcriptions contributed by
   volunteers (named in the files).
 
 **Use this model for research and other non-commercial purposes only.** Whether a model
