@@ -128,7 +128,7 @@ class Systemd:
             elif required:
                 rest = "\n".join(f"  {units.shell_line(s)}" for s in steps[i:])
                 raise UserError(f"`{units.shell_line(step)}` failed: {said}. The unit files are written; "
-                                f"fix that (is port in use by another `notabridge serve`?) and run:\n{rest}")
+                                f"fix that (is the port in use, e.g. by a `notabridge serve` in a terminal?) and run:\n{rest}")
             else:
                 lines.append(f"{units.shell_line(step)}: {said or 'failed'}")
         return lines
@@ -173,7 +173,10 @@ class Launchd:
         if not self.plist.exists():
             return [f"nothing to remove: no {self.plist}"]
         ok, said = _run(["launchctl", "unload", "-w", str(self.plist)])
-        self.plist.unlink()
+        try:
+            self.plist.unlink()
+        except OSError as exc:
+            raise UserError(f"cannot remove {self.plist}: {exc.strerror or exc}") from None
         return [f"stopped the daemon ({'launchctl unload' if ok else said})", f"removed {self.plist}"]
 
     def status(self) -> list[str]:
@@ -190,7 +193,10 @@ class WindowsTask:
         python = Path(sys.executable)
         quiet = python.with_name("pythonw.exe")         # no console window at logon
         log = Path(os.environ.get("LOCALAPPDATA") or Path.home()) / "notabridge" / "notabridge.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot make the log folder {log.parent}: {exc.strerror or exc}") from None
         command = units.serve_command(str(quiet if quiet.exists() else python), port, model, socket_activation=False)
         create = units.schtasks_create(command + ["--log-file", str(log)])
         ok, said = _run(create)
