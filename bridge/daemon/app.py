@@ -27,6 +27,7 @@ LOOPBACK = "127.0.0.1"
 class ServeOptions:
     listen: str = LOOPBACK
     http_port: int | None = 7878       # None: that door stays closed; 0: any free port
+    http_socket: socket.socket | None = None   # listening already (systemd socket activation): used, not bound
     osc_port: int | None = 7879
     osc_tcp_port: int | None = 7880
     midi_in: str | None = None
@@ -105,9 +106,13 @@ class Daemon:
         from notabridge.daemon.osc_transport import OscTcpServer, OscUdpServer
 
         opts = self.options
-        extra_hosts = set() if _is_loopback(opts.listen) else {opts.listen}
+        http_host = str(opts.http_socket.getsockname()[0]) if opts.http_socket is not None else opts.listen
+        extra_hosts = set() if _is_loopback(http_host) else {http_host}
         try:
-            if opts.http_port is not None:
+            if opts.http_socket is not None:
+                self.http = DaemonHTTPServer((opts.listen, 0), self, extra_hosts, listening=opts.http_socket)
+                self._threads.append(self.http.start())
+            elif opts.http_port is not None:
                 self.http = DaemonHTTPServer((opts.listen, opts.http_port), self, extra_hosts)
                 self._threads.append(self.http.start())
             if opts.osc_port is not None or opts.osc_tcp_port is not None:
