@@ -62,13 +62,29 @@ def _stop(proc: subprocess.Popen) -> str:
     return rest.decode(errors="replace")
 
 
+def _activated(toy_bundle: Path, port: int, *options: str) -> subprocess.Popen:
+    """systemd-socket-activate listening on `port`, the daemon (toy model) as its program."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}
+    return subprocess.Popen([ACTIVATE, "-l", f"127.0.0.1:{port}", *SERVE, "--model", str(toy_bundle),
+                             "--socket-activation", "--osc-port", "0", "--osc-tcp-port", "0", *options],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _get(port: int, path: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
 @pytest.mark.skipif(ACTIVATE is None, reason="systemd-socket-activate is not installed")
 def test_first_request_starts_the_daemon_on_the_passed_socket(toy_bundle):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}
-    proc = subprocess.Popen([ACTIVATE, "-l", f"127.0.0.1:{port}", *SERVE, "--model", str(toy_bundle),
-                             "--socket-activation", "--osc-port", "0", "--osc-tcp-port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc = _activated(toy_bundle, port)
     try:
         deadline = time.monotonic() + 30
         assert f"127.0.0.1:{port}" in _read_line(proc, deadline)     # "Listening on 127.0.0.1:PORT as 3."
@@ -93,6 +109,29 @@ def test_first_request_starts_the_daemon_on_the_passed_socket(toy_bundle):
     finally:
         out = _stop(proc)
     assert "stopped" in out, out
+
+
+@pytest.mark.skipif(ACTIVATE is None, reason="systemd-socket-activate is not installed")
+def test_an_idle_activated_daemon_stops_by_itself_and_not_while_asked(toy_bundle):
+    """--idle-exit (the installed unit uses 30 minutes; 0.05 = 3 s here): requests every 0.2 s keep
+    the daemon up past its limit; once they stop it ends by itself, saying the socket restarts it."""
+    port = _free_port()
+    proc = _activated(toy_bundle, port, "--idle-exit", "0.05")
+    try:
+        assert f"127.0.0.1:{port}" in _read_line(proc, time.monotonic() + 30)
+        assert _get(port, "/health") == 200      # starts the daemon
+        busy_until = time.monotonic() + 6        # twice the limit
+        while time.monotonic() < busy_until:
+            assert _get(port, "/health") == 200
+            time.sleep(0.2)
+        assert proc.poll() is None
+        proc.wait(timeout=60)                    # idle now: it ends by itself
+        out = proc.stdout.read().decode(errors="replace")
+    finally:
+        rest = _stop(proc)
+    assert proc.returncode == 0
+    assert "idle for 0.05 minutes: stopping (the next request starts the daemon again)" in out + rest
+    assert "stopped" in out + rest
 
 
 def test_socket_activation_without_a_socket_says_so():
@@ -132,7 +171,7 @@ def test_install_writes_units_and_remove_takes_them_away(tmp_path, toy_bundle):
     sock, service = folder / "notabridge.socket", folder / "notabridge.service"
     assert "ListenStream=127.0.0.1:7991" in sock.read_text()
     exec_line = next(l for l in service.read_text().splitlines() if l.startswith("ExecStart="))
-    assert exec_line == f"ExecStart={sys.executable} -m notabridge.cli.main serve --socket-activation --model {toy_bundle}"
+    assert exec_line == f"ExecStart={sys.executable} -m notabridge.cli.main serve --socket-activation --idle-exit 30 --model {toy_bundle}"
     # no user bus here: it says exactly what to run in the desktop session
     assert "no systemd user session" in done.stdout
     assert "  systemctl --user daemon-reload\n  systemctl --user enable --now notabridge.socket" in done.stdout

@@ -9,12 +9,14 @@ from xml.sax.saxutils import escape
 UNIT_NAME = "notabridge"
 LAUNCHD_LABEL = "org.notabridge.daemon"
 WINDOWS_TASK = "NotaBridge daemon"
+IDLE_EXIT_MINUTES = 30
 
 
 def serve_command(python: str, port: int, model: str | None, socket_activation: bool) -> list[str]:
     """The daemon's command line: the installing interpreter, so the same install runs it."""
     cmd = [python, "-m", "notabridge.cli.main", "serve"]
-    cmd += ["--socket-activation"] if socket_activation else ["--http-port", str(port)]
+    # socket-activated: stop after 30 idle minutes (memory back), the socket starts it again
+    cmd += ["--socket-activation", "--idle-exit", str(IDLE_EXIT_MINUTES)] if socket_activation else ["--http-port", str(port)]
     return cmd + (["--model", model] if model else [])
 
 

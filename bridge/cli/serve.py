@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--socket-activation", action="store_true",
                         help="take the HTTP door's listening socket from systemd instead of binding --http-port "
                              "(what `notabridge autostart install` sets up: the first request starts the daemon)")
+    parser.add_argument("--idle-exit", metavar="MINUTES", type=_minutes, default=0,
+                        help="stop after MINUTES without requests or jobs (0, the default: never); with "
+                             "--socket-activation the next request starts the daemon again")
     parser.add_argument("--log-file", metavar="FILE",
                         help="also write the log to FILE (rotated at 5 MB, 3 old files kept); lines are rate-limited")
 
@@ -63,6 +66,16 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535)")
+    return value
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not 0 <= value <= 7 * 24 * 60:   # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} minutes: give 0 (never) up to a week (10080)")
     return value
 
 
@@ -123,7 +136,10 @@ def run(args: argparse.Namespace) -> int:
         print(line, flush=True)
     print("ready; Ctrl-C stops", flush=True)
     while not stop.wait(0.5):
-        pass
+        if args.idle_exit and daemon.idle_seconds() >= args.idle_exit * 60:
+            print(f"idle for {args.idle_exit:g} minutes: stopping"
+                  + (" (the next request starts the daemon again)" if http_socket is not None else ""), flush=True)
+            break
     print("stopping...", flush=True)
     for job in daemon.stop():
         print(f"cancelled job {job.id} ({job.source}, {job.request.mode})", flush=True)

@@ -5,6 +5,7 @@ import ipaddress
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -152,6 +153,15 @@ class Daemon:
         if self.midi is not None:
             self.midi.stop()
         return cancelled
+
+    def idle_seconds(self) -> float:
+        """Seconds since the daemon last had something to do (an HTTP request, a job queued,
+        started or ended); 0 while a job waits or runs or a MIDI door is open (a DAW may play
+        at any moment). `serve --idle-exit` stops the daemon when this grows past its limit."""
+        if self.queue.length() or self.midi is not None:
+            return 0.0
+        last = max(self.queue.last_change, self.http.last_request if self.http is not None else 0.0)
+        return time.monotonic() - last
 
     def banner(self) -> list[str]:
         lines = [f"model: {self.model_name}", f"execution provider: {self.engine.provider}"]

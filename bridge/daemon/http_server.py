@@ -12,6 +12,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("OPTIONS")
 
     def _dispatch(self, method: str) -> None:
+        self.server.last_request = time.monotonic()
         try:
             self._check_caller()
             self._body = self._read_body()
@@ -262,6 +264,7 @@ class DaemonHTTPServer(ThreadingHTTPServer):
         """`listening`: a socket already bound and listening (handed over by systemd), used instead
         of binding `address`."""
         self.daemon = daemon
+        self.last_request = time.monotonic()   # --idle-exit reads it
         self.extra_hosts = {h.lower() for h in (extra_hosts or set())}
         if listening is None:
             self.address_family = address_family(address[0])
