@@ -12,7 +12,8 @@
 
 var DEFAULT_DAEMON = "http://127.0.0.1:7878";
 var START_HINT = "start it with `notabridge serve` in a terminal and keep that open (it prints its address, "
-               + "\"HTTP JSON: http://...\"); if it runs at another address, type that address in the Daemon field";
+               + "\"HTTP JSON: http://...\"), or run `notabridge autostart install` once so it starts by itself; "
+               + "if it runs at another address, type that address in the Daemon field";
 var SETTINGS_FILE = "notabridge-settings.json";     // beside the plugin: {"daemon": "http://host:port"}
 var VOICES = 4;
 

@@ -224,6 +224,7 @@ def test_no_daemon_says_how_to_start_it(plugin_dir, scores, ms_home, tmp_path):
                                                         "daemon": f"http://127.0.0.1:{free_port()}", "output": str(out)}, ms_home)
     assert not report["ok"]
     assert "not running" in report["message"] and "notabridge serve" in report["message"]
+    assert "notabridge autostart install" in report["message"]
     assert not out.exists() and scores["chorale"].read_bytes() == original
 
 

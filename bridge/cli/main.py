@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("inspect", "show sizes, parameters, precision, context and prompts of a bundle or checkpoint"),
     "serve": ("serve", "run the daemon: HTTP JSON, OSC (UDP and TCP) and MIDI front doors over one job queue"),
     "panel": ("panel", "the Qt control panel: live sampling settings, style prompt, jobs on files, variants, history"),
+    "autostart": ("autostart", "install|remove|status: start the daemon without a terminal (Linux: on the plugin's first request; macOS, Windows: at login)"),
     "install-musescore-plugin": ("install_plugin", "copy the MuseScore 3/4 plugin into MuseScore's plugin folder and say how to enable it"),
     "accompany": ("accompany", "accompaniment voices for a melody .mid (a DAW clip) on new tracks; or, for a score (.musicxml), new music on --staves around the others, written into a copy of your file"),
     "convert": ("convert", "convert scores between MusicXML/.mxl, MIDI, NotaGen interleaved ABC and excerpt JSON (by extension), optionally a measure range"),

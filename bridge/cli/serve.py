@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "engine's, on; docs/engine_speed.md)")
     parser.add_argument("--listen", metavar="ADDRESS", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--socket-activation", action="store_true",
+                        help="take the HTTP door's listening socket from systemd instead of binding --http-port "
+                             "(what `notabridge autostart install` sets up: the first request starts the daemon)")
+    parser.add_argument("--idle-exit", metavar="MINUTES", type=_minutes, default=0,
+                        help="stop after MINUTES without requests or jobs (0, the default: never); with "
+                             "--socket-activation the next request starts the daemon again")
     parser.add_argument("--log-file", metavar="FILE",
                         help="also write the log to FILE (rotated at 5 MB, 3 old files kept); lines are rate-limited")
 
@@ -60,6 +66,16 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535)")
+    return value
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not 0 <= value <= 7 * 24 * 60:   # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} minutes: give 0 (never) up to a week (10080)")
     return value
 
 
@@ -89,11 +105,19 @@ def run(args: argparse.Namespace) -> int:
         logs.configure(args.log_file)
     except OSError as exc:
         raise UserError(f"--log-file {args.log_file}: cannot write there ({exc.strerror or exc})") from None
+    http_socket = None
+    if args.socket_activation:   # before loading the model: a wrong start fails at once
+        from notabridge.daemon.socket_activation import ActivationError, systemd_socket
+
+        try:
+            http_socket = systemd_socket()
+        except ActivationError as exc:
+            raise UserError(str(exc)) from None
     engine = load_engine(args.model, args.device, speculative=args.speculative)
     if not _is_loopback(args.listen):
         print(f"WARNING: listening on {args.listen}: other machines on that network can use this daemon "
               "and read the music sent to it. Use the default 127.0.0.1 unless you mean it.", flush=True)
-    options = ServeOptions(listen=args.listen, http_port=args.http_port or None, osc_port=args.osc_port or None,
+    options = ServeOptions(listen=args.listen, http_port=args.http_port or None, http_socket=http_socket, osc_port=args.osc_port or None,
                            osc_tcp_port=args.osc_tcp_port or None, midi_in=args.midi_in, midi_out=args.midi_out,
                            midi_save_dir=args.midi_save, midi_voices=args.midi_voices,
                            midi_meter=args.midi_meter, midi_live=args.midi_live, midi_key=args.midi_key,
@@ -112,7 +136,10 @@ def run(args: argparse.Namespace) -> int:
         print(line, flush=True)
     print("ready; Ctrl-C stops", flush=True)
     while not stop.wait(0.5):
-        pass
+        if args.idle_exit and daemon.idle_seconds() >= args.idle_exit * 60:
+            print(f"idle for {args.idle_exit:g} minutes: stopping"
+                  + (" (the next request starts the daemon again)" if http_socket is not None else ""), flush=True)
+            break
     print("stopping...", flush=True)
     for job in daemon.stop():
         print(f"cancelled job {job.id} ({job.source}, {job.request.mode})", flush=True)

@@ -5,6 +5,7 @@ import ipaddress
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -27,6 +28,7 @@ LOOPBACK = "127.0.0.1"
 class ServeOptions:
     listen: str = LOOPBACK
     http_port: int | None = 7878       # None: that door stays closed; 0: any free port
+    http_socket: socket.socket | None = None   # listening already (systemd socket activation): used, not bound
     osc_port: int | None = 7879
     osc_tcp_port: int | None = 7880
     midi_in: str | None = None
@@ -105,9 +107,13 @@ class Daemon:
         from notabridge.daemon.osc_transport import OscTcpServer, OscUdpServer
 
         opts = self.options
-        extra_hosts = set() if _is_loopback(opts.listen) else {opts.listen}
+        http_host = str(opts.http_socket.getsockname()[0]) if opts.http_socket is not None else opts.listen
+        extra_hosts = set() if _is_loopback(http_host) else {http_host}
         try:
-            if opts.http_port is not None:
+            if opts.http_socket is not None:
+                self.http = DaemonHTTPServer((opts.listen, 0), self, extra_hosts, listening=opts.http_socket)
+                self._threads.append(self.http.start())
+            elif opts.http_port is not None:
                 self.http = DaemonHTTPServer((opts.listen, opts.http_port), self, extra_hosts)
                 self._threads.append(self.http.start())
             if opts.osc_port is not None or opts.osc_tcp_port is not None:
@@ -147,6 +153,15 @@ class Daemon:
         if self.midi is not None:
             self.midi.stop()
         return cancelled
+
+    def idle_seconds(self) -> float:
+        """Seconds since the daemon last had something to do (an HTTP request, a job queued,
+        started or ended); 0 while a job waits or runs or a MIDI door is open (a DAW may play
+        at any moment). `serve --idle-exit` stops the daemon when this grows past its limit."""
+        if self.queue.length() or self.midi is not None:
+            return 0.0
+        last = max(self.queue.last_change, self.http.last_request if self.http is not None else 0.0)
+        return time.monotonic() - last
 
     def banner(self) -> list[str]:
         lines = [f"model: {self.model_name}", f"execution provider: {self.engine.provider}"]

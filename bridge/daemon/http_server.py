@@ -12,6 +12,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("OPTIONS")
 
     def _dispatch(self, method: str) -> None:
+        self.server.last_request = time.monotonic()
         try:
             self._check_caller()
             self._body = self._read_body()
@@ -257,11 +259,23 @@ class DaemonHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], daemon: Daemon, extra_hosts: set[str] | None = None) -> None:
+    def __init__(self, address: tuple[str, int], daemon: Daemon, extra_hosts: set[str] | None = None,
+                 listening: socket.socket | None = None) -> None:
+        """`listening`: a socket already bound and listening (handed over by systemd), used instead
+        of binding `address`."""
         self.daemon = daemon
+        self.last_request = time.monotonic()   # --idle-exit reads it
         self.extra_hosts = {h.lower() for h in (extra_hosts or set())}
-        self.address_family = address_family(address[0])
-        super().__init__(address, _Handler)
+        if listening is None:
+            self.address_family = address_family(address[0])
+            super().__init__(address, _Handler)
+            return
+        self.address_family = listening.family
+        super().__init__(address, _Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = listening
+        self.server_address = listening.getsockname()
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, args=(0.1,), name="notabridge-http", daemon=True)

@@ -86,6 +86,7 @@ class JobQueue:
         self._jobs: "OrderedDict[str, Job]" = OrderedDict()
         self._running: Job | None = None
         self._stopping = False
+        self.last_change = time.monotonic()   # --idle-exit reads it
         self._queue_listeners: list[Callable[[int], None]] = []
         self._counter = itertools.count(1)
         self._worker = threading.Thread(target=self._work, name="notabridge-worker", daemon=True)
@@ -256,6 +257,7 @@ class JobQueue:
                     job.listeners.remove(listener)
 
     def _queue_changed(self) -> None:
+        self.last_change = time.monotonic()
         n = self.length()
         for listener in list(self._queue_listeners):
             try:
