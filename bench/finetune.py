@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from notabridge.cli.main import main as cli
     from notabridge.engine.runtime import Runner
     from notabridge.jobs.suggest import rank_prompts
-    from training.finetune import full_abc, held_out_bits
-    from training.corpus import transposed
+    from training.finetune import held_out_bits, training_abc
 
     out = Path(args.out)
     folder = out / "my_pieces"
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         path = test_dir / f"han_test_{i:02d}.abc"
         path.write_text(text)
         try:
-            test.append({"id": path.name, "abc": transposed(full_abc(path), None)})
+            test.append({"id": path.name, "abc": training_abc(path)})
         except Exception as exc:  # noqa: BLE001
             print(f"test tune {path.name} skipped: {exc}")
     print(f"{args.train} tunes to fine-tune on, {len(test)} test tunes (han1.abc, outside the corpus sample)")

@@ -49,7 +49,8 @@ def test_cli_names_the_style_of_a_held_out_quartet():
     ranked = [line for line in out.stdout.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
     assert len(ranked) == 3, out.stdout                       # the top 3 by default
     assert ranked[0].startswith("1. Classical|Haydn, Joseph|Chamber"), out.stdout
-    assert "8 bars scored under 12 prompts" in out.stdout
+    prompts = json.loads((ROOT / "models" / "default" / "prompts.json").read_text())
+    assert f"8 bars scored under {len(prompts)} prompts" in out.stdout     # every prompt the model knows
 
 
 def test_cli_refuses_measures_outside_the_score(tmp_path):

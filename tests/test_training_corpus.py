@@ -69,3 +69,18 @@ def test_key_shifted_copies(records, name):
     for copy in rec["finetune"]:
         shift = (key_index(copy) - home + 6) % 12 - 6
         assert abs(shift) <= 3
+
+
+@pytest.mark.parametrize("name", ["bach", "palestrina"])
+def test_training_text_is_notagen_chain_text(records, name):
+    """Every character trained on is what NotaGen's own data chain writes for the file."""
+    from notabridge.notation.notagen_chain import notagen_chain
+    task = first_task(name)
+    chain = notagen_chain(str(corpus_root() / task.path))
+    assert records[name]["abc"] == chain.training_text()
+
+
+def test_a_piece_over_its_time_limit_is_skipped_and_counted():
+    task = first_task("palestrina")
+    recs = run_task((task, str(corpus_root()), 0, 0, 1e-9))  # far too little time for music21 to parse a file
+    assert len(recs) == 1 and recs[0]["error"].startswith("timeout")

@@ -48,22 +48,34 @@ SOURCES: tuple[Source, ...] = (
     Source("palestrina", ("palestrina/*.krn",), ("Renaissance", "Palestrina, Giovanni Pierluigi da", "Choral"), "parse"),
     Source("monteverdi", ("monteverdi/*.mxl",), ("Renaissance", "Monteverdi, Claudio", "Choral")),
     Source("josquin", ("josquin/*.abc",), ("Renaissance", "Josquin des Prez", "Choral"), "parse"),
+    Source("lusitano", ("lusitano/*.mxl",), ("Renaissance", "Lusitano, Vicente", "Choral")),
     Source("trecento", ("trecento/*.xml", "trecento/*.mxl", "ciconia/*.xml", "luca/*.xml"), ("Medieval", "Trecento", "Choral")),
-    Source("beethoven", ("beethoven/*.mxl", "beethoven/*/*.mxl", "beethoven/*/*.krn"),
-           ("Classical", "Beethoven, Ludwig van", "Chamber")),
+    Source("beethoven", ("beethoven/*.mxl", "beethoven/*/*.mxl"), ("Classical", "Beethoven, Ludwig van", "Chamber")),
     Source("haydn", ("haydn/*/*.mxl",), ("Classical", "Haydn, Joseph", "Chamber")),
     Source("mozart-quartets", ("mozart/k155/*.mxl", "mozart/k156/*.mxl", "mozart/k458/*.mxl", "mozart/k80/*.mxl"),
            ("Classical", "Mozart, Wolfgang Amadeus", "Chamber")),
     Source("mozart-keyboard", ("mozart/k545/*.mxl",), ("Classical", "Mozart, Wolfgang Amadeus", "Keyboard")),
+    Source("corelli", ("corelli/*/*.xml",), ("Baroque", "Corelli, Arcangelo", "Chamber")),
+    Source("cpebach", ("cpebach/*.mxl",), ("Classical", "Bach, Carl Philipp Emanuel", "Keyboard")),
+    Source("handel", ("handel/*/*.mxl",), ("Baroque", "Handel, George Frideric", "Art Song")),
     Source("schumann-songs", ("schumann_robert/dichterliebe_no2.xml", "schumann_robert/opus48no2.mxl"),
            ("Romantic", "Schumann, Robert", "Art Song")),
+    Source("schumann-quartet", ("schumann_robert/opus41no1/*.mxl",), ("Romantic", "Schumann, Robert", "Chamber")),
     Source("schumann-clara", ("schumann_clara/*.mxl",), ("Romantic", "Schumann, Clara", "Keyboard")),
+    Source("schumann-clara-trio", ("schumann_clara/opus17/*.xml", "schumann_clara/opus17/*.mxl"),
+           ("Romantic", "Schumann, Clara", "Chamber")),
     Source("schubert", ("schubert/*.xml",), ("Romantic", "Schubert, Franz", "Art Song")),
+    Source("verdi", ("verdi/*.mxl",), ("Romantic", "Verdi, Giuseppe", "Art Song")),
+    Source("songs", ("beach/*.musicxml", "johnson_j_r/*.mxl", "liliuokalani/*.mxl"), ("Romantic", "Songs", "Art Song")),
     Source("chopin", ("chopin/*.krn",), ("Romantic", "Chopin, Frederic", "Keyboard"), "parse"),
+    Source("joplin", ("joplin/*.mxl",), ("Romantic", "Joplin, Scott", "Keyboard")),
+    Source("schoenberg", ("schoenberg/*/*.mxl",), ("Modern", "Schoenberg, Arnold", "Keyboard")),
     Source("essen", ("essenFolksong/*.abc",), ("Folk", "Essen Folksong Collection", "Melody"), "abc_tunes"),
     Source("oneill", ("oneills1850/*.abc",), ("Folk", "O'Neill, Francis", "Melody"), "abc_tunes"),
     Source("ryan", ("ryansMammoth/*.abc",), ("Folk", "Ryan, William Bradbury", "Melody"), "abc_tunes"),
     Source("aird", ("airdsAirs/*.abc",), ("Folk", "Aird, James", "Melody"), "abc_tunes"),
+    Source("nottingham", ("nottingham-dataset/*.abc",), ("Folk", "Nottingham Music Database", "Melody"), "abc_tunes"),
+    Source("miscfolk", ("miscFolk/*.abc",), ("Folk", "Fife and Minstrelsy", "Melody"), "abc_tunes"),
 )
 
 
@@ -85,16 +97,21 @@ def key_index(abc_text: str) -> int:
         return 0
 
 
-def transposed(full_abc: str, target: str | None) -> str:
-    """Interleaved ABC (no rest reduction) -> rest-reduced interleaved ABC in key `target`
-    (None = same key). abctoolkit transposes voice by voice, so de-interleave first."""
-    from abctoolkit.rotate import unrotate_abc
+def chain_text(lines: list[str], target: str | None = None) -> str:
+    """NotaGen's prepared plain ABC (chain steps 2-5) -> its training text (step 6: one line per
+    bar, rest-only voice bars left out, a bar where every voice rests left out), in key `target`
+    (None = the piece's own key). NotaGen transposes the plain text, then interleaves it."""
+    import contextlib
+    import io
     from abctoolkit.transpose import transpose_an_abc_text
-    from notabridge.notation.interleave import interleave
+    from notabridge.notation.notagen_chain import interleave_bars
 
-    lines = unrotate_abc([line for line in full_abc.split("\n") if line])  # no '\n': abctoolkit quirk
-    text = transpose_an_abc_text(lines, target) if target else "".join(lines)
-    return "".join(interleave([line + "\n" for line in text.split("\n") if line.strip()], reduce_rests=True))
+    if target is not None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            text = transpose_an_abc_text(list(lines), target)
+        lines = [line + "\n" for line in text.split("\n") if line]
+    header, bars, _ = interleave_bars(lines, reduce_rests=True)
+    return "".join(header + [bar for bar in bars if bar])
 
 
 def augmentation_keys(abc_text: str, rng: random.Random, pretrain: int, finetune: int) -> tuple[list[str], list[str]]:
@@ -110,12 +127,36 @@ def augmentation_keys(abc_text: str, rng: random.Random, pretrain: int, finetune
     return rng.sample(others, min(pretrain, len(others))), rng.sample(near, min(finetune, len(near)))
 
 
-def convert_piece(piece_id: str, source, prompt: Prompt, pretrain: int, finetune: int) -> dict:
-    """One score (path or music21 stream) -> the corpus record, or {'id', 'error'}."""
-    from notabridge.notation import to_abc
+class PieceTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise PieceTimeout()
+
+
+def convert_piece(piece_id: str, source, prompt: Prompt, pretrain: int, finetune: int, timeout: float = 0) -> dict:
+    """One score (path or music21 stream) -> the corpus record, or {'id', 'error'}.
+
+    The text is NotaGen's training text from notabridge.notation.notagen_chain (xml2abc with
+    NotaGen's options, its cleanup, bar check, annotation rules and key normalisation), and the
+    key-shifted copies transpose that same prepared text before interleaving, as NotaGen does.
+    """
+    import signal
+    from notabridge.notation.notagen_chain import prepared_lines
+    from notabridge.notation.sources import musicxml_bytes
+    from notabridge.notation.xml2abc_run import musicxml_to_plain_abc
+
+    if timeout:
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        full = to_abc(source, reduce_rests=False)
-        abc = transposed(full, None)
+        text, _ = musicxml_to_plain_abc(musicxml_bytes(source))
+        lines = prepared_lines(text, [])
+        abc = chain_text(lines)
+        if not any(line.startswith("[V:") for line in abc.split("\n")):
+            return {"id": piece_id, "error": "no body lines"}
+        abc.encode("ascii")
         rng = random.Random(piece_id)
         pre_keys, fine_keys = augmentation_keys(abc, rng, pretrain, finetune)
         versions = {}
@@ -123,15 +164,20 @@ def convert_piece(piece_id: str, source, prompt: Prompt, pretrain: int, finetune
             versions[phase] = []
             for key in keys:
                 try:
-                    versions[phase].append(transposed(full, key))
+                    versions[phase].append(chain_text(lines, key))
+                except PieceTimeout:
+                    raise
                 except Exception:  # an odd bar abctoolkit cannot transpose: keep the other keys
                     pass
-        if not any(line.startswith("[V:") for line in abc.split("\n")):
-            return {"id": piece_id, "error": "no body lines"}
-        abc.encode("ascii")
-        return {"id": piece_id, "prompt": list(prompt), "abc": abc, **versions}
+        voices = len(re.findall(r"^V:\d+", abc, flags=re.M))
+        return {"id": piece_id, "prompt": list(prompt), "abc": abc, "voices": voices, **versions}
+    except PieceTimeout:
+        return {"id": piece_id, "error": f"timeout: over {timeout} s"}
     except Exception as exc:  # noqa: BLE001 - a corpus file we cannot use is reported and skipped
         return {"id": piece_id, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    finally:
+        if timeout:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 # ---------------------------------------------------------------- tasks
@@ -177,8 +223,23 @@ def make_tasks(root: Path, folk_per_collection: int, seed: int = 0, max_per_sour
     return out
 
 
-def run_task(args: tuple[Task, str, int, int]) -> list[dict]:
-    task, root, pretrain, finetune = args
+def _parse_with_limit(load, timeout: float):
+    """music21's parsing of one file or tune, stopped after `timeout` seconds (0 = no limit)."""
+    import signal
+    if timeout:
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return load()
+    finally:
+        if timeout:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def run_task(args: tuple) -> list[dict]:
+    """(task, corpus root, pretrain keys, finetune keys[, per-piece timeout in s]) -> records."""
+    task, root, pretrain, finetune = args[:4]
+    timeout = args[4] if len(args) > 4 else 0
     import warnings
     warnings.filterwarnings("ignore")
     from music21 import converter, stream
@@ -186,22 +247,27 @@ def run_task(args: tuple[Task, str, int, int]) -> list[dict]:
     base = f"{task.source.name}/{Path(task.path).with_suffix('').as_posix()}"
     try:
         if task.source.kind == "musicxml":
-            return [convert_piece(base, str(path), task.source.prompt, pretrain, finetune)]
+            return [convert_piece(base, str(path), task.source.prompt, pretrain, finetune, timeout)]
         if task.source.kind == "parse":
-            parsed = converter.parse(str(path))
+            parsed = _parse_with_limit(lambda: converter.parse(str(path)), timeout * 2)
             scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
-            return [convert_piece(base + (f"#{i}" if len(scores) > 1 else ""), s, task.source.prompt, pretrain, finetune)
-                    for i, s in enumerate(scores)]
+            return [convert_piece(base + (f"#{i}" if len(scores) > 1 else ""), s, task.source.prompt, pretrain, finetune,
+                                  timeout) for i, s in enumerate(scores)]
         tunes = split_tunes(path.read_text(encoding="utf-8", errors="replace"))
         out = []
         for i in task.tunes:
             try:
-                score = converter.parse(tunes[i], format="abc")
+                score = _parse_with_limit(lambda: converter.parse(tunes[i], format="abc"), timeout)
+            except PieceTimeout:
+                out.append({"id": f"{base}#{i}", "error": f"timeout: music21 over {timeout} s"})
+                continue
             except Exception as exc:  # noqa: BLE001
                 out.append({"id": f"{base}#{i}", "error": f"music21: {str(exc)[:200]}"})
                 continue
-            out.append(convert_piece(f"{base}#{i}", score, task.source.prompt, pretrain, finetune))
+            out.append(convert_piece(f"{base}#{i}", score, task.source.prompt, pretrain, finetune, timeout))
         return out
+    except PieceTimeout:
+        return [{"id": base, "error": f"timeout: music21 over {timeout * 2} s"}]
     except Exception as exc:  # noqa: BLE001
         return [{"id": base, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}]
 
@@ -212,6 +278,12 @@ def is_validation(piece_id: str, share: float) -> bool:
     """Stable split by piece: the same piece always lands on the same side."""
     digest = int(hashlib.sha1(piece_id.encode()).hexdigest()[:8], 16)
     return digest / 0xFFFFFFFF < share
+
+
+def text_digest(abc: str) -> str:
+    """Duplicate check: the body text without spaces (the header's voice names may differ)."""
+    body = "".join(line for line in abc.split("\n") if line.startswith("[V:"))
+    return hashlib.sha1(body.replace(" ", "").encode()).hexdigest()
 
 
 def read_records(path: Path) -> list[dict]:
@@ -233,6 +305,12 @@ def write_summary(out: Path, min_prompt_pieces: int) -> dict:
                             "validation_pieces": e["validation"][0], "validation_chars": e["validation"][1]} for e in rows]}
     summary["total"] = {k: sum(p[k] for p in summary["prompts"]) for k in
                         ("train_pieces", "train_chars", "validation_pieces", "validation_chars")}
+    failed: dict[str, int] = defaultdict(int)
+    for rec in read_records(out / "failed.jsonl"):
+        error = rec.get("error", "")
+        failed["timeout" if error.startswith("timeout") else "duplicate" if error.startswith("duplicate")
+               else "unequal bar counts" if "unequal bar counts" in error else "other error"] += 1
+    summary["skipped"] = dict(failed)
     (out / "stats.json").write_text(json.dumps(summary, indent=1))
     prompts = [e["prompt"] for e in rows if e["train"][0] >= min_prompt_pieces]
     (out / "prompts.json").write_text(json.dumps(prompts, indent=1))
@@ -245,6 +323,7 @@ def print_summary(summary: dict) -> None:
         print(f"{' / '.join(p['prompt'])[:62]:62s} {p['train_pieces']:7d} {p['train_chars']:10d} "
               f"{p['validation_pieces']:6d} {p['validation_chars']:9d}")
     print("(characters of the original-key text without prompt lines; key-shifted copies not counted)")
+    print("skipped pieces:", summary.get("skipped", {}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", help="output directory")
     p.add_argument("--workers", type=int, default=2, help="processes (keep it small on a shared machine)")
-    p.add_argument("--folk-per-collection", type=int, default=600, help="tunes taken from each folk collection")
+    p.add_argument("--folk-per-collection", type=int, default=1000,
+                   help="tunes taken from each folk collection (keeps folk from swamping the rest)")
+    p.add_argument("--timeout", type=int, default=60, help="seconds per piece before it is skipped (counted as failed)")
     p.add_argument("--pretrain-keys", type=int, default=3, help="extra keys per piece for pre-training (of 15)")
     p.add_argument("--finetune-keys", type=int, default=2, help="extra keys within +-3 semitones for fine-tuning")
     p.add_argument("--validation-share", type=float, default=0.05)
@@ -286,13 +367,18 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
     files = {name: open(out / f"{name}.jsonl", "a", encoding="utf-8") for name in ("train", "validation", "failed")}
     start = time.monotonic()
-    jobs = [(t, str(root), args.pretrain_keys, args.finetune_keys) for t in tasks]
+    jobs = [(t, str(root), args.pretrain_keys, args.finetune_keys, args.timeout) for t in tasks]
+    seen = {text_digest(r["abc"]) for split in ("train", "validation") for r in read_records(out / f"{split}.jsonl")}
     counts = defaultdict(int)
 
     def consume(records: list[dict]) -> None:
         for rec in records:
             if rec["id"] in done_tunes:
                 continue
+            if "error" not in rec and text_digest(rec["abc"]) in seen:  # the same music under another name
+                rec = {"id": rec["id"], "error": "duplicate of a piece already written"}
+            if "error" not in rec:
+                seen.add(text_digest(rec["abc"]))
             name = "failed" if "error" in rec else ("validation" if is_validation(rec["id"], args.validation_share) else "train")
             files[name].write(json.dumps(rec) + "\n")
             files[name].flush()

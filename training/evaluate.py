@@ -149,15 +149,22 @@ def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: in
         variants, errors = [], []
         if mode == "continue" and (openings or {}).get(prompt) is None:
             continue
-        for j in range(per_prompt):  # one piece per call: a failed piece does not sink the others
-            sampling = Sampling(seed=seed + 1000 * i + j, temperature=temperature)
-            try:
-                if mode == "continue":
-                    variants += engine.continue_(openings[prompt], bars=bars, sampling=sampling, max_tries=max_tries)
-                else:
-                    variants += engine.generate(lines, bars=bars, sampling=sampling, max_tries=max_tries)
-            except Exception as exc:  # noqa: BLE001 - a piece the model could not finish is counted
-                errors.append(str(exc))
+        sampling = Sampling(seed=seed + 1000 * i, temperature=temperature)
+        try:  # one call, `per_prompt` variants decoded side by side; an unfinished one says so itself
+            if mode == "continue":
+                produced = engine.continue_(openings[prompt], bars=bars, sampling=sampling, max_tries=max_tries,
+                                            variants=per_prompt)
+            else:
+                produced = engine.generate(lines, bars=bars, sampling=sampling, max_tries=max_tries,
+                                           variants=per_prompt)
+        except Exception as exc:  # noqa: BLE001 - a prompt the model could not serve is counted
+            produced, errors = [], [str(exc)] * per_prompt
+        errors += list(getattr(produced, "gave_up", []))   # variants that wrote no bar are left out
+        for v in produced:
+            if v.complete:
+                variants.append(v)
+            else:
+                errors.append(v.warning or "not finished")
         if not variants:
             log(f"  {' / '.join(prompt)}: no piece finished: {errors[-1]}")
             out[prompt] = {"error": errors[-1], "failed_pieces": len(errors)}
@@ -171,10 +178,108 @@ def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: in
         out[prompt] = {"valid_first_try": float(np.mean([v.valid_first_try for v in variants])),
                        "stats": merge(stats) if stats else None, "unreadable": failed,
                        "seconds": time.monotonic() - started, "abc": [v.abc for v in variants],
+                       "pieces": [{"header": v.header, "bars": list(v.bars), "abc": v.abc} for v in variants],
                        "rejected_bars": sum(v.rejected_bars for v in variants), "failed_pieces": len(errors)}
         log(f"  {' / '.join(prompt)}: {len(variants)} pieces ({len(errors)} not finished), valid first try "
             f"{out[prompt]['valid_first_try']:.2f}, {out[prompt]['seconds']:.1f} s")
     return out
+
+
+# ---------------------------------------------------------------- what a musician hears
+
+def real_reference(pieces: list[Piece], key_pieces: int = 15) -> dict:
+    """Per-voice median register and key agreement of real pieces of one prompt."""
+    from notabridge.abc.patching import split_piece
+
+    from .musician import key_agreement, voice_pitches
+    pitches: dict[str, list[int]] = {}
+    for p in pieces:
+        for v, notes in voice_pitches(split_piece(p.abc).body).items():
+            pitches.setdefault(v, []).extend(notes)
+    agree = []
+    for p in pieces[:key_pieces]:
+        try:
+            agree.append(key_agreement(p.abc))
+        except Exception:  # noqa: BLE001 - a real piece the notation layer cannot read
+            pass
+    agree = [a for a in agree if a is not None]
+    return {"register": {v: float(np.median(n)) for v, n in pitches.items() if n},
+            "key_agreement": float(np.mean(agree)) if agree else None}
+
+
+def hear(generated: dict, prompts: list[tuple], mode: str, bars: int, real: dict, training_names: set[str],
+         openings: dict) -> dict:
+    """Voices sounding, key agreement, register, part names, bar counts and the prompt
+    classifier over the pieces generated in one mode."""
+    from notabridge.abc.patching import split_piece
+
+    from .musician import (declared_voices, key_agreement, median_register, nearest_centroid_loo, part_names,
+                           piece_features, voices_sounding)
+    rows, features, labels = [], [], []
+    for prompt in prompts:
+        pieces = (generated.get(prompt) or {}).get("pieces") or []
+        if not pieces:
+            continue
+        all_sound, voice_sound, agree, gaps, within, names_out, short = [], [], [], [], [], set(), 0
+        given = median_register(split_piece(openings[prompt]).body) if mode == "continue" and openings.get(prompt) else {}
+        for piece in pieces:
+            header = [line for line in piece["header"].splitlines(keepends=True) if not line.startswith("%")]
+            new = piece["bars"]
+            short += len(new) < bars
+            sounding = voices_sounding(header, new)
+            all_sound += [all(b.values()) for b in sounding if b]
+            voice_sound += [x for b in sounding for x in b.values()]
+            text = "".join(header) + "".join(new)
+            try:
+                a = key_agreement(text)
+                if a is not None:
+                    agree.append(a)
+            except Exception:  # noqa: BLE001 - counted as not agreeing: the notes cannot be read
+                agree.append(False)
+            registers = median_register(new)
+            reference = given if mode == "continue" else (real.get(prompt) or {}).get("register", {})
+            for v, median in registers.items():
+                if v in reference:
+                    gaps.append(abs(median - reference[v]))
+                    within.append(abs(median - reference[v]) <= 5)
+            names_out |= {n for n in part_names(header) if n not in training_names}
+            try:
+                features.append(piece_features(text))
+                labels.append(prompt)
+            except Exception:  # noqa: BLE001 - left out of the classifier
+                pass
+        rows.append({"prompt": list(prompt), "pieces": len(pieces), "short_pieces": short,
+                     "voices_declared": float(np.mean([len(declared_voices(p["header"].splitlines())) for p in pieces])),
+                     "all_voices_sound": float(np.mean(all_sound)) if all_sound else None,
+                     "voice_bars_sound": float(np.mean(voice_sound)) if voice_sound else None,
+                     "key_agreement": float(np.mean(agree)) if agree else None,
+                     "real_key_agreement": (real.get(prompt) or {}).get("key_agreement"),
+                     "register_gap": float(np.median(gaps)) if gaps else None,
+                     "register_within_5": float(np.mean(within)) if within else None,
+                     "names_outside_training": sorted(names_out)})
+    out: dict = {"rows": rows}
+    if len(set(labels)) >= 2:
+        accuracy, chance = nearest_centroid_loo(np.stack(features), labels)
+        out["classifier"] = {"accuracy": accuracy, "chance": chance, "pieces": len(labels), "prompts": len(set(labels))}
+    agree_all = [r["key_agreement"] for r in rows if r["key_agreement"] is not None]
+    out["key_agreement"] = float(np.mean(agree_all)) if agree_all else None
+    return out
+
+
+def print_hearing(h: dict) -> None:
+    print(f"\n{'prompt':55s} {'pieces':>6s} {'short':>5s} {'all-voices':>10s} {'voice-bars':>10s} "
+          f"{'key=sig gen/real':>16s} {'reg gap':>7s} {'<=5st':>5s}  names outside training")
+
+    def f(x, spec=".2f"):
+        return "-" if x is None else format(x, spec)
+    for r in h["rows"]:
+        print(f"{' / '.join(r['prompt'])[:55]:55s} {r['pieces']:6d} {r['short_pieces']:5d} {f(r['all_voices_sound']):>10s} "
+              f"{f(r['voice_bars_sound']):>10s} {f(r['key_agreement']) + '/' + f(r['real_key_agreement']):>16s} "
+              f"{f(r['register_gap'], '.1f'):>7s} {f(r['register_within_5']):>5s}  {', '.join(r['names_outside_training'])}")
+    if "classifier" in h:
+        c = h["classifier"]
+        print(f"prompt classifier (leave-one-out nearest centroid, {c['pieces']} pieces, {c['prompts']} prompts): "
+              f"{c['accuracy']:.2f} (chance {c['chance']:.2f})")
 
 
 def derangement(n: int, rng: random.Random) -> list[int]:
@@ -197,10 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-pieces", type=int, default=60, help="validation pieces to score (0 = all)")
     p.add_argument("--ngram-order", type=int, default=6)
     p.add_argument("--ngram-chars", type=int, default=1_500_000, help="training characters for the n-gram")
-    p.add_argument("--per-prompt", type=int, default=2, help="pieces generated per prompt (0 = no generation)")
+    p.add_argument("--per-prompt", type=int, default=6, help="pieces generated per prompt (0 = no generation)")
     p.add_argument("--modes", default="generate,continue",
                    help="generate (from the prompt alone) and/or continue (after 2 bars of a real piece)")
     p.add_argument("--bars", type=int, default=8, help="bars per generated piece")
+    p.add_argument("--given-bars", type=int, default=2, help="bars of the real piece a continuation starts after")
     p.add_argument("--temperature", type=float, default=1.2, help="sampling temperature (NotaGen's default 1.2)")
     p.add_argument("--max-tries", type=int, default=8, help="resamples of an invalid bar before a piece is given up")
     p.add_argument("--prompts", type=int, default=0, help="evaluate only the first N prompts of the bundle (0 = all)")
@@ -208,13 +314,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (1 is fastest on a busy machine)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-scoring", action="store_true", help="skip bits per char and the n-gram (generation only)")
+    p.add_argument("--baseline-bundle", help="another bundle (e.g. the previous model) scored on the same pieces")
     p.add_argument("--out", help="write the report as JSON here")
     args = p.parse_args(argv)
 
     def log(msg: str) -> None:
         print(msg, flush=True)
 
+    from notabridge.abc.patching import split_piece
     from notabridge.engine.bundle import load_bundle
+
+    from .musician import part_names
     bundle = load_bundle(args.bundle, "cpu", threads=args.threads)
     data = Path(args.data)
     train, valid = read_jsonl(data / "train.jsonl"), read_jsonl(data / "validation.jsonl")
@@ -229,6 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     report["model_bits_per_char"] = bpc
     report["validation_chars"] = chars
     log(f"model: {bpc:.3f} bits/char on {len(scored)} validation pieces ({chars} chars, {time.monotonic() - t:.0f} s)")
+    if args.baseline_bundle and scored:
+        t = time.monotonic()
+        base = load_bundle(args.baseline_bundle, "cpu", threads=args.threads)
+        report["baseline"] = {"bundle": str(args.baseline_bundle), "bits_per_char": validation_bpc(base, scored)[0]}
+        log(f"baseline {args.baseline_bundle}: {report['baseline']['bits_per_char']:.3f} bits/char on the same pieces "
+            f"({time.monotonic() - t:.0f} s)")
     t = time.monotonic()
     nbpc, used = ngram_bpc(train, scored, args.ngram_order, args.ngram_chars) if scored else (math.nan, 0)
     report["ngram"] = {"order": args.ngram_order, "training_chars": used, "bits_per_char": nbpc}
@@ -249,13 +365,17 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception:  # noqa: BLE001 - a real piece the notation layer cannot read
                     pass
             real[prompt] = merge(stats) if stats else None
-        openings = {q: opening(valid, q, 2) or opening(train, q, 2) for q in prompts}
+        openings = {q: opening(valid, q, args.given_bars) or opening(train, q, args.given_bars) for q in prompts}
+        names = {n for p in train for n in part_names(split_piece(p.abc).header)}
+        references = {q: real_reference([p for p in train + valid if p.prompt == q][: args.real_pieces]) for q in prompts}
         for mode in args.modes.split(","):
             log(f"{mode}: {args.per_prompt} x {args.bars} bars for {len(prompts)} prompts")
             generated = generate_for_prompts(engine, prompts, args.per_prompt, args.bars, args.seed, log, mode, openings,
                                              args.temperature, args.max_tries)
             report[mode] = compare_with_real(generated, real, prompts, rng, args)
             print_generation_table(report[mode])
+            report[mode]["hearing"] = hear(generated, prompts, mode, args.bars, references, names, openings)
+            print_hearing(report[mode]["hearing"])
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
         log(f"report written to {args.out}")

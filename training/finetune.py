@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from notabridge.abc.prompt import prompt_text
 from notabridge.jobs.corpus_index import SCORE_TYPES, score_files
 from notabridge.jobs.originality import INDEX_FILE, BarIndex
 
-from .corpus import augmentation_keys, is_validation, transposed
+from .corpus import convert_piece, is_validation
 
 HELD_OUT_SHARE = 0.1
 
@@ -48,42 +47,42 @@ class FinetuneResult:
     out: Path
 
 
-def full_abc(path: Path) -> str:
-    """Interleaved ABC without rest reduction (what training.corpus transposes) of one score file."""
-    from notabridge.notation import excerpt_to_musicxml, read_excerpt, to_abc
+def score_source(path: Path):
+    """What NotaGen's chain reads for one score file: the path (MusicXML), a music21 score (ABC)
+    or MusicXML text (any other format, through the excerpt)."""
+    from notabridge.notation import excerpt_to_musicxml, read_excerpt
 
     suffix = path.suffix.lower()
     if suffix in (".musicxml", ".xml", ".mxl"):
-        return to_abc(str(path), reduce_rests=False)
+        return str(path)
     if suffix == ".abc":
         from music21 import converter, stream
 
         parsed = converter.parse(path.read_text(encoding="utf-8", errors="replace"), format="abc")
-        score = parsed.scores[0] if isinstance(parsed, stream.Opus) else parsed
-        return to_abc(score, reduce_rests=False)
-    return to_abc(excerpt_to_musicxml(read_excerpt(path)), reduce_rests=False)
+        return parsed.scores[0] if isinstance(parsed, stream.Opus) else parsed
+    return excerpt_to_musicxml(read_excerpt(path))
+
+
+def training_abc(path: Path) -> str:
+    """NotaGen's training text of one score file, in its own key (what fine-tuning reads)."""
+    record = convert_piece(path.name, score_source(path), ("", "", ""), 0, 0)
+    if "error" in record:
+        raise ValueError(record["error"])
+    return record["abc"]
 
 
 def convert_folder(folder: Path, prompt: tuple[str, str, str], keys: int = 2) -> tuple[list[dict], list[str]]:
-    """Corpus records of every readable score of `folder`, and the unreadable ones with why."""
+    """Corpus records of every readable score of `folder` (training.corpus's conversion: NotaGen's
+    chain, copies within +-3 semitones), and the unreadable ones with why."""
     records, unreadable = [], []
-    files = score_files(folder)
-    for path in files:
+    for path in score_files(folder):
         piece_id = str(path.relative_to(folder))
         try:
-            full = full_abc(path)
-            abc = transposed(full, None)
-            if not any(line.startswith("[V:") for line in abc.split("\n")):
-                raise ValueError("no bars")
-            abc.encode("ascii")
-            _, near = augmentation_keys(abc, random.Random(piece_id), 0, keys)
-            versions = []
-            for key in near:
-                try:
-                    versions.append(transposed(full, key))
-                except Exception:  # noqa: BLE001 - an odd bar abctoolkit cannot move: keep the other keys
-                    pass
-            records.append({"id": piece_id, "prompt": list(prompt), "abc": abc, "pretrain": [], "finetune": versions})
+            record = convert_piece(piece_id, score_source(path), prompt, 0, keys)
+            if "error" in record:
+                raise ValueError(record["error"])
+            records.append({"id": piece_id, "prompt": list(prompt), "abc": record["abc"], "pretrain": [],
+                            "finetune": record["finetune"]})
         except Exception as exc:  # noqa: BLE001 - reported to the user, the other files are used
             unreadable.append(f"{path.name}: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}")
     return records, unreadable

@@ -13,7 +13,7 @@ from pathlib import Path
 from .corpus import Task, corpus_root, is_validation, make_tasks, read_records, run_task
 
 VALIDATION_SHARE = 0.05          # training.corpus's default, with which the embedded model was made
-FOLK_PER_COLLECTION = 600
+FOLK_PER_COLLECTION = 1000     # training.corpus --folk-per-collection default
 
 
 def _base(task: Task) -> str:

@@ -30,7 +30,8 @@ and, for what this model was trained on:
   electronic formats reserved. Refer to licensing agreement for further details."
 - Bach chorales, Monteverdi, trecento pieces, string quartets, piano pieces and songs: MusicXML
   encodings distributed with music21 under the corpus licence above (some carry their own
-  rights notes); O'Neill's, Ryan's and Aird's collections: ABC transcriptions contributed by
+  rights notes); O'Neill's, Ryan's and Aird's collections, the Nottingham Music Database tunes
+  and the American fife and Northumbrian minstrelsy books: ABC transcriptions contributed by
   volunteers (named in the files).
 
 **Use this model for research and other non-commercial purposes only.** Whether a model
@@ -60,7 +61,11 @@ def eval_section(report: dict, first: bool = True) -> str:
            "scored with their prompt lines through ONNX Runtime, every patch after the first as in NotaGen's loss):",
            "",
            "| model | bits per character |", "|---|---:|",
-           f"| this model | {report['model_bits_per_char']:.3f} |",
+           f"| this model | {report['model_bits_per_char']:.3f} |"]
+        if report.get("baseline"):
+            out.append(f"| {report['baseline'].get('name', report['baseline']['bundle'])} | "
+                       f"{report['baseline']['bits_per_char']:.3f} |")
+        out += [
            f"| character {report['ngram']['order']}-gram (Witten-Bell), same training pieces "
            f"({report['ngram']['training_chars']:,} chars) | {report['ngram']['bits_per_char']:.3f} |", ""]
     else:
@@ -99,7 +104,37 @@ def eval_section(report: dict, first: bool = True) -> str:
                 kinds.setdefault(what, []).append(f[1])
             out.append(f"\nNo piece for {len(failed)} of {len(failed) + len(gen['rows'])} prompts: "
                        + " — ".join(f"{what} within the tries ({'; '.join(names)})" for what, names in kinds.items()))
+        if gen.get("hearing"):
+            out += ["", hearing_section(gen["hearing"], mode)]
         out.append("")
+    return "\n".join(out) + "\n"
+
+
+def hearing_section(h: dict, mode: str) -> str:
+    """The musician's measures of one generation mode (training.evaluate.hear)."""
+    def f(x, spec=".2f"):
+        return "–" if x is None else format(x, spec)
+    reference = "the given bars of the same voice" if mode == "continue" else "the same voice in the real pieces of the prompt"
+    out = [f"What a musician hears: *all voices* = share of bars where every declared voice has a note; "
+           f"*voice-bars* = share of (voice, bar) pairs with a note; *key = signature* = share of pieces whose key "
+           f"analysed by music21 (Krumhansl-Schmuckler) has the key signature written (generated / real pieces); "
+           f"*register* = median distance in semitones between each voice's median pitch and {reference}, and "
+           f"the share within 5 semitones; *short* = finished pieces with fewer bars than asked; names = part "
+           f"names that no training piece uses.", "",
+           "| prompt | voices | all voices | voice-bars | key = signature (gen / real) | register gap | within 5 | short | names outside training |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in h["rows"]:
+        out.append(f"| {' / '.join(r['prompt'])} | {r['voices_declared']:.1f} | {f(r['all_voices_sound'])} | "
+                   f"{f(r['voice_bars_sound'])} | {f(r['key_agreement'])} / {f(r['real_key_agreement'])} | "
+                   f"{f(r['register_gap'], '.1f')} | {f(r['register_within_5'])} | {r['short_pieces']} | "
+                   f"{', '.join(r['names_outside_training']) or 'none'} |")
+    if h.get("key_agreement") is not None:
+        out.append(f"\nKey = signature over all prompts: {h['key_agreement']:.2f}.")
+    if "classifier" in h:
+        c = h["classifier"]
+        out.append(f"Prompt classifier (leave-one-out nearest centroid over per-piece statistics: pitch classes, "
+                   f"intervals, durations, voices, mean pitch, note density, rests, voices sounding; "
+                   f"{c['pieces']} pieces of {c['prompts']} prompts): **{c['accuracy']:.2f}** (chance {c['chance']:.2f}).")
     return "\n".join(out) + "\n"
 
 
@@ -111,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", required=True, help="corpus directory (stats.json)")
     p.add_argument("--eval", action="append", default=[],
                    help="training.evaluate JSON report (repeat for runs with other sampling settings)")
+    p.add_argument("--training", help="the card's 'training' row (default: read off the checkpoint)")
+    p.add_argument("--recipe", help="the card's 'recipe' row (default: read off the checkpoint's arguments)")
+    p.add_argument("--intro", help="the card's opening paragraph (default: a model trained from scratch)")
     p.add_argument("--notes", help="a Markdown file appended as 'How it was made' (size choice, run notes)")
     args = p.parse_args(argv)
 
@@ -125,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     prompts = json.loads((bundle / "prompts.json").read_text()) if (bundle / "prompts.json").is_file() else []
 
     text = [f"# {config.get('name', bundle.name)}: NotaBridge's embedded default model\n",
-            "A small NotaGen-architecture model trained from scratch on this machine (2 shared CPU cores) on "
+            (args.intro.rstrip() + "\n" if args.intro else None) or "A small NotaGen-architecture model trained from scratch on this machine (2 shared CPU cores) on "
             "music21's bundled corpus, so that NotaBridge works offline out of the box. It is far smaller and "
             "weaker than NotaGen's released models: export a real NotaGen checkpoint with `notabridge export` "
             "for serious use.\n",
@@ -133,9 +171,9 @@ def main(argv: list[str] | None = None) -> int:
                              f"{config['char_num_layers']} char layers, context {config['patch_length']} patches of 16"),
                    ("parameters", f"{config['parameters']:,}"),
                    ("precision / size", f"{config['precision']}, {size / 2**20:.1f} MiB of ONNX graphs"),
-                   ("training", f"{prog.get('elapsed', 0) / 60:.0f} min on CPU, {prog.get('step', 0)} optimizer steps, "
+                   ("training", args.training or f"{prog.get('elapsed', 0) / 60:.0f} min on CPU, {prog.get('step', 0)} optimizer steps, "
                                 f"{prog.get('chars', 0) / 1e6:.1f} M characters seen; last phase: {prog.get('phase')}"),
-                   ("recipe", f"NotaGen's objective; pre-training (no prompt lines, keys of 15) at lr "
+                   ("recipe", args.recipe or f"NotaGen's objective; pre-training (no prompt lines, keys of 15) at lr "
                               f"{arguments.get('lr')}, then prompt fine-tuning (prompt lines, keys within +-3 "
                               f"semitones) at lr {arguments.get('finetune_lr')}; AdamW, warm-up then constant; "
                               f"batches of {arguments.get('batch_patches')} patches"),
@@ -144,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"{blob.get('min_eval_loss', math.nan) / math.log(2):.3f} bits/char"),
                    ("prompts", f"{len(prompts)} (prompts.json)")]),
             "## Training data\n",
-            "music21's corpus converted by `python -m training.corpus` (notabridge.notation.to_abc: xml2abc with "
-            "NotaGen's settings, interleaved bar lines, rest reduction), split into training and validation by "
-            "piece. Prompts come from where a piece sits in the corpus (the period and instrumentation are our "
+            "music21's corpus converted by `python -m training.corpus` through NotaGen's own data chain "
+            "(notabridge.notation.notagen_chain: xml2abc with NotaGen's settings, its cleanup, bar check, "
+            "annotation rules and key normalisation, interleaved bar lines with rest reduction; key-shifted copies "
+            "transposed before interleaving, as NotaGen does), deduplicated and split into training and "
+            "validation by piece. Prompts come from where a piece sits in the corpus (the period and instrumentation are our "
             "labels, e.g. Palestrina's masses = Renaissance / Choral, folk tunes = Folk / <collection> / Melody).\n",
             corpus_section(stats),
             "\n## Licence terms of the data\n", LICENCE,
