@@ -234,7 +234,7 @@ def quantize_bundle(src: str | Path, out_dir: str | Path, calibration: list[str]
             "from": {"name": config.get("name"), "sha256": {g: config["graphs"][g]["sha256"] for g in GRAPHS}},
         },
     }
-    for extra in ["prompts.json"] + ([config["draft"]["file"]] if config.get("draft") else []):
+    for extra in ["prompts.json", "part_names.json"] + ([config["draft"]["file"]] if config.get("draft") else []):
         if (src / extra).is_file():
             shutil.copyfile(src / extra, out_dir / extra)
     card = (src / "MODEL_CARD.md").read_text() if (src / "MODEL_CARD.md").is_file() else f"# {config.get('name')}\n"

@@ -195,7 +195,10 @@ def load_bundle(path: str | Path | None = None, device: str = "auto", verify: bo
     prompts = json.loads(prompts_file.read_text()) if prompts_file.is_file() else []
     card_file = path / "MODEL_CARD.md"
     card = card_file.read_text() if card_file.is_file() else ""
-    info = dict(config) | {"name": config.get("name") or path.name, "prompts": prompts, "path": str(path)}
+    names_file = path / "part_names.json"   # optional: the part names of the model's training headers
+    part_names = json.loads(names_file.read_text()) if names_file.is_file() else []
+    info = dict(config) | {"name": config.get("name") or path.name, "prompts": prompts, "path": str(path),
+                           "part_names": part_names}
     draft = None
     if config.get("draft"):
         from notabridge.engine.draft import DraftTable

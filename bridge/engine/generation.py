@@ -91,7 +91,7 @@ class Engine:
             forced["K:"] = f"K:{key}\n"
         writers = [BarWriter(prompt=list(prompt_lines), header=None, prefix_body=[], bars=bars, forced_header=forced,
                              pickup_ok=True, max_tries=max_tries, header_voices=every_voice,
-                             on_bar=self._bar_callback(progress, v))
+                             part_names=self.info.get("part_names") or None, on_bar=self._bar_callback(progress, v))
                    for v in range(variants)]
         return self._run(writers, sampling, cancel)
 

@@ -268,7 +268,8 @@ class BarWriter:
                  forced_header: dict[str, str] | None = None, pickup_ok: bool = False,
                  keep_meter_and_key: bool = False, max_tries: int = 8, max_line_patches: int | None = None,
                  write_voices: list[str] | None = None, ranges: dict[str, tuple[int, int]] | None = None,
-                 header_voices: bool = False, on_bar: Callable[[int, str], None] | None = None):
+                 header_voices: bool = False, on_bar: Callable[[int, str], None] | None = None,
+                 part_names: list[str] | None = None):
         """`write_voices`: voices that must be written in every new bar (the others may be left
         out, as training leaves out resting voices); `ranges`: voice -> (lowest, highest) MIDI
         pitch a voice is written in. `header_voices` (generate): every voice the header the model
@@ -283,6 +284,9 @@ class BarWriter:
         self.given = given
         self.write_voices = write_voices
         self.header_voices = header_voices
+        # generate: a voice's nm="..." is one of the names the model was trained on (a small model
+        # spells names letter by letter at NotaGen's temperature: "Qornon 2", "Celor")
+        self.part_names = tuple(part_names) if part_names else None
         self.ranges = dict(ranges or {})
         self.forced_header = forced_header or {}
         self.pickup_ok = pickup_ok
@@ -468,6 +472,10 @@ class BarWriter:
                 return number[len(text) - 2], ""
             if len(text) == 2 + len(number):
                 return None, ban_mask(" \n")
+            if self.part_names is not None:
+                name = open_part_name(text)
+                if name is not None:
+                    return name_constraint(name, self.part_names)
         for start in starts:
             if text.startswith(start):
                 for head, full in self.forced_header.items():
@@ -645,6 +653,29 @@ def _score_voices(header: list[str]) -> int | None:
     """How many voices the `%%score` line names (None without one)."""
     line = next((h for h in header if h.startswith("%%score")), None)
     return len(re.findall(r"\d+", line)) or None if line else None
+
+
+def open_part_name(line: str) -> str | None:
+    """The name written so far when `line` (a V: line being written) ends inside `nm="..."`."""
+    start = line.rfind(' nm="')
+    if start < 0:
+        return None
+    name = line[start + 5:]
+    return None if '"' in name else name
+
+
+def name_constraint(prefix: str, names: tuple[str, ...]):
+    """(forced, ban mask) that lets the name go on only as one of `names` (or end, with its closing
+    quote, where `prefix` is one); a prefix that is no name's (it cannot happen through these
+    masks) is let through unconstrained."""
+    allowed = {n[len(prefix)] for n in names if n.startswith(prefix) and len(n) > len(prefix)}
+    if prefix in names:
+        allowed.add('"')
+    if not allowed:
+        return None, ""
+    if len(allowed) == 1:
+        return allowed.pop(), ""
+    return None, ban_mask("".join(sorted(allowed)))
 
 
 def _lettered(content: str) -> bool:
