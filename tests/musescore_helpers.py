@@ -223,7 +223,11 @@ def display():
     import select
 
     read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([XVFB, "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+    # -noreset: by default an X server resets when its last client leaves, and a client that
+    # connects during that reset is refused; xdotool's polling disconnects while MuseScore is
+    # still starting, so MuseScore once found the display "not there" (could not connect to :0)
+    proc = subprocess.Popen([XVFB, "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp",
+                             "-noreset"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_fd,))
     os.close(write_fd)
     number = b""
