@@ -20,13 +20,10 @@ import numpy as np
 from notabridge.errors import Cancelled, JobError
 from notabridge.abc.patching import EOS_ID, PATCH_SIZE, patches_to_ids
 from .runtime import Cache, Runner
-from .sampling import Sampler
+from .sampling import Sampler, constraint_masks
 
 VOCAB = 128
 DONE = -1
-# never sampled: pad, bos, control characters other than newline, DEL
-_BASE_BANNED = np.zeros(VOCAB, dtype=bool)
-_BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
 
 
 class RowWriter(Protocol):
@@ -213,19 +210,10 @@ class Decoder:
                 if forced is not None:
                     chosen[i] = ord(forced)
                     continue
-                weak = None
-                if isinstance(banned, np.ndarray):   # ban levels: 2 banned, 1 allowed but not as a fallback
-                    ban = (banned >= 2) | _BASE_BANNED
-                    weak = banned >= 1
-                else:
-                    ban = _BASE_BANNED.copy()
-                    for c in banned:
-                        ban[ord(c)] = True
-                if pos == 0:
-                    ban[EOS_ID] = True  # a patch holds at least one character
+                ban, weak = constraint_masks(banned, patch_start=pos == 0, eos_id=EOS_ID)
                 to_sample.append(i)
                 bans.append(ban)
-                weaks.append(ban if weak is None else (weak | ban))
+                weaks.append(weak)
             if to_sample:  # rows resampling an invalid bar may ask for a cooler temperature
                 scales = [getattr(writers[i], "temperature_scale", 1.0) for i in to_sample]
                 for scale in sorted(set(scales)):

@@ -154,3 +154,25 @@ class Sampler:
         if bad.any():
             ids[bad] = probs[bad].argmax(axis=-1)
         return ids.astype(np.int64)
+
+
+# never sampled: pad, bos, control characters other than tab and newline, DEL
+BASE_BANNED = np.zeros(128, dtype=bool)
+BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
+
+
+def constraint_masks(banned, patch_start: bool, eos_id: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """A writer's bans (a string of banned characters, or 128 ban levels: 2 banned, 1 allowed but
+    not as a fallback) as (ban, weak) masks for sampling; the first character of a patch is never
+    eos (a patch holds at least one character)."""
+    weak = None
+    if isinstance(banned, np.ndarray):
+        ban = (banned >= 2) | BASE_BANNED
+        weak = banned >= 1
+    else:
+        ban = BASE_BANNED.copy()
+        for c in banned:
+            ban[ord(c)] = True
+    if patch_start:
+        ban[eos_id] = True
+    return ban, ban if weak is None else (weak | ban)

@@ -28,12 +28,9 @@ import numpy as np
 
 from .draft import DraftTable
 from notabridge.abc.patching import EOS_ID, PATCH_SIZE
-from notabridge.engine.sampling import GREEDY_TEMPERATURE, Sampling, distribution
+from notabridge.engine.sampling import GREEDY_TEMPERATURE, Sampling, constraint_masks, distribution
 
 VOCAB = 128
-# never sampled: pad, bos, control characters other than newline, DEL (as bridge/engine/decoder.py)
-BASE_BANNED = np.zeros(VOCAB, dtype=bool)
-BASE_BANNED[[0, 1, *range(3, 10), *range(11, 32), 127]] = True
 MAX_DRAFT = 8               # drafted characters per call at most (measured: 8 beat 3, 5, 12 and 16 on chorales)
 MIN_DRAFT_PROBABILITY = 0.1  # stop drafting after a character the draft itself found this unlikely
 
@@ -100,17 +97,7 @@ def constraint_at(probe_, text: str) -> Constraint:
     forced, banned = probe_.constraint()
     if forced is not None:
         return ord(forced), None, None
-    if isinstance(banned, np.ndarray):   # ban levels: 2 banned, 1 allowed but not as a fallback
-        ban = (banned >= 2) | BASE_BANNED
-        weak = banned >= 1
-    else:
-        ban = BASE_BANNED.copy()
-        for c in banned:
-            ban[ord(c)] = True
-        weak = None
-    if not text:
-        ban[EOS_ID] = True
-    return None, ban, ban if weak is None else (weak | ban)
+    return (None, *constraint_masks(banned, patch_start=not text, eos_id=EOS_ID))
 
 
 class Speculator:
