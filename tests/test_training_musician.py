@@ -9,7 +9,7 @@ from notabridge.abc.patching import split_piece
 from notabridge.notation.notagen_chain import notagen_chain
 from training.corpus import corpus_root, split_tunes
 from training.data import Piece
-from training.evaluate import hear, real_reference
+from training.evaluate import first_bars_text, hear, real_classifier, real_reference
 from training.musician import (key_agreement, median_register, nearest_centroid_loo, part_names, piece_features,
                                voices_sounding)
 
@@ -103,3 +103,16 @@ def test_hear_on_real_pieces_posing_as_generated(real):
     assert h["classifier"]["accuracy"] == 1.0 and h["classifier"]["chance"] == 0.5
     short = [r["short_pieces"] for r in h["rows"]]
     assert short == [sum(len(split_piece(t).body) < 8 for t in real[q]) for q in (BACH, FOLK)]
+
+
+def test_the_classifier_ceiling_is_measured_on_real_openings_as_long_as_the_generated_pieces(real):
+    pieces = {q: [Piece(f"{i}", q, t) for i, t in enumerate(texts)] for q, texts in real.items()}
+    ceiling = real_classifier(pieces, per_prompt=3, bars=8)
+    # chorales and reels differ in every statistic: the measure itself must tell them apart
+    assert ceiling["accuracy"] == 1.0 and ceiling["pieces"] == 6 and ceiling["chance"] == 0.5
+    opening = first_bars_text(real[BACH][0], 8)
+    assert not opening.startswith("%") and len(split_piece(opening).body) == 8
+    assert first_bars_text(real[BACH][0], 10_000) is None     # shorter pieces are not cut to fit
+    # BWV 66.6 (F# minor) is heard in its key only from bar 6 on: the reference follows the length
+    assert real_reference(pieces[BACH], bars=8)["key_agreement_bars"] == 1.0
+    assert real_reference(pieces[BACH], bars=4)["key_agreement_bars"] == 2 / 3

@@ -187,8 +187,18 @@ def generate_for_prompts(engine, prompts: list[tuple], per_prompt: int, bars: in
 
 # ---------------------------------------------------------------- what a musician hears
 
-def real_reference(pieces: list[Piece], key_pieces: int = 15) -> dict:
-    """Per-voice median register and key agreement of real pieces of one prompt."""
+def first_bars_text(abc_text: str, bars: int) -> str | None:
+    """Header (no prompt lines) and the first `bars` bars of a piece; None when it is shorter."""
+    from notabridge.abc.patching import split_piece
+    piece = split_piece(abc_text)
+    if len(piece.body) < bars:
+        return None
+    return "".join(line for line in piece.header if not line.startswith("%")) + "".join(piece.body[:bars])
+
+
+def real_reference(pieces: list[Piece], key_pieces: int = 15, bars: int = 8) -> dict:
+    """Per-voice median register and key agreement of real pieces of one prompt: over whole
+    pieces, and over their first `bars` bars (as long as a generated piece, so comparable)."""
     from notabridge.abc.patching import split_piece
 
     from .musician import key_agreement, voice_pitches
@@ -196,15 +206,45 @@ def real_reference(pieces: list[Piece], key_pieces: int = 15) -> dict:
     for p in pieces:
         for v, notes in voice_pitches(split_piece(p.abc).body).items():
             pitches.setdefault(v, []).extend(notes)
-    agree = []
-    for p in pieces[:key_pieces]:
-        try:
-            agree.append(key_agreement(p.abc))
-        except Exception:  # noqa: BLE001 - a real piece the notation layer cannot read
-            pass
-    agree = [a for a in agree if a is not None]
+
+    def agreement(texts: list[str]) -> float | None:
+        found = []
+        for text in texts:
+            try:
+                found.append(key_agreement(text))
+            except Exception:  # noqa: BLE001 - a real piece the notation layer cannot read
+                pass
+        found = [a for a in found if a is not None]
+        return float(np.mean(found)) if found else None
+    openings = [t for t in (first_bars_text(p.abc, bars) for p in pieces) if t][:key_pieces]
     return {"register": {v: float(np.median(n)) for v, n in pitches.items() if n},
-            "key_agreement": float(np.mean(agree)) if agree else None}
+            "key_agreement": agreement([p.abc for p in pieces[:key_pieces]]),
+            "key_agreement_bars": agreement(openings)}
+
+
+def real_classifier(pieces_by_prompt: dict[tuple, list[Piece]], per_prompt: int, bars: int) -> dict | None:
+    """The prompt classifier on real pieces, as many per prompt and as many bars as generated:
+    what the measure reaches on the music the model learnt from (its ceiling at this size)."""
+    from .musician import nearest_centroid_loo, piece_features
+    features, labels = [], []
+    for prompt, pieces in pieces_by_prompt.items():
+        taken = 0
+        for p in pieces:
+            text = first_bars_text(p.abc, bars)
+            if text is None:
+                continue
+            try:
+                features.append(piece_features(text))
+            except Exception:  # noqa: BLE001 - a real piece the notation layer cannot read
+                continue
+            labels.append(prompt)
+            taken += 1
+            if taken >= per_prompt:
+                break
+    if len(set(labels)) < 2:
+        return None
+    accuracy, chance = nearest_centroid_loo(np.stack(features), labels)
+    return {"accuracy": accuracy, "chance": chance, "pieces": len(labels), "prompts": len(set(labels))}
 
 
 def hear(generated: dict, prompts: list[tuple], mode: str, bars: int, real: dict, training_names: set[str],
@@ -254,6 +294,7 @@ def hear(generated: dict, prompts: list[tuple], mode: str, bars: int, real: dict
                      "voice_bars_sound": float(np.mean(voice_sound)) if voice_sound else None,
                      "key_agreement": float(np.mean(agree)) if agree else None,
                      "real_key_agreement": (real.get(prompt) or {}).get("key_agreement"),
+                     "real_key_agreement_bars": (real.get(prompt) or {}).get("key_agreement_bars"),
                      "register_gap": float(np.median(gaps)) if gaps else None,
                      "register_within_5": float(np.mean(within)) if within else None,
                      "names_outside_training": sorted(names_out)})
@@ -263,23 +304,33 @@ def hear(generated: dict, prompts: list[tuple], mode: str, bars: int, real: dict
         out["classifier"] = {"accuracy": accuracy, "chance": chance, "pieces": len(labels), "prompts": len(set(labels))}
     agree_all = [r["key_agreement"] for r in rows if r["key_agreement"] is not None]
     out["key_agreement"] = float(np.mean(agree_all)) if agree_all else None
+    real_bars = [r["real_key_agreement_bars"] for r in rows if r["real_key_agreement_bars"] is not None]
+    out["real_key_agreement_bars"] = float(np.mean(real_bars)) if real_bars else None
     return out
 
 
 def print_hearing(h: dict) -> None:
     print(f"\n{'prompt':55s} {'pieces':>6s} {'short':>5s} {'all-voices':>10s} {'voice-bars':>10s} "
-          f"{'key=sig gen/real':>16s} {'reg gap':>7s} {'<=5st':>5s}  names outside training")
+          f"{'key=sig gen/real/real-N':>23s} {'reg gap':>7s} {'<=5st':>5s}  names outside training")
 
     def f(x, spec=".2f"):
         return "-" if x is None else format(x, spec)
     for r in h["rows"]:
         print(f"{' / '.join(r['prompt'])[:55]:55s} {r['pieces']:6d} {r['short_pieces']:5d} {f(r['all_voices_sound']):>10s} "
-              f"{f(r['voice_bars_sound']):>10s} {f(r['key_agreement']) + '/' + f(r['real_key_agreement']):>16s} "
+              f"{f(r['voice_bars_sound']):>10s} "
+              f"{f(r['key_agreement']) + '/' + f(r['real_key_agreement']) + '/' + f(r.get('real_key_agreement_bars')):>23s} "
               f"{f(r['register_gap'], '.1f'):>7s} {f(r['register_within_5']):>5s}  {', '.join(r['names_outside_training'])}")
     if "classifier" in h:
         c = h["classifier"]
         print(f"prompt classifier (leave-one-out nearest centroid, {c['pieces']} pieces, {c['prompts']} prompts): "
               f"{c['accuracy']:.2f} (chance {c['chance']:.2f})")
+    if h.get("real_classifier"):
+        c = h["real_classifier"]
+        print(f"  the same classifier on real pieces of the corpus ({c['pieces']} pieces, first bars as long as "
+              f"the generated ones): {c['accuracy']:.2f}")
+    if h.get("key_agreement") is not None:
+        print(f"key agreement: generated {h['key_agreement']:.2f}, real pieces' openings of the same length "
+              f"{f(h.get('real_key_agreement_bars'))}")
 
 
 def derangement(n: int, rng: random.Random) -> list[int]:
@@ -367,7 +418,10 @@ def main(argv: list[str] | None = None) -> int:
             real[prompt] = merge(stats) if stats else None
         openings = {q: opening(valid, q, args.given_bars) or opening(train, q, args.given_bars) for q in prompts}
         names = {n for p in train for n in part_names(split_piece(p.abc).header)}
-        references = {q: real_reference([p for p in train + valid if p.prompt == q][: args.real_pieces]) for q in prompts}
+        references = {q: real_reference([p for p in valid + train if p.prompt == q][: args.real_pieces], bars=args.bars)
+                      for q in prompts}
+        ceiling = real_classifier({q: [p for p in valid + train if p.prompt == q] for q in prompts},
+                                  args.per_prompt, args.bars)
         for mode in args.modes.split(","):
             log(f"{mode}: {args.per_prompt} x {args.bars} bars for {len(prompts)} prompts")
             generated = generate_for_prompts(engine, prompts, args.per_prompt, args.bars, args.seed, log, mode, openings,
@@ -375,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
             report[mode] = compare_with_real(generated, real, prompts, rng, args)
             print_generation_table(report[mode])
             report[mode]["hearing"] = hear(generated, prompts, mode, args.bars, references, names, openings)
+            if mode == "generate":  # continuations share one real opening per prompt: no ceiling to compare
+                report[mode]["hearing"]["real_classifier"] = ceiling
             print_hearing(report[mode]["hearing"])
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))

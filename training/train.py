@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--finetune-lr", type=float, default=1e-4)
     opt.add_argument("--warmup-steps", type=int, default=200)
     opt.add_argument("--weight-decay", type=float, default=0.01)
+    opt.add_argument("--decay", choices=("none", "cosine"), default="none",
+                     help="after warm-up: constant (NotaGen's schedule) or a cosine down to --min-lr-ratio "
+                          "over the phase's share of --max-minutes")
+    opt.add_argument("--min-lr-ratio", type=float, default=0.1, help="the cosine's end, as a share of the phase's lr")
     opt.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0 = off)")
     opt.add_argument("--batch-patches", type=int, default=2048,
                      help="patches per batch and process, padding included")
@@ -130,6 +134,17 @@ def save_checkpoint(path: Path, model: NotaGenModel, optimizer, scheduler, progr
     tmp = path.with_suffix(".tmp")
     torch.save(blob, tmp)
     os.replace(tmp, path)  # never leave a half-written checkpoint behind
+
+
+def time_decay(kind: str, elapsed_s: float, budget_s: float, min_ratio: float) -> float:
+    """The share of the phase's learning rate left after elapsed_s of a budget_s phase.
+
+    The budget is wall time (a CPU run cannot know its step count in advance), so the
+    cosine runs over time; a phase without a time budget is not decayed."""
+    if kind == "none" or not math.isfinite(budget_s) or budget_s <= 0:
+        return 1.0
+    done = min(1.0, max(0.0, elapsed_s / budget_s))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * done))
 
 
 def make_optimizer(model: NotaGenModel, lr: float, weight_decay: float, warmup: int):
@@ -302,7 +317,8 @@ def _run_phase(args, phase, phases, objective, runner, model, optimizer, schedul
         if improved:
             progress["min_eval_loss"], progress["best_epoch"] = loss, progress["epoch"]
         log(f"[{phase}] step {progress['step']} epoch {progress['epoch'] + progress['batch_frac']:.2f}: "
-            f"validation {loss:.4f} nats/char = {loss / math.log(2):.4f} bits/char over {int(chars)} chars"
+            f"validation {loss:.4f} nats/char = {loss / math.log(2):.4f} bits/char over {int(chars)} chars, "
+            f"lr {optimizer.param_groups[0]['lr']:.2e}"
             + (" (best)" if improved else ""))
         if dist.main:
             save_checkpoint(out / "last.pth", model, optimizer, scheduler, progress)
@@ -325,6 +341,9 @@ def _run_phase(args, phase, phases, objective, runner, model, optimizer, schedul
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optimizer.step()
             scheduler.step()
+            decay = time_decay(args.decay, progress["phase_elapsed"], budget_s, args.min_lr_ratio)
+            for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
+                group["lr"] = base * scheduler.lr_lambdas[0](scheduler.last_epoch) * decay
             progress["batch"] += 1
             progress["step"] += 1
             progress["phase_step"] += 1
