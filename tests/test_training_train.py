@@ -98,6 +98,20 @@ def test_loss_falls_resume_continues_and_checkpoint_loads(corpus_dir, tmp_path):
     assert validation_loss(load_model(run / "last.pth"), corpus_dir) < trained_loss
 
 
+def test_cosine_decay_ends_at_the_floor_of_the_time_budget(corpus_dir, tmp_path):
+    ends = {}
+    for decay in ("none", "cosine"):
+        run = tmp_path / decay
+        assert train.main([*TINY, "--data", str(corpus_dir), "--out", str(run), "--phases", "pretrain",
+                           "--max-minutes", "0.04", "--decay", decay, "--min-lr-ratio", "0.1"]) == 0
+        blob = torch.load(run / "last.pth", weights_only=True)
+        assert blob["progress"]["step"] > 2      # past the warm-up
+        ends[decay] = blob["optimizer"]["param_groups"][0]["lr"]
+        assert "lr " in (run / "train.log").read_text()
+    assert ends["none"] == pytest.approx(3e-3)          # NotaGen's schedule: constant after warm-up
+    assert ends["cosine"] == pytest.approx(3e-4)        # a tenth when the budget is spent
+
+
 def test_finetune_phase_reads_prompt_lines(corpus_dir, tmp_path):
     run = tmp_path / "ft"
     assert train.main([*TINY, "--data", str(corpus_dir), "--out", str(run), "--max-steps", "6",

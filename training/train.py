@@ -341,15 +341,15 @@ def _run_phase(args, phase, phases, objective, runner, model, optimizer, schedul
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optimizer.step()
             scheduler.step()
-            decay = time_decay(args.decay, progress["phase_elapsed"], budget_s, args.min_lr_ratio)
-            for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
-                group["lr"] = base * scheduler.lr_lambdas[0](scheduler.last_epoch) * decay
             progress["batch"] += 1
             progress["step"] += 1
             progress["phase_step"] += 1
             progress["chars"] += float(n)
             progress["batch_frac"] = progress["batch"] / max(1, len(batches))
             account()
+            decay = time_decay(args.decay, progress["phase_elapsed"], budget_s, args.min_lr_ratio)
+            for group, base in zip(optimizer.param_groups, scheduler.base_lrs):  # the next step's rate
+                group["lr"] = base * scheduler.lr_lambdas[0](scheduler.last_epoch) * decay
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}", epoch=f"{progress['epoch'] + progress['batch_frac']:.2f}",
