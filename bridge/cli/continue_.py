@@ -21,11 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from notabridge.cli.accompany import parse_prompt
-    from notabridge.cli.generate import check_output, run_job, sampling_from, write_variants
+    from notabridge.cli.generate import check_output, sampling_from
     from notabridge.cli.score_range import read_score_range
-    from notabridge.cli.write_back import write_into_file
+    from notabridge.cli.write_back import run_and_write
     from notabridge.jobs.compose import ComposeJob
-    from notabridge.notation.files import FORMAT_LIMITS, SCORE_FILES, file_format
+    from notabridge.notation.files import SCORE_FILES, file_format
     from notabridge.notation.musicxml_splice import splice_continue
 
     prompt = parse_prompt(args.prompt)
@@ -34,19 +34,10 @@ def run(args: argparse.Namespace) -> int:
     score["selection"] = {"start": start, "end": end, "staves": [s["index"] for s in score["staves"]]}
     job = ComposeJob(mode="continue", excerpt=score, bars=args.bars, prompt=prompt, sampling=sampling_from(args),
                      variants=args.variants, range_rule=not args.no_range_rule)
-    source_kind, output_kind = file_format(args.score), file_format(args.output)
-    if source_kind in SCORE_FILES:  # the model reads NotaGen's own text of the file
+    if file_format(args.score) in SCORE_FILES:  # the model reads NotaGen's own text of the file
         job.source_text = score_text(args.score)
-    if source_kind in ("musicxml", "mxl") and output_kind in ("musicxml", "mxl"):
-        result = run_job(job, args)
-        write_into_file(result, args.output, lambda measures: splice_continue(args.score, score, measures, end))
-        return 0
-    if source_kind in ("musicxml", "mxl") and output_kind in FORMAT_LIMITS:
-        print(f"warning: {FORMAT_LIMITS[output_kind]} (write a .musicxml file to keep them)")
-    result = run_job(job, args)
-    write_variants(result, args.output, prompt, score=score, splice_at=end)
-    return 0
-
+    return run_and_write(job, args, score, lambda measures: splice_continue(args.score, score, measures, end),
+                         splice_at=end)
 
 def score_text(path: str) -> tuple[list[str], list[str]] | None:
     """NotaGen's text of the score file (header lines, one line per measure), or None when

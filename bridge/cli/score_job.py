@@ -17,11 +17,10 @@ def run_on_score(args: argparse.Namespace, mode: str, staves_text: str | None) -
     """Run `mode` ("infill" or "accompany") on args.score's --measures; staves_text: the 0-based
     staves to write ("1,2"; infill: default all, accompany: required)."""
     from notabridge.cli.accompany import parse_prompt
-    from notabridge.cli.generate import check_output, run_job, sampling_from, write_variants
+    from notabridge.cli.generate import check_output, sampling_from
     from notabridge.cli.score_range import parse_staves, read_score_range
-    from notabridge.cli.write_back import write_into_file
+    from notabridge.cli.write_back import run_and_write
     from notabridge.jobs.compose import ComposeJob
-    from notabridge.notation.files import FORMAT_LIMITS, file_format
     from notabridge.notation.musicxml_splice import splice_infill
 
     prompt = parse_prompt(args.prompt)
@@ -37,13 +36,5 @@ def run_on_score(args: argparse.Namespace, mode: str, staves_text: str | None) -
     score["selection"] = {"start": start, "end": end, "staves": written}
     job = ComposeJob(mode=mode, excerpt=score, prompt=prompt, sampling=sampling_from(args), variants=args.variants,
                      staves=written, range_rule=not args.no_range_rule)
-    source_kind, output_kind = file_format(args.score), file_format(args.output)
-    if source_kind in ("musicxml", "mxl") and output_kind in ("musicxml", "mxl"):
-        result = run_job(job, args)
-        write_into_file(result, args.output, lambda measures: splice_infill(args.score, score, measures, written))
-        return 0
-    if source_kind in ("musicxml", "mxl") and output_kind in FORMAT_LIMITS:
-        print(f"warning: {FORMAT_LIMITS[output_kind]} (write a .musicxml file to keep them)")
-    result = run_job(job, args)
-    write_variants(result, args.output, prompt, score=score, splice_mode="infill")
-    return 0
+    return run_and_write(job, args, score, lambda measures: splice_infill(args.score, score, measures, written),
+                         splice_mode="infill")
