@@ -117,24 +117,31 @@ def hearing_section(h: dict, mode: str) -> str:
     reference = "the given bars of the same voice" if mode == "continue" else "the same voice in the real pieces of the prompt"
     out = [f"What a musician hears: *all voices* = share of bars where every declared voice has a note; "
            f"*voice-bars* = share of (voice, bar) pairs with a note; *key = signature* = share of pieces whose key "
-           f"analysed by music21 (Krumhansl-Schmuckler) has the key signature written (generated / real pieces); "
+           f"analysed by music21 (Krumhansl-Schmuckler) has the key signature written (generated / whole real pieces / "
+           f"real pieces' openings as long as the generated ones); "
            f"*register* = median distance in semitones between each voice's median pitch and {reference}, and "
            f"the share within 5 semitones; *short* = finished pieces with fewer bars than asked; names = part "
            f"names that no training piece uses.", "",
-           "| prompt | voices | all voices | voice-bars | key = signature (gen / real) | register gap | within 5 | short | names outside training |",
+           "| prompt | voices | all voices | voice-bars | key = signature (gen / real / real openings) | register gap | within 5 | short | names outside training |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in h["rows"]:
         out.append(f"| {' / '.join(r['prompt'])} | {r['voices_declared']:.1f} | {f(r['all_voices_sound'])} | "
-                   f"{f(r['voice_bars_sound'])} | {f(r['key_agreement'])} / {f(r['real_key_agreement'])} | "
+                   f"{f(r['voice_bars_sound'])} | {f(r['key_agreement'])} / {f(r['real_key_agreement'])} / "
+                   f"{f(r.get('real_key_agreement_bars'))} | "
                    f"{f(r['register_gap'], '.1f')} | {f(r['register_within_5'])} | {r['short_pieces']} | "
                    f"{', '.join(r['names_outside_training']) or 'none'} |")
     if h.get("key_agreement") is not None:
-        out.append(f"\nKey = signature over all prompts: {h['key_agreement']:.2f}.")
+        out.append(f"\nKey = signature over all prompts: {h['key_agreement']:.2f} (real openings of the same length: "
+                   f"{f(h.get('real_key_agreement_bars'))}).")
     if "classifier" in h:
         c = h["classifier"]
         out.append(f"Prompt classifier (leave-one-out nearest centroid over per-piece statistics: pitch classes, "
                    f"intervals, durations, voices, mean pitch, note density, rests, voices sounding; "
                    f"{c['pieces']} pieces of {c['prompts']} prompts): **{c['accuracy']:.2f}** (chance {c['chance']:.2f}).")
+    if h.get("real_classifier"):
+        c = h["real_classifier"]
+        out.append(f"The same classifier on real pieces of the corpus, as many per prompt and cut to as many bars "
+                   f"({c['pieces']} pieces): {c['accuracy']:.2f}: what the measure itself reaches at this size.")
     return "\n".join(out) + "\n"
 
 
