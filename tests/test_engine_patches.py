@@ -205,3 +205,15 @@ def test_notes_outside_a_parts_range_are_never_written(pieces):
 
     fed, expected, variant, _ = drive("continue", text, range_rule=False)
     assert _first_difference(fed, expected) is None
+
+
+def test_the_writer_opens_no_tuplet_inside_a_tuplet():
+    """NotaGen's training text nests tuplets 4 times in 6,200 (all Beethoven); a model that
+    nests them writes bars no note can close (continuations of a Schumann quartet gave up)."""
+    from fractions import Fraction
+
+    from notabridge.abc.syntax import Scanner
+    inside, _ = Scanner().feed("(3AB(").choices(Fraction(1))      # one note of the triplet to come
+    assert not set("123456789") & set(inside) and "c" in inside     # a slur may open there, a tuplet not
+    after, _ = Scanner().feed("(3ABc(").choices(Fraction(1))
+    assert set("23456789") <= set(after)
