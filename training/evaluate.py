@@ -225,7 +225,7 @@ def real_reference(pieces: list[Piece], key_pieces: int = 15, bars: int = 8) -> 
 def real_classifier(pieces_by_prompt: dict[tuple, list[Piece]], per_prompt: int, bars: int) -> dict | None:
     """The prompt classifier on real pieces, as many per prompt and as many bars as generated:
     what the measure reaches on the music the model learnt from (its ceiling at this size)."""
-    from .musician import nearest_centroid_loo, piece_features
+    from .musician import piece_features
     features, labels = [], []
     for prompt, pieces in pieces_by_prompt.items():
         taken = 0
@@ -241,10 +241,19 @@ def real_classifier(pieces_by_prompt: dict[tuple, list[Piece]], per_prompt: int,
             taken += 1
             if taken >= per_prompt:
                 break
-    if len(set(labels)) < 2:
-        return None
-    accuracy, chance = nearest_centroid_loo(np.stack(features), labels)
-    return {"accuracy": accuracy, "chance": chance, "pieces": len(labels), "prompts": len(set(labels))}
+    return classify(features, labels) if len(set(labels)) >= 2 else None
+
+
+def classify(features: list[np.ndarray], labels: list[tuple]) -> dict:
+    """The leave-one-out prompt classifier, and the same over the prompts' periods (Folk,
+    Baroque, ...): prompts of one period (five folk collections, four Renaissance choirs) are
+    hard to tell apart even in real music."""
+    from .musician import nearest_centroid_loo
+    x = np.stack(features)
+    accuracy, chance = nearest_centroid_loo(x, labels)
+    period, period_chance = nearest_centroid_loo(x, [label[0] for label in labels])
+    return {"accuracy": accuracy, "chance": chance, "pieces": len(labels), "prompts": len(set(labels)),
+            "period_accuracy": period, "period_chance": period_chance}
 
 
 def hear(generated: dict, prompts: list[tuple], mode: str, bars: int, real: dict, training_names: set[str],
@@ -253,7 +262,7 @@ def hear(generated: dict, prompts: list[tuple], mode: str, bars: int, real: dict
     classifier over the pieces generated in one mode."""
     from notabridge.abc.patching import split_piece
 
-    from .musician import (declared_voices, key_agreement, median_register, nearest_centroid_loo, part_names,
+    from .musician import (declared_voices, key_agreement, median_register, part_names,
                            piece_features, voices_sounding)
     rows, features, labels = [], [], []
     for prompt in prompts:
@@ -300,8 +309,7 @@ def hear(generated: dict, prompts: list[tuple], mode: str, bars: int, real: dict
                      "names_outside_training": sorted(names_out)})
     out: dict = {"rows": rows}
     if len(set(labels)) >= 2:
-        accuracy, chance = nearest_centroid_loo(np.stack(features), labels)
-        out["classifier"] = {"accuracy": accuracy, "chance": chance, "pieces": len(labels), "prompts": len(set(labels))}
+        out["classifier"] = classify(features, labels)
     agree_all = [r["key_agreement"] for r in rows if r["key_agreement"] is not None]
     out["key_agreement"] = float(np.mean(agree_all)) if agree_all else None
     real_bars = [r["real_key_agreement_bars"] for r in rows if r["real_key_agreement_bars"] is not None]
@@ -323,11 +331,12 @@ def print_hearing(h: dict) -> None:
     if "classifier" in h:
         c = h["classifier"]
         print(f"prompt classifier (leave-one-out nearest centroid, {c['pieces']} pieces, {c['prompts']} prompts): "
-              f"{c['accuracy']:.2f} (chance {c['chance']:.2f})")
+              f"{c['accuracy']:.2f} (chance {c['chance']:.2f}); by period {c['period_accuracy']:.2f} "
+              f"(chance {c['period_chance']:.2f})")
     if h.get("real_classifier"):
         c = h["real_classifier"]
         print(f"  the same classifier on real pieces of the corpus ({c['pieces']} pieces, first bars as long as "
-              f"the generated ones): {c['accuracy']:.2f}")
+              f"the generated ones): {c['accuracy']:.2f}; by period {c['period_accuracy']:.2f}")
     if h.get("key_agreement") is not None:
         print(f"key agreement: generated {h['key_agreement']:.2f}, real pieces' openings of the same length "
               f"{f(h.get('real_key_agreement_bars'))}")
@@ -455,7 +464,8 @@ def compare_with_real(generated: dict, real: dict, prompts: list[tuple], rng: ra
     gen = {"per_prompt": args.per_prompt, "bars": args.bars, "temperature": args.temperature,
            "max_tries": args.max_tries, "rows": rows,
            "failed_prompts": [[*q, generated[q]["error"]] for q in prompts if "error" in (generated.get(q) or {})],
-           "samples": {" / ".join(q): generated[q]["abc"][:1] for q in prompts if "abc" in (generated.get(q) or {})}}
+           "samples": {" / ".join(q): generated[q]["abc"][:1] for q in prompts if "abc" in (generated.get(q) or {})},
+           "pieces": {" / ".join(q): generated[q]["abc"] for q in prompts if "abc" in (generated.get(q) or {})}}
     if rows:
         gen["mean"] = {"valid_first_try": float(np.mean([r["valid_first_try"] for r in rows])),
                        "matched": {k: float(np.mean([r["matched"][k] for r in rows])) for k in rows[0]["matched"]},

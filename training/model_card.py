@@ -137,11 +137,13 @@ def hearing_section(h: dict, mode: str) -> str:
         c = h["classifier"]
         out.append(f"Prompt classifier (leave-one-out nearest centroid over per-piece statistics: pitch classes, "
                    f"intervals, durations, voices, mean pitch, note density, rests, voices sounding; "
-                   f"{c['pieces']} pieces of {c['prompts']} prompts): **{c['accuracy']:.2f}** (chance {c['chance']:.2f}).")
+                   f"{c['pieces']} pieces of {c['prompts']} prompts): **{c['accuracy']:.2f}** (chance {c['chance']:.2f}); "
+                   f"telling only the period: {c['period_accuracy']:.2f} (chance {c['period_chance']:.2f}).")
     if h.get("real_classifier"):
         c = h["real_classifier"]
         out.append(f"The same classifier on real pieces of the corpus, as many per prompt and cut to as many bars "
-                   f"({c['pieces']} pieces): {c['accuracy']:.2f}: what the measure itself reaches at this size.")
+                   f"({c['pieces']} pieces): {c['accuracy']:.2f}, by period {c['period_accuracy']:.2f}: what the "
+                   f"measure itself reaches at this size.")
     return "\n".join(out) + "\n"
 
 
