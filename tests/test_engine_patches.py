@@ -217,3 +217,31 @@ def test_the_writer_opens_no_tuplet_inside_a_tuplet():
     assert not set("123456789") & set(inside) and "c" in inside     # a slur may open there, a tuplet not
     after, _ = Scanner().feed("(3ABc(").choices(Fraction(1))
     assert set("23456789") <= set(after)
+
+
+def _allowed_after(writer, text: str) -> set[str]:
+    """The characters the writer lets the model write after `text` (a body line being written,
+    after its `[r:i/n]` prefix)."""
+    forced, bans = writer.probe(writer.line.prefix + text).constraint()
+    return {forced} if forced is not None else {chr(i) for i in range(128) if bans[i] < 2}
+
+
+def test_inline_fields_follow_the_training_texts_habits():
+    """A model left free wrote first bars like `[V:2][K:B] ...|[V:3][K:G] ...|[V:4][K:D]` under
+    K:Bb and runs like `[K:bass] [K:treble] [K:alto] [K:bass]`; NotaGen's text has neither."""
+    from notabridge.engine.writer import BarWriter
+    header = ["L:1/8\n", "M:4/4\n", "K:Bb\n", "V:1 treble\n", "V:2 treble\n", "V:3 bass\n"]
+    writer = BarWriter(prompt=[], header=header, prefix_body=[], bars=2, max_tries=1)
+    # the first bar: keys within two fifths of the header's (Bb: from Ab/Fm to C/Am, any mode)
+    after_e = _allowed_after(writer, "[V:1][K:E")
+    assert "b" in after_e and not {"]", "m"} & after_e               # Eb, not E major or E minor
+    assert "]" not in _allowed_after(writer, "[V:1][K:D")          # D major: four fifths away
+    assert "]" in _allowed_after(writer, "[V:1][K:Dm")              # D minor: one flat
+    # once one voice changed key, the others of the bar line may change only to that key (or clef)
+    after = _allowed_after(writer, "[V:1][K:Gm] G8|[V:2][K:")
+    assert {c for c in after if c.isupper()} == {"G"} and "b" in after   # Gm, or a clef such as bass
+    assert _allowed_after(writer, "[V:1][K:Gm] G8|[V:2][K:G") == {"m"}
+    # a run of fields holds each letter at most twice (`[K:Ab][K:bass]` is real, a third is not)
+    assert "K" in _allowed_after(writer, "[V:1][K:bass] [")
+    assert "K" not in _allowed_after(writer, "[V:1][K:bass] [K:treble][M:2/4][")
+    assert {"K", "M"} <= _allowed_after(writer, "[V:1][K:bass] [K:treble] G [")

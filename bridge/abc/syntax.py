@@ -13,6 +13,7 @@ bar writer (notabridge.engine.writer), the patcher (notabridge.abc.patching) and
 from __future__ import annotations
 
 import copy
+from functools import lru_cache
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -175,6 +176,7 @@ class Scanner:
         self.done = Fraction(0)             # final events of the current overlay part
         self.parts: list[Fraction] = []     # finished overlay parts
         self.tuplets: list[list] = []       # [factor, notes left, p, q]
+        self.field_run = ""                 # letters of the inline fields since the last other token
         self.broken = Fraction(1)           # factor of the next event after `>`/`<`
         self.last: Fraction | None = None   # value of the last final event
         self.notes = 0                      # final pitched events
@@ -231,6 +233,10 @@ class Scanner:
 
     def _commit(self, m: re.Match) -> None:
         kind = m.lastgroup
+        if kind == "field":
+            self.field_run += m["fname"].upper()
+        elif kind != "space":
+            self.field_run = ""
         if kind in ("note", "rest", "chord"):
             mult, pitched = self._multiplier(m)
             if mult is None or mult <= 0:
@@ -389,7 +395,7 @@ class Scanner:
 
     def choices(self, target: Fraction | None, *, need: str | None = None, pitch_range: tuple[int, int] | None = None,
                 fields: str = FIELD_LETTERS, end_below: bool = False,
-                end_at: frozenset = frozenset()) -> tuple[str, bool]:
+                end_at: frozenset = frozenset(), keys: tuple[str, ...] | None = None) -> tuple[str, bool]:
         """(characters that may continue the bar, whether it may end here).
 
         `target`: the bar's length in whole notes (None: any length). While the bar is shorter
@@ -401,11 +407,17 @@ class Scanner:
         letter but z and x; any other letter, a decoration's too, keeps it) or "note" (rests
         may not fill the bar before a note). `pitch_range` (lowest, highest MIDI): notes
         outside it cannot be written. `fields`: inline field letters allowed. `end_below`: the
-        bar may end before `target` (a pickup), not after; `end_at`: shorter lengths it may end at."""
+        bar may end before `target` (a pickup), not after; `end_at`: shorter lengths it may end at.
+        `keys`: the only keys a [K:] field may name (any clef it may still name). A run of inline
+        fields holds at most two [K:] and two [I:] (the training text has a few pairs such as
+        `[K:Ab][K:bass]`, no triple; a model left free wrote runs of five clef changes). Tempo
+        fields may repeat: Maple Leaf Rag's text has three in a row."""
         if self.error is not None:
             return "", False
         stage = self.stage()
-        chars = _grammar(stage, self, fields)
+        run = self._field_run()
+        fields = "".join(c for c in fields if c.upper() not in "KI" or run.count(c.upper()) < 2)
+        chars = _grammar(stage, self, fields, keys)
         value = self.value()
         ends_event = True                          # what comes next may end the open event
         if stage[0] in "nrci" and stage[1:] in _DURATION_STAGES:
@@ -432,6 +444,16 @@ class Scanner:
             and (target is None or value <= target) \
             and (need is None or (self.has_note() if need == "note" else self.lettered))
         return chars, can_end
+
+    def _field_run(self) -> str:
+        """Letters of the inline fields written since the last other token, the open one aside."""
+        m = self.tail
+        if m is None:
+            return ""
+        if m.lastgroup == "field":
+            return self.field_run + (m["fname"].upper() if m["fclose"] else "")
+        opening = m.lastgroup == "chord" and not m["cbody"] and not m["copen"] and not m["cclose"]  # `[`
+        return self.field_run if m.lastgroup == "space" or opening else ""
 
     def _base(self, stage: str) -> Fraction:
         """What a duration multiplier of 1 is worth for the open event (unit, tuplet, broken rhythm)."""
@@ -551,7 +573,7 @@ def _without(chars: str, bad: str) -> str:
 _GRAMMAR_CACHE: dict[tuple, str] = {}
 
 
-def _grammar(stage: str, scanner: Scanner, fields: str) -> str:
+def _grammar(stage: str, scanner: Scanner, fields: str, keys: tuple[str, ...] | None = None) -> str:
     """Characters that continue the text grammatically from `stage` (barlines and the end aside)."""
     m = scanner.tail
     extra = ""
@@ -582,7 +604,10 @@ def _grammar(stage: str, scanner: Scanner, fields: str) -> str:
             extra = "first"
     if stage == "fbody":
         clef_only = m["fname"] == "K" and "K" not in fields
-        extra = ("k" if clef_only else m["fname"]) + ":" + (m["fvalue"] or "")
+        name = "k" if clef_only else m["fname"]
+        if name == "K" and keys is not None:
+            name = "K=" + ",".join(keys)
+        extra = name + ":" + (m["fvalue"] or "")
     event_after = stage[0] in "nrc" and stage[1:] != "-tied"
     key = (stage, extra, fields, event_after)
     cached = _GRAMMAR_CACHE.get(key)
@@ -608,7 +633,8 @@ def _grammar_chars(stage: str, extra: str, fields: str, event_after: bool) -> st
     if stage == "fname":
         return ":"
     if stage == "fbody":
-        return _field_value_next(extra[0], extra[2:])
+        name, typed = extra.split(":", 1)
+        return _field_value_next(name, typed)
     if stage == "deco":
         return _decoration_next(extra)
     if stage == "annot":
@@ -684,8 +710,50 @@ def _field_value_next(name: str, typed: str) -> str:
         nxt = (DIGITS + "/=") if len(typed) < 10 else ""
         return nxt + ("]" if _TEMPO.fullmatch(typed) else "")
     values = {"K": KEYS + CLEFS, "k": CLEFS, "M": METERS, "L": UNITS, "I": INSTRUCTIONS}.get(name, ())
+    if name.startswith("K="):   # "K=D,Bm": the keys the writer allows here, or a clef
+        values = tuple(k for k in name[2:].split(",") if k) + CLEFS
     out = {v[len(typed)] for v in values if v.startswith(typed) and len(v) > len(typed)}
     return "".join(sorted(out)) + ("]" if typed in values else "")
+
+
+_MAJOR_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7, "F": -1, "Bb": -2, "Eb": -3,
+                 "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7, "G#": 8, "D#": 9, "A#": 10, "E#": 11, "B#": 12, "Fb": -8}
+_MODE_SHIFT = {"": 0, "maj": 0, "ion": 0, "m": -3, "min": -3, "aeo": -3, "mix": -1, "dor": -2, "phr": -4,
+               "lyd": 1, "loc": -5}
+
+
+def key_signature(token: str) -> int | None:
+    """Sharps (flats negative) of an ABC key name ("F#min" -> 3, "none" -> 0); None when it is
+    no key name."""
+    if token.lower() == "none":
+        return 0
+    match = re.fullmatch(r"([A-Ga-g][#b]?)([A-Za-z]*)", token)
+    if not match:
+        return None
+    tonic = match.group(1)[0].upper() + match.group(1)[1:]
+    mode = match.group(2).lower()[:3]
+    if mode not in _MODE_SHIFT or tonic not in _MAJOR_FIFTHS:
+        return None
+    return _MAJOR_FIFTHS[tonic] + _MODE_SHIFT[mode]
+
+
+@lru_cache(maxsize=256)
+def keys_near(token: str, fifths: int) -> tuple[str, ...]:
+    """Key names whose signature is within `fifths` of the key `token`'s (all keys when it is none)."""
+    home = key_signature(token)
+    if home is None:
+        return KEYS
+    return tuple(k for k in KEYS if (s := key_signature(k)) is not None and abs(s - home) <= fifths)
+
+
+def key_change(text: str) -> str | None:
+    """The key the first [K:] field of a voice's bar changes to (a clef-only field names none)."""
+    for m in INLINE_FIELD.finditer(text):
+        if m.group(1) == "K":
+            for word in m.group(2).split():
+                if word in KEYS:
+                    return word
+    return None
 
 
 def _decoration_next(typed: str) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from notabridge.abc.syntax import ACCIDENTALS, INNER_NOTE, default_q, default_unit, is_compound, multiplier, read_tokens
+from notabridge.abc.syntax import (ACCIDENTALS, INNER_NOTE, default_q, default_unit, is_compound, key_signature, multiplier,
+                                   read_tokens)
 from notabridge.cancel import checkpoint
 
 from .durations import TYPE_NAMES, default_tuplet, fraction_text, notated_value
@@ -26,26 +27,13 @@ class Unsupported(Exception):
     """ABC this reader does not handle; use abc2xml instead."""
 
 
-_MAJOR_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7, "F": -1, "Bb": -2, "Eb": -3,
-                 "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7, "G#": 8, "D#": 9, "A#": 10, "E#": 11, "B#": 12, "Fb": -8}
-_MODE_SHIFT = {"": 0, "maj": 0, "ion": 0, "m": -3, "min": -3, "aeo": -3, "mix": -1, "dor": -2, "phr": -4,
-               "lyd": 1, "loc": -5}
 _SHARP_ORDER = "FCGDAEB"
 
 
 def key_fifths(value: str) -> int:
     token = value.strip().split()[0] if value.strip() else "C"
-    if token.lower() == "none":
-        return 0
-    match = re.fullmatch(r"([A-Ga-g][#b]?)([A-Za-z]*)", token)
-    if not match:
-        raise Unsupported(f"key {value!r}")
-    tonic = match.group(1)[0].upper() + match.group(1)[1:]
-    mode = match.group(2).lower()[:3]
-    if mode not in _MODE_SHIFT or tonic not in _MAJOR_FIFTHS:
-        raise Unsupported(f"key {value!r}")
-    fifths = _MAJOR_FIFTHS[tonic] + _MODE_SHIFT[mode]
-    if not -7 <= fifths <= 7:
+    fifths = key_signature(token)
+    if fifths is None or not -7 <= fifths <= 7:
         raise Unsupported(f"key {value!r}")
     return fifths
 
