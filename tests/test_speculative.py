@@ -177,8 +177,10 @@ def test_every_mode_writes_valid_bars_with_speculation(spec_bundle):
     generated = engine.generate(PROMPT.splitlines(keepends=True), 2, Sampling(seed=6), variants=2)
     assert all(v.header.startswith(PROMPT + "%%score") for v in generated)   # drafts probed the header's grammar too
     for v in variants + accompanied + ranked + generated:
-        assert all(check_bar(bar, ctx, pickup_ok=v in generated and i == 0).valid   # a new piece may open with a pickup
-                   for i, bar in enumerate(v.bars)), v.bars
+        own = header_context(v.header.splitlines(keepends=True)) if v in generated else ctx   # its own meter
+        ends = (0, len(v.bars) - 1)   # a new piece may open with a pickup and close with a short bar
+        assert all(check_bar(bar, own, pickup_ok=v in generated and i in ends).valid
+                   for i, bar in enumerate(v.bars)), (v.header, v.bars)
     for v in accompanied:
         assert [parse_line(b)[1][0].content for b in v.bars] == ["B2 c2 d2", "g4 d2", "A6"]
     assert all(v.log_likelihood is not None for v in ranked)

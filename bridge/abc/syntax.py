@@ -756,6 +756,33 @@ def key_change(text: str) -> str | None:
     return None
 
 
+_POWERS_OF_TWO = ("1", "2", "4", "8", "16", "32", "64")
+
+
+def header_value_next(name: str, typed: str) -> str:
+    """Characters that continue a header line's value (`M:`, `L:`, `K:`), "\n" once it is a
+    whole one: the inline fields' keys and units; meters as N/D with D a power of two up to 64
+    (NotaGen's headers hold 6/2, 4/1, 36/4 beside the usual ones), C, C| or none."""
+    if name == "K":   # a key only: the header's clefs are on the V: lines
+        out = {k[len(typed)] for k in KEYS if k.startswith(typed) and len(k) > len(typed)}
+        return "".join(sorted(out)) + ("\n" if typed in KEYS else "")
+    if name != "M":
+        return _field_value_next(name, typed).replace("]", "\n")
+    words = _field_value_next("M", typed).replace("]", "\n")   # C, C|, none and the common meters
+    numeric = re.fullmatch(r"([1-9]\d?)?(?:/(\d*))?", typed)
+    if numeric is None:
+        return words
+    num, den = numeric.group(1) or "", numeric.group(2)
+    out = set(words)
+    if den is None:
+        out |= set(DIGITS if num and len(num) < 2 else "123456789" if not num else "")
+        out |= {"/"} if num else set()
+    else:
+        out |= {p[len(den)] for p in _POWERS_OF_TWO if p.startswith(den) and len(p) > len(den)}
+        out |= {"\n"} if den in _POWERS_OF_TWO else set()
+    return "".join(sorted(out))
+
+
 def _decoration_next(typed: str) -> str:
     """Characters that continue a known decoration name (`!` once it is one)."""
     out = {d[len(typed)] for d in DECORATIONS if d.startswith(typed) and len(d) > len(typed)}

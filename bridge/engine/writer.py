@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from notabridge.abc.syntax import (BARLINE_FORMS, CLEFS, FIELD_LETTERS, INLINE_FIELD, SHORT_DECORATIONS, Scanner,
-                                   key_change, keys_near)
+                                   header_value_next, key_change, keys_near)
 from notabridge.abc.bar_check import (BarContext, Segment, check_bar, follow_line, header_context, header_problems, parse_line,
                    voice_duration)
 from .decoder import DONE
@@ -498,14 +498,19 @@ class BarWriter:
                 for head, full in self.forced_header.items():
                     if text.startswith(head) and len(text) < len(full):
                         return full[len(text)], ""
+                if start in ("M:", "L:", "K:"):   # a meter, unit and key the body can be written in
+                    return self._one_or_mask(header_value_next(start[0], text[2:]))
                 return None, ""
         allowed = {s[len(text)] for s in starts if s.startswith(text) and len(s) > len(text)}
         if not text and voices and (declared is None or voices >= declared):
             allowed.add("[")
-        allowed_s = "".join(sorted(allowed))
-        if len(allowed_s) == 1:
-            return allowed_s, ""
-        return None, ban_mask(allowed_s)
+        return self._one_or_mask("".join(sorted(allowed)))
+
+    @staticmethod
+    def _one_or_mask(allowed: str):
+        if len(allowed) == 1:
+            return allowed, ""
+        return None, ban_mask(allowed)
 
     def _header_starts(self) -> list[str]:
         """The line starts the header may go on with, in xml2abc's order."""
