@@ -249,7 +249,7 @@ def test_inline_fields_follow_the_training_texts_habits():
 
 def test_a_generated_header_declares_a_meter_unit_and_key_the_bars_can_be_written_in():
     """A model left free wrote `M:2/22` (bars of 1/11 of a whole note, which no note fills);
-    NotaGen's headers hold meters N/D with D a power of two, its units and keys."""
+    NotaGen's headers hold meters N/D with D a power of two, its units, keys and tempos."""
     from notabridge.engine.writer import BarWriter
     writer = BarWriter(prompt=["%Renaissance\n"], header=None, prefix_body=[], bars=2, max_tries=1)
 
@@ -258,6 +258,8 @@ def test_a_generated_header_declares_a_meter_unit_and_key_the_bars_can_be_writte
         return {forced} if forced is not None else {chr(i) for i in range(128) if bans[i] < 2}
     assert allowed("L:1/8") == {"\n"} and allowed("L:1/") == set("12348")
     writer.on_patch("L:1/8\n", False)
+    # tempo: a beat, "=", beats per minute (a model left free wrote [Q:111/17//4 and gave up)
+    assert allowed("Q:1") == {"/"} and allowed("Q:1/4") == {"="} and allowed("Q:1/4=120") == {"\n"}
     assert allowed("M:2/2") == {"\n"} and allowed("M:2/") == set("123468")
     assert {"\n", "6"} <= allowed("M:12/1") and "\n" in allowed("M:36/4")   # as in real headers
     writer.on_patch("M:4/4\n", False)

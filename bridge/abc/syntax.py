@@ -700,15 +700,21 @@ METERS = ("2/2", "3/2", "4/2", "2/4", "3/4", "4/4", "5/4", "6/4", "7/4", "3/8", 
           "2/8", "4/8", "1/4", "C", "C|", "none")
 UNITS = ("1/1", "1/2", "1/4", "1/8", "1/16", "1/32")
 INSTRUCTIONS = ("staff -1", "staff +1", "staff -2", "staff +2")
-_TEMPO = re.compile(r"\d{1,2}/\d{1,2}=\d{1,3}")
+# the beats of NotaGen's tempo fields (1/4, 3/8, 1/2 in 1,200 of 1,234), and a few more
+TEMPO_BEATS = ("1/4", "3/8", "1/2", "3/4", "1/8", "3/16", "1/16", "3/2", "1/1")
 
 
 def _field_value_next(name: str, typed: str) -> str:
     """Characters that continue an inline field's value (`]` once it is a whole one): keys and
     clefs for K ("k": clefs only), meters for M, units for L, staff moves for I, tempos for Q."""
-    if name == "Q":
-        nxt = (DIGITS + "/=") if len(typed) < 10 else ""
-        return nxt + ("]" if _TEMPO.fullmatch(typed) else "")
+    if name == "Q":   # xml2abc's tempo: a beat, "=", beats per minute
+        if "=" not in typed:
+            out = {b[len(typed)] for b in TEMPO_BEATS if b.startswith(typed) and len(b) > len(typed)}
+            return "".join(sorted(out)) + ("=" if typed in TEMPO_BEATS else "")
+        beat, bpm = typed.split("=", 1)
+        if beat not in TEMPO_BEATS:
+            return ""
+        return ("" if len(bpm) >= 3 else DIGITS if bpm else DIGITS[1:]) + ("]" if bpm else "")
     values = {"K": KEYS + CLEFS, "k": CLEFS, "M": METERS, "L": UNITS, "I": INSTRUCTIONS}.get(name, ())
     if name.startswith("K="):   # "K=D,Bm": the keys the writer allows here, or a clef
         values = tuple(k for k in name[2:].split(",") if k) + CLEFS

@@ -498,7 +498,7 @@ class BarWriter:
                 for head, full in self.forced_header.items():
                     if text.startswith(head) and len(text) < len(full):
                         return full[len(text)], ""
-                if start in ("M:", "L:", "K:"):   # a meter, unit and key the body can be written in
+                if start in ("M:", "L:", "K:", "Q:"):   # a meter, unit, key and tempo the body can be written in
                     return self._one_or_mask(header_value_next(start[0], text[2:]))
                 return None, ""
         allowed = {s[len(text)] for s in starts if s.startswith(text) and len(s) > len(text)}
