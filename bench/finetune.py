@@ -151,8 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     code = cli(["finetune", str(folder), "--name", PROMPT[1], "--period", PROMPT[0], "--instrumentation", PROMPT[2],
                 "-o", str(bundle_out), "--minutes", str(args.minutes)]
-               + (["--no-rehearsal"] if args.no_rehearsal else [])
-               + (["--rehearsal-corpus", str(corpus)] if corpus and not args.no_rehearsal else []))
+               + (["--no-rehearsal"] if args.no_rehearsal else []))     # rehearsal as a user gets it: from music21
     wall = time.perf_counter() - started
     if code:
         return code
