@@ -114,13 +114,17 @@ def test_finetune_mixes_in_pieces_of_the_competing_prompts_under_their_own_promp
 
     lines = [json.loads(x) for x in (out / ".finetune/corpus/train.jsonl").read_text().splitlines()]
     own, mixed = [r for r in lines if not r.get("rehearsal")], [r for r in lines if r.get("rehearsal")]
-    # the competing prompts are the base's first choices (suggest-prompt) for the user's pieces
+    # the competing prompts: the base's prompts the user's pieces are likeliest under (suggest-prompt's
+    # scores summed over the pieces), likeliest first; never one the base does not list
     runner = Runner(load_bundle(tiny_bundle, device="cpu"))
-    firsts = {rank_prompts(runner, [tuple(p) for p in TINY_PROMPTS], r["abc"])[0][0].prompt for r in own}
+    nats = {tuple(p): 0.0 for p in TINY_PROMPTS}
+    for r in own:
+        for s in rank_prompts(runner, list(nats), r["abc"])[0]:
+            nats[s.prompt] += s.nats
     job = json.loads((out / ".finetune/job.json").read_text())
-    assert {tuple(p) for p in job["rehearsal"]["prompts"]} == firsts
+    assert [tuple(p) for p in job["rehearsal"]["prompts"]] == sorted(nats, key=nats.get)
     # pieces of exactly those prompts, from the base's corpus, as many as the user's pieces at most
-    assert mixed and {tuple(r["prompt"]) for r in mixed} == firsts
+    assert mixed and {tuple(r["prompt"]) for r in mixed} == set(nats)
     assert {r["id"] for r in mixed} <= {r["id"] for r in offered} and len(mixed) <= len(own)
     # trained on under their own prompt lines, the user's pieces under the new one
     for piece in read_jsonl(out / ".finetune/corpus/train.jsonl"):

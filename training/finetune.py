@@ -228,7 +228,7 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
 
     argv = ["--data", str(corpus), "--out", str(run), "--phases", "finetune", "--finetune-lr", str(lr),
             "--warmup-steps", "10", "--max-minutes", str(minutes), "--batch-patches", "1024",
-            "--eval-minutes", str(max(1.0, minutes / 5)), "--checkpoint-minutes", "2", "--threads", str(threads)]
+            "--eval-minutes", str(max(0.5, minutes / 16)), "--checkpoint-minutes", "2", "--threads", str(threads)]
     argv += ["--resume"] if (run / "last.pth").is_file() else ["--init", str(checkpoint)]
     if quiet:
         argv.append("--quiet")

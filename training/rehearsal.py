@@ -4,7 +4,7 @@ Fine-tuning on the user's pieces alone under the new prompt changes weights ever
 the pieces become likelier under every prompt, and nothing teaches the model to tell the new
 style from the base's style nearest to it (measured: the base's Essen prompt stayed suggest's
 first choice for half of the test songs). So, before training, the base's prompts are ranked
-on the user's pieces with the suggest scorer, the prompts that win for them are the competing
+on the user's pieces with the suggest scorer, the likeliest few are the competing
 ones, and real pieces of those prompts go into the training set under their own prompt lines.
 
 Where those pieces come from: a training.corpus folder of the base (its train.jsonl), or, for
@@ -24,27 +24,28 @@ from .heldout import FOLK_PER_COLLECTION, VALIDATION_SHARE
 
 Prompt = tuple[str, str, str]
 MOST_PROMPTS = 3        # competing prompts at most
-MIN_SHARE = 0.1         # a prompt competes when it is the first choice for this share of the pieces (one at least)
 
 
 def competing_prompts(base: Path, records: list[dict], prompts: list[Prompt], most: int = MOST_PROMPTS) -> list[Prompt]:
-    """The base prompts that suggest-prompt ranks first for the user's pieces, most often first."""
+    """The `most` base prompts the user's pieces are likeliest under (the suggest scorer, summed over
+    the pieces), likeliest first."""
     from notabridge.engine.bundle import load_bundle
     from notabridge.engine.runtime import Runner
     from notabridge.jobs.suggest import rank_prompts
 
     runner = Runner(load_bundle(base, device="cpu", threads=1))
-    wins: Counter[Prompt] = Counter()
+    nats: Counter[Prompt] = Counter()
     for r in records:
         ranked, _ = rank_prompts(runner, prompts, r["abc"])
-        wins[ranked[0].prompt] += 1
-    least = max(1, round(MIN_SHARE * len(records)))
-    chosen = [p for p, n in wins.most_common() if n >= least][:most]
-    return chosen or [p for p, _ in wins.most_common(1)]
+        for s in ranked:
+            nats[s.prompt] += s.nats
+    return sorted(nats, key=nats.get)[:most]
 
 
-def _per_prompt(prompts: list[Prompt], total: int) -> int:
-    return max(1, -(-total // max(1, len(prompts))))
+def _shares(prompts: list[Prompt], total: int) -> dict[Prompt, int]:
+    """`total` pieces shared among `prompts`, the likeliest (first) ones taking the remainder."""
+    k = max(1, len(prompts))
+    return {p: total // k + (i < total % k) for i, p in enumerate(prompts)}
 
 
 def from_corpus(folder: Path, prompts: list[Prompt], total: int, seed: int = 0) -> list[dict]:
@@ -53,8 +54,8 @@ def from_corpus(folder: Path, prompts: list[Prompt], total: int, seed: int = 0) 
     for rec in read_records(folder / "train.jsonl"):
         if tuple(rec["prompt"]) in wanted:
             wanted[tuple(rec["prompt"])].append(rec)
-    rng, each = random.Random(seed), _per_prompt(prompts, total)
-    return [_record(r) for p in prompts for r in rng.sample(wanted[p], min(each, len(wanted[p])))]
+    rng, share = random.Random(seed), _shares(prompts, total)
+    return [_record(r) for p in prompts for r in rng.sample(wanted[p], min(share[p], len(wanted[p])))]
 
 
 def music21_sources(prompts: list[Prompt]) -> list[Prompt]:
@@ -66,14 +67,15 @@ def music21_sources(prompts: list[Prompt]) -> list[Prompt]:
 def from_music21(prompts: list[Prompt], total: int, seconds: float, keys: int = 2) -> list[dict]:
     """`total` pieces of the embedded model's training side for `prompts`, converted now from music21's
     corpus as training.corpus does (with `keys` copies within +-3 semitones); stops after `seconds`."""
-    root, each = corpus_root(), _per_prompt(prompts, total)
+    root, share = corpus_root(), _shares(prompts, total)
     tasks = [t for t in make_tasks(root, FOLK_PER_COLLECTION) if t.source.prompt in prompts]
     got: dict[Prompt, list[dict]] = {p: [] for p in prompts}
     started = time.monotonic()
     for task in tasks:
+        each = share[task.source.prompt]
         if len(got[task.source.prompt]) >= each:
             continue
-        if time.monotonic() - started > seconds:
+        if all(len(got[p]) >= share[p] for p in prompts) or time.monotonic() - started > seconds:
             break
         base = f"{task.source.name}/{Path(task.path).with_suffix('').as_posix()}"
         if task.tunes:        # folk files: only tunes of the training side, no more than needed
@@ -83,7 +85,7 @@ def from_music21(prompts: list[Prompt], total: int, seconds: float, keys: int = 
         for rec in run_task((task, str(root), 0, keys, 30)):
             if "error" not in rec and not is_validation(rec["id"], VALIDATION_SHARE):
                 got[task.source.prompt].append(_record(rec))
-    return [r for p in prompts for r in got[p][:each]]
+    return [r for p in prompts for r in got[p][:share[p]]]
 
 
 def _record(rec: dict) -> dict:
