@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "the competing prompts' held-out pieces are read from it")
     p.add_argument("--out", default=str(ROOT / "work_data" / "finetune_bench"))
     p.add_argument("--no-rehearsal", action="store_true", help="fine-tune on the user's pieces only")
+    p.add_argument("--lr", type=float, help="the finetune command's --lr (default: its own)")
     args = p.parse_args(argv)
 
     from bench.suggest import first_bars
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     code = cli(["finetune", str(folder), "--name", PROMPT[1], "--period", PROMPT[0], "--instrumentation", PROMPT[2],
                 "-o", str(bundle_out), "--minutes", str(args.minutes)]
-               + (["--no-rehearsal"] if args.no_rehearsal else []))     # rehearsal as a user gets it: from music21
+               + (["--no-rehearsal"] if args.no_rehearsal else []) + (["--lr", str(args.lr)] if args.lr else []))     # rehearsal as a user gets it: from music21
     wall = time.perf_counter() - started
     if code:
         return code

@@ -96,7 +96,7 @@ def test_finetune_mixes_in_pieces_of_the_competing_prompts_under_their_own_promp
     from notabridge.jobs.suggest import rank_prompts
     from tests.model_helpers import TINY_PROMPTS
     from training.data import piece_text, read_jsonl
-    from training.finetune import convert_folder
+    from training.finetune import REHEARSAL_PER_PIECE, convert_folder
 
     unlisted = ("Modern", "Nobody", "Keyboard")          # in the base's corpus, not among its prompts
     base_corpus = tmp_path / "base_corpus"
@@ -123,9 +123,9 @@ def test_finetune_mixes_in_pieces_of_the_competing_prompts_under_their_own_promp
             nats[s.prompt] += s.nats
     job = json.loads((out / ".finetune/job.json").read_text())
     assert [tuple(p) for p in job["rehearsal"]["prompts"]] == sorted(nats, key=nats.get)
-    # pieces of exactly those prompts, from the base's corpus, as many as the user's pieces at most
+    # pieces of exactly those prompts, from the base's corpus, REHEARSAL_PER_PIECE per piece of the user's at most
     assert mixed and {tuple(r["prompt"]) for r in mixed} == set(nats)
-    assert {r["id"] for r in mixed} <= {r["id"] for r in offered} and len(mixed) <= len(own)
+    assert {r["id"] for r in mixed} <= {r["id"] for r in offered} and len(mixed) <= REHEARSAL_PER_PIECE * len(own)
     # trained on under their own prompt lines, the user's pieces under the new one
     for piece in read_jsonl(out / ".finetune/corpus/train.jsonl"):
         assert piece_text(piece, "finetune").startswith(prompt_text(piece.prompt))

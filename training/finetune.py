@@ -10,8 +10,8 @@
 2. The base model's weights: a .pth, or an exported bundle's graphs read back
    (notabridge.onnx_export.from_bundle; the embedded model ships no checkpoint).
 3. Rehearsal (training.rehearsal): the base's prompts are ranked on the user's pieces (the suggest
-   scorer), and as many real pieces of the winning ones (1-3 prompts) as the user has are mixed
-   in under their own prompt lines, so the model learns to tell the new style from its nearest
+   scorer), and as many real pieces of the 3 likeliest ones as the user has are mixed in under
+   their own prompt lines, so the model learns to tell the new style from its nearest
    styles. From a --rehearsal-corpus folder, or for the embedded model from music21's corpus
    (converted now, cached in OUT/.finetune); for another base there is none (a note says so).
 4. training.train's prompt fine-tuning phase from those weights (full fine-tuning: at 5 M
@@ -35,6 +35,7 @@ from notabridge.jobs.originality import INDEX_FILE, BarIndex
 from .corpus import convert_piece, is_validation
 
 HELD_OUT_SHARE = 0.1
+REHEARSAL_PER_PIECE = 1      # rehearsal pieces per training piece of the user's (2 measured worse: docs/styles.md)
 REHEARSAL_SECONDS = 180     # converting the rehearsal pieces from music21 (counts in the 20-minute target)
 
 
@@ -133,12 +134,12 @@ def _rehearsal(base: Path, base_prompts: list, prompt: tuple[str, str, str], tra
     say("ranking the base model's prompts on your pieces ...")
     competing = rehearsal.competing_prompts(base, train, others)
     if corpus is not None:
-        records, source = rehearsal.from_corpus(Path(corpus), competing, len(train)), str(corpus)
+        records, source = rehearsal.from_corpus(Path(corpus), competing, REHEARSAL_PER_PIECE * len(train)), str(corpus)
     else:
         competing = rehearsal.music21_sources(competing)
         say(f"converting pieces of {', '.join(' / '.join(p) for p in competing)} from music21's corpus "
             f"(at most {REHEARSAL_SECONDS / 60:g} min) ...")
-        records = rehearsal.from_music21(competing, len(train), REHEARSAL_SECONDS)
+        records = rehearsal.from_music21(competing, REHEARSAL_PER_PIECE * len(train), REHEARSAL_SECONDS)
         source = "music21's corpus"
     note = "" if records else f"no pieces of {', '.join(' / '.join(p) for p in competing)} found in {source}"
     return {"prompts": [list(p) for p in competing], "source": source, "note": note, "records": records}
@@ -159,7 +160,7 @@ def held_out_bits(bundle_dir: Path, records: list[dict], prompt: tuple[str, str,
 
 
 def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | None = None,
-             period: str = "Custom", instrumentation: str = "Custom", minutes: float = 15.0, lr: float = 3e-4,
+             period: str = "Custom", instrumentation: str = "Custom", minutes: float = 15.0, lr: float = 1e-4,
              threads: int = 1, quiet: bool = False, say=print, rehearsal: bool = True,
              rehearsal_corpus: str | Path | None = None) -> FinetuneResult:
     from notabridge.engine.bundle import DEFAULT_BUNDLE, read_config

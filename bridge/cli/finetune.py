@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--period", default="Custom", help="the prompt's period field (default Custom)")
     parser.add_argument("--instrumentation", default="Custom", help="the prompt's instrumentation field (default Custom)")
     parser.add_argument("--minutes", type=float, default=15.0, help="training time (default 15; resumed runs add to it)")
-    parser.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
+    parser.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest on a shared CPU)")
     parser.add_argument("--no-rehearsal", action="store_true",
                         help="train on your pieces only (default: mix in pieces of the base's nearest styles, so that "
