@@ -3,9 +3,9 @@
     notabridge finetune FOLDER --name "My style" -o models/mine [--base BUNDLE_OR_PTH] [--minutes 15]
 
 1. Every score of FOLDER (MusicXML, .mxl, MIDI, ABC) is converted as the training corpus is
-   (notabridge.notation.to_abc, NotaGen's interleaving and rest reduction), with two extra copies
-   within +-3 semitones (NotaGen's fine-tuning augmentation), and labelled with the new prompt
-   (PERIOD / NAME / INSTRUMENTATION). A tenth of the pieces (at least one) is held out to pick
+   (notabridge.notation.to_abc, NotaGen's interleaving and rest reduction), with 6 copies in
+   other keys within +-3 semitones (NotaGen's fine-tuning augmentation), and labelled with the new
+   prompt (PERIOD / NAME / INSTRUMENTATION). A tenth of the pieces (at least one) is held out to pick
    the best checkpoint and to measure bits per character before and after.
 2. The base model's weights: a .pth, or an exported bundle's graphs read back
    (notabridge.onnx_export.from_bundle; the embedded model ships no checkpoint).
@@ -35,6 +35,7 @@ from notabridge.jobs.originality import INDEX_FILE, BarIndex
 from .corpus import convert_piece, is_validation
 
 HELD_OUT_SHARE = 0.1
+FINETUNE_KEYS = 6            # copies of each piece in other keys within +-3 semitones (all 6)
 REHEARSAL_PER_PIECE = 1      # rehearsal pieces per training piece of the user's (2 measured worse: docs/styles.md)
 REHEARSAL_SECONDS = 180     # converting the rehearsal pieces from music21 (counts in the 20-minute target)
 
@@ -78,14 +79,14 @@ def training_abc(path: Path) -> str:
     return record["abc"]
 
 
-def convert_folder(folder: Path, prompt: tuple[str, str, str], keys: int = 2) -> tuple[list[dict], list[str]]:
+def convert_folder(folder: Path, prompt: tuple[str, str, str], keys: int | None = None) -> tuple[list[dict], list[str]]:
     """Corpus records of every readable score of `folder` (training.corpus's conversion: NotaGen's
     chain, copies within +-3 semitones), and the unreadable ones with why."""
     records, unreadable = [], []
     for path in score_files(folder):
         piece_id = str(path.relative_to(folder))
         try:
-            record = convert_piece(piece_id, score_source(path), prompt, 0, keys)
+            record = convert_piece(piece_id, score_source(path), prompt, 0, FINETUNE_KEYS if keys is None else keys)
             if "error" in record:
                 raise ValueError(record["error"])
             records.append({"id": piece_id, "prompt": list(prompt), "abc": record["abc"], "pretrain": [],
