@@ -107,10 +107,11 @@ def test_finetune_mixes_in_pieces_of_the_competing_prompts_under_their_own_promp
         offered += [{**r, "id": f"{prompt[1]}/{r['id']}"} for r in records]
     (base_corpus / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in offered))
     out = tmp_path / "mine_bundle"
-    run = _cli("finetune", str(_folder(tmp_path / "mine")), "--name", "My style", "-o", str(out), "--base",
-               str(tiny_bundle), "--rehearsal-corpus", str(base_corpus), "--minutes", "0.05", "--quiet")
+    args = ["finetune", str(_folder(tmp_path / "mine")), "--name", "My style", "-o", str(out), "--base",
+            str(tiny_bundle), "--rehearsal-corpus", str(base_corpus), "--quiet", "--minutes"]
+    run = _cli(*args, "0.05")
     assert run.returncode == 0, run.stderr + run.stdout
-    assert "rehearsal: " in run.stdout
+    assert "rehearsal: " in run.stdout and "ranking the base model's prompts" in run.stdout
 
     lines = [json.loads(x) for x in (out / ".finetune/corpus/train.jsonl").read_text().splitlines()]
     own, mixed = [r for r in lines if not r.get("rehearsal")], [r for r in lines if r.get("rehearsal")]
@@ -130,6 +131,11 @@ def test_finetune_mixes_in_pieces_of_the_competing_prompts_under_their_own_promp
     for piece in read_jsonl(out / ".finetune/corpus/train.jsonl"):
         assert piece_text(piece, "finetune").startswith(prompt_text(piece.prompt))
         assert (piece.prompt == ("Custom", "My style", "Custom")) == (piece.id in {r["id"] for r in own})
+    # resuming reuses the choice and the pieces (kept in OUT/.finetune), it does not rank again
+    again = _cli(*args, "0.1")
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert "resuming" in again.stdout and "ranking the base model's prompts" not in again.stdout
+    assert (out / ".finetune/corpus/train.jsonl").read_text().splitlines() == [json.dumps(r) for r in lines]
 
 
 def test_rehearsal_pieces_of_the_embedded_model_are_its_training_pieces_from_music21():
