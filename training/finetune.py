@@ -214,8 +214,9 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
         before = float("nan")
     extra = []
     if rehearsal:
-        if "rehearsal" not in job:
-            job["rehearsal"] = _rehearsal(base, base_prompts, prompt, train, rehearsal_corpus, say)
+        where = str(rehearsal_corpus) if rehearsal_corpus is not None else None
+        if job.get("rehearsal", {}).get("corpus", "unset") != where:     # chosen once; again for another corpus
+            job["rehearsal"] = {**_rehearsal(base, base_prompts, prompt, train, rehearsal_corpus, say), "corpus": where}
             _write_jsonl(work / "rehearsal.jsonl", job["rehearsal"].pop("records"))
         extra = _read_jsonl(work / "rehearsal.jsonl") if (work / "rehearsal.jsonl").is_file() else []
         if extra:
