@@ -19,13 +19,12 @@ user's folder; 15 others are the held-out test. Measured:
 - the finetune command's wall time (target: < 20 min on this CPU; --minutes sets the training budget).
 
     python bench/finetune.py [--minutes 15] [--train 30] [--test 15] [--corpus work_data/corpus]
-                             [--out work_data/finetune_bench] [--no-rehearsal]
+                             [--out work_data/finetune_bench] [--no-rehearsal] [--lr LR]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections import Counter
