@@ -57,6 +57,8 @@ def test_finetune_writes_a_bundle_with_the_new_prompt_and_resumes(tiny_bundle, t
                  "--minutes", "0.05", "--quiet")
     assert first.returncode == 0, first.stderr + first.stdout
     assert "held-out bits/char" in first.stdout
+    # another base's training pieces are not at hand: no rehearsal, and the output says how to have it
+    assert "rehearsal skipped" in first.stdout and "--rehearsal-corpus" in first.stdout
     prompts = json.loads((out / "prompts.json").read_text())
     assert prompts[-1] == ["Custom", "My style", "Custom"] and len(prompts) == 3    # the tiny bundle's two + the new
     assert json.loads((out / "config.json").read_text())["name"] == "My style"
@@ -85,3 +87,66 @@ def test_finetune_refuses_an_empty_or_unreadable_folder(tiny_bundle, tmp_path):
     assert out.returncode == 1 and "none of the scores" in out.stderr and "a.musicxml" in out.stderr
     missing = _cli("finetune", str(tmp_path / "nowhere"), "--name", "X", "-o", str(tmp_path / "o3"))
     assert missing.returncode == 1 and "no such folder" in missing.stderr
+
+
+def test_finetune_mixes_in_pieces_of_the_competing_prompts_under_their_own_prompts(tiny_bundle, tmp_path):
+    from notabridge.abc.prompt import prompt_text
+    from notabridge.engine.bundle import load_bundle
+    from notabridge.engine.runtime import Runner
+    from notabridge.jobs.suggest import rank_prompts
+    from tests.model_helpers import TINY_PROMPTS
+    from training.data import piece_text, read_jsonl
+    from training.finetune import REHEARSAL_PER_PIECE, convert_folder
+
+    unlisted = ("Modern", "Nobody", "Keyboard")          # in the base's corpus, not among its prompts
+    base_corpus = tmp_path / "base_corpus"
+    base_corpus.mkdir()
+    offered = []
+    for prompt in [*map(tuple, TINY_PROMPTS), unlisted]:
+        records, _ = convert_folder(_folder(tmp_path / "src" / prompt[1], 3), prompt, keys=0)
+        offered += [{**r, "id": f"{prompt[1]}/{r['id']}"} for r in records]
+    (base_corpus / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in offered))
+    out = tmp_path / "mine_bundle"
+    args = ["finetune", str(_folder(tmp_path / "mine")), "--name", "My style", "-o", str(out), "--base",
+            str(tiny_bundle), "--rehearsal-corpus", str(base_corpus), "--quiet", "--minutes"]
+    run = _cli(*args, "0.05")
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "rehearsal: " in run.stdout and "ranking the base model's prompts" in run.stdout
+
+    lines = [json.loads(x) for x in (out / ".finetune/corpus/train.jsonl").read_text().splitlines()]
+    own, mixed = [r for r in lines if not r.get("rehearsal")], [r for r in lines if r.get("rehearsal")]
+    # the competing prompts: the base's prompts the user's pieces are likeliest under (suggest-prompt's
+    # scores summed over the pieces), likeliest first; never one the base does not list
+    runner = Runner(load_bundle(tiny_bundle, device="cpu"))
+    nats = {tuple(p): 0.0 for p in TINY_PROMPTS}
+    for r in own:
+        for s in rank_prompts(runner, list(nats), r["abc"])[0]:
+            nats[s.prompt] += s.nats
+    job = json.loads((out / ".finetune/job.json").read_text())
+    assert [tuple(p) for p in job["rehearsal"]["prompts"]] == sorted(nats, key=nats.get)
+    # pieces of exactly those prompts, from the base's corpus, REHEARSAL_PER_PIECE per piece of the user's at most
+    assert mixed and {tuple(r["prompt"]) for r in mixed} == set(nats)
+    assert {r["id"] for r in mixed} <= {r["id"] for r in offered} and len(mixed) <= REHEARSAL_PER_PIECE * len(own)
+    # trained on under their own prompt lines, the user's pieces under the new one
+    for piece in read_jsonl(out / ".finetune/corpus/train.jsonl"):
+        assert piece_text(piece, "finetune").startswith(prompt_text(piece.prompt))
+        assert (piece.prompt == ("Custom", "My style", "Custom")) == (piece.id in {r["id"] for r in own})
+    # resuming reuses the choice and the pieces (kept in OUT/.finetune), it does not rank again
+    again = _cli(*args, "0.1")
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert "resuming" in again.stdout and "ranking the base model's prompts" not in again.stdout
+    assert (out / ".finetune/corpus/train.jsonl").read_text().splitlines() == [json.dumps(r) for r in lines]
+
+
+def test_rehearsal_pieces_of_the_embedded_model_are_its_training_pieces_from_music21():
+    from training.corpus import corpus_root, is_validation, make_tasks
+    from training.heldout import FOLK_PER_COLLECTION, VALIDATION_SHARE
+    from training.rehearsal import from_music21, music21_sources
+
+    essen = ("Folk", "Essen Folksong Collection", "Melody")
+    assert music21_sources([("Custom", "Mine", "Custom"), essen]) == [essen]
+    got = from_music21([essen], 4, seconds=120)
+    sampled = {f"essen/{t.path[:-4]}#{i}" for t in make_tasks(corpus_root(), FOLK_PER_COLLECTION)
+               if t.source.prompt == essen for i in t.tunes}
+    assert len(got) == 4 and all(tuple(r["prompt"]) == essen and r["finetune"] for r in got)
+    assert all(r["id"] in sampled and not is_validation(r["id"], VALIDATION_SHARE) for r in got)

@@ -3,16 +3,21 @@
     notabridge finetune FOLDER --name "My style" -o models/mine [--base BUNDLE_OR_PTH] [--minutes 15]
 
 1. Every score of FOLDER (MusicXML, .mxl, MIDI, ABC) is converted as the training corpus is
-   (notabridge.notation.to_abc, NotaGen's interleaving and rest reduction), with two extra copies
-   within +-3 semitones (NotaGen's fine-tuning augmentation), and labelled with the new prompt
-   (PERIOD / NAME / INSTRUMENTATION). A tenth of the pieces (at least one) is held out to pick
+   (notabridge.notation.to_abc, NotaGen's interleaving and rest reduction), with 6 copies in
+   other keys within +-3 semitones (NotaGen's fine-tuning augmentation), and labelled with the new
+   prompt (PERIOD / NAME / INSTRUMENTATION). A tenth of the pieces (at least one) is held out to pick
    the best checkpoint and to measure bits per character before and after.
 2. The base model's weights: a .pth, or an exported bundle's graphs read back
    (notabridge.onnx_export.from_bundle; the embedded model ships no checkpoint).
-3. training.train's prompt fine-tuning phase from those weights (full fine-tuning: at 5 M
+3. Rehearsal (training.rehearsal): the base's prompts are ranked on the user's pieces (the suggest
+   scorer), and as many real pieces of the 3 likeliest ones as the user has are mixed in under
+   their own prompt lines, so the model learns to tell the new style from its nearest
+   styles. From a --rehearsal-corpus folder, or for the embedded model from music21's corpus
+   (converted now, cached in OUT/.finetune); for another base there is none (a note says so).
+4. training.train's prompt fine-tuning phase from those weights (full fine-tuning: at 5 M
    parameters low-rank adapters save nothing that matters), with its progress bar; OUT/.finetune
    keeps the corpus and the checkpoints, so running the same command again resumes.
-4. Export to OUT with the base prompts plus the new one, and a bar index of the base's training
+5. Export to OUT with the base prompts plus the new one, and a bar index of the base's training
    pieces plus the user's (the originality check).
 """
 from __future__ import annotations
@@ -30,6 +35,9 @@ from notabridge.jobs.originality import INDEX_FILE, BarIndex
 from .corpus import convert_piece, is_validation
 
 HELD_OUT_SHARE = 0.1
+FINETUNE_KEYS = 6            # copies of each piece in other keys within +-3 semitones (all 6)
+REHEARSAL_PER_PIECE = 1      # rehearsal pieces per training piece of the user's (2 measured worse: docs/styles.md)
+REHEARSAL_SECONDS = 180     # converting the rehearsal pieces from music21 (counts in the 20-minute target)
 
 
 class FinetuneError(ValueError):
@@ -71,14 +79,14 @@ def training_abc(path: Path) -> str:
     return record["abc"]
 
 
-def convert_folder(folder: Path, prompt: tuple[str, str, str], keys: int = 2) -> tuple[list[dict], list[str]]:
+def convert_folder(folder: Path, prompt: tuple[str, str, str], keys: int | None = None) -> tuple[list[dict], list[str]]:
     """Corpus records of every readable score of `folder` (training.corpus's conversion: NotaGen's
     chain, copies within +-3 semitones), and the unreadable ones with why."""
     records, unreadable = [], []
     for path in score_files(folder):
         piece_id = str(path.relative_to(folder))
         try:
-            record = convert_piece(piece_id, score_source(path), prompt, 0, keys)
+            record = convert_piece(piece_id, score_source(path), prompt, 0, FINETUNE_KEYS if keys is None else keys)
             if "error" in record:
                 raise ValueError(record["error"])
             records.append({"id": piece_id, "prompt": list(prompt), "abc": record["abc"], "pretrain": [],
@@ -100,6 +108,44 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x]
+
+
+def _rehearsal(base: Path, base_prompts: list, prompt: tuple[str, str, str], train: list[dict],
+               corpus: str | Path | None, say) -> dict:
+    """Which base prompts compete with the new one and pieces of them to mix in (training.rehearsal);
+    {"prompts", "source", "note", "records"}, records empty with a note saying why when there are none."""
+    from notabridge.engine.bundle import DEFAULT_BUNDLE
+
+    from . import rehearsal
+
+    def none(note: str) -> dict:
+        return {"prompts": [], "source": None, "note": note, "records": []}
+
+    embedded = base.is_dir() and base.resolve() == DEFAULT_BUNDLE.resolve()
+    if corpus is None and not embedded:
+        return none("the base model's training pieces are not at hand (give --rehearsal-corpus FOLDER, the base's "
+                    "training.corpus folder, to mix in pieces of its nearest styles)")
+    if not base.is_dir():
+        return none("--base is a checkpoint: the nearest styles are ranked with a bundle (export it first)")
+    others = [tuple(p) for p in base_prompts if tuple(p) != prompt]
+    if not others:
+        return none("the base model lists no prompts")
+    say("ranking the base model's prompts on your pieces ...")
+    competing = rehearsal.competing_prompts(base, train, others)
+    if corpus is not None:
+        records, source = rehearsal.from_corpus(Path(corpus), competing, REHEARSAL_PER_PIECE * len(train)), str(corpus)
+    else:
+        competing = rehearsal.music21_sources(competing)
+        say(f"converting pieces of {', '.join(' / '.join(p) for p in competing)} from music21's corpus "
+            f"(at most {REHEARSAL_SECONDS / 60:g} min) ...")
+        records = rehearsal.from_music21(competing, REHEARSAL_PER_PIECE * len(train), REHEARSAL_SECONDS)
+        source = "music21's corpus"
+    note = "" if records else f"no pieces of {', '.join(' / '.join(p) for p in competing)} found in {source}"
+    return {"prompts": [list(p) for p in competing], "source": source, "note": note, "records": records}
+
+
 def held_out_bits(bundle_dir: Path, records: list[dict], prompt: tuple[str, str, str] | None) -> float:
     """Bits per character of the held-out pieces under a bundle (prompt lines first when given)."""
     from notabridge.engine.bundle import load_bundle
@@ -115,8 +161,9 @@ def held_out_bits(bundle_dir: Path, records: list[dict], prompt: tuple[str, str,
 
 
 def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | None = None,
-             period: str = "Custom", instrumentation: str = "Custom", minutes: float = 15.0, lr: float = 3e-4,
-             threads: int = 1, quiet: bool = False, say=print) -> FinetuneResult:
+             period: str = "Custom", instrumentation: str = "Custom", minutes: float = 15.0, lr: float = 1e-4,
+             threads: int = 1, quiet: bool = False, say=print, rehearsal: bool = True,
+             rehearsal_corpus: str | Path | None = None) -> FinetuneResult:
     from notabridge.engine.bundle import DEFAULT_BUNDLE, read_config
 
     folder, out = Path(folder), Path(out)
@@ -133,11 +180,12 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
     work.mkdir(parents=True, exist_ok=True)
     corpus = work / "corpus"
     job_file = work / "job.json"
-    if (corpus / "train.jsonl").is_file() and job_file.is_file() and json.loads(job_file.read_text()).get("prompt") == list(prompt):
+    job = json.loads(job_file.read_text()) if job_file.is_file() else {}
+    if (corpus / "train.jsonl").is_file() and job.get("prompt") == list(prompt):
         say(f"resuming: the converted pieces in {corpus} are reused")
-        train = [json.loads(x) for x in (corpus / "train.jsonl").read_text().splitlines() if x]
-        held = [json.loads(x) for x in (corpus / "validation.jsonl").read_text().splitlines() if x]
-        unreadable = json.loads((work / "job.json").read_text()).get("unreadable", [])
+        train = [r for r in _read_jsonl(corpus / "train.jsonl") if not r.get("rehearsal")]
+        held = _read_jsonl(corpus / "validation.jsonl")
+        unreadable = job.get("unreadable", [])
     else:
         say(f"reading {len(score_files(folder))} scores from {folder} ...")
         records, unreadable = convert_folder(folder, prompt)
@@ -147,9 +195,8 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
         if not train:
             raise FinetuneError(f"only {len(records)} readable piece(s) in {folder}: give at least 2 (30 or more work best)")
         corpus.mkdir(parents=True, exist_ok=True)
-        _write_jsonl(corpus / "train.jsonl", train)
         _write_jsonl(corpus / "validation.jsonl", held)
-        (work / "job.json").write_text(json.dumps({"prompt": list(prompt), "unreadable": unreadable, "base": str(base)}))
+        job = {"prompt": list(prompt), "unreadable": unreadable, "base": str(base)}
     for problem in unreadable:
         say(f"skipped {problem}")
     say(f"{len(train)} pieces to train on, {len(held)} held out; prompt {' / '.join(prompt)}")
@@ -165,12 +212,26 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
     else:
         base_config, base_prompts, checkpoint = {}, [], base
         before = float("nan")
+    extra = []
+    if rehearsal:
+        where = str(rehearsal_corpus) if rehearsal_corpus is not None else None
+        if job.get("rehearsal", {}).get("corpus", "unset") != where:     # chosen once; again for another corpus
+            job["rehearsal"] = {**_rehearsal(base, base_prompts, prompt, train, rehearsal_corpus, say), "corpus": where}
+            _write_jsonl(work / "rehearsal.jsonl", job["rehearsal"].pop("records"))
+        extra = _read_jsonl(work / "rehearsal.jsonl") if (work / "rehearsal.jsonl").is_file() else []
+        if extra:
+            say(f"rehearsal: {len(extra)} pieces of {', '.join(' / '.join(p) for p in job['rehearsal']['prompts'])} "
+                f"under their own prompts ({job['rehearsal']['source']})")
+        else:
+            say(f"rehearsal skipped: {job['rehearsal']['note']}")
+    _write_jsonl(corpus / "train.jsonl", train + extra)
+    job_file.write_text(json.dumps(job))
     run = work / "run"
     from .train import main as train_main
 
     argv = ["--data", str(corpus), "--out", str(run), "--phases", "finetune", "--finetune-lr", str(lr),
             "--warmup-steps", "10", "--max-minutes", str(minutes), "--batch-patches", "1024",
-            "--eval-minutes", str(max(1.0, minutes / 5)), "--checkpoint-minutes", "2", "--threads", str(threads)]
+            "--eval-minutes", str(max(0.5, minutes / 16)), "--checkpoint-minutes", "2", "--threads", str(threads)]
     argv += ["--resume"] if (run / "last.pth").is_file() else ["--init", str(checkpoint)]
     if quiet:
         argv.append("--quiet")
@@ -186,7 +247,7 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
     prompts = [tuple(p) for p in base_prompts if tuple(p) != prompt] + [prompt]
     staging = work / "bundle"
     shutil.rmtree(staging, ignore_errors=True)
-    card = _card(name, prompt, base, base_config, len(train), len(held), before, progress)
+    card = _card(name, prompt, base, base_config, len(train), len(held), before, progress, extra)
     export_bundle(run / "best.pth", staging, prompts=prompts, name=name, model_card=card)
     index = _index(base, train + held)
     if index is not None:
@@ -216,13 +277,16 @@ def _index(base: Path, records: list[dict]) -> BarIndex | None:
 
 
 def _card(name: str, prompt, base: Path, base_config: dict, n_train: int, n_held: int, before: float,
-          progress: dict) -> str:
+          progress: dict, extra: list[dict]) -> str:
+    rehearsed = sorted({' / '.join(r['prompt']) for r in extra})
+    mixed = (f" {len(extra)} of the base's training pieces of its nearest styles ({'; '.join(rehearsed)}) were mixed in"
+             f" under their own prompts (rehearsal)." if extra else "")
     return f"""# {name}
 
 Fine-tuned by `notabridge finetune` from {base_config.get('name') or base} on {n_train} of the user's pieces
 ({n_held} held out), prompt `{' / '.join(prompt)}`; {progress.get('step', '?')} optimizer steps,
 {progress.get('elapsed', 0) / 60:.1f} min of training. The base model's data, licence and limits apply
-(see its MODEL_CARD.md); the user's pieces are the user's.
+(see its MODEL_CARD.md); the user's pieces are the user's.{mixed}
 
 | held-out pieces | bits per character |
 |---|---:|

@@ -21,8 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--period", default="Custom", help="the prompt's period field (default Custom)")
     parser.add_argument("--instrumentation", default="Custom", help="the prompt's instrumentation field (default Custom)")
     parser.add_argument("--minutes", type=float, default=15.0, help="training time (default 15; resumed runs add to it)")
-    parser.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
+    parser.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest on a shared CPU)")
+    parser.add_argument("--no-rehearsal", action="store_true",
+                        help="train on your pieces only (default: mix in pieces of the base's nearest styles, so that "
+                             "the new style is told apart from them)")
+    parser.add_argument("--rehearsal-corpus", metavar="FOLDER",
+                        help="the base model's training.corpus folder (train.jsonl) to take those pieces from "
+                             "(default: music21's corpus for the embedded model; none for another --base)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -39,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = finetune(args.folder, args.name, out, base=args.base, period=args.period,
                           instrumentation=args.instrumentation, minutes=args.minutes, lr=args.lr,
-                          threads=args.threads, quiet=args.quiet)
+                          threads=args.threads, quiet=args.quiet,
+                          rehearsal=not args.no_rehearsal, rehearsal_corpus=args.rehearsal_corpus)
     except FinetuneError as exc:
         raise UserError(str(exc)) from None
     change = (result.after_bits - result.before_bits) / result.before_bits if result.before_bits == result.before_bits else None
