@@ -150,3 +150,15 @@ def test_rehearsal_pieces_of_the_embedded_model_are_its_training_pieces_from_mus
                if t.source.prompt == essen for i in t.tunes}
     assert len(got) == 4 and all(tuple(r["prompt"]) == essen and r["finetune"] for r in got)
     assert all(r["id"] in sampled and not is_validation(r["id"], VALIDATION_SHARE) for r in got)
+
+
+def test_finetune_outside_the_checkout_says_where_to_run_it(tmp_path):
+    """training/ lives in the repository, not in the installed package: from any other folder the
+    command says so instead of blaming a missing torch."""
+    (tmp_path / "songs").mkdir()
+    done = subprocess.run([sys.executable, "-m", "notabridge.cli.main", "finetune", str(tmp_path / "songs"),
+                           "--name", "Mine", "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "cd into the repository" in done.stdout + done.stderr
+    assert not (tmp_path / "out").exists()

@@ -16,5 +16,8 @@ def require_torch(task: str, instead: str | None = None, *, module: str = "notab
     try:
         importlib.import_module(module)
     except ImportError as exc:
+        if exc.name == module.split(".")[0] == "training":   # torch-side code kept in the checkout, not installed
+            raise UserError(f"{task} runs from a NotaBridge checkout (its training/ folder is not part of the "
+                            f"installed package): cd into the repository and run the same command there") from None
         raise UserError(f"{task} needs {needs} ({exc.name} is missing): pip install 'notabridge[{extra}]'"
                         + (f", or {instead}" if instead else "")) from None
