@@ -112,6 +112,16 @@ def test_cosine_decay_ends_at_the_floor_of_the_time_budget(corpus_dir, tmp_path)
     assert ends["cosine"] == pytest.approx(3e-4)        # a tenth when the budget is spent
 
 
+def test_a_phase_ends_when_validation_stops_improving(corpus_dir, tmp_path):
+    run = tmp_path / "patient"
+    # lr 0: the loss never moves, so every check after the first finds nothing better
+    assert train.main([*TINY, "--data", str(corpus_dir), "--out", str(run), "--phases", "pretrain", "--lr", "0",
+                       "--eval-minutes", "0", "--patience", "2", "--max-steps", "50"]) == 0
+    blob = torch.load(run / "last.pth", weights_only=True)
+    assert blob["progress"]["step"] == 3                     # best at step 1, then two checks without better
+    assert "no better validation in 2 checks" in (run / "train.log").read_text()
+
+
 def test_finetune_phase_reads_prompt_lines(corpus_dir, tmp_path):
     run = tmp_path / "ft"
     assert train.main([*TINY, "--data", str(corpus_dir), "--out", str(run), "--max-steps", "6",

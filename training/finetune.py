@@ -38,6 +38,9 @@ HELD_OUT_SHARE = 0.1
 FINETUNE_KEYS = 6            # copies of each piece in other keys within +-3 semitones (all 6)
 REHEARSAL_PER_PIECE = 1      # rehearsal pieces per training piece of the user's (2 measured worse: docs/styles.md)
 REHEARSAL_SECONDS = 180     # converting the rehearsal pieces from music21 (counts in the 20-minute target)
+# the held-out pieces' best came after 2-3 of 15 minutes in every measured run and the rest
+# overfit: training ends after this many checks without a better held-out loss
+PATIENCE = 4
 
 
 class FinetuneError(ValueError):
@@ -231,7 +234,8 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
 
     argv = ["--data", str(corpus), "--out", str(run), "--phases", "finetune", "--finetune-lr", str(lr),
             "--warmup-steps", "10", "--max-minutes", str(minutes), "--batch-patches", "1024",
-            "--eval-minutes", str(max(0.5, minutes / 16)), "--checkpoint-minutes", "2", "--threads", str(threads)]
+            "--eval-minutes", str(max(0.5, minutes / 16)), "--checkpoint-minutes", "2", "--threads", str(threads),
+            "--patience", str(PATIENCE)]
     argv += ["--resume"] if (run / "last.pth").is_file() else ["--init", str(checkpoint)]
     if quiet:
         argv.append("--quiet")

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
     run.add_argument("--init", help="start from these weights (a NotaGen-layout .pth), fresh optimizer")
     run.add_argument("--eval-minutes", type=float, default=10)
+    run.add_argument("--patience", type=int, default=0,
+                     help="end a phase after this many validations without a better loss (0 = never)")
     run.add_argument("--checkpoint-minutes", type=float, default=5)
     run.add_argument("--eval-max-pieces", type=int, default=0, help="score only this many validation pieces (0 = all)")
     run.add_argument("--threads", type=int, default=2, help="CPU threads per process")
@@ -228,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             objective, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
 
     progress = {"phase": phases[0], "epoch": 0, "batch": 0, "step": 0, "phase_step": 0,
-                "elapsed": 0.0, "phase_elapsed": 0.0, "min_eval_loss": float("inf"),
+                "elapsed": 0.0, "phase_elapsed": 0.0, "min_eval_loss": float("inf"), "stale_evals": 0,
                 "best_epoch": 0, "chars": 0.0}
     if resume_blob is not None:
         progress.update(resume_blob.get("progress", {}))
@@ -262,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         phase_index += 1
         if phase_index < len(phases):
             progress.update(phase=phases[phase_index], epoch=0, batch=0, phase_step=0, phase_elapsed=0.0,
-                            min_eval_loss=float("inf"), best_epoch=0)
+                            min_eval_loss=float("inf"), best_epoch=0, stale_evals=0)
     log(f"finished: step {progress['step']}, {progress['elapsed'] / 60:.1f} min of training, "
         f"best validation loss of the last phase {progress['min_eval_loss']:.4f} nats/char")
     dist.close()
@@ -316,6 +318,7 @@ def _run_phase(args, phase, phases, objective, runner, model, optimizer, schedul
         improved = loss < progress["min_eval_loss"]
         if improved:
             progress["min_eval_loss"], progress["best_epoch"] = loss, progress["epoch"]
+        progress["stale_evals"] = 0 if improved else progress.get("stale_evals", 0) + 1
         log(f"[{phase}] step {progress['step']} epoch {progress['epoch'] + progress['batch_frac']:.2f}: "
             f"validation {loss:.4f} nats/char = {loss / math.log(2):.4f} bits/char over {int(chars)} chars, "
             f"lr {optimizer.param_groups[0]['lr']:.2e}"
@@ -364,6 +367,10 @@ def _run_phase(args, phase, phases, objective, runner, model, optimizer, schedul
             if out_of_time or out_of_steps or do_eval:
                 run_eval()
                 tick = last_eval = last_ckpt = time.monotonic()  # evaluation time is not training time
+                if args.patience and progress["stale_evals"] >= args.patience and not out_of_steps:
+                    log(f"[{phase}] no better validation in {args.patience} checks: the phase ends here")
+                    _close(bar)
+                    return True
             elif do_ckpt:
                 if dist.main:
                     save_checkpoint(out / "last.pth", model, optimizer, scheduler, progress)
