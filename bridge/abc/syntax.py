@@ -704,13 +704,18 @@ INSTRUCTIONS = ("staff -1", "staff +1", "staff -2", "staff +2")
 TEMPO_BEATS = ("1/4", "3/8", "1/2", "3/4", "1/8", "3/16", "1/16", "3/2", "1/1")
 
 
+def _completions(values, typed: str, end: str) -> str:
+    """Characters that continue `typed` towards one of `values`, and `end` once it is one."""
+    out = {v[len(typed)] for v in values if v.startswith(typed) and len(v) > len(typed)}
+    return "".join(sorted(out)) + (end if typed in values else "")
+
+
 def _field_value_next(name: str, typed: str) -> str:
     """Characters that continue an inline field's value (`]` once it is a whole one): keys and
     clefs for K ("k": clefs only), meters for M, units for L, staff moves for I, tempos for Q."""
     if name == "Q":   # xml2abc's tempo: a beat, "=", beats per minute
         if "=" not in typed:
-            out = {b[len(typed)] for b in TEMPO_BEATS if b.startswith(typed) and len(b) > len(typed)}
-            return "".join(sorted(out)) + ("=" if typed in TEMPO_BEATS else "")
+            return _completions(TEMPO_BEATS, typed, "=")
         beat, bpm = typed.split("=", 1)
         if beat not in TEMPO_BEATS:
             return ""
@@ -718,8 +723,7 @@ def _field_value_next(name: str, typed: str) -> str:
     values = {"K": KEYS + CLEFS, "k": CLEFS, "M": METERS, "L": UNITS, "I": INSTRUCTIONS}.get(name, ())
     if name.startswith("K="):   # "K=D,Bm": the keys the writer allows here, or a clef
         values = tuple(k for k in name[2:].split(",") if k) + CLEFS
-    out = {v[len(typed)] for v in values if v.startswith(typed) and len(v) > len(typed)}
-    return "".join(sorted(out)) + ("]" if typed in values else "")
+    return _completions(values, typed, "]")
 
 
 _MAJOR_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7, "F": -1, "Bb": -2, "Eb": -3,
@@ -770,8 +774,7 @@ def header_value_next(name: str, typed: str) -> str:
     whole one: the inline fields' keys and units; meters as N/D with D a power of two up to 64
     (NotaGen's headers hold 6/2, 4/1, 36/4 beside the usual ones), C, C| or none."""
     if name == "K":   # a key only: the header's clefs are on the V: lines
-        out = {k[len(typed)] for k in KEYS if k.startswith(typed) and len(k) > len(typed)}
-        return "".join(sorted(out)) + ("\n" if typed in KEYS else "")
+        return _completions(KEYS, typed, "\n")
     if name != "M":
         return _field_value_next(name, typed).replace("]", "\n")
     words = _field_value_next("M", typed).replace("]", "\n")   # C, C|, none and the common meters
@@ -791,8 +794,7 @@ def header_value_next(name: str, typed: str) -> str:
 
 def _decoration_next(typed: str) -> str:
     """Characters that continue a known decoration name (`!` once it is one)."""
-    out = {d[len(typed)] for d in DECORATIONS if d.startswith(typed) and len(d) > len(typed)}
-    return "".join(sorted(out)) + ("!" if typed in DECORATIONS else "")
+    return _completions(DECORATIONS, typed, "!")
 
 
 def _timeless(stage: str, chars: str, fields: str) -> str:
