@@ -32,7 +32,7 @@ from notabridge.abc.prompt import prompt_text
 from notabridge.jobs.corpus_index import SCORE_TYPES, score_files
 from notabridge.jobs.originality import INDEX_FILE, BarIndex
 
-from .corpus import convert_piece, is_validation
+from .corpus import convert_piece, is_validation, read_records
 
 HELD_OUT_SHARE = 0.1
 FINETUNE_KEYS = 6            # copies of each piece in other keys within +-3 semitones (all 6)
@@ -111,10 +111,6 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x]
-
-
 def _rehearsal(base: Path, base_prompts: list, prompt: tuple[str, str, str], train: list[dict],
                corpus: str | Path | None, say) -> dict:
     """Which base prompts compete with the new one and pieces of them to mix in (training.rehearsal);
@@ -186,8 +182,8 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
     job = json.loads(job_file.read_text()) if job_file.is_file() else {}
     if (corpus / "train.jsonl").is_file() and job.get("prompt") == list(prompt):
         say(f"resuming: the converted pieces in {corpus} are reused")
-        train = [r for r in _read_jsonl(corpus / "train.jsonl") if not r.get("rehearsal")]
-        held = _read_jsonl(corpus / "validation.jsonl")
+        train = [r for r in read_records(corpus / "train.jsonl") if not r.get("rehearsal")]
+        held = read_records(corpus / "validation.jsonl")
         unreadable = job.get("unreadable", [])
     else:
         say(f"reading {len(score_files(folder))} scores from {folder} ...")
@@ -221,7 +217,7 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
         if job.get("rehearsal", {}).get("corpus", "unset") != where:     # chosen once; again for another corpus
             job["rehearsal"] = {**_rehearsal(base, base_prompts, prompt, train, rehearsal_corpus, say), "corpus": where}
             _write_jsonl(work / "rehearsal.jsonl", job["rehearsal"].pop("records"))
-        extra = _read_jsonl(work / "rehearsal.jsonl") if (work / "rehearsal.jsonl").is_file() else []
+        extra = read_records(work / "rehearsal.jsonl")
         if extra:
             say(f"rehearsal: {len(extra)} pieces of {', '.join(' / '.join(p) for p in job['rehearsal']['prompts'])} "
                 f"under their own prompts ({job['rehearsal']['source']})")
