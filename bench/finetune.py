@@ -1,19 +1,17 @@
-"""`notabridge finetune` on a repertoire the embedded model never saw, measured on other pieces of it.
+"""`notabridge finetune` on a composer the embedded model never saw, measured on other pieces of his.
 
-The pieces: Chinese (Han) folk songs of the Essen collection (music21's essenFolksong/han1.abc,
-554 tunes) that the embedded model never read: outside both corpus runs' samples
-(training.corpus.make_tasks samples tunes per folk collection: 600 for the first edition, 1,000
-for the second) and, with --corpus, checked against that corpus folder itself: no chosen tune's
-id is in its train/validation/failed files and no chosen tune's text (training.corpus.text_digest
-of its converted ABC) equals one of its pieces'. No composer with 30+ pieces outside the
-training data ships with music21, so a repertoire stands in for a composer. 30 tunes are the
-user's folder; 15 others are the held-out test. Measured:
+The pieces: Grieg's Lyric Pieces (66 piano pieces; bench/dcml_scores.py rebuilds them as MusicXML
+from the DCML corpora's note tables, fetched once from PyPI). Music21's corpus, which the embedded
+model was trained on, holds no Grieg and almost no piano music; with --corpus the chosen pieces are
+also checked against that corpus folder (no piece's text, training.corpus.text_digest of its
+converted ABC, equals one of its pieces'). 30 pieces (a fixed random choice) are the user's folder,
+15 others the held-out test. Measured:
 
-- bits/char of the 15 test tunes: base model (no prompt; and its best prompt) vs the fine-tuned
+- bits/char of the 15 test pieces: base model (no prompt; and its best prompt) vs the fine-tuned
   model with the new prompt (target: down >= 10%);
 - suggest-prompt top-1 on their first 8 bars with the fine-tuned bundle (target: the new style),
   and which prompt wins when it is not the new one;
-- the competing prompts (those rehearsed, else the base's best prompt for the test tunes): bits/char
+- the competing prompts (those rehearsed, else the base's best prompt for the test pieces): bits/char
   of their own held-out pieces (the corpus's validation side) under their prompt, before and after
   (the fine-tuning should not make them much worse);
 - the finetune command's wall time (target: < 20 min on this CPU; --minutes sets the training budget).
@@ -25,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
+import shutil
 import sys
 import time
 from collections import Counter
@@ -32,69 +32,44 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PROMPT = ("Folk", "Han folk songs", "Melody")
-SOURCE_FILE = "essenFolksong/han1.abc"
-PIECE_BASE = "essen/essenFolksong/han1"          # training.corpus's id of a han1 tune: PIECE_BASE#index
-SAMPLES = (600, 1000)                            # --folk-per-collection of the first and second edition's corpus
+PROMPT = ("Romantic", "Grieg, Edvard", "Keyboard")
+DCML_CORPUS = "grieg_lyric_pieces"
 HELD_OUT_PER_PROMPT = 30
 
 
-def corpus_pieces(corpus: Path) -> tuple[set[str], set[str]]:
-    """Ids (train, validation and failed) and text digests (train, validation) of a training.corpus folder."""
+def corpus_digests(corpus: Path) -> set[str]:
+    """Text digests of a training.corpus folder's pieces (train and validation)."""
     from training.corpus import read_records, text_digest
 
-    ids, digests = set(), set()
-    for split in ("train", "validation", "failed"):
-        for rec in read_records(corpus / f"{split}.jsonl"):
-            ids.add(rec["id"])
-            if "abc" in rec:
-                digests.add(text_digest(rec["abc"]))
-    return ids, digests
+    return {text_digest(rec["abc"]) for split in ("train", "validation") for rec in read_records(corpus / f"{split}.jsonl")}
 
 
-def unseen_tunes(n: int, scratch: Path, corpus: Path | None = None) -> list[tuple[str, str, str]]:
-    """(id, tune text, converted ABC) of `n` han1.abc tunes the corpus runs never took: outside both
-    samples, and with `corpus` not among its ids nor texts; no two with the same text."""
-    from training.corpus import corpus_root, make_tasks, split_tunes, text_digest
+def chosen_pieces(n: int, scratch: Path, corpus: Path | None = None) -> list[tuple[Path, str]]:
+    """(MusicXML file, converted ABC) of `n` Lyric Pieces in a fixed random order, none whose text
+    is a piece of `corpus`."""
+    from bench.dcml_scores import write_pieces
+    from training.corpus import text_digest
     from training.finetune import training_abc
 
-    root = corpus_root()
-    sampled = {(t.path, i) for size in SAMPLES for t in make_tasks(root, size) if t.tunes for i in t.tunes}
-    ids, digests = corpus_pieces(corpus) if corpus else (set(), set())
-    tunes = split_tunes((root / SOURCE_FILE).read_text(encoding="utf-8", errors="replace"))
-    scratch.mkdir(parents=True, exist_ok=True)
-    out, taken, refused = [], set(), Counter()
-    for i, text in enumerate(tunes):
-        piece_id = f"{PIECE_BASE}#{i}"
-        if (SOURCE_FILE, i) in sampled or piece_id in ids:
-            refused["in a corpus sample"] += 1
-            continue
-        path = scratch / "tune.abc"
-        path.write_text(text)
+    files, failed = write_pieces(DCML_CORPUS, scratch / DCML_CORPUS)
+    random.Random(0).shuffle(files)
+    digests = corpus_digests(corpus) if corpus else set()
+    out, refused = [], Counter()
+    for path in files:
         try:
             abc = training_abc(path)
-        except Exception:  # noqa: BLE001 - a tune the chain cannot read is simply not used
+        except Exception:  # noqa: BLE001 - a piece the chain cannot read is simply not used
             refused["unreadable"] += 1
             continue
-        digest = text_digest(abc)
-        if digest in digests or digest in taken:
-            refused["same text as a corpus piece or a chosen tune"] += 1
+        if text_digest(abc) in digests:
+            refused["same text as a corpus piece"] += 1
             continue
-        taken.add(digest)
-        out.append((piece_id, text, abc))
+        out.append((path, abc))
         if len(out) == n:
             break
-    print(f"han1.abc: {len(out)} tunes chosen; passed over: {dict(refused)}"
-          + (f"; checked against {corpus}" if corpus else "; no --corpus: checked against the samples only"))
+    print(f"{DCML_CORPUS}: {len(files)} rebuilt ({len(failed)} not: {'; '.join(failed) or 'none'}), {len(out)} chosen; "
+          f"passed over: {dict(refused)}" + (f"; checked against {corpus}" if corpus else ""))
     return out
-
-
-def check_unseen(chosen: list[tuple[str, str, str]], corpus: Path) -> int:
-    """How many chosen tunes' ids or texts occur in the corpus folder (must be 0)."""
-    from training.corpus import text_digest
-
-    ids, digests = corpus_pieces(corpus)
-    return sum(piece_id in ids or text_digest(abc) in digests for piece_id, _, abc in chosen)
 
 
 def held_out_of(prompt: tuple[str, str, str], corpus: Path | None, limit: int = HELD_OUT_PER_PROMPT) -> list[dict]:
@@ -118,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=15.0)
     p.add_argument("--train", type=int, default=30)
     p.add_argument("--test", type=int, default=15)
-    p.add_argument("--corpus", help="the base model's training.corpus folder: the tunes are checked against it and "
+    p.add_argument("--corpus", help="the base model's training.corpus folder: the pieces are checked against it and "
                                     "the competing prompts' held-out pieces are read from it")
     p.add_argument("--out", default=str(ROOT / "work_data" / "finetune_bench"))
     p.add_argument("--no-rehearsal", action="store_true", help="fine-tune on the user's pieces only")
@@ -136,16 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     corpus = Path(args.corpus) if args.corpus else None
     folder = out / "my_pieces"
     folder.mkdir(parents=True, exist_ok=True)
-    chosen = unseen_tunes(args.train + args.test, out / "scratch", corpus)
-    if corpus:
-        found = check_unseen(chosen, corpus)
-        print(f"chosen tunes whose id or text occurs in {corpus}/train.jsonl, validation.jsonl or failed.jsonl: {found}")
-        if found:
-            return 1
-    for i, (_, text, _) in enumerate(chosen[:args.train]):
-        (folder / f"han_{i:02d}.abc").write_text(text)
-    test = [{"id": piece_id, "abc": abc} for piece_id, _, abc in chosen[args.train:]]
-    print(f"{args.train} tunes to fine-tune on, {len(test)} test tunes (han1.abc, never in the corpus)")
+    chosen = chosen_pieces(args.train + args.test, out / "scratch", corpus)
+    if len(chosen) < args.train + 2:
+        print(f"only {len(chosen)} usable pieces: fewer than --train {args.train} plus 2 to test")
+        return 1
+    shutil.rmtree(folder)
+    folder.mkdir()
+    for path, _ in chosen[:args.train]:
+        shutil.copy(path, folder / path.name)
+    test = [{"id": path.stem, "abc": abc} for path, abc in chosen[args.train:]]
+    print(f"{args.train} pieces to fine-tune on, {len(test)} test pieces (never in the corpus)")
 
     bundle_out = out / "bundle"
     started = time.perf_counter()
@@ -161,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     per_prompt = {tuple(pr): held_out_bits(DEFAULT_BUNDLE, test, tuple(pr)) for pr in base.prompts}
     best_prompt = min(per_prompt, key=per_prompt.get)
     tuned = held_out_bits(bundle_out, test, PROMPT)
-    print(f"\ntest tunes, bits/char: base model no prompt {base_none:.3f}; base with its best prompt "
+    print(f"\ntest pieces, bits/char: base model no prompt {base_none:.3f}; base with its best prompt "
           f"({' / '.join(best_prompt)}) {per_prompt[best_prompt]:.3f}; fine-tuned with {' / '.join(PROMPT)} {tuned:.3f}")
     reference = min(base_none, per_prompt[best_prompt])
     change = (tuned - reference) / reference
@@ -173,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     for rec in test:
         ranked, _ = rank_prompts(runner, prompts, first_bars(rec["abc"], 8))
         winners[ranked[0].prompt] += 1
-    print(f"suggest-prompt top-1 is the new style for {winners[PROMPT]} of {len(test)} test tunes "
+    print(f"suggest-prompt top-1 is the new style for {winners[PROMPT]} of {len(test)} test pieces "
           f"({winners[PROMPT] / len(test):.0%}; chance {1 / len(prompts):.0%}); top-1 otherwise: "
           + (", ".join(f"{' / '.join(pr)} {n}" for pr, n in winners.most_common() if pr != PROMPT) or "none"))
 
