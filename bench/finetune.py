@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     competing = [tuple(pr) for pr in job.get("rehearsal", {}).get("prompts", [])] or [best_prompt]
     for pr in competing:
         pieces = held_out_of(pr, corpus)
+        if not pieces:
+            print(f"competing prompt {' / '.join(pr)}: no held-out pieces of it in the corpus")
+            continue
         before, after = held_out_bits(DEFAULT_BUNDLE, pieces, pr), held_out_bits(bundle_out, pieces, pr)
         print(f"competing prompt {' / '.join(pr)}: its {len(pieces)} held-out pieces under it, bits/char "
               f"{before:.3f} -> {after:.3f} ({(after - before) / before:+.1%})")

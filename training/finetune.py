@@ -10,7 +10,7 @@
 2. The base model's weights: a .pth, or an exported bundle's graphs read back
    (notabridge.onnx_export.from_bundle; the embedded model ships no checkpoint).
 3. Rehearsal (training.rehearsal): the base's prompts are ranked on the user's pieces (the suggest
-   scorer), and as many real pieces of the 3 likeliest ones as the user has are mixed in under
+   scorer), and as many real pieces of the 5 likeliest ones as the user has are mixed in under
    their own prompt lines, so the model learns to tell the new style from its nearest
    styles. From a --rehearsal-corpus folder, or for the embedded model from music21's corpus
    (converted now, cached in OUT/.finetune); for another base there is none (a note says so).

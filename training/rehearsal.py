@@ -5,7 +5,7 @@ the pieces become likelier under every prompt, and nothing teaches the model to 
 style from the base's styles nearest to it (measured with bench/finetune.py: suggest-prompt put
 the new style first for 2-4 of 15 test songs without rehearsal, 12-13 with it, and the Essen
 prompt's own songs got 22-60% worse without it, 0-4% with it). So, before training, the base's
-prompts are ranked on the user's pieces with the suggest scorer, the likeliest 3 are the
+prompts are ranked on the user's pieces with the suggest scorer, the likeliest 5 are the
 competing ones, and real pieces of those prompts go into the training set under their own
 prompt lines.
 
@@ -25,7 +25,7 @@ from .corpus import SOURCES, Task, corpus_root, is_validation, make_tasks, read_
 from .heldout import FOLK_PER_COLLECTION, VALIDATION_SHARE
 
 Prompt = tuple[str, str, str]
-MOST_PROMPTS = 3        # competing prompts at most
+MOST_PROMPTS = 5        # competing prompts at most (3 measured worse on Grieg: docs/styles.md)
 
 
 def competing_prompts(base: Path, records: list[dict], prompts: list[Prompt], most: int = MOST_PROMPTS) -> list[Prompt]:
