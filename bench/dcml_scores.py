@@ -108,11 +108,13 @@ def piece_score(notes: list[dict], measures: list[dict]):
     score = stream.Score()
     by_mc = sorted(measures, key=lambda m: int(m["mc"]))
     for staff in sorted({int(r["staff"]) for r in notes}):
-        cells: dict[tuple[int, int], dict[tuple[Fraction, Fraction], list[dict]]] = defaultdict(lambda: defaultdict(list))
+        # measure -> voice -> (onset, length) -> the rows sounding together there
+        cells: dict[int, dict[int, dict[tuple[Fraction, Fraction], list[dict]]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(list)))
         for r in notes:
             if int(r["staff"]) == staff and not r["gracenote"]:
                 onset, length = Fraction(r["mc_onset"]) * 4, Fraction(r["duration"]) * 4
-                cells[(int(r["mc"]), int(r["voice"]))][(onset, length)].append(r)
+                cells[int(r["mc"])][int(r["voice"])][(onset, length)].append(r)
         part = stream.Part(id=f"staff{staff}")
         keysig = timesig = None
         for m in by_mc:
@@ -124,10 +126,10 @@ def piece_score(notes: list[dict], measures: list[dict]):
             if m["keysig"] != keysig:
                 keysig = m["keysig"]
                 measure.insert(0, key.KeySignature(int(keysig)))
-            voices = sorted(v for (c, v) in cells if c == mc)
-            for v in voices:
+            voices = cells.get(mc, {})
+            for v, chords in sorted(voices.items()):
                 voice = stream.Voice(id=str(v))
-                for (onset, dur), rows in sorted(cells[(mc, v)].items()):
+                for (onset, dur), rows in sorted(chords.items()):
                     element = _chord_or_note(rows)
                     element.duration = duration.Duration(dur)
                     voice.insert(onset, element)

@@ -110,13 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     corpus = Path(args.corpus) if args.corpus else None
     folder = out / "my_pieces"
-    folder.mkdir(parents=True, exist_ok=True)
     chosen = chosen_pieces(args.train + args.test, out / "scratch", corpus)
     if len(chosen) < args.train + 2:
         print(f"only {len(chosen)} usable pieces: fewer than --train {args.train} plus 2 to test")
         return 1
-    shutil.rmtree(folder)
-    folder.mkdir()
+    shutil.rmtree(folder, ignore_errors=True)        # only this run's pieces
+    folder.mkdir(parents=True)
     for path, _ in chosen[:args.train]:
         shutil.copy(path, folder / path.name)
     test = [{"id": path.stem, "abc": abc} for path, abc in chosen[args.train:]]
