@@ -6,6 +6,7 @@ the same piece read through the excerpt, as the engine's bars are.
 from __future__ import annotations
 
 import copy
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -31,9 +32,9 @@ def _tree(data: bytes) -> ET.Element:
 def _text(element: ET.Element, number_shift: int = 0) -> str:
     element = copy.deepcopy(element)
     element.tail = None
-    number = element.get("number", "")
-    if number_shift and number.lstrip("-").isdigit():
-        element.set("number", str(int(number) + number_shift))
+    number = re.match(r"(-?\d+)(.*)$", element.get("number", ""))
+    if number_shift and number:                     # "7a" (a split bar's second half) -> "11a"
+        element.set("number", f"{int(number[1]) + number_shift}{number[2]}")
     return ET.tostring(element, encoding="unicode")
 
 
@@ -108,6 +109,19 @@ def test_continue_into_a_corpus_quartet_keeps_everything_else(tmp_path):
     after = splice_continue(path, excerpt, bars, 20)
     assert_only_new_measures(musicxml_bytes(path), after, 20, 3)
     assert _same_notes(bars, excerpt_from_musicxml(after)["measures"][20:23])
+
+
+def test_a_split_bar_after_the_new_measures_keeps_its_suffix_and_moves_on(tmp_path):
+    # BWV 269 splits measure 7 at a fermata: "7" and "7a"; four bars after measure 6 make them "11" and "11a"
+    path = Path(corpus.getWork("bach/bwv269"))
+    excerpt = read_excerpt(path)
+    bars = _new_bars(excerpt, range(3, 7), 7)
+    from notabridge.notation.sources import musicxml_bytes
+
+    after = splice_continue(path, excerpt, bars, 7)
+    assert_only_new_measures(musicxml_bytes(path), after, 7, 4)
+    numbers = [m.get("number") for m in _tree(after).find("part").findall("measure")]
+    assert numbers[6:13] == ["6", "7", "8", "9", "10", "11", "11a"]
 
 
 def test_finer_note_values_than_the_file_get_their_own_divisions_and_the_file_keeps_its_own(tmp_path):

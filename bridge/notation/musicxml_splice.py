@@ -13,7 +13,6 @@ the document's prolog (XML declaration, DOCTYPE) are kept.
 """
 from __future__ import annotations
 
-import copy
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -169,9 +168,10 @@ def _generated(template: dict, measures: list[dict]) -> tuple[list[list[ET.Eleme
     return [part.findall("measure") for part in root.findall("part")], divisions
 
 
-def _number(measure: ET.Element) -> int | None:
-    text = measure.get("number", "")
-    return int(text) if text.strip().lstrip("-").isdigit() else None
+def _number(measure: ET.Element) -> tuple[int, str] | None:
+    """A measure's printed number and what follows it ("7a", the second half of a split bar: (7, "a"))."""
+    m = re.match(r"\s*(-?\d+)(.*)$", measure.get("number", ""), flags=re.S)
+    return (int(m[1]), m[2]) if m else None
 
 
 def splice_continue(source, template: dict, new_measures: list[dict], at: int) -> bytes:
@@ -191,13 +191,13 @@ def splice_continue(source, template: dict, new_measures: list[dict], at: int) -
         used = _fit(new, state, divisions)
         previous = _number(measures[at - 1]) if at > 0 else None
         for k, measure in enumerate(new):
-            measure.set("number", str((previous if previous is not None else at) + 1 + k))
+            measure.set("number", str((previous[0] if previous else at) + 1 + k))
         position = list(part).index(measures[at]) if at < len(measures) else len(part)
         for k, measure in enumerate(new):
             part.insert(position + k, measure)
         for later in measures[at:]:
-            if _number(later) is not None:
-                later.set("number", str(_number(later) + count))
+            if number := _number(later):
+                later.set("number", f"{number[0] + count}{number[1]}")
         if at < len(measures) and used != state.divisions and not _declares_divisions(measures[at]):
             _set_divisions(measures[at], state.divisions)
         if at == len(measures) and at > 0:
