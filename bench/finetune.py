@@ -17,7 +17,7 @@ converted ABC, equals one of its pieces'). 30 pieces (a fixed random choice) are
 - the finetune command's wall time (target: < 20 min on this CPU; --minutes sets the training budget).
 
     python bench/finetune.py [--minutes 15] [--train 30] [--test 15] [--corpus work_data/corpus]
-                             [--out work_data/finetune_bench] [--no-rehearsal] [--lr LR]
+                             [--out work_data/finetune_bench] [--no-rehearsal] [--no-margin] [--lr LR]
 """
 from __future__ import annotations
 
@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "the competing prompts' held-out pieces are read from it")
     p.add_argument("--out", default=str(ROOT / "work_data" / "finetune_bench"))
     p.add_argument("--no-rehearsal", action="store_true", help="fine-tune on the user's pieces only")
+    p.add_argument("--no-margin", action="store_true", help="the finetune command's --no-margin")
     p.add_argument("--lr", type=float, help="the finetune command's --lr (default: its own)")
     args = p.parse_args(argv)
 
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     code = cli(["finetune", str(folder), "--name", PROMPT[1], "--period", PROMPT[0], "--instrumentation", PROMPT[2],
                 "-o", str(bundle_out), "--minutes", str(args.minutes)]
-               + (["--no-rehearsal"] if args.no_rehearsal else []) + (["--lr", str(args.lr)] if args.lr else []))     # rehearsal as a user gets it: from music21
+               + (["--no-rehearsal"] if args.no_rehearsal else []) + (["--no-margin"] if args.no_margin else [])
+               + (["--lr", str(args.lr)] if args.lr else []))     # rehearsal as a user gets it: from music21
     wall = time.perf_counter() - started
     if code:
         return code

@@ -124,6 +124,12 @@ def test_finetune_mixes_in_pieces_of_the_competing_prompts_under_their_own_promp
             nats[s.prompt] += s.nats
     job = json.loads((out / ".finetune/job.json").read_text())
     assert [tuple(p) for p in job["rehearsal"]["prompts"]] == sorted(nats, key=nats.get)
+    # the user's pieces (trained on and held out) are to be unlikelier under exactly those prompts
+    # (training.contrast's margin loss), and each check reports how many held-out pieces rank the new one first
+    held = [json.loads(x) for x in (out / ".finetune/corpus/validation.jsonl").read_text().splitlines()]
+    assert all(r["contrast"] == job["rehearsal"]["prompts"] for r in own + held)
+    assert "margin: " in run.stdout
+    assert "own prompt first on " in (out / ".finetune/run/train.log").read_text()
     # pieces of exactly those prompts, from the base's corpus, REHEARSAL_PER_PIECE per piece of the user's at most
     assert mixed and {tuple(r["prompt"]) for r in mixed} == set(nats)
     assert {r["id"] for r in mixed} <= {r["id"] for r in offered} and len(mixed) <= REHEARSAL_PER_PIECE * len(own)

@@ -69,7 +69,7 @@ def test_batched_ranking_equals_scoring_each_prompt_on_its_own():
     from notabridge.engine.runtime import Runner
     from notabridge.engine.scoring import bundle_logits_fn, patch_nats
     from notabridge.abc.prompt import prompt_text
-    from notabridge.jobs.suggest import _prompt_patches, rank_prompts, selection_abc
+    from notabridge.jobs.suggest import prompt_patches, rank_prompts, selection_abc
 
     bundle = load_bundle(None, device="cpu")
     prompts = [tuple(p) for p in bundle.prompts]
@@ -80,7 +80,7 @@ def test_batched_ranking_equals_scoring_each_prompt_on_its_own():
     for suggestion in ranked:
         ids = encode(prompt_text(suggestion.prompt) + text)[:-1]       # no eos patch: bars cut from a piece
         nats, _ = patch_nats(logits_fn(ids), ids[1:])
-        expected = float(nats[_prompt_patches(suggestion.prompt):].sum())
+        expected = float(nats[prompt_patches(suggestion.prompt):].sum())
         assert suggestion.nats == pytest.approx(expected, rel=1e-4, abs=1e-3)
     assert [s.nats for s in ranked] == sorted(s.nats for s in ranked)
     assert np.isfinite([s.bits_per_char for s in ranked]).all()

@@ -7,6 +7,9 @@ one piece a line:
      "abc": "<interleaved ABC without prompt lines>",
      "pretrain": ["<the piece in other keys>", ...], "finetune": ["<within +-3 semitones>", ...]}
 
+and, for `notabridge finetune`'s pieces, "contrast": [[period, composer, instrumentation], ...], the
+competing prompts the piece must be unlikelier under (training.contrast).
+
 Pre-training reads the pieces without prompt lines in any of their keys; prompt fine-tuning
 puts the three prompt lines first and uses only the keys near the original (NotaGen's recipe).
 """
@@ -31,6 +34,7 @@ class Piece:
     prompt: tuple[str, str, str]
     abc: str
     variants: dict[str, list[str]] = field(default_factory=dict)
+    contrast: list[tuple[str, str, str]] = field(default_factory=list)   # prompts it must be unlikelier under
 
 
 def piece_text(piece: Piece, phase: str, variant: int = 0) -> str:
@@ -47,7 +51,8 @@ def read_jsonl(path: str | Path) -> list[Piece]:
             if line.strip():
                 obj = json.loads(line)
                 pieces.append(Piece(obj["id"], tuple(obj["prompt"]), obj["abc"],
-                                    {p: obj.get(p, []) for p in PHASES}))
+                                    {p: obj.get(p, []) for p in PHASES},
+                                    [tuple(c) for c in obj.get("contrast", [])]))
     return pieces
 
 

@@ -14,10 +14,12 @@
    their own prompt lines, so the model learns to tell the new style from its nearest
    styles. From a --rehearsal-corpus folder, or for the embedded model from music21's corpus
    (converted now, cached in OUT/.finetune); for another base there is none (a note says so).
-4. training.train's prompt fine-tuning phase from those weights (full fine-tuning: at 5 M
+4. A margin loss (training.contrast): each user piece must be likelier under the new prompt than
+   under each competing prompt, so that suggest-prompt picks the new style for the composer's music.
+5. training.train's prompt fine-tuning phase from those weights (full fine-tuning: at 5 M
    parameters low-rank adapters save nothing that matters), with its progress bar; OUT/.finetune
    keeps the corpus and the checkpoints, so running the same command again resumes.
-5. Export to OUT with the base prompts plus the new one, and a bar index of the base's training
+6. Export to OUT with the base prompts plus the new one, and a bar index of the base's training
    pieces plus the user's (the originality check).
 """
 from __future__ import annotations
@@ -41,6 +43,7 @@ REHEARSAL_SECONDS = 180     # converting the rehearsal pieces from music21 (coun
 # the held-out pieces' best came after 2-3 of 15 minutes in every measured run and the rest
 # overfit: training ends after this many checks without a better held-out loss
 PATIENCE = 4
+CONTRAST_WEIGHT = 1.0        # the margin loss (training.contrast) against the competing prompts
 
 
 class FinetuneError(ValueError):
@@ -162,7 +165,7 @@ def held_out_bits(bundle_dir: Path, records: list[dict], prompt: tuple[str, str,
 def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | None = None,
              period: str = "Custom", instrumentation: str = "Custom", minutes: float = 15.0, lr: float = 1e-4,
              threads: int = 1, quiet: bool = False, say=print, rehearsal: bool = True,
-             rehearsal_corpus: str | Path | None = None) -> FinetuneResult:
+             rehearsal_corpus: str | Path | None = None, contrast: bool = True) -> FinetuneResult:
     from notabridge.engine.bundle import DEFAULT_BUNDLE, read_config
 
     folder, out = Path(folder), Path(out)
@@ -194,7 +197,6 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
         if not train:
             raise FinetuneError(f"only {len(records)} readable piece(s) in {folder}: give at least 2 (30 or more work best)")
         corpus.mkdir(parents=True, exist_ok=True)
-        _write_jsonl(corpus / "validation.jsonl", held)
         job = {"prompt": list(prompt), "unreadable": unreadable, "base": str(base)}
     for problem in unreadable:
         say(f"skipped {problem}")
@@ -223,7 +225,10 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
                 f"under their own prompts ({job['rehearsal']['source']})")
         else:
             say(f"rehearsal skipped: {job['rehearsal']['note']}")
+    competing = job.get("rehearsal", {}).get("prompts", []) if contrast else []
+    train, held = ([{**r, "contrast": competing} for r in records] for records in (train, held))
     _write_jsonl(corpus / "train.jsonl", train + extra)
+    _write_jsonl(corpus / "validation.jsonl", held)
     job_file.write_text(json.dumps(job))
     run = work / "run"
     from .train import main as train_main
@@ -232,6 +237,10 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
             "--warmup-steps", "10", "--max-minutes", str(minutes), "--batch-patches", "1024",
             "--eval-minutes", str(max(0.5, minutes / 16)), "--checkpoint-minutes", "2", "--threads", str(threads),
             "--patience", str(PATIENCE)]
+    if competing:
+        say(f"margin: your pieces are trained to be likelier under {' / '.join(prompt)} than under the "
+            f"{len(competing)} competing prompts")
+        argv += ["--contrast-weight", str(CONTRAST_WEIGHT)]
     argv += ["--resume"] if (run / "last.pth").is_file() else ["--init", str(checkpoint)]
     if quiet:
         argv.append("--quiet")

@@ -27,6 +27,20 @@ class NotaGenObjective(nn.Module):
 
         Returns (sum of the per-character losses in nats, number of characters scored).
         """
+        nats, chars, _ = self.patch_nats(patches, lengths, sample=self.training)
+        return nats.sum(), chars.sum()
+
+    def sequence_nats(self, patches: torch.Tensor, lengths: torch.Tensor, first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per sequence: nats and characters of its target patches from index `first[b]` on
+        (what suggest-prompt scores: the patches after the prompt lines). [B] each."""
+        nats, chars, (row, index) = self.patch_nats(patches, lengths, sample=False)
+        keep = (index >= first[row]).to(nats.dtype)
+        total = torch.zeros(len(lengths), dtype=nats.dtype, device=nats.device)
+        count = torch.zeros_like(total)
+        return total.index_add(0, row, nats * keep), count.index_add(0, row, chars.to(nats.dtype) * keep)
+
+    def patch_nats(self, patches: torch.Tensor, lengths: torch.Tensor, sample: bool):
+        """Per target patch: nats, non-pad characters, and (sequence, position) of the patch."""
         model = self.model
         batch, n, _ = patches.shape
         dtype = model.patch_level_decoder.patch_embedding.weight.dtype
@@ -34,14 +48,15 @@ class NotaGenObjective(nn.Module):
         hidden, _, _ = model.patch_level_decoder(patches, pk.to(patches.device), pv.to(patches.device))
         steps = torch.arange(n - 1, device=patches.device)
         real = steps.unsqueeze(0) < (lengths.unsqueeze(1) - 1)     # [B, N-1]: patch t+1 exists
+        row, column = real.nonzero(as_tuple=True)
         context = hidden[:, :-1][real]                              # [M, d]
         targets = patches[:, 1:][real]                              # [M, 16]
-        if self.training and 0 < self.char_patches < len(targets):
+        if sample and 0 < self.char_patches < len(targets):
             pick = torch.randperm(len(targets), device=patches.device)[: self.char_patches]
-            context, targets = context[pick], targets[pick]
+            context, targets, row, column = context[pick], targets[pick], row[pick], column[pick]
         chars = torch.cat([torch.full_like(targets[:, :1], BOS_ID), targets[:, :-1]], dim=1)
         ck, cv = model.empty_cache("char", len(targets), dtype)
         logits, _, _ = model.char_level_decoder(chars, context.to(dtype), ck.to(patches.device), cv.to(patches.device))
         loss = F.cross_entropy(logits.float().reshape(-1, VOCAB_SIZE), targets.reshape(-1),
-                               ignore_index=PAD_ID, reduction="sum")
-        return loss, (targets != PAD_ID).sum()
+                               ignore_index=PAD_ID, reduction="none").view(len(targets), 16)
+        return loss.sum(1), (targets != PAD_ID).sum(1), (row, column + 1)

@@ -24,6 +24,7 @@ import torch
 from notabridge.onnx_export.checkpoint import describe
 from notabridge.onnx_export.model import ModelSizes, NotaGenModel, count_parameters
 
+from . import contrast
 from .data import PHASES, PieceCache, collate, epoch_batches, evaluation_batches, read_jsonl
 from .objective import NotaGenObjective
 
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="patches per batch and process, padding included")
     opt.add_argument("--char-patches", type=int, default=0,
                      help="train the char decoder on this many random patches per batch (0 = all)")
+    opt.add_argument("--contrast-weight", type=float, default=0.0,
+                     help="prompt fine-tuning: weight of the margin loss that makes pieces naming competing "
+                          "prompts unlikelier under those (training.contrast; 0 = off)")
+    opt.add_argument("--contrast-margin", type=float, default=0.05, help="the margin, in nats per character")
     budget = p.add_argument_group("budget (all phases together; counts across --resume)")
     budget.add_argument("--max-minutes", type=float, default=0, help="training wall time (0 = no limit)")
     budget.add_argument("--finetune-share", type=float, default=0.25,
@@ -190,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if not phases or any(p not in PHASES for p in phases):
         sys.exit(f"--phases: choose from {', '.join(PHASES)} (got {args.phases!r})")
+    if args.contrast_weight and dist.world > 1:
+        sys.exit("--contrast-weight runs in one process (its second forward is outside DistributedDataParallel)")
 
     train_pieces = read_jsonl(Path(args.data) / "train.jsonl")
     val_pieces = read_jsonl(Path(args.data) / "validation.jsonl")
@@ -302,6 +309,10 @@ def _run_phase(args, phase, phases, objective, runner, model, optimizer, schedul
     budget_s = _phase_minutes(args, phase, phases) * 60
     max_epochs = args.pretrain_epochs if phase == "pretrain" else args.finetune_epochs
     eval_batches = evaluation_batches(val_cache, phase, model.sizes.patch_length, args.batch_patches)
+    margin_on = phase == "finetune" and args.contrast_weight > 0
+    train_contrast = contrast.ContrastSampler(train_cache.pieces, model.sizes.patch_length) if margin_on else None
+    val_contrast = contrast.ContrastSampler(val_cache.pieces, model.sizes.patch_length) if margin_on else None
+    contrast_rng = np.random.default_rng(args.seed * 100003 + progress["step"])
     last_eval = last_ckpt = time.monotonic()
     tick = time.monotonic()
     bar = _progress_bar(args, dist, phase)
@@ -322,7 +333,9 @@ def _run_phase(args, phase, phases, objective, runner, model, optimizer, schedul
         log(f"[{phase}] step {progress['step']} epoch {progress['epoch'] + progress['batch_frac']:.2f}: "
             f"validation {loss:.4f} nats/char = {loss / math.log(2):.4f} bits/char over {int(chars)} chars, "
             f"lr {optimizer.param_groups[0]['lr']:.2e}"
-            + (" (best)" if improved else ""))
+            + (" (best)" if improved else "")
+            + ("; own prompt first on {} of {} held-out pieces' first bars".format(
+                *contrast.own_prompt_first(objective, val_contrast, dist.device)) if val_contrast else ""))
         if dist.main:
             save_checkpoint(out / "last.pth", model, optimizer, scheduler, progress)
             if improved:
@@ -338,6 +351,9 @@ def _run_phase(args, phase, phases, objective, runner, model, optimizer, schedul
             patches, lengths = collate(batches[progress["batch"]])
             loss_sum, n = runner(torch.from_numpy(patches).to(dist.device), torch.from_numpy(lengths).to(dist.device))
             loss = loss_sum / n.clamp(min=1)
+            if train_contrast:
+                differences = contrast.margin_terms(objective, *train_contrast.sample(contrast_rng), dist.device)
+                loss = loss + args.contrast_weight * contrast.hinge(differences, args.contrast_margin)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if args.clip:

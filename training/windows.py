@@ -48,8 +48,8 @@ def _ids(patches: list[str]) -> np.ndarray:
     return patches_to_ids(patches).astype(np.uint8)
 
 
-_BOS = patches_to_ids([BOS_PATCH]).astype(np.uint8)
-_EOS = patches_to_ids([EOS_PATCH]).astype(np.uint8)
+BOS_ROW = patches_to_ids([BOS_PATCH]).astype(np.uint8)
+EOS_ROW = patches_to_ids([EOS_PATCH]).astype(np.uint8)
 
 
 def _window(piece: EncodedPiece, first_line: int, patch_length: int) -> tuple[np.ndarray, int]:
@@ -62,9 +62,9 @@ def _window(piece: EncodedPiece, first_line: int, patch_length: int) -> tuple[np
     end_line = int(np.searchsorted(starts, begin + room, side="right")) - 1
     end_line = max(end_line, first_line + 1)  # always take at least one line (cut below if huge)
     end_line = min(end_line, len(starts) - 1)
-    parts = [_BOS, piece.header, piece.body[begin:starts[end_line]]]
+    parts = [BOS_ROW, piece.header, piece.body[begin:starts[end_line]]]
     if end_line == len(starts) - 1 and starts[end_line] - begin < room:
-        parts.append(_EOS)
+        parts.append(EOS_ROW)
     return np.concatenate(parts)[:patch_length], end_line
 
 

@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rehearsal-corpus", metavar="FOLDER",
                         help="the base model's training.corpus folder (train.jsonl) to take those pieces from "
                              "(default: music21's corpus for the embedded model; none for another --base)")
+    parser.add_argument("--no-margin", action="store_true",
+                        help="leave out the margin loss that makes your pieces unlikelier under the competing prompts "
+                             "(default: on whenever rehearsal found competing prompts)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -46,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         result = finetune(args.folder, args.name, out, base=args.base, period=args.period,
                           instrumentation=args.instrumentation, minutes=args.minutes, lr=args.lr,
                           threads=args.threads, quiet=args.quiet,
-                          rehearsal=not args.no_rehearsal, rehearsal_corpus=args.rehearsal_corpus)
+                          rehearsal=not args.no_rehearsal, rehearsal_corpus=args.rehearsal_corpus,
+                          contrast=not args.no_margin)
     except FinetuneError as exc:
         raise UserError(str(exc)) from None
     change = (result.after_bits - result.before_bits) / result.before_bits if result.before_bits == result.before_bits else None

@@ -43,11 +43,16 @@ class Suggestion:
                 "bits_per_char": self.bits_per_char}
 
 
-def fit_bars(abc_text: str, room: int) -> tuple[str, int]:
-    """The header and as many leading bars as fit in `room` patches; (text, bars kept)."""
+def split_lines(abc_text: str) -> tuple[list[str], list[str]]:
+    """Header lines and bar lines of interleaved ABC, each with its newline."""
     lines = [line + "\n" for line in abc_text.split("\n") if line]
     start = next((i for i, line in enumerate(lines) if line.startswith(("[V:", "[r:"))), len(lines))
-    header, body = lines[:start], lines[start:]
+    return lines[:start], lines[start:]
+
+
+def fit_bars(abc_text: str, room: int) -> tuple[str, int]:
+    """The header and as many leading bars as fit in `room` patches; (text, bars kept)."""
+    header, body = split_lines(abc_text)
     for keep in range(len(body), 0, -1):
         text = "".join(header + body[:keep])
         if len(piece_patches(text, add_eos=False)) <= room:
@@ -60,11 +65,11 @@ def rank_prompts(runner: Runner, prompts: list[Prompt], abc_text: str) -> tuple[
     lines); also returns how many bars were scored (the leading bars that fit the context)."""
     if not prompts:
         raise JobError("this model lists no style prompts (its prompts.json is empty): nothing to suggest")
-    longest = max(_prompt_patches(p) for p in prompts)
+    longest = max(prompt_patches(p) for p in prompts)
     text, bars = fit_bars(abc_text, runner.patch_length - longest)
     if bars == 0:
         raise JobError("the selection holds no bars to score")
-    rows = [(p, patches_to_ids(piece_patches(prompt_text(p) + text, add_eos=False)), 1 + _prompt_patches(p))
+    rows = [(p, patches_to_ids(piece_patches(prompt_text(p) + text, add_eos=False)), 1 + prompt_patches(p))
             for p in prompts]
     nats, chars = _score_after(runner, [(ids, first) for _, ids, first in rows])
     out = [Suggestion(p, float(n), chars) for (p, _, _), n in zip(rows, nats)]
@@ -72,7 +77,8 @@ def rank_prompts(runner: Runner, prompts: list[Prompt], abc_text: str) -> tuple[
     return out, bars
 
 
-def _prompt_patches(prompt: Prompt) -> int:
+def prompt_patches(prompt: Prompt) -> int:
+    """Patches of a prompt's lines (the patches before the scored ones, after bos)."""
     return sum(len(line_patches(line + "\n", False)) for line in prompt_text(prompt).splitlines())
 
 
