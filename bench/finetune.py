@@ -1,8 +1,9 @@
 """`notabridge finetune` on a composer the embedded model never saw, measured on other pieces of his.
 
-The pieces: Grieg's Lyric Pieces (66 piano pieces; bench/dcml_scores.py rebuilds them as MusicXML
-from the DCML corpora's note tables, fetched once from PyPI). Music21's corpus, which the embedded
-model was trained on, holds no Grieg and almost no piano music; with --corpus the chosen pieces are
+The pieces: Grieg's Lyric Pieces (66 piano pieces) or, with --composer chopin, Chopin's Mazurkas (55);
+bench/dcml_scores.py rebuilds them as MusicXML from the DCML corpora's note tables, fetched once from
+PyPI. Music21's corpus, which the embedded model was trained on, holds no Grieg, one Chopin mazurka and
+almost no piano music; with --corpus the chosen pieces are
 also checked against that corpus folder (no piece's text, training.corpus.text_digest of its
 converted ABC, equals one of its pieces'). 30 pieces (a fixed random choice) are the user's folder,
 15 others the held-out test. Measured:
@@ -11,12 +12,14 @@ converted ABC, equals one of its pieces'). 30 pieces (a fixed random choice) are
   model with the new prompt (target: down >= 10%);
 - suggest-prompt top-1 on their first 8 bars with the fine-tuned bundle (target: the new style),
   and which prompt wins when it is not the new one;
+- with --corpus, the same for the corpus's held-out pieces: how often their own prompt still wins,
+  and how often the new style is wrongly first;
 - the competing prompts (those rehearsed, else the base's best prompt for the test pieces): bits/char
   of their own held-out pieces (the corpus's validation side) under their prompt, before and after
   (the fine-tuning should not make them much worse);
 - the finetune command's wall time (target: < 20 min on this CPU; --minutes sets the training budget).
 
-    python bench/finetune.py [--minutes 15] [--train 30] [--test 15] [--corpus work_data/corpus]
+    python bench/finetune.py [--composer grieg|chopin] [--minutes 15] [--train 30] [--test 15] [--corpus work_data/corpus]
                              [--out work_data/finetune_bench] [--no-rehearsal] [--no-margin] [--lr LR]
 """
 from __future__ import annotations
@@ -32,8 +35,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PROMPT = ("Romantic", "Grieg, Edvard", "Keyboard")
-DCML_CORPUS = "grieg_lyric_pieces"
+# composers absent from the embedded model's training data: (DCML corpus, the new prompt)
+COMPOSERS = {"grieg": ("grieg_lyric_pieces", ("Romantic", "Grieg, Edvard", "Keyboard")),
+             "chopin": ("chopin_mazurkas", ("Romantic", "Chopin, Frederic", "Keyboard"))}
 HELD_OUT_PER_PROMPT = 30
 
 
@@ -44,14 +48,14 @@ def corpus_digests(corpus: Path) -> set[str]:
     return {text_digest(rec["abc"]) for split in ("train", "validation") for rec in read_records(corpus / f"{split}.jsonl")}
 
 
-def chosen_pieces(n: int, scratch: Path, corpus: Path | None = None) -> list[tuple[Path, str]]:
+def chosen_pieces(dcml: str, n: int, scratch: Path, corpus: Path | None = None) -> list[tuple[Path, str]]:
     """(MusicXML file, converted ABC) of `n` Lyric Pieces in a fixed random order, none whose text
     is a piece of `corpus`."""
     from bench.dcml_scores import write_pieces
     from training.corpus import text_digest
     from training.finetune import training_abc
 
-    files, failed = write_pieces(DCML_CORPUS, scratch / DCML_CORPUS)
+    files, failed = write_pieces(dcml, scratch / dcml)
     random.Random(0).shuffle(files)
     digests = corpus_digests(corpus) if corpus else set()
     out, refused = [], Counter()
@@ -67,7 +71,7 @@ def chosen_pieces(n: int, scratch: Path, corpus: Path | None = None) -> list[tup
         out.append((path, abc))
         if len(out) == n:
             break
-    print(f"{DCML_CORPUS}: {len(files)} rebuilt ({len(failed)} not: {'; '.join(failed) or 'none'}), {len(out)} chosen; "
+    print(f"{dcml}: {len(files)} rebuilt ({len(failed)} not: {'; '.join(failed) or 'none'}), {len(out)} chosen; "
           f"passed over: {dict(refused)}" + (f"; checked against {corpus}" if corpus else ""))
     return out
 
@@ -88,9 +92,33 @@ def held_out_of(prompt: tuple[str, str, str], corpus: Path | None, limit: int = 
     return out[:limit]
 
 
+def taken_by(prompt: tuple[str, str, str], runner, prompts: list, corpus: Path) -> dict:
+    """Suggest-prompt on the corpus's held-out pieces (those whose prompt the base lists) with the fine-tuned
+    bundle (`runner`, `prompts`) and the base: how often their own prompt wins, and the new one."""
+    from bench.suggest import first_bars
+    from notabridge.engine.bundle import load_bundle
+    from notabridge.engine.runtime import Runner
+    from notabridge.jobs.suggest import rank_prompts
+    from training.heldout import validation_pieces
+
+    base = Runner(load_bundle(None, device="cpu"))
+    base_prompts = [p for p in prompts if p != prompt]
+    pieces = [r for r in validation_pieces(corpus) if tuple(r["prompt"]) in base_prompts]
+    out = Counter(pieces=len(pieces))
+    for rec in pieces:
+        bars = first_bars(rec["abc"], 8)
+        after = rank_prompts(runner, prompts, bars)[0][0].prompt
+        before = rank_prompts(base, base_prompts, bars)[0][0].prompt
+        out["own_after"] += after == tuple(rec["prompt"])
+        out["own_before"] += before == tuple(rec["prompt"])
+        out["new_first"] += after == prompt
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=15.0)
+    p.add_argument("--composer", choices=sorted(COMPOSERS), default="grieg", help="whose pieces (default grieg)")
     p.add_argument("--train", type=int, default=30)
     p.add_argument("--test", type=int, default=15)
     p.add_argument("--corpus", help="the base model's training.corpus folder: the pieces are checked against it and "
@@ -111,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     corpus = Path(args.corpus) if args.corpus else None
     folder = out / "my_pieces"
-    chosen = chosen_pieces(args.train + args.test, out / "scratch", corpus)
+    dcml, PROMPT = COMPOSERS[args.composer]
+    chosen = chosen_pieces(dcml, args.train + args.test, out / "scratch", corpus)
     if len(chosen) < args.train + 2:
         print(f"only {len(chosen)} usable pieces: fewer than --train {args.train} plus 2 to test")
         return 1
@@ -152,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"suggest-prompt top-1 is the new style for {winners[PROMPT]} of {len(test)} test pieces "
           f"({winners[PROMPT] / len(test):.0%}; chance {1 / len(prompts):.0%}); top-1 otherwise: "
           + (", ".join(f"{' / '.join(pr)} {n}" for pr, n in winners.most_common() if pr != PROMPT) or "none"))
+
+    if corpus:
+        taken = taken_by(PROMPT, runner, prompts, corpus)
+        print(f"the base's held-out pieces ({taken['pieces']}, first 8 bars): top-1 their own prompt "
+              f"{taken['own_after']} after fine-tuning, {taken['own_before']} before; the new style first for "
+              f"{taken['new_first']} (what suggest-prompt would wrongly propose for them)")
 
     job = json.loads((bundle_out / ".finetune" / "job.json").read_text())
     competing = [tuple(pr) for pr in job.get("rehearsal", {}).get("prompts", [])] or [best_prompt]

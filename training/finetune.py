@@ -256,7 +256,7 @@ def finetune(folder: str | Path, name: str, out: str | Path, base: str | Path | 
     prompts = [tuple(p) for p in base_prompts if tuple(p) != prompt] + [prompt]
     staging = work / "bundle"
     shutil.rmtree(staging, ignore_errors=True)
-    card = _card(name, prompt, base, base_config, len(train), len(held), before, progress, extra)
+    card = _card(name, prompt, base, base_config, len(train), len(held), before, progress, extra, competing)
     export_bundle(run / "best.pth", staging, prompts=prompts, name=name, model_card=card)
     index = _index(base, train + held)
     if index is not None:
@@ -286,10 +286,13 @@ def _index(base: Path, records: list[dict]) -> BarIndex | None:
 
 
 def _card(name: str, prompt, base: Path, base_config: dict, n_train: int, n_held: int, before: float,
-          progress: dict, extra: list[dict]) -> str:
+          progress: dict, extra: list[dict], competing: list) -> str:
     rehearsed = sorted({' / '.join(r['prompt']) for r in extra})
     mixed = (f" {len(extra)} of the base's training pieces of its nearest styles ({'; '.join(rehearsed)}) were mixed in"
              f" under their own prompts (rehearsal)." if extra else "")
+    if competing:
+        mixed += (f" A margin loss made the user's pieces likelier under the new prompt than under each of the"
+                  f" {len(competing)} competing prompts.")
     return f"""# {name}
 
 Fine-tuned by `notabridge finetune` from {base_config.get('name') or base} on {n_train} of the user's pieces
