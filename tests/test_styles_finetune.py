@@ -168,3 +168,16 @@ def test_finetune_outside_the_checkout_says_where_to_run_it(tmp_path):
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "cd into the repository" in done.stdout + done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_of_30_pieces_holds_out_4_and_always_the_same():
+    """The held-out pieces pick the checkpoint: a share by hash alone held out 1 of Chopin's 30 Mazurkas
+    (bench/finetune.py --composer chopin), so the count is fixed and the choice follows the file names."""
+    from training.finetune import split
+
+    records = [{"id": f"BI{n}op{n % 7}.musicxml"} for n in range(30)]
+    train, held = split(records)
+    assert (len(train), len(held)) == (26, 4)
+    assert split(list(reversed(records)))[1] == list(reversed(held))
+    assert {r["id"] for r in train} | {r["id"] for r in held} == {r["id"] for r in records}
+    assert split(records[:2])[1] and not split(records[:1])[1]

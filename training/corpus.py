@@ -274,10 +274,14 @@ def run_task(args: tuple) -> list[dict]:
 
 # ---------------------------------------------------------------- output
 
+def split_position(piece_id: str) -> float:
+    """Where a piece falls in [0, 1] for a split by piece: the same id, the same place."""
+    return int(hashlib.sha1(piece_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+
 def is_validation(piece_id: str, share: float) -> bool:
     """Stable split by piece: the same piece always lands on the same side."""
-    digest = int(hashlib.sha1(piece_id.encode()).hexdigest()[:8], 16)
-    return digest / 0xFFFFFFFF < share
+    return split_position(piece_id) < share
 
 
 def text_digest(abc: str) -> str:

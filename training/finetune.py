@@ -5,7 +5,7 @@
 1. Every score of FOLDER (MusicXML, .mxl, MIDI, ABC) is converted as the training corpus is
    (notabridge.notation.to_abc, NotaGen's interleaving and rest reduction), with 6 copies in
    other keys within +-3 semitones (NotaGen's fine-tuning augmentation), and labelled with the new
-   prompt (PERIOD / NAME / INSTRUMENTATION). A tenth of the pieces (at least one) is held out to pick
+   prompt (PERIOD / NAME / INSTRUMENTATION). 15% of the pieces (at least one) are held out to pick
    the best checkpoint and to measure bits per character before and after.
 2. The base model's weights: a .pth, or an exported bundle's graphs read back
    (notabridge.onnx_export.from_bundle; the embedded model ships no checkpoint).
@@ -34,9 +34,9 @@ from notabridge.abc.prompt import prompt_text
 from notabridge.jobs.corpus_index import SCORE_TYPES, score_files
 from notabridge.jobs.originality import INDEX_FILE, BarIndex
 
-from .corpus import convert_piece, is_validation, read_records
+from .corpus import convert_piece, read_records, split_position
 
-HELD_OUT_SHARE = 0.1
+HELD_OUT_SHARE = 0.15       # of the pieces, at least one: 4 of 30 (a share by hash alone held out 1 of 30 Mazurkas)
 FINETUNE_KEYS = 6            # copies of each piece in other keys within +-3 semitones (all 6)
 REHEARSAL_PER_PIECE = 1      # rehearsal pieces per training piece of the user's (2 measured worse: docs/styles.md)
 REHEARSAL_SECONDS = 180     # converting the rehearsal pieces from music21 (counts in the 20-minute target)
@@ -103,11 +103,13 @@ def convert_folder(folder: Path, prompt: tuple[str, str, str], keys: int | None 
 
 
 def split(records: list[dict]) -> tuple[list[dict], list[dict]]:
-    held = [r for r in records if is_validation(r["id"], HELD_OUT_SHARE)]
-    if not held and len(records) >= 2:
-        held = [records[-1]]
-    train = [r for r in records if r not in held]
-    return train, held
+    """(training, held-out): HELD_OUT_SHARE of the pieces, at least one when there are two, the same
+    pieces for the same file names (those with the lowest split positions)."""
+    if len(records) < 2:
+        return records, []
+    count = max(1, round(len(records) * HELD_OUT_SHARE))
+    held = {r["id"] for r in sorted(records, key=lambda r: split_position(r["id"]))[:count]}
+    return [r for r in records if r["id"] not in held], [r for r in records if r["id"] in held]
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:
