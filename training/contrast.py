@@ -8,7 +8,7 @@ but nothing made the new style's music unlikely under a competing prompt. Measur
 on 9 of 15 test pieces, by 1-2% of their nats.
 
 A training piece may name competing prompts (`"contrast"` in its corpus record). Each step draws
-a few such pieces, a random key and a random run of up to BARS body lines, writes that run under
+PIECES such pieces, a random key and a random run of up to BARS body lines, writes that run under
 its own prompt and under every competing prompt (the same header and bars, only the prompt lines
 differ; encoded as suggest-prompt encodes a selection), and the loss is the mean hinge
 max(0, margin + own - competing) in nats per character of the patches after the prompt lines.
@@ -45,7 +45,7 @@ class ContrastSampler:
     def sample(self, rng: np.random.Generator, whole: bool = False):
         """(windows, first scored index per window, (own row, competing row) pairs).
 
-        `whole`: every piece's first bars in its own key (evaluation); otherwise a few random pieces,
+        `whole`: every piece's first bars in its own key (evaluation); otherwise PIECES random pieces,
         keys and runs of bars."""
         if whole:
             chosen = [(piece, piece.abc, 0) for piece in self.pieces]
