@@ -49,8 +49,8 @@ def corpus_digests(corpus: Path) -> set[str]:
 
 
 def chosen_pieces(dcml: str, n: int, scratch: Path, corpus: Path | None = None) -> list[tuple[Path, str]]:
-    """(MusicXML file, converted ABC) of `n` Lyric Pieces in a fixed random order, none whose text
-    is a piece of `corpus`."""
+    """(MusicXML file, converted ABC) of `n` pieces of the DCML corpus `dcml` in a fixed random order,
+    none whose text is a piece of `corpus`."""
     from bench.dcml_scores import write_pieces
     from training.corpus import text_digest
     from training.finetune import training_abc
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     corpus = Path(args.corpus) if args.corpus else None
     folder = out / "my_pieces"
-    dcml, PROMPT = COMPOSERS[args.composer]
+    dcml, new_prompt = COMPOSERS[args.composer]
     chosen = chosen_pieces(dcml, args.train + args.test, out / "scratch", corpus)
     if len(chosen) < args.train + 2:
         print(f"only {len(chosen)} usable pieces: fewer than --train {args.train} plus 2 to test")
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
     bundle_out = out / "bundle"
     started = time.perf_counter()
-    code = cli(["finetune", str(folder), "--name", PROMPT[1], "--period", PROMPT[0], "--instrumentation", PROMPT[2],
+    code = cli(["finetune", str(folder), "--name", new_prompt[1], "--period", new_prompt[0], "--instrumentation", new_prompt[2],
                 "-o", str(bundle_out), "--minutes", str(args.minutes)]
                + (["--no-rehearsal"] if args.no_rehearsal else []) + (["--no-margin"] if args.no_margin else [])
                + (["--lr", str(args.lr)] if args.lr else []))     # rehearsal as a user gets it: from music21
@@ -165,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     base = load_bundle(None, device="cpu")
     per_prompt = {tuple(pr): held_out_bits(DEFAULT_BUNDLE, test, tuple(pr)) for pr in base.prompts}
     best_prompt = min(per_prompt, key=per_prompt.get)
-    tuned = held_out_bits(bundle_out, test, PROMPT)
+    tuned = held_out_bits(bundle_out, test, new_prompt)
     print(f"\ntest pieces, bits/char: base model no prompt {base_none:.3f}; base with its best prompt "
-          f"({' / '.join(best_prompt)}) {per_prompt[best_prompt]:.3f}; fine-tuned with {' / '.join(PROMPT)} {tuned:.3f}")
+          f"({' / '.join(best_prompt)}) {per_prompt[best_prompt]:.3f}; fine-tuned with {' / '.join(new_prompt)} {tuned:.3f}")
     reference = min(base_none, per_prompt[best_prompt])
     change = (tuned - reference) / reference
     print(f"change against the better base number: {change:+.1%} (target: -10% or lower: {'met' if change <= -0.10 else 'NOT met'})")
@@ -178,12 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     for rec in test:
         ranked, _ = rank_prompts(runner, prompts, first_bars(rec["abc"], 8))
         winners[ranked[0].prompt] += 1
-    print(f"suggest-prompt top-1 is the new style for {winners[PROMPT]} of {len(test)} test pieces "
-          f"({winners[PROMPT] / len(test):.0%}; chance {1 / len(prompts):.0%}); top-1 otherwise: "
-          + (", ".join(f"{' / '.join(pr)} {n}" for pr, n in winners.most_common() if pr != PROMPT) or "none"))
+    print(f"suggest-prompt top-1 is the new style for {winners[new_prompt]} of {len(test)} test pieces "
+          f"({winners[new_prompt] / len(test):.0%}; chance {1 / len(prompts):.0%}); top-1 otherwise: "
+          + (", ".join(f"{' / '.join(pr)} {n}" for pr, n in winners.most_common() if pr != new_prompt) or "none"))
 
     if corpus:
-        taken = taken_by(PROMPT, runner, prompts, corpus)
+        taken = taken_by(new_prompt, runner, prompts, corpus)
         print(f"the base's held-out pieces ({taken['pieces']}, first 8 bars): top-1 their own prompt "
               f"{taken['own_after']} after fine-tuning, {taken['own_before']} before; the new style first for "
               f"{taken['new_first']} (what suggest-prompt would wrongly propose for them)")

@@ -100,26 +100,27 @@ def test_continue_into_a_musescore_demo_keeps_everything_else(demos, name, where
     assert _same_notes(bars, back[at:at + len(bars)])  # Brassed_Up: the B-flat trumpet written a tone up again
 
 
-def test_continue_into_a_corpus_quartet_keeps_everything_else(tmp_path):
-    path = Path(corpus.getWork("mozart/k80/movement1"))
-    excerpt = read_excerpt(path)
-    bars = _new_bars(excerpt, range(10, 13), 20)
+def _continue_corpus_work(work: str, copied: range, at: int) -> tuple[list[dict], bytes]:
+    """Measures `copied` of a music21 corpus work spliced in after measure index `at`: (the new bars,
+    the written MusicXML), checked to leave every other measure as it was."""
     from notabridge.notation.sources import musicxml_bytes
 
-    after = splice_continue(path, excerpt, bars, 20)
-    assert_only_new_measures(musicxml_bytes(path), after, 20, 3)
+    path = Path(corpus.getWork(work))
+    excerpt = read_excerpt(path)
+    bars = _new_bars(excerpt, copied, at)
+    after = splice_continue(path, excerpt, bars, at)
+    assert_only_new_measures(musicxml_bytes(path), after, at, len(bars))
+    return bars, after
+
+
+def test_continue_into_a_corpus_quartet_keeps_everything_else(tmp_path):
+    bars, after = _continue_corpus_work("mozart/k80/movement1", range(10, 13), 20)
     assert _same_notes(bars, excerpt_from_musicxml(after)["measures"][20:23])
 
 
 def test_a_split_bar_after_the_new_measures_keeps_its_suffix_and_moves_on(tmp_path):
     # BWV 269 splits measure 7 at a fermata: "7" and "7a"; four bars after measure 6 make them "11" and "11a"
-    path = Path(corpus.getWork("bach/bwv269"))
-    excerpt = read_excerpt(path)
-    bars = _new_bars(excerpt, range(3, 7), 7)
-    from notabridge.notation.sources import musicxml_bytes
-
-    after = splice_continue(path, excerpt, bars, 7)
-    assert_only_new_measures(musicxml_bytes(path), after, 7, 4)
+    _, after = _continue_corpus_work("bach/bwv269", range(3, 7), 7)
     numbers = [m.get("number") for m in _tree(after).find("part").findall("measure")]
     assert numbers[6:13] == ["6", "7", "8", "9", "10", "11", "11a"]
 

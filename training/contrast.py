@@ -20,8 +20,8 @@ import torch
 
 from notabridge.abc.prompt import prompt_text
 from notabridge.errors import JobError
-from notabridge.abc.patching import patches_to_ids, piece_patches
-from notabridge.jobs.suggest import fit_bars, prompt_patches, split_lines
+from notabridge.abc.patching import patches_to_ids, piece_patches, split_piece
+from notabridge.jobs.suggest import fit_bars, prompt_patches
 
 from .data import Piece
 from .objective import NotaGenObjective
@@ -59,12 +59,12 @@ class ContrastSampler:
         windows, first, pairs = [], [], []
         for piece, text, line in chosen:
             prompts = [piece.prompt] + [tuple(p) for p in piece.contrast]
-            header, body = split_lines(text)
+            split = split_piece(text)
             if line is None:
-                line = int(rng.integers(0, max(1, len(body) - self.bars + 1)))
+                line = int(rng.integers(0, max(1, len(split.body) - self.bars + 1)))
             room = self.patch_length - max(prompt_patches(p) for p in prompts)
             try:
-                run, _ = fit_bars("".join(header + body[line:line + self.bars]), room)
+                run, _ = fit_bars("".join(split.header + split.body[line:line + self.bars]), room)
             except JobError:        # a header too long for the context: the piece cannot be compared
                 continue
             own = len(windows)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from notabridge.errors import JobError
-from notabridge.abc.patching import PAD_ID, line_patches, patches_to_ids, piece_patches
+from notabridge.abc.patching import PAD_ID, line_patches, patches_to_ids, piece_patches, split_piece
 from notabridge.abc.prompt import prompt_text
 from notabridge.engine.runtime import Runner
 
@@ -43,16 +43,10 @@ class Suggestion:
                 "bits_per_char": self.bits_per_char}
 
 
-def split_lines(abc_text: str) -> tuple[list[str], list[str]]:
-    """Header lines and bar lines of interleaved ABC, each with its newline."""
-    lines = [line + "\n" for line in abc_text.split("\n") if line]
-    start = next((i for i, line in enumerate(lines) if line.startswith(("[V:", "[r:"))), len(lines))
-    return lines[:start], lines[start:]
-
-
 def fit_bars(abc_text: str, room: int) -> tuple[str, int]:
     """The header and as many leading bars as fit in `room` patches; (text, bars kept)."""
-    header, body = split_lines(abc_text)
+    split = split_piece(abc_text)
+    header, body = split.header, split.body
     for keep in range(len(body), 0, -1):
         text = "".join(header + body[:keep])
         if len(piece_patches(text, add_eos=False)) <= room:
