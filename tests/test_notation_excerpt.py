@@ -170,3 +170,15 @@ def test_continue_inserts_after_selection_and_moves_the_rest():
     bad["staves"][0]["staff"] = 9
     with pytest.raises(NotationError):
         splice_measures(excerpt, {"measures": [bad]}, mode="continue")
+
+
+def test_a_bar_split_at_a_repeat_keeps_its_printed_number_and_later_bars_keep_theirs():
+    # BWV 347 numbers its bars 0, 1, 2, 3, 4, "4a" (after the repeat), 5, 6, ...: "4a" once read as
+    # bar 6, so --measures 1-6 ended after it, two bars early
+    from music21 import corpus
+
+    excerpt = excerpt_from_musicxml(str(corpus.getWork("bach/bwv347")))
+    assert [m["number"] for m in excerpt["measures"][:8]] == [0, 1, 2, 3, 4, 4, 5, 6]
+    assert indices_for_numbers(excerpt, 1, 6) == (1, 8)
+    assert indices_for_numbers(excerpt, 1, 4) == (1, 6)       # both halves of bar 4
+    assert indices_for_numbers(excerpt, 4, 5) == (4, 7)

@@ -7,6 +7,8 @@ and read back lands on the same staves and voices.
 """
 from __future__ import annotations
 
+import re
+
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from fractions import Fraction
@@ -218,8 +220,10 @@ def _voice_staves(part: ET.Element) -> tuple[int, dict[str, int]]:
 
 
 def printed_number(number_text: str, index: int) -> int:
-    """A measure's printed number: its `number` attribute when that is a whole number, else index + 1."""
-    return int(number_text) if number_text.strip().lstrip("-").isdigit() else index + 1
+    """A measure's printed number: the whole number its `number` attribute starts with ("4a", the second
+    half of a bar split at a repeat, is bar 4), else index + 1."""
+    found = re.match(r"\s*(-?\d+)", number_text)
+    return int(found[1]) if found else index + 1
 
 
 def measure_numbers(source: Any) -> list[int]:

@@ -26,14 +26,18 @@ def cut_measures(excerpt: dict, start: int, end: int, context: int = 0, staves: 
 
 
 def indices_for_numbers(excerpt: dict, first_number: int, last_number: int) -> tuple[int, int]:
-    """Printed measure numbers first..last (inclusive) -> (start index, end index exclusive)."""
-    by_number: dict[int, int] = {}
+    """Printed measure numbers first..last (inclusive) -> (start index, end index exclusive). A number
+    borne by several measures (a bar split in two, "4" and "4a") starts at its first and ends after its last."""
+    first_of: dict[int, int] = {}
+    last_of: dict[int, int] = {}
     for m in excerpt["measures"]:
-        by_number.setdefault(m.get("number", m["index"] + 1), m["index"])
-    if first_number not in by_number or last_number not in by_number:
-        known = sorted(by_number)
+        number = m.get("number", m["index"] + 1)
+        first_of.setdefault(number, m["index"])
+        last_of[number] = m["index"]
+    if first_number not in first_of or last_number not in first_of:
+        known = sorted(first_of)
         raise NotationError(f"measures {first_number}-{last_number} not found (the score has measures {known[0]}-{known[-1]})")
-    start, last = by_number[first_number], by_number[last_number]
+    start, last = first_of[first_number], last_of[last_number]
     if last < start:
         raise NotationError(f"measure range {first_number}-{last_number} runs backwards")
     return start, last + 1
